@@ -1,0 +1,22 @@
+/** One queue of a topic on one broker: the unit of allocation, pulling and offset tracking. */
+export interface MessageQueue {
+  topic: string;
+  brokerName: string;
+  queueId: number;
+}
+
+/** Stable map key for a queue. */
+export function queueKey(mq: MessageQueue): string {
+  return `${mq.topic}@${mq.brokerName}@${mq.queueId}`;
+}
+
+/** Java's `MessageQueue.compareTo`: topic, then brokerName, then queueId. Every client sorts this way. */
+export function compareQueues(a: MessageQueue, b: MessageQueue): number {
+  if (a.topic !== b.topic) return a.topic < b.topic ? -1 : 1;
+  if (a.brokerName !== b.brokerName) return a.brokerName < b.brokerName ? -1 : 1;
+  return a.queueId - b.queueId;
+}
+
+export function sameQueue(a: MessageQueue, b: MessageQueue): boolean {
+  return a.topic === b.topic && a.brokerName === b.brokerName && a.queueId === b.queueId;
+}

@@ -1,0 +1,58 @@
+/**
+ * The one retry helper of the SDK: exponential backoff with full jitter.
+ * Used for reconnects, sends to another queue and pull-loop error pauses, so every
+ * wait in the client follows the same policy and is configurable in one place.
+ */
+
+export interface BackoffOptions {
+  /** Delay before the first retry. */
+  initialDelayMs: number;
+  /** Upper bound of any single delay. */
+  maxDelayMs: number;
+  /** Growth per attempt. */
+  factor: number;
+  /** 0 = no jitter, 1 = delay drawn uniformly from [0, computed]; in between scales the random part. */
+  jitter: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { initialDelayMs: 100, maxDelayMs: 10_000, factor: 2, jitter: 0.5 };
+
+/** Delay before retry number `attempt` (0-based). `random` is injectable for deterministic tests. */
+export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF, random: () => number = Math.random): number {
+  const exponential = Math.min(options.maxDelayMs, options.initialDelayMs * Math.pow(options.factor, Math.max(0, attempt)));
+  const jitterPart = exponential * options.jitter * random();
+  return Math.max(0, Math.round(exponential - jitterPart));
+}
+
+export interface RetryOptions extends Partial<BackoffOptions> {
+  /** Retries after the first attempt; 0 means "try once". */
+  retries: number;
+  /** Return false to fail at once (e.g. a programmer error or a non-retriable broker code). */
+  shouldRetry?: (error: unknown, attempt: number) => boolean;
+  /** Called before each wait; lets callers log or pick another target. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `fn(attempt)` until it resolves or the retries are used up; rethrows the last error. */
+export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const backoff: BackoffOptions = { ...DEFAULT_BACKOFF, ...options };
+  const wait = options.sleep ?? sleep;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      if (attempt >= options.retries || isProgrammerError(error) || options.shouldRetry?.(error, attempt) === false) throw error;
+      const delayMs = backoffDelay(attempt, backoff, options.random);
+      options.onRetry?.(error, attempt, delayMs);
+      if (delayMs > 0) await wait(delayMs);
+    }
+  }
+}
+
+function isProgrammerError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError;
+}
