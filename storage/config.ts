@@ -1,0 +1,91 @@
+/**
+ * Every storage knob and its default, in one place. `docs/storage.md` documents the same table;
+ * callers pass a `Partial<StoreConfig>` and get the rest from `DEFAULT_STORE_CONFIG`.
+ */
+
+export type FlushMode = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
+
+export interface StoreConfig {
+  /** SYNC_FLUSH acknowledges an append after fdatasync; ASYNC_FLUSH after the write. */
+  flushMode: FlushMode;
+  /** ASYNC_FLUSH: how often written data is fdatasync'ed. */
+  flushIntervalMs: number;
+  /** A queue's active segment rolls once it would grow past this many bytes. */
+  segmentSize: number;
+  /** Largest accepted message body, in bytes (RocketMQ maxMessageSize). */
+  maxMessageSize: number;
+  /** Largest accepted properties string, in UTF-8 bytes (2-byte length field). */
+  maxPropertiesSize: number;
+  /** Upper bound on open segment file pairs (.log + .idx); least recently used are closed. */
+  maxOpenSegments: number;
+  /** Segments whose newest record is older than this are deleted (RocketMQ fileReservedTime). */
+  fileReservedTimeHours: number;
+  /** Per-queue size cap in bytes; old segments are deleted beyond it. 0 = unlimited. */
+  maxQueueBytes: number;
+  /** Store-wide size cap in bytes over all queue logs; oldest segments go first. 0 = unlimited. */
+  maxTotalBytes: number;
+  /** Filesystem used/total ratio above which appends are refused with DISK_FULL. */
+  diskMaxUsedRatio: number;
+  /** How often the CleanupService applies retention and re-reads disk usage. */
+  cleanupIntervalMs: number;
+  /** How often synced queue positions are checkpointed (bounds crash-recovery work). */
+  checkpointIntervalMs: number;
+  /** Upper bound on bytes returned by one read, whatever the caller asks for. */
+  readMaxBytes: number;
+  /** Upper bound on index entries scanned by one filtered read. */
+  readMaxScanEntries: number;
+  /** Size of the pooled buffers that pending appends are encoded into. */
+  writeChunkSize: number;
+}
+
+export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
+  flushMode: 'SYNC_FLUSH', // durability first; ASYNC_FLUSH trades the last interval for speed
+  flushIntervalMs: 500, // RocketMQ flushIntervalCommitLog
+  segmentSize: 1024 * 1024 * 1024, // 1 GiB, as a RocketMQ commit-log file
+  maxMessageSize: 4 * 1024 * 1024, // 4 MiB body
+  maxPropertiesSize: 32767, // the properties length field is a signed short
+  maxOpenSegments: 512, // file descriptors stay bounded with thousands of queues
+  fileReservedTimeHours: 72, // RocketMQ fileReservedTime
+  maxQueueBytes: 0, // unlimited
+  maxTotalBytes: 0, // unlimited
+  diskMaxUsedRatio: 0.9, // refuse appends above 90 % filesystem usage
+  cleanupIntervalMs: 10_000,
+  checkpointIntervalMs: 1_000,
+  readMaxBytes: 4 * 1024 * 1024, // one pull answer at most
+  readMaxScanEntries: 4096, // filtered reads stop here and report NO_MATCHED_MESSAGE
+  writeChunkSize: 256 * 1024,
+});
+
+/** Merges `partial` over the defaults and rejects values that cannot work. */
+export function resolveStoreConfig(partial: Partial<StoreConfig> = {}): StoreConfig {
+  const config: StoreConfig = { ...DEFAULT_STORE_CONFIG, ...partial };
+  if (config.flushMode !== 'SYNC_FLUSH' && config.flushMode !== 'ASYNC_FLUSH') {
+    throw new RangeError(`flushMode must be SYNC_FLUSH or ASYNC_FLUSH, got ${String(config.flushMode)}`);
+  }
+  const positive: (keyof StoreConfig)[] = [
+    'flushIntervalMs',
+    'segmentSize',
+    'maxMessageSize',
+    'maxPropertiesSize',
+    'maxOpenSegments',
+    'cleanupIntervalMs',
+    'checkpointIntervalMs',
+    'readMaxBytes',
+    'readMaxScanEntries',
+    'writeChunkSize',
+  ];
+  for (const key of positive) {
+    const value = config[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new RangeError(`${key} must be a positive number, got ${String(value)}`);
+    }
+  }
+  for (const key of ['maxQueueBytes', 'maxTotalBytes', 'fileReservedTimeHours'] as const) {
+    if (!Number.isFinite(config[key]) || config[key] < 0) throw new RangeError(`${key} must be >= 0, got ${config[key]}`);
+  }
+  if (!(config.diskMaxUsedRatio > 0 && config.diskMaxUsedRatio <= 1)) {
+    throw new RangeError(`diskMaxUsedRatio must be in (0, 1], got ${config.diskMaxUsedRatio}`);
+  }
+  if (config.maxPropertiesSize > 32767) throw new RangeError('maxPropertiesSize cannot exceed 32767 (2-byte length field)');
+  return config;
+}

@@ -1,0 +1,293 @@
+/**
+ * A FileIO for tests and the crash kit that simulates power loss in process (what LazyFS does under
+ * FUSE). It writes through to real files and remembers, per file, every write since that file's
+ * last fdatasync together with the bytes it overwrote. `crash()` then rewinds the files to what a
+ * disk could hold after losing power:
+ * - `drop`: every unsynced byte is lost (files cut back to their synced length);
+ * - `tear`: each unsynced write keeps a random prefix of its 512-byte sectors;
+ * - `random`: each unsynced sector independently survives or not; lost sectors inside the new
+ *   length read back as zeros (the zero-filled tail of a file whose size reached the disk first).
+ * Files created since their directory's last fsync disappear in `drop` mode. Truncations and renames
+ * are treated as durable at once. After `crash()` every call on this instance fails, as the dead
+ * process could no longer do I/O; open a fresh instance to "reboot".
+ *
+ * ENOSPC: `injectNoSpace(afterBytes)` lets that many more bytes be written, then writes fail with
+ * ENOSPC after writing what fits (a partial write, as a real full disk does).
+ */
+import fs from 'node:fs';
+import { dirname } from 'node:path';
+import { NodeFileIO, type FileHandle, type FileIO, type FileStats, type FsUsage, type OpenMode } from './file-io.js';
+
+export type CrashMode = 'drop' | 'tear' | 'random';
+
+const SECTOR = 512;
+
+interface UnsyncedWrite {
+  position: number;
+  length: number;
+  /** The bytes this write replaced, for its part below the file's length at write time. */
+  preimage: Buffer;
+}
+
+interface FileTrack {
+  durableSize: number;
+  writes: UnsyncedWrite[];
+}
+
+/** mulberry32: small, seeded, good enough to pick sectors reproducibly. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class CrashSimFileIO implements FileIO {
+  private readonly inner = new NodeFileIO();
+  private readonly tracks = new Map<string, FileTrack>();
+  private readonly createdSinceDirSync = new Set<string>();
+  private readonly openHandles = new Set<FileHandle>();
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+  private crashed = false;
+  private noSpaceBudget: number | undefined;
+  private usageOverride: FsUsage | undefined;
+
+  /** Bytes written since the last sync, over all files (for assertions). */
+  unsyncedBytes(): number {
+    let total = 0;
+    for (const track of this.tracks.values()) for (const w of track.writes) total += w.length;
+    return total;
+  }
+
+  /** After `afterBytes` more bytes, writes fail with ENOSPC; `undefined` lifts the limit. */
+  injectNoSpace(afterBytes: number | undefined): void {
+    this.noSpaceBudget = afterBytes;
+  }
+
+  /** Makes `statfs` report this usage (for watermark tests); `undefined` reports the real one. */
+  setFsUsage(usage: FsUsage | undefined): void {
+    this.usageOverride = usage;
+  }
+
+  /** Simulated power loss; see the file comment. Waits for in-flight calls, then rewinds the files. */
+  async crash(options: { mode?: CrashMode; seed?: number } = {}): Promise<void> {
+    const { mode = 'drop', seed = 1 } = options;
+    this.crashed = true;
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    for (const handle of this.openHandles) fs.closeSync(handle.fd);
+    this.openHandles.clear();
+    const random = seededRandom(seed);
+    for (const [path, track] of this.tracks) {
+      if (!fs.existsSync(path)) continue;
+      if (mode === 'drop' && this.createdSinceDirSync.has(path)) {
+        fs.unlinkSync(path);
+        continue;
+      }
+      rewindFile(path, track, mode, random);
+    }
+    this.tracks.clear();
+    this.createdSinceDirSync.clear();
+  }
+
+  private async guard<T>(op: () => Promise<T>): Promise<T> {
+    if (this.crashed) throw Object.assign(new Error('simulated power loss: I/O after crash'), { code: 'EIO' });
+    this.inFlight += 1;
+    try {
+      return await op();
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0 && this.drained) {
+        const resolve = this.drained;
+        this.drained = undefined;
+        resolve();
+      }
+    }
+  }
+
+  private track(path: string, currentSize: number): FileTrack {
+    let track = this.tracks.get(path);
+    if (!track) {
+      track = { durableSize: currentSize, writes: [] };
+      this.tracks.set(path, track);
+    }
+    return track;
+  }
+
+  open(path: string, mode: OpenMode): Promise<FileHandle> {
+    return this.guard(async () => {
+      const existed = fs.existsSync(path);
+      const handle = await this.inner.open(path, mode);
+      this.openHandles.add(handle);
+      if (!existed) {
+        this.createdSinceDirSync.add(path);
+        this.track(path, 0);
+      }
+      return handle;
+    });
+  }
+
+  close(handle: FileHandle): Promise<void> {
+    return this.guard(async () => {
+      this.openHandles.delete(handle);
+      await this.inner.close(handle);
+    });
+  }
+
+  writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
+    return this.guard(async () => {
+      const size = fs.fstatSync(handle.fd).size;
+      const track = this.track(handle.path, size);
+      let total = buffers.reduce((sum, b) => sum + b.length, 0);
+      let failure: Error | undefined;
+      if (this.noSpaceBudget !== undefined && total > this.noSpaceBudget) {
+        total = this.noSpaceBudget;
+        failure = Object.assign(new Error('ENOSPC: no space left on device (simulated)'), { code: 'ENOSPC' });
+      }
+      if (total > 0) {
+        const preimageLength = Math.max(0, Math.min(position + total, size) - position);
+        const preimage = Buffer.alloc(preimageLength);
+        if (preimageLength > 0) fs.readSync(handle.fd, preimage, 0, preimageLength, position);
+        const data = failure ? takeBytes(buffers, total) : buffers;
+        await this.inner.writev(handle, data, position);
+        track.writes.push({ position, length: total, preimage });
+        if (this.noSpaceBudget !== undefined) this.noSpaceBudget -= total;
+      }
+      if (failure) throw failure;
+    });
+  }
+
+  read(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): Promise<number> {
+    return this.guard(() => this.inner.read(handle, target, targetOffset, length, position));
+  }
+
+  datasync(handle: FileHandle): Promise<void> {
+    return this.guard(async () => {
+      await this.inner.datasync(handle);
+      const track = this.tracks.get(handle.path);
+      if (track) {
+        track.writes = [];
+        track.durableSize = fs.fstatSync(handle.fd).size;
+      }
+    });
+  }
+
+  truncate(handle: FileHandle, length: number): Promise<void> {
+    return this.guard(async () => {
+      await this.inner.truncate(handle, length);
+      const track = this.tracks.get(handle.path);
+      if (track) {
+        track.durableSize = Math.min(track.durableSize, length);
+        track.writes = track.writes.filter((w) => w.position < length);
+      }
+    });
+  }
+
+  fsyncDir(path: string): Promise<void> {
+    return this.guard(async () => {
+      await this.inner.fsyncDir(path);
+      for (const created of this.createdSinceDirSync) if (dirname(created) === path) this.createdSinceDirSync.delete(created);
+    });
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.guard(async () => {
+      await this.inner.rename(from, to);
+      const track = this.tracks.get(from);
+      this.tracks.delete(from);
+      if (track) this.tracks.set(to, track);
+      else this.tracks.delete(to);
+      if (this.createdSinceDirSync.delete(from)) this.createdSinceDirSync.add(to);
+    });
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.guard(async () => {
+      await this.inner.unlink(path);
+      this.tracks.delete(path);
+      this.createdSinceDirSync.delete(path);
+    });
+  }
+
+  stat(path: string): Promise<FileStats | undefined> {
+    return this.guard(() => this.inner.stat(path));
+  }
+
+  mkdir(path: string): Promise<void> {
+    return this.guard(() => this.inner.mkdir(path));
+  }
+
+  readdir(path: string): Promise<string[]> {
+    return this.guard(() => this.inner.readdir(path));
+  }
+
+  removeDir(path: string): Promise<void> {
+    return this.guard(async () => {
+      await this.inner.removeDir(path);
+      for (const tracked of [...this.tracks.keys()]) if (tracked.startsWith(path + '/')) this.tracks.delete(tracked);
+    });
+  }
+
+  statfs(path: string): Promise<FsUsage> {
+    return this.guard(async () => this.usageOverride ?? this.inner.statfs(path));
+  }
+}
+
+function takeBytes(buffers: readonly Buffer[], count: number): Buffer[] {
+  const out: Buffer[] = [];
+  let left = count;
+  for (const buffer of buffers) {
+    if (left <= 0) break;
+    out.push(buffer.length <= left ? buffer : buffer.subarray(0, left));
+    left -= buffer.length;
+  }
+  return out;
+}
+
+/** Undoes the lost part of each unsynced write, newest first, and sets the surviving length. */
+function rewindFile(path: string, track: FileTrack, mode: CrashMode, random: () => number): void {
+  const fd = fs.openSync(path, 'r+');
+  try {
+    let finalSize = track.durableSize;
+    const lost: { from: number; to: number; write: UnsyncedWrite }[] = [];
+    for (let i = track.writes.length - 1; i >= 0; i--) {
+      const write = track.writes[i];
+      const end = write.position + write.length;
+      const sectors: { from: number; to: number }[] = [];
+      for (let at = write.position; at < end; ) {
+        const next = Math.min(end, (Math.floor(at / SECTOR) + 1) * SECTOR);
+        sectors.push({ from: at, to: next });
+        at = next;
+      }
+      let keep: boolean[];
+      if (mode === 'drop') keep = sectors.map(() => false);
+      else if (mode === 'tear') {
+        const kept = Math.floor(random() * (sectors.length + 1));
+        keep = sectors.map((_, k) => k < kept);
+      } else keep = sectors.map(() => random() < 0.5);
+      sectors.forEach((sector, k) => {
+        if (keep[k]) finalSize = Math.max(finalSize, sector.to);
+        else lost.push({ ...sector, write });
+      });
+    }
+    // `lost` is newest-first, so restoring preimages in this order leaves the oldest surviving bytes.
+    for (const { from, to, write } of lost) {
+      const preimageEnd = write.position + write.preimage.length;
+      if (from < preimageEnd) {
+        const upto = Math.min(to, preimageEnd);
+        fs.writeSync(fd, write.preimage, from - write.position, upto - from, from);
+      }
+      if (to > preimageEnd) {
+        const zeroFrom = Math.max(from, preimageEnd);
+        fs.writeSync(fd, Buffer.alloc(to - zeroFrom), 0, to - zeroFrom, zeroFrom);
+      }
+    }
+    fs.ftruncateSync(fd, finalSize);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
