@@ -285,11 +285,7 @@ export class MetaStore implements MetaStoreApi {
     this.assertWritable();
     // Copy while validating: the transaction writes exactly what was checked.
     const checked = entries.map((e, i) => {
-      const where = `entries[${i}]`;
-      requireName(`${where}.group`, e.group);
-      requireName(`${where}.topic`, e.topic);
-      requireQueueId(`${where}.queueId`, e.queueId);
-      requireOffset(`${where}.offset`, e.offset);
+      checkOffsetEntry(e, `entries[${i}]`);
       return { group: e.group, topic: e.topic, queueId: e.queueId, offset: e.offset };
     });
     if (checked.length === 0) return;
@@ -530,6 +526,14 @@ function toGroup(row: GroupRow): SubscriptionGroupConfig {
     whichBrokerWhenConsumeSlowly: row.whichBrokerWhenConsumeSlowly,
     consumeMessageOrderly: row.consumeMessageOrderly !== 0,
   };
+}
+
+/** Throws a TypeError/RangeError naming `where` unless the entry can be stored as is. */
+export function checkOffsetEntry(entry: ConsumerOffsetEntry, where = 'entry'): void {
+  requireName(`${where}.group`, entry.group);
+  requireName(`${where}.topic`, entry.topic);
+  requireQueueId(`${where}.queueId`, entry.queueId);
+  requireOffset(`${where}.offset`, entry.offset);
 }
 
 function requireName(what: string, value: unknown): void {
