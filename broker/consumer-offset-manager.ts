@@ -1,0 +1,219 @@
+/**
+ * Committed consumer offsets, kept in memory over the MetaStore.
+ *
+ * Durability rules:
+ * - `commit(..., { durable: true })` (UPDATE_CONSUMER_OFFSET) is in SQLite before it returns.
+ * - `commit(..., { durable: false })` (the offset piggybacked on a pull) only marks the entry dirty;
+ *   `OffsetFlushService` writes every dirty entry in one transaction each `flushIntervalMs`, and
+ *   `shutdown()` writes the rest. A crash can lose at most the last interval of piggybacked
+ *   commits; the consumer then re-reads those messages (at-least-once, as in RocketMQ).
+ * - `reset`, `deleteTopic` and `deleteGroup` are durable.
+ * - Negative commits are ignored: ali-ons sends -1 for "offset 0" (`offset || -1`).
+ * - A commit below the stored offset is accepted, as RocketMQ does, but logged and counted.
+ */
+import { pino, type Logger } from 'pino';
+
+import { type Clock, type TimerHandle, systemClock } from '../storage/clock.js';
+import { checkOffsetEntry } from '../storage/meta-store.js';
+import type { ConsumerOffsetEntry, MetaStoreApi } from '../storage/types.js';
+
+export interface ConsumerOffsetManagerOptions {
+  /** Longest time a non-durable commit stays only in memory. Default 1000. */
+  flushIntervalMs?: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export const CONSUMER_OFFSET_DEFAULTS = {
+  flushIntervalMs: 1000,
+} as const;
+
+/** Runs `target.flush()` every `intervalMs` until shut down; a failed flush is retried next tick. */
+export class OffsetFlushService {
+  private timer: TimerHandle | undefined;
+  private running = false;
+
+  constructor(
+    private readonly target: { flush(): number },
+    private readonly intervalMs: number,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule();
+  }
+
+  shutdown(): void {
+    this.running = false;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    this.timer = this.clock.setTimeout(() => this.tick(), this.intervalMs);
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    try {
+      const written = this.target.flush();
+      if (written > 0) this.logger.debug({ written }, 'consumer offsets flushed');
+    } catch (err) {
+      // The entries stay dirty, so nothing is dropped; the next tick tries again.
+      this.logger.error({ err }, 'consumer offset flush failed');
+    }
+    if (this.running) this.schedule();
+  }
+}
+
+type QueueOffsets = Map<number, number>;
+
+export class ConsumerOffsetManager {
+  /** group → topic → queueId → offset: the newest committed values. */
+  private readonly offsets = new Map<string, Map<string, QueueOffsets>>();
+  /** Committed but not yet in SQLite, keyed by `entryKey`. */
+  private readonly dirty = new Map<string, ConsumerOffsetEntry>();
+  private readonly flushService: OffsetFlushService;
+  private readonly logger: Logger;
+  private stopped = false;
+  private regressionCount = 0;
+
+  constructor(
+    private readonly meta: MetaStoreApi,
+    opts: ConsumerOffsetManagerOptions = {},
+  ) {
+    const flushIntervalMs = opts.flushIntervalMs ?? CONSUMER_OFFSET_DEFAULTS.flushIntervalMs;
+    if (!Number.isInteger(flushIntervalMs) || flushIntervalMs <= 0) {
+      throw new RangeError(`flushIntervalMs must be a positive integer, got ${flushIntervalMs}`);
+    }
+    this.logger = opts.logger ?? pino({ level: 'silent' });
+    this.flushService = new OffsetFlushService(this, flushIntervalMs, opts.clock ?? systemClock, this.logger);
+    for (const e of meta.listOffsets()) this.remember(e.group, e.topic, e.queueId, e.offset);
+  }
+
+  start(): void {
+    this.flushService.start();
+  }
+
+  /** Stops the flush loop and writes every dirty entry. Later commits write through. Idempotent. */
+  shutdown(): void {
+    this.stopped = true;
+    this.flushService.shutdown();
+    this.flush();
+  }
+
+  /**
+   * Records that `group` consumed `topic`/`queueId` up to (not including) `offset`.
+   * Returns false when the commit was ignored (negative offset).
+   */
+  commit(group: string, topic: string, queueId: number, offset: number, opts: { durable: boolean }): boolean {
+    if (typeof offset === 'number' && offset < 0) return false;
+    const entry = { group, topic, queueId, offset };
+    checkOffsetEntry(entry, 'commit');
+    const key = entryKey(group, topic, queueId);
+    const current = this.query(group, topic, queueId);
+    if (current !== undefined && offset < current) {
+      this.regressionCount++;
+      this.logger.info({ group, topic, queueId, offset, current }, 'consumer offset moved backwards');
+    }
+    if (opts.durable || this.stopped) {
+      // Already in SQLite with this value: skip the write (clients re-send unchanged offsets every 5 s).
+      if (current === offset && !this.dirty.has(key)) return true;
+      this.meta.putOffsets([entry]);
+      this.dirty.delete(key);
+    } else if (current !== offset) {
+      this.dirty.set(key, entry);
+    }
+    this.remember(group, topic, queueId, offset);
+    return true;
+  }
+
+  /** The committed offset, or undefined when the group never committed one for this queue. */
+  query(group: string, topic: string, queueId: number): number | undefined {
+    return this.offsets.get(group)?.get(topic)?.get(queueId);
+  }
+
+  /**
+   * Admin reset: sets the given queues' offsets in one durable write, backwards too. Pending
+   * piggybacked commits for those queues are dropped so the flush cannot undo the reset.
+   */
+  reset(group: string, topic: string, queues: readonly { queueId: number; offset: number }[]): void {
+    const entries = queues.map(({ queueId, offset }, i) => {
+      const entry = { group, topic, queueId, offset };
+      checkOffsetEntry(entry, `reset[${i}]`);
+      return entry;
+    });
+    this.meta.putOffsets(entries);
+    for (const e of entries) {
+      this.dirty.delete(entryKey(e.group, e.topic, e.queueId));
+      this.remember(e.group, e.topic, e.queueId, e.offset);
+    }
+  }
+
+  /** Offsets of one group, ordered by (topic, queueId). */
+  listByGroup(group: string): ConsumerOffsetEntry[] {
+    const out: ConsumerOffsetEntry[] = [];
+    for (const [topic, queues] of this.offsets.get(group) ?? []) {
+      for (const [queueId, offset] of queues) out.push({ group, topic, queueId, offset });
+    }
+    return out.sort((a, b) => compareText(a.topic, b.topic) || a.queueId - b.queueId);
+  }
+
+  /** Offsets of every group on one topic, ordered by (group, queueId). */
+  listByTopic(topic: string): ConsumerOffsetEntry[] {
+    const out: ConsumerOffsetEntry[] = [];
+    for (const [group, topics] of this.offsets) {
+      for (const [queueId, offset] of topics.get(topic) ?? []) out.push({ group, topic, queueId, offset });
+    }
+    return out.sort((a, b) => compareText(a.group, b.group) || a.queueId - b.queueId);
+  }
+
+  deleteTopic(topic: string): void {
+    this.meta.deleteOffsets({ topic });
+    for (const [group, topics] of this.offsets) {
+      topics.delete(topic);
+      if (topics.size === 0) this.offsets.delete(group);
+    }
+    for (const [key, e] of this.dirty) if (e.topic === topic) this.dirty.delete(key);
+  }
+
+  deleteGroup(group: string): void {
+    this.meta.deleteOffsets({ group });
+    this.offsets.delete(group);
+    for (const [key, e] of this.dirty) if (e.group === group) this.dirty.delete(key);
+  }
+
+  /** Writes every dirty entry in one transaction; returns how many. On error they stay dirty. */
+  flush(): number {
+    if (this.dirty.size === 0) return 0;
+    const batch = [...this.dirty.values()];
+    this.meta.putOffsets(batch);
+    this.dirty.clear();
+    return batch.length;
+  }
+
+  stats(): { dirty: number; regressions: number } {
+    return { dirty: this.dirty.size, regressions: this.regressionCount };
+  }
+
+  private remember(group: string, topic: string, queueId: number, offset: number): void {
+    let topics = this.offsets.get(group);
+    if (!topics) this.offsets.set(group, (topics = new Map()));
+    let queues = topics.get(topic);
+    if (!queues) topics.set(topic, (queues = new Map()));
+    queues.set(queueId, offset);
+  }
+}
+
+/** Group and topic names never contain NUL (RocketMQ allows `[%|a-zA-Z0-9_-]`). */
+function entryKey(group: string, topic: string, queueId: number): string {
+  return `${group}\0${topic}\0${queueId}`;
+}
+
+/** Code-unit order: for the ASCII names RocketMQ allows, the same as MetaStore.listOffsets (SQLite BINARY). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
