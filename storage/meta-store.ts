@@ -23,6 +23,7 @@
  */
 import Database from 'better-sqlite3';
 
+import { crashPoint } from './crash-point.js';
 import type {
   ConsumerOffsetEntry,
   KeyIndexEntry,
@@ -154,6 +155,8 @@ export class MetaStore implements MetaStoreApi {
     const { upsertOffset, insertKey } = this.stmts;
     this.runPutOffsets = db.transaction((entries: readonly ConsumerOffsetEntry[], updatedAt: number) => {
       for (const e of entries) upsertOffset.run(e.group, e.topic, e.queueId, e.offset, updatedAt);
+      // The crash kit kills the process here: every row written, nothing committed.
+      crashPoint('offset-transaction');
     });
     this.runAddKeys = db.transaction((entries: readonly KeyIndexEntry[]) => {
       for (const e of entries) insertKey.run(e.topic, e.key, e.storeTimestamp, e.physicalOffset);

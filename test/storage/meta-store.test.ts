@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -355,6 +355,9 @@ describe('MetaStore transactions and crash safety', () => {
         meta.putOffsets(Array.from({ length: 2000 }, (_, i) => ({ group: 'g', topic: 't', queueId: i, offset: 99 })));
         meta.putTopic({ topicName: 't', readQueueNums: 8, writeQueueNums: 8, perm: 6, topicSysFlag: 0, order: false });
         meta.addKeys([{ topic: 't', key: 'k', physicalOffset: 1, storeTimestamp: 1 }]);
+        // More than the page cache holds, so uncommitted pages spill into the WAL file before the kill.
+        const pad = 'x'.repeat(100);
+        meta.addKeys(Array.from({ length: 150_000 }, (_, i) => ({ topic: 't', key: pad + i, physicalOffset: i, storeTimestamp: i })));
         process.kill(process.pid, 'SIGKILL');
       });
       console.log('not reached');
@@ -363,11 +366,30 @@ describe('MetaStore transactions and crash safety', () => {
     expect(result.stderr).toBe('');
     expect(result.signal).toBe('SIGKILL');
     expect(result.stdout).not.toContain('not reached');
+    expect((await stat(`${dbPath}-wal`)).size).toBeGreaterThan(4 * 1024 * 1024);
 
     const store = open();
     expect(store.listOffsets()).toEqual([{ group: 'g', topic: 't', queueId: 0, offset: 10 }]);
     expect(store.getTopic('t')?.readQueueNums).toBe(1);
     expect(store.findKeys('t', 'k', 10)).toEqual([]);
+    expect(store.pruneKeysBefore(Number.MAX_SAFE_INTEGER)).toBe(0);
+  });
+
+  it("crash point 'offset-transaction' kills putOffsets before its commit", async () => {
+    const result = await runChild(
+      dbPath,
+      `
+      meta.putOffsets([{ group: 'g', topic: 't', queueId: 0, offset: 1 }]);
+      meta.putOffsets([{ group: 'g', topic: 't', queueId: 0, offset: 2 }, { group: 'g', topic: 't', queueId: 1, offset: 2 }]);
+      console.log('not reached');
+      `,
+      // The second transaction is the armed hit.
+      { FERRYMQ_CRASH_POINT: 'offset-transaction:2' },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.signal).toBe('SIGKILL');
+    expect(result.stdout).not.toContain('not reached');
+    expect(open().listOffsets()).toEqual([{ group: 'g', topic: 't', queueId: 0, offset: 1 }]);
   });
 });
 
