@@ -1,4 +1,7 @@
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -6,6 +9,8 @@ import { ConsumerOffsetManager } from '../../broker/consumer-offset-manager.js';
 import { FakeClock } from '../../storage/clock.js';
 import { MetaStore } from '../../storage/meta-store.js';
 import { tempDir, uniqueName } from '../helpers/common.js';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let meta: MetaStore;
@@ -178,6 +183,40 @@ describe('ConsumerOffsetManager lifecycle', () => {
     });
     expect(() => offsets.commit(group, topic, 0, 2, { durable: true })).toThrow('disk I/O error');
     expect(offsets.query(group, topic, 0)).toBe(1);
+  });
+
+  it('after kill -9: durable and flushed commits survive, an unflushed piggybacked one is lost', async () => {
+    meta.close();
+    const url = (path: string) => JSON.stringify(pathToFileURL(join(repoRoot, path)).href);
+    const script = join(dir.path, 'child.mts');
+    await writeFile(
+      script,
+      `import { ConsumerOffsetManager } from ${url('broker/consumer-offset-manager.ts')};
+      import { FakeClock } from ${url('storage/clock.ts')};
+      import { MetaStore } from ${url('storage/meta-store.ts')};
+      const [g, t] = [${JSON.stringify(group)}, ${JSON.stringify(topic)}];
+      const clock = new FakeClock();
+      const offsets = new ConsumerOffsetManager(MetaStore.open(process.argv[2], { synchronous: 'FULL' }), { clock });
+      offsets.start();
+      offsets.commit(g, t, 0, 10, { durable: true });
+      offsets.commit(g, t, 1, 20, { durable: false });
+      clock.advance(1000);
+      offsets.commit(g, t, 2, 30, { durable: false });
+      process.kill(process.pid, 'SIGKILL');`,
+    );
+    const result = spawnSync(process.execPath, ['--import', 'tsx', script, join(dir.path, 'meta.db')], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.signal).toBe('SIGKILL');
+
+    meta = openMeta();
+    const offsets = manager();
+    expect(offsets.query(group, topic, 0)).toBe(10);
+    expect(offsets.query(group, topic, 1)).toBe(20);
+    expect(offsets.query(group, topic, 2)).toBeUndefined();
   });
 
   it('rejects a non-positive flush interval', () => {

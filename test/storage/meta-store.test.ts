@@ -76,6 +76,14 @@ describe('MetaStore open and schema', () => {
     expect(normal.settings()).toMatchObject({ journalMode: 'wal', synchronous: 'NORMAL', busyTimeoutMs: 5000 });
   });
 
+  it("opens ':memory:' for unit tests", () => {
+    const store = MetaStore.open(':memory:', { synchronous: 'FULL' });
+    store.setValue('k', 'v');
+    expect(store.getValue('k')).toBe('v');
+    expect(store.settings()).toMatchObject({ journalMode: 'memory', schemaVersion: META_SCHEMA_VERSION });
+    store.close();
+  });
+
   it('migrates an empty (0-byte) file', async () => {
     await writeFile(dbPath, '');
     const store = open();
