@@ -1,0 +1,206 @@
+/**
+ * Remoting frames. Big-endian:
+ *
+ *   | length      uint32 | 4 + headerLength + bodyLength (the length field itself is not counted)
+ *   | type:8 hlen:24     | bits 24–31 serialize type (0 JSON, 1 ROCKETMQ binary), bits 0–23 header length
+ *   | header             | headerLength bytes (see header-codec.ts)
+ *   | body               | the rest, raw bytes, may be empty
+ *
+ * `FrameDecoder` is a push parser: feed it socket chunks of any size and it returns the commands
+ * completed so far. It checks a frame's length against `maxFrameSize` before buffering or allocating
+ * for it, so a forged length costs nothing. A `FrameError` means the stream is out of sync: close
+ * the connection (the decoder refuses further input).
+ */
+import { FrameError, InvalidArgumentError } from './errors.js';
+import {
+  decodeBinaryHeader,
+  decodeJsonHeader,
+  encodeBinaryHeader,
+  encodeJsonHeader,
+  type CommandHeader,
+} from './header-codec.js';
+import { SerializeType, type RemotingCommand } from './remoting-command.js';
+
+/** Java's Netty decoder default (`com.rocketmq.remoting.frameMaxLength`). */
+export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
+export const MAX_HEADER_LENGTH = 0xffffff;
+const PREFIX = 8;
+
+export interface FrameDecoderOptions {
+  /** Largest accepted frame in bytes, counting the 4-byte length field. */
+  maxFrameSize: number;
+}
+
+export class FrameDecoder {
+  private readonly maxFrameSize: number;
+  /** Unconsumed input; `chunks[0]` is consumed up to `headOffset`. */
+  private chunks: Buffer[] = [];
+  private headOffset = 0;
+  private buffered = 0;
+  /** Length field of the frame being collected, once read and checked; -1 before that. */
+  private frameLength = -1;
+  private failure: FrameError | undefined;
+
+  constructor(opts: FrameDecoderOptions) {
+    if (!Number.isInteger(opts.maxFrameSize) || opts.maxFrameSize < PREFIX) {
+      throw new InvalidArgumentError(`maxFrameSize must be an integer >= ${PREFIX}, got ${opts.maxFrameSize}`);
+    }
+    this.maxFrameSize = opts.maxFrameSize;
+  }
+
+  /** Bytes held for a frame that has not fully arrived (0 between frames). */
+  pendingBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Buffer): RemotingCommand[] {
+    if (this.failure) throw this.failure;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    const out: RemotingCommand[] = [];
+    try {
+      for (;;) {
+        if (this.frameLength < 0) {
+          if (this.buffered < 4) break;
+          this.frameLength = this.readLength();
+        }
+        if (this.buffered < 4 + this.frameLength) break;
+        const frame = this.take(4 + this.frameLength);
+        this.frameLength = -1;
+        out.push(decodeFrameBody(frame));
+      }
+    } catch (err) {
+      this.failure = err instanceof FrameError ? err : new FrameError(String(err), { cause: err });
+      this.chunks = [];
+      this.buffered = 0;
+      throw this.failure;
+    }
+    return out;
+  }
+
+  private readLength(): number {
+    const head = this.chunks[0];
+    let length: number;
+    if (head.length - this.headOffset >= 4) {
+      length = head.readUInt32BE(this.headOffset);
+    } else {
+      length = 0;
+      let i = 0;
+      let off = this.headOffset;
+      for (let n = 0; n < 4; n++) {
+        while (off >= this.chunks[i].length) {
+          i++;
+          off = 0;
+        }
+        length = length * 256 + this.chunks[i][off++];
+      }
+    }
+    if (length < 4) throw new FrameError(`frame length ${length} is less than 4`);
+    if (length + 4 > this.maxFrameSize) {
+      throw new FrameError(`frame of ${length + 4} bytes exceeds maxFrameSize ${this.maxFrameSize}`);
+    }
+    return length;
+  }
+
+  /** Removes `n` buffered bytes; a view when they sit in one chunk, else one copy. */
+  private take(n: number): Buffer {
+    const head = this.chunks[0];
+    if (head.length - this.headOffset >= n) {
+      const frame = head.subarray(this.headOffset, this.headOffset + n);
+      this.headOffset += n;
+      if (this.headOffset === head.length) {
+        this.chunks.shift();
+        this.headOffset = 0;
+      }
+      this.buffered -= n;
+      return frame;
+    }
+    const frame = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0];
+      const available = chunk.length - this.headOffset;
+      const used = Math.min(available, n - filled);
+      chunk.copy(frame, filled, this.headOffset, this.headOffset + used);
+      filled += used;
+      if (used === available) {
+        this.chunks.shift();
+        this.headOffset = 0;
+      } else {
+        this.headOffset += used;
+      }
+    }
+    this.buffered -= n;
+    return frame;
+  }
+}
+
+/** Decodes one complete frame (length field included). The body is a view into `frame`. */
+export function decodeFrame(frame: Buffer): RemotingCommand {
+  if (frame.length < PREFIX) throw new FrameError(`frame of ${frame.length} bytes is shorter than ${PREFIX}`);
+  const length = frame.readUInt32BE(0);
+  if (length !== frame.length - 4) {
+    throw new FrameError(`frame length field ${length} does not match the ${frame.length - 4} bytes given`);
+  }
+  return decodeFrameBody(frame);
+}
+
+function decodeFrameBody(frame: Buffer): RemotingCommand {
+  const length = frame.length - 4;
+  if (length < 4) throw new FrameError(`frame length ${length} is less than 4`);
+  const word = frame.readUInt32BE(4);
+  const serializeType = word >>> 24;
+  const headerLength = word & 0xffffff;
+  if (headerLength > length - 4) {
+    throw new FrameError(`header length ${headerLength} exceeds frame length ${length} - 4`);
+  }
+  const headerBytes = frame.subarray(PREFIX, PREFIX + headerLength);
+  let header: CommandHeader;
+  if (serializeType === SerializeType.JSON) header = decodeJsonHeader(headerBytes);
+  else if (serializeType === SerializeType.ROCKETMQ) header = decodeBinaryHeader(headerBytes);
+  else throw new FrameError(`unknown serialize type ${serializeType}`);
+  const cmd = header as RemotingCommand;
+  cmd.serializeType = serializeType;
+  if (PREFIX + headerLength < frame.length) cmd.body = frame.subarray(PREFIX + headerLength);
+  return cmd;
+}
+
+/**
+ * `[length + header word + header, body?]`, ready for `socket.cork()` + writes or `writev`; the body
+ * is passed through, never copied. The header uses the command's serialize type, so a response built
+ * by `createResponse` answers in its request's type.
+ */
+export function encodeFrame(cmd: RemotingCommand): Buffer[] {
+  const bodyLength = cmd.body?.length ?? 0;
+  let head: Buffer;
+  let headerLength: number;
+  if (cmd.serializeType === SerializeType.ROCKETMQ) {
+    const header = encodeBinaryHeader(cmd);
+    headerLength = header.length;
+    checkLengths(headerLength, bodyLength);
+    head = Buffer.allocUnsafe(PREFIX + headerLength);
+    header.copy(head, PREFIX);
+  } else if (cmd.serializeType === SerializeType.JSON) {
+    const json = encodeJsonHeader(cmd);
+    headerLength = Buffer.byteLength(json, 'utf8');
+    checkLengths(headerLength, bodyLength);
+    head = Buffer.allocUnsafe(PREFIX + headerLength);
+    head.write(json, PREFIX, 'utf8');
+  } else {
+    throw new InvalidArgumentError(`unknown serialize type ${String(cmd.serializeType)}`);
+  }
+  head.writeUInt32BE(4 + headerLength + bodyLength, 0);
+  head.writeUInt32BE(((cmd.serializeType << 24) | headerLength) >>> 0, 4);
+  return bodyLength > 0 ? [head, cmd.body as Buffer] : [head];
+}
+
+function checkLengths(headerLength: number, bodyLength: number): void {
+  if (headerLength > MAX_HEADER_LENGTH) {
+    throw new InvalidArgumentError(`header of ${headerLength} bytes exceeds the ${MAX_HEADER_LENGTH}-byte limit`);
+  }
+  if (4 + headerLength + bodyLength > 0x7fffffff) {
+    throw new InvalidArgumentError(`frame of ${4 + headerLength + bodyLength} bytes exceeds the int32 length field`);
+  }
+}

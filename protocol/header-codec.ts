@@ -1,0 +1,203 @@
+/**
+ * Remoting header codecs. A frame's header is either JSON (serialize type 0; what ali-ons and Java
+ * clients send by default) or RocketMQ's compact binary layout (serialize type 1, Java's
+ * `RocketMQSerializable`):
+ *
+ *   JSON:   {"code":10,"language":"JAVA","version":409,"opaque":1,"flag":0,"remark":"…","extFields":{"k":"v"}}
+ *
+ *   binary (big-endian):
+ *   | code      int16 |
+ *   | language  int8  |  LanguageCode ordinal
+ *   | version   int16 |
+ *   | opaque    int32 |
+ *   | flag      int32 |
+ *   | remarkLen int32 |  then remarkLen bytes of UTF-8 (0 = no remark)
+ *   | extLen    int32 |  then extLen bytes of: keyLen int16, key UTF-8, valLen int32, value UTF-8, repeated
+ *
+ * Decoders throw `FrameError`: a header that does not parse means the connection is out of sync.
+ */
+import { FrameError } from './errors.js';
+import type { RemotingCommand } from './remoting-command.js';
+
+/** Java `LanguageCode` names by ordinal (the byte in binary headers). */
+export const LanguageCode = {
+  JAVA: 0,
+  CPP: 1,
+  DOTNET: 2,
+  PYTHON: 3,
+  DELPHI: 4,
+  ERLANG: 5,
+  RUBY: 6,
+  OTHER: 7,
+  HTTP: 8,
+  GO: 9,
+  PHP: 10,
+  OMS: 11,
+  RUST: 12,
+} as const;
+export type LanguageName = keyof typeof LanguageCode;
+
+const LANGUAGE_BY_ORDINAL: readonly string[] = Object.keys(LanguageCode);
+
+/** The ordinal for a language name; names outside Java's enum are sent as OTHER. */
+export function languageOrdinal(name: string): number {
+  return Object.hasOwn(LanguageCode, name) ? LanguageCode[name as LanguageName] : LanguageCode.OTHER;
+}
+
+/** The name for an ordinal; an ordinal a newer peer added is kept visible as `UNKNOWN_<n>`. */
+export function languageName(ordinal: number): string {
+  return LANGUAGE_BY_ORDINAL[ordinal] ?? `UNKNOWN_${ordinal}`;
+}
+
+/** The header fields of a command: everything but the body and the serialize type. */
+export type CommandHeader = Omit<RemotingCommand, 'body' | 'serializeType'>;
+
+export function encodeJsonHeader(cmd: CommandHeader): string {
+  const header: Record<string, unknown> = {
+    code: cmd.code,
+    language: cmd.language,
+    version: cmd.version,
+    opaque: cmd.opaque,
+    flag: cmd.flag,
+  };
+  if (cmd.remark !== undefined && cmd.remark !== null) header.remark = cmd.remark;
+  header.extFields = cmd.extFields;
+  // JSON.stringify already drops undefined values; nulls must go too (ali-ons omits them).
+  return JSON.stringify(header, dropNull);
+}
+
+function dropNull(_key: string, value: unknown): unknown {
+  return value === null ? undefined : value;
+}
+
+function intField(obj: Record<string, unknown>, key: string, required: boolean): number {
+  const value = obj[key];
+  if (value === undefined || value === null) {
+    if (required) throw new FrameError(`header has no "${key}"`);
+    return 0;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new FrameError(`header "${key}" is not an integer: ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Parses a JSON header; extFields values that are numbers or booleans (as ali-ons sends them) become strings. */
+export function decodeJsonHeader(bytes: Buffer): CommandHeader {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new FrameError(`header does not parse as JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new FrameError('header JSON is not an object');
+  }
+  const obj = parsed as Record<string, unknown>;
+  const header: CommandHeader = {
+    code: intField(obj, 'code', true),
+    language: decodeLanguage(obj.language),
+    version: intField(obj, 'version', false),
+    opaque: intField(obj, 'opaque', false),
+    flag: intField(obj, 'flag', false),
+    extFields: decodeJsonExtFields(obj.extFields),
+  };
+  if (typeof obj.remark === 'string') header.remark = obj.remark;
+  else if (obj.remark !== undefined && obj.remark !== null) throw new FrameError('header "remark" is not a string');
+  return header;
+}
+
+function decodeLanguage(value: unknown): string {
+  if (value === undefined || value === null) return 'JAVA';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isInteger(value)) return languageName(value);
+  throw new FrameError(`header "language" is neither a name nor an ordinal: ${JSON.stringify(value)}`);
+}
+
+function decodeJsonExtFields(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (value === undefined || value === null) return out;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new FrameError('header "extFields" is not an object');
+  const fields = value as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    const v = fields[key];
+    if (typeof v === 'string') out[key] = v;
+    else if (typeof v === 'number' || typeof v === 'boolean') out[key] = String(v);
+    else if (v !== null && v !== undefined) {
+      throw new FrameError(`header extFields "${key}" is not a string, number or boolean`);
+    }
+  }
+  return out;
+}
+
+const BINARY_FIXED = 2 + 1 + 2 + 4 + 4 + 4 + 4;
+
+export function encodeBinaryHeader(cmd: CommandHeader): Buffer {
+  const remark = cmd.remark === undefined || cmd.remark === null ? undefined : Buffer.from(cmd.remark, 'utf8');
+  const entries: Array<[Buffer, Buffer]> = [];
+  let extLen = 0;
+  for (const key of Object.keys(cmd.extFields)) {
+    const value = cmd.extFields[key];
+    if (value === undefined || value === null) continue;
+    const k = Buffer.from(key, 'utf8');
+    const v = Buffer.from(String(value), 'utf8');
+    entries.push([k, v]);
+    extLen += 2 + k.length + 4 + v.length;
+  }
+  const out = Buffer.allocUnsafe(BINARY_FIXED + (remark?.length ?? 0) + extLen);
+  let pos = out.writeInt16BE((cmd.code << 16) >> 16, 0);
+  pos = out.writeInt8(languageOrdinal(cmd.language), pos);
+  pos = out.writeInt16BE((cmd.version << 16) >> 16, pos);
+  pos = out.writeInt32BE(cmd.opaque | 0, pos);
+  pos = out.writeInt32BE(cmd.flag | 0, pos);
+  pos = out.writeInt32BE(remark?.length ?? 0, pos);
+  if (remark) pos += remark.copy(out, pos);
+  pos = out.writeInt32BE(extLen, pos);
+  for (const [k, v] of entries) {
+    pos = out.writeInt16BE(k.length, pos);
+    pos += k.copy(out, pos);
+    pos = out.writeInt32BE(v.length, pos);
+    pos += v.copy(out, pos);
+  }
+  return out;
+}
+
+export function decodeBinaryHeader(bytes: Buffer): CommandHeader {
+  if (bytes.length < BINARY_FIXED) {
+    throw new FrameError(`binary header is ${bytes.length} bytes, shorter than the ${BINARY_FIXED}-byte minimum`);
+  }
+  const code = bytes.readInt16BE(0);
+  const language = languageName(bytes.readInt8(2));
+  const version = bytes.readInt16BE(3);
+  const opaque = bytes.readInt32BE(5);
+  const flag = bytes.readInt32BE(9);
+  let pos = 13;
+  const remarkLen = bytes.readInt32BE(pos);
+  pos += 4;
+  if (remarkLen < 0 || remarkLen > bytes.length - pos - 4) {
+    throw new FrameError(`binary header remark length ${remarkLen} runs past the header`);
+  }
+  const header: CommandHeader = { code, language, version, opaque, flag, extFields: {} };
+  if (remarkLen > 0) header.remark = bytes.toString('utf8', pos, pos + remarkLen);
+  pos += remarkLen;
+  const extLen = bytes.readInt32BE(pos);
+  pos += 4;
+  if (extLen < 0 || extLen !== bytes.length - pos) {
+    throw new FrameError(`binary header extFields length ${extLen} does not match the ${bytes.length - pos} bytes left`);
+  }
+  const end = pos + extLen;
+  while (pos < end) {
+    if (end - pos < 2) throw new FrameError('binary header extFields: truncated key length');
+    const keyLen = bytes.readInt16BE(pos);
+    pos += 2;
+    if (keyLen < 0 || end - pos < keyLen + 4) throw new FrameError('binary header extFields: key runs past the end');
+    const key = bytes.toString('utf8', pos, pos + keyLen);
+    pos += keyLen;
+    const valLen = bytes.readInt32BE(pos);
+    pos += 4;
+    if (valLen < 0 || end - pos < valLen) throw new FrameError(`binary header extFields: value of "${key}" runs past the end`);
+    header.extFields[key] = bytes.toString('utf8', pos, pos + valLen);
+    pos += valLen;
+  }
+  return header;
+}

@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { FrameDecoder, decodeFrame, encodeFrame } from '../../protocol/frame-codec.js';
+import { FrameError } from '../../protocol/errors.js';
+import { createRequest, createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
+
+const MAX = 16 * 1024 * 1024;
+
+function frameBytes(cmd: RemotingCommand): Buffer {
+  return Buffer.concat(encodeFrame(cmd));
+}
+
+function sampleCommands(): RemotingCommand[] {
+  return [
+    createRequest(310, { a: 'PID', b: 'TopicTest', e: 0 }, Buffer.from('hello'), { opaque: 1 }),
+    createRequest(34, {}, undefined, { opaque: 2 }),
+    createRequest(11, { topic: 'Tōpic', queueId: 1 }, undefined, { opaque: 3, serializeType: 1, remark: 'r' }),
+    createResponse(createRequest(11, {}, undefined, { opaque: 4 }), 19, { nextBeginOffset: 5 }, undefined, Buffer.alloc(300, 7)),
+    createRequest(35, { clientID: 'x@1' }, Buffer.alloc(0), { opaque: 5 }),
+  ];
+}
+
+/** What a decoded command should look like: an empty body is indistinguishable from none on the wire. */
+function normalised(cmd: RemotingCommand): RemotingCommand {
+  const copy = { ...cmd };
+  if (copy.body !== undefined && copy.body.length === 0) delete copy.body;
+  return copy;
+}
+
+// Deterministic PRNG so failures reproduce.
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('encodeFrame', () => {
+  it('writes golden bytes for a JSON request and passes the body through uncopied', () => {
+    const body = Buffer.from('xyz');
+    const cmd = createRequest(10, { a: 'b' }, body, { opaque: 1 });
+    const parts = encodeFrame(cmd);
+    expect(parts).toHaveLength(2);
+    expect(parts[1]).toBe(body);
+    const header = '{"code":10,"language":"JAVA","version":409,"opaque":1,"flag":0,"extFields":{"a":"b"}}';
+    // length = 4 + 85 + 3 = 92 = 0x5c; header word = type 0, length 85 = 0x55
+    expect(parts[0].subarray(0, 8).toString('hex')).toBe('0000005c00000055');
+    expect(parts[0].subarray(8).toString('utf8')).toBe(header);
+  });
+
+  it('marks binary headers with serialize type 1 in the high byte', () => {
+    const [head] = encodeFrame(createRequest(10, {}, undefined, { opaque: 1, serializeType: 1 }));
+    expect(head[4]).toBe(1);
+    expect(head.readUInt32BE(4) & 0xffffff).toBe(head.length - 8);
+  });
+
+  it('answers in the request serialize type', () => {
+    const req = createRequest(10, {}, undefined, { opaque: 9, serializeType: 1 });
+    const [head] = encodeFrame(createResponse(req, 0));
+    expect(head[4]).toBe(1);
+    expect(decodeFrame(head).opaque).toBe(9);
+  });
+});
+
+describe('FrameDecoder', () => {
+  const cmds = sampleCommands();
+  const stream = Buffer.concat(cmds.map(frameBytes));
+  const expected = cmds.map(normalised);
+
+  it('decodes a whole stream pushed at once', () => {
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    expect(dec.push(stream)).toEqual(expected);
+    expect(dec.pendingBytes()).toBe(0);
+  });
+
+  it('decodes the stream fed one byte at a time', () => {
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    const out: RemotingCommand[] = [];
+    for (let i = 0; i < stream.length; i++) {
+      out.push(...dec.push(stream.subarray(i, i + 1)));
+    }
+    expect(out).toEqual(expected);
+    expect(dec.pendingBytes()).toBe(0);
+  });
+
+  it('decodes the same commands under random chunkings', () => {
+    const rand = prng(42);
+    for (let round = 0; round < 200; round++) {
+      const dec = new FrameDecoder({ maxFrameSize: MAX });
+      const out: RemotingCommand[] = [];
+      let pos = 0;
+      while (pos < stream.length) {
+        const size = 1 + Math.floor(rand() * (rand() < 0.5 ? 16 : 400));
+        out.push(...dec.push(Buffer.from(stream.subarray(pos, pos + size))));
+        pos += size;
+      }
+      expect(out).toEqual(expected);
+    }
+  });
+
+  it('reports pending bytes of a half-sent frame', () => {
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    const one = frameBytes(cmds[0]);
+    expect(dec.push(one.subarray(0, 10))).toEqual([]);
+    expect(dec.pendingBytes()).toBe(10);
+    expect(dec.push(one.subarray(10))).toHaveLength(1);
+    expect(dec.pendingBytes()).toBe(0);
+  });
+
+  function frameWith(length: number, word: number, rest: Buffer = Buffer.alloc(0)): Buffer {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(length, 0);
+    head.writeUInt32BE(word >>> 0, 4);
+    return Buffer.concat([head, rest]);
+  }
+
+  it('rejects a length below 4', () => {
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    expect(() => dec.push(Buffer.from([0, 0, 0, 3]))).toThrow(/less than 4/);
+  });
+
+  it('rejects an oversize frame from its length field alone, before buffering it', () => {
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    expect(() => dec.push(Buffer.from([0x7f, 0xff, 0xff, 0xff]))).toThrow(FrameError);
+    expect(dec.pendingBytes()).toBe(0);
+    const dec2 = new FrameDecoder({ maxFrameSize: 1024 });
+    expect(() => dec2.push(frameWith(1021, 0))).toThrow(/exceeds maxFrameSize 1024/);
+  });
+
+  it('rejects a header longer than the frame', () => {
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    expect(() => dec.push(frameWith(10, 7, Buffer.alloc(6)))).toThrow(/header length 7 exceeds frame length 10/);
+  });
+
+  it('rejects an unknown serialize type', () => {
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    const header = Buffer.from('{"code":1}');
+    expect(() => dec.push(frameWith(4 + header.length, (2 << 24) | header.length, header))).toThrow(/unknown serialize type 2/);
+  });
+
+  it('rejects a header that does not parse, and stays failed', () => {
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    const header = Buffer.from('{"code":');
+    expect(() => dec.push(frameWith(4 + header.length, header.length, header))).toThrow(/header does not parse/);
+    expect(() => dec.push(frameBytes(cmds[1]))).toThrow(FrameError);
+    const bin = Buffer.from([0, 1, 0]);
+    const dec2 = new FrameDecoder({ maxFrameSize: MAX });
+    expect(() => dec2.push(frameWith(4 + bin.length, (1 << 24) | bin.length, bin))).toThrow(FrameError);
+  });
+
+  it('accepts a frame exactly at the limit', () => {
+    const cmd = createRequest(10, {}, Buffer.alloc(1000), { opaque: 1 });
+    const bytes = frameBytes(cmd);
+    const dec = new FrameDecoder({ maxFrameSize: bytes.length });
+    expect(dec.push(bytes)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import {
+  LanguageCode,
+  decodeBinaryHeader,
+  decodeJsonHeader,
+  encodeBinaryHeader,
+  encodeJsonHeader,
+  languageName,
+  languageOrdinal,
+} from '../../protocol/header-codec.js';
+import { FrameError } from '../../protocol/errors.js';
+
+describe('JSON header', () => {
+  it('encodes to golden text, omitting undefined remark', () => {
+    const json = encodeJsonHeader({ code: 10, language: 'JAVA', version: 409, opaque: 1, flag: 0, extFields: { a: 'b' } });
+    expect(json).toBe('{"code":10,"language":"JAVA","version":409,"opaque":1,"flag":0,"extFields":{"a":"b"}}');
+  });
+
+  it('drops null extFields values', () => {
+    const ext = { a: 'b', n: null, u: undefined } as unknown as Record<string, string>;
+    const json = encodeJsonHeader({ code: 0, language: 'JAVA', version: 409, opaque: 7, flag: 1, remark: 'ok', extFields: ext });
+    expect(json).toBe('{"code":0,"language":"JAVA","version":409,"opaque":7,"flag":1,"remark":"ok","extFields":{"a":"b"}}');
+  });
+
+  it('decodes ali-ons style headers, coercing numbers and booleans to strings', () => {
+    const raw = Buffer.from(
+      '{"code":310,"language":"JAVA","version":121,"opaque":3,"flag":0,"extFields":{"e":0,"k":false,"g":1700000000000,"b":"T","z":null},"serializeTypeCurrentRPC":"JSON"}',
+    );
+    expect(decodeJsonHeader(raw)).toEqual({
+      code: 310,
+      language: 'JAVA',
+      version: 121,
+      opaque: 3,
+      flag: 0,
+      extFields: { e: '0', k: 'false', g: '1700000000000', b: 'T' },
+    });
+  });
+
+  it('defaults missing optional fields', () => {
+    expect(decodeJsonHeader(Buffer.from('{"code":3}'))).toEqual({
+      code: 3,
+      language: 'JAVA',
+      version: 0,
+      opaque: 0,
+      flag: 0,
+      extFields: {},
+    });
+  });
+
+  it.each([
+    ['not json', '{"code":'],
+    ['not an object', '[1,2]'],
+    ['missing code', '{"opaque":1}'],
+    ['fractional code', '{"code":1.5}'],
+    ['string opaque', '{"code":1,"opaque":"x"}'],
+    ['nested extFields value', '{"code":1,"extFields":{"a":{"b":1}}}'],
+    ['array extFields', '{"code":1,"extFields":[]}'],
+    ['numeric remark', '{"code":1,"remark":5}'],
+  ])('rejects %s with FrameError', (_name, text) => {
+    expect(() => decodeJsonHeader(Buffer.from(text))).toThrow(FrameError);
+  });
+});
+
+describe('binary (ROCKETMQ) header', () => {
+  const golden = Buffer.from(
+    [
+      '000a', // code 10
+      '00', // language JAVA
+      '0199', // version 409
+      '00000001', // opaque 1
+      '00000000', // flag 0
+      '00000002', '6f6b', // remark "ok"
+      '00000008', '0001', '61', '00000001', '62', // extFields a=b (8 bytes)
+    ].join(''),
+    'hex',
+  );
+
+  it('encodes to golden bytes', () => {
+    const bytes = encodeBinaryHeader({ code: 10, language: 'JAVA', version: 409, opaque: 1, flag: 0, remark: 'ok', extFields: { a: 'b' } });
+    expect(bytes.toString('hex')).toBe('000a000199000000010000000000000002' + '6f6b' + '00000008000161' + '0000000162');
+    expect(bytes.equals(golden)).toBe(true);
+  });
+
+  it('decodes golden bytes', () => {
+    expect(decodeBinaryHeader(golden)).toEqual({ code: 10, language: 'JAVA', version: 409, opaque: 1, flag: 0, remark: 'ok', extFields: { a: 'b' } });
+  });
+
+  it('round-trips UTF-8, no remark, several fields, other languages', () => {
+    const cmd = { code: 11, language: 'GO', version: 401, opaque: -5, flag: 3, extFields: { topic: 'Tōpic', queueId: '3', empty: '' } };
+    const back = decodeBinaryHeader(encodeBinaryHeader(cmd));
+    expect(back).toEqual(cmd);
+  });
+
+  it('rejects truncated or inconsistent headers', () => {
+    const good = encodeBinaryHeader({ code: 1, language: 'JAVA', version: 1, opaque: 1, flag: 0, remark: 'r', extFields: { k: 'v' } });
+    for (let n = 0; n < good.length; n++) {
+      expect(() => decodeBinaryHeader(good.subarray(0, n)), `truncated to ${n}`).toThrow(FrameError);
+    }
+    const forged = Buffer.from(good);
+    forged.writeInt32BE(0x7fffffff, 13); // remark length
+    expect(() => decodeBinaryHeader(forged)).toThrow(/remark length/);
+    const badKey = Buffer.from(good);
+    badKey.writeInt16BE(100, 13 + 4 + 1 + 4); // key length inside extFields
+    expect(() => decodeBinaryHeader(badKey)).toThrow(FrameError);
+  });
+});
+
+describe('LanguageCode', () => {
+  it('maps names and ordinals', () => {
+    expect(LanguageCode.JAVA).toBe(0);
+    expect(LanguageCode.GO).toBe(9);
+    expect(LanguageCode.RUST).toBe(12);
+    expect(languageOrdinal('NODE')).toBe(LanguageCode.OTHER);
+    expect(languageName(3)).toBe('PYTHON');
+    expect(languageName(99)).toBe('UNKNOWN_99');
+  });
+});
