@@ -1,0 +1,50 @@
+import type { MessageQueue } from './message-queue.js';
+
+/** A message to send. */
+export interface Message {
+  topic: string;
+  body: Buffer | string;
+  /** One tag; consumers filter on it (`TagA || TagB`). */
+  tags?: string;
+  /** Business keys for lookup and idempotency; sent space-separated. */
+  keys?: string | readonly string[];
+  /** User properties. Names used by RocketMQ itself (TAGS, KEYS, UNIQ_KEY, DELAY, ...) are rejected. */
+  properties?: Record<string, string>;
+  /** 1..18: deliver after that level's delay (1s 5s 10s 30s 1m ... 2h by default). */
+  delayLevel?: number;
+  /** User int carried as is. */
+  flag?: number;
+  /** Used by `shardingKeySelector`: messages with one key go to one queue, in send order. */
+  shardingKey?: string;
+}
+
+/** A message as a consumer receives it. */
+export interface ReceivedMessage {
+  /** The original topic (restored from RETRY_TOPIC for a redelivery). */
+  topic: string;
+  tags: string | undefined;
+  keys: string[];
+  body: Buffer;
+  properties: Record<string, string>;
+  /** Offset msgId of this stored record (host, port, physical offset); what ali-ons calls msgId. */
+  msgId: string;
+  /** Client-generated UNIQ_KEY, the same across retries; undefined for producers that do not set it (ali-ons). */
+  uniqKey: string | undefined;
+  /** For a redelivery, the msgId of the first delivery. */
+  originMessageId: string | undefined;
+  /** The queue it was pulled from (a `%RETRY%` queue for redeliveries). */
+  queue: MessageQueue;
+  queueOffset: number;
+  /** Physical offset on the broker; CONSUMER_SEND_MSG_BACK finds the original by it. */
+  commitLogOffset: number;
+  reconsumeTimes: number;
+  bornTimestamp: number;
+  storeTimestamp: number;
+  flag: number;
+  sysFlag: number;
+}
+
+/** The id used for duplicate detection: the producer's unique id when present, else the record id, per delivery attempt. */
+export function deliveryId(msg: ReceivedMessage): string {
+  return `${msg.uniqKey ?? msg.originMessageId ?? msg.msgId}#${msg.reconsumeTimes}`;
+}

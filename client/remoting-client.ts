@@ -1,0 +1,242 @@
+import { connect, type Socket } from 'node:net';
+import { ConnectionClosedError, InvalidArgumentError, RequestTimeoutError } from '../protocol/errors.js';
+import { FrameDecoder, encodeFrame } from '../protocol/frame-codec.js';
+import { createResponse, isResponse, isOneway, type RemotingCommand } from '../protocol/remoting-command.js';
+import { ResponseCode } from '../protocol/response-code.js';
+import { requestCodeName } from '../protocol/request-code.js';
+import { defaultLogger, type Logger } from './logger.js';
+import { retry, type BackoffOptions } from './retry.js';
+
+/**
+ * One long-lived TCP connection per broker or name-server address, shared by every producer and
+ * consumer of a client instance. Requests are matched to responses by opaque; each request has its
+ * own timer, and a timeout fails only that request (the connection and the other calls on it live
+ * on). Broker-initiated requests go to the handler registered for their code; unknown ones are
+ * answered with REQUEST_CODE_NOT_SUPPORTED.
+ */
+
+export interface RemotingClientOptions {
+  /** Default per-request timeout. */
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Connection attempts after the first one, each after an exponential, jittered backoff. */
+  connectRetries?: number;
+  backoff?: Partial<BackoffOptions>;
+  maxFrameSize?: number;
+  logger?: Logger;
+}
+
+/** Handles a broker-initiated request; the returned command (if any) is the response. */
+export type RequestHandler = (request: RemotingCommand, address: string) => Promise<RemotingCommand | undefined> | RemotingCommand | undefined;
+
+interface Pending {
+  resolve(cmd: RemotingCommand): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+class Connection {
+  readonly pending = new Map<number, Pending>();
+  private readonly decoder: FrameDecoder;
+  closed = false;
+
+  constructor(
+    readonly address: string,
+    readonly socket: Socket,
+    maxFrameSize: number,
+    private readonly onCommand: (cmd: RemotingCommand, conn: Connection) => void,
+    private readonly onClose: (conn: Connection, cause?: Error) => void,
+  ) {
+    this.decoder = new FrameDecoder({ maxFrameSize });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.on('data', (chunk: Buffer) => {
+      let commands: RemotingCommand[];
+      try {
+        commands = this.decoder.push(chunk);
+      } catch (error) {
+        this.destroy(error as Error);
+        return;
+      }
+      for (const cmd of commands) this.onCommand(cmd, this);
+    });
+    socket.on('error', (error) => this.destroy(error));
+    socket.on('close', () => this.destroy());
+  }
+
+  write(cmd: RemotingCommand): void {
+    if (this.closed) throw new ConnectionClosedError(this.address);
+    const parts = encodeFrame(cmd);
+    this.socket.cork();
+    for (const part of parts) this.socket.write(part);
+    this.socket.uncork();
+  }
+
+  destroy(cause?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    for (const [opaque, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new ConnectionClosedError(this.address, { cause }));
+      this.pending.delete(opaque);
+    }
+    this.onClose(this, cause);
+  }
+}
+
+export class RemotingClient {
+  private readonly connections = new Map<string, Connection>();
+  private readonly connecting = new Map<string, Promise<Connection>>();
+  private readonly handlers = new Map<number, RequestHandler>();
+  private readonly requestTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly connectRetries: number;
+  private readonly backoff: Partial<BackoffOptions>;
+  private readonly maxFrameSize: number;
+  private readonly logger: Logger;
+  private closed = false;
+
+  constructor(options: RemotingClientOptions = {}) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 3_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
+    this.connectRetries = options.connectRetries ?? 2;
+    this.backoff = { initialDelayMs: 100, maxDelayMs: 2_000, ...options.backoff };
+    this.maxFrameSize = options.maxFrameSize ?? 16 * 1024 * 1024;
+    this.logger = options.logger ?? defaultLogger();
+  }
+
+  /** Registers the handler for broker-initiated requests with this code. */
+  onRequest(code: number, handler: RequestHandler): void {
+    this.handlers.set(code, handler);
+  }
+
+  /** Sends a request and resolves with the response, whatever its code; the caller interprets it. */
+  async invoke(address: string, request: RemotingCommand, timeoutMs = this.requestTimeoutMs): Promise<RemotingCommand> {
+    const conn = await this.connection(address);
+    return new Promise<RemotingCommand>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        conn.pending.delete(request.opaque);
+        reject(new RequestTimeoutError(request.opaque, request.code, timeoutMs, address));
+      }, timeoutMs);
+      conn.pending.set(request.opaque, { resolve, reject, timer });
+      try {
+        conn.write(request);
+      } catch (error) {
+        clearTimeout(timer);
+        conn.pending.delete(request.opaque);
+        reject(error as Error);
+      }
+    });
+  }
+
+  /** Sends a request that expects no response (the oneway flag must already be set by the caller). */
+  async invokeOneway(address: string, request: RemotingCommand): Promise<void> {
+    const conn = await this.connection(address);
+    conn.write(request);
+  }
+
+  /** Addresses with an open connection. */
+  connectedAddresses(): string[] {
+    return [...this.connections.keys()];
+  }
+
+  /** Drops one connection (pending calls fail); the next call reconnects. */
+  closeConnection(address: string): void {
+    this.connections.get(address)?.destroy();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const conn of [...this.connections.values()]) conn.destroy();
+  }
+
+  private async connection(address: string): Promise<Connection> {
+    if (this.closed) throw new ConnectionClosedError(address, { message: `client closed; cannot reach ${address}` });
+    const open = this.connections.get(address);
+    if (open && !open.closed) return open;
+    let attempt = this.connecting.get(address);
+    if (!attempt) {
+      attempt = retry(() => this.connectOnce(address), {
+        retries: this.connectRetries,
+        ...this.backoff,
+        shouldRetry: () => !this.closed,
+        onRetry: (error, n, delayMs) => this.logger.debug({ address, attempt: n, delayMs, err: error }, 'reconnecting'),
+      }).finally(() => this.connecting.delete(address));
+      this.connecting.set(address, attempt);
+    }
+    return attempt;
+  }
+
+  private connectOnce(address: string): Promise<Connection> {
+    const { host, port } = parseAddress(address);
+    return new Promise<Connection>((resolve, reject) => {
+      const socket = connect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ConnectionClosedError(address, { message: `connect to ${address} timed out after ${this.connectTimeoutMs} ms` }));
+      }, this.connectTimeoutMs);
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new ConnectionClosedError(address, { message: `cannot connect to ${address}: ${error.message}`, cause: error }));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        if (this.closed) {
+          socket.destroy();
+          reject(new ConnectionClosedError(address));
+          return;
+        }
+        const conn = new Connection(address, socket, this.maxFrameSize, (cmd, c) => this.dispatch(cmd, c), (c, cause) => this.closedConnection(c, cause));
+        this.connections.set(address, conn);
+        this.logger.debug({ address }, 'connected');
+        resolve(conn);
+      });
+    });
+  }
+
+  private closedConnection(conn: Connection, cause?: Error): void {
+    if (this.connections.get(conn.address) === conn) this.connections.delete(conn.address);
+    this.logger.debug({ address: conn.address, err: cause }, 'connection closed');
+  }
+
+  private dispatch(cmd: RemotingCommand, conn: Connection): void {
+    if (isResponse(cmd)) {
+      const pending = conn.pending.get(cmd.opaque);
+      if (!pending) {
+        this.logger.debug({ address: conn.address, opaque: cmd.opaque }, 'response for no pending request (timed out?)');
+        return;
+      }
+      conn.pending.delete(cmd.opaque);
+      clearTimeout(pending.timer);
+      pending.resolve(cmd);
+      return;
+    }
+    void this.serveRequest(cmd, conn);
+  }
+
+  private async serveRequest(request: RemotingCommand, conn: Connection): Promise<void> {
+    const handler = this.handlers.get(request.code);
+    let response: RemotingCommand | undefined;
+    if (!handler) {
+      this.logger.debug({ address: conn.address, code: request.code }, 'unsupported broker request');
+      response = createResponse(request, ResponseCode.REQUEST_CODE_NOT_SUPPORTED, undefined, `request code ${request.code} not supported by the FerryMQ client`);
+    } else {
+      try {
+        response = await handler(request, conn.address);
+      } catch (error) {
+        this.logger.warn({ address: conn.address, code: requestCodeName(request.code), err: error }, 'broker request handler failed');
+        response = createResponse(request, ResponseCode.SYSTEM_ERROR, undefined, error instanceof Error ? error.message : String(error));
+      }
+    }
+    if (response && !isOneway(request) && !conn.closed) conn.write(response);
+  }
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const port = Number(address.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new InvalidArgumentError(`bad address "${address}": expected host:port`);
+  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port };
+}
