@@ -148,7 +148,7 @@ export class MetaStore implements MetaStoreApi {
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
-    readonly readonly: boolean,
+    readonly readOnly: boolean,
     private readonly now: () => number,
   ) {
     this.stmts = prepareStatements(db);
@@ -179,13 +179,14 @@ export class MetaStore implements MetaStoreApi {
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs });
-      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       // Check whose file this is before changing anything in it (the journal mode is persistent).
       const version = schemaVersionToMigrateFrom(db, readonly);
       if (!readonly) {
         const mode = db.pragma('journal_mode = WAL', { simple: true });
         // ':memory:' (unit tests) has no file to journal and stays in 'memory' mode.
-        if (mode !== 'wal' && !(path === ':memory:' && mode === 'memory')) throw new Error(`could not switch to WAL journal mode (got ${String(mode)})`);
+        if (mode !== 'wal' && !(path === ':memory:' && mode === 'memory')) {
+          throw new Error(`could not switch to WAL journal mode (got ${String(mode)})`);
+        }
       }
       db.pragma(`synchronous = ${opts.synchronous}`);
       if (version !== undefined) migrate(db, version);
@@ -400,7 +401,7 @@ export class MetaStore implements MetaStoreApi {
 
   private assertWritable(): void {
     this.assertOpen();
-    if (this.readonly) throw new Error(`metadata store ${this.path} is open read-only`);
+    if (this.readOnly) throw new Error(`metadata store ${this.path} is open read-only`);
   }
 }
 

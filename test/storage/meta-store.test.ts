@@ -144,6 +144,19 @@ describe('MetaStore open and schema', () => {
     expect(() => open({ synchronous: 'OFF' as 'FULL' })).toThrow(/synchronous must be/);
   });
 
+  it('a read-only tool sees what a running writer committed', () => {
+    const writer = open({ synchronous: 'FULL' });
+    const reader = open({ readonly: true });
+    const g = uniqueName('group');
+    writer.putOffsets([{ group: g, topic: 't', queueId: 0, offset: 1 }]);
+    expect(reader.getOffset(g, 't', 0)).toBe(1);
+    writer.transaction(() => {
+      writer.putOffsets([{ group: g, topic: 't', queueId: 0, offset: 2 }]);
+      expect(reader.getOffset(g, 't', 0)).toBe(1);
+    });
+    expect(reader.getOffset(g, 't', 0)).toBe(2);
+  });
+
   it('read-only: needs an existing migrated file, reads, refuses writes', () => {
     expect(() => open({ readonly: true })).toThrow(/cannot open metadata store/);
     const writer = open();
