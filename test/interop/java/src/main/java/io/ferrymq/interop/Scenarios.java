@@ -1,0 +1,99 @@
+package io.ferrymq.interop;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs interop scenarios with the Apache RocketMQ 4.9.8 Java client against one name server.
+ *
+ *   java io.ferrymq.interop.Scenarios <namesrvAddr> [--serialize ROCKETMQ] [scenario ...|all]
+ *
+ * Output, one line per scenario (the vitest driver parses it):
+ *   SCENARIO <name> PASS <ms>
+ *   SCENARIO <name> FAIL <ms> <reason>
+ *   NOTE <name> <text>            facts worth recording (e.g. whether the VIP channel is served)
+ * Exit code: 0 when every scenario passed, 1 otherwise, 2 on bad arguments.
+ */
+public final class Scenarios {
+    private Scenarios() {
+    }
+
+    interface Scenario {
+        void run(Kit kit) throws Exception;
+    }
+
+    static Map<String, Scenario> all() {
+        Map<String, Scenario> s = new LinkedHashMap<>();
+        s.put("send-sync-async-oneway", ProducerScenarios::sendModes);
+        s.put("properties-roundtrip", ProducerScenarios::propertiesRoundTrip);
+        s.put("batch-send", ProducerScenarios::batchSend);
+        s.put("selector-by-key", ProducerScenarios::selectorByKey);
+        s.put("view-and-query", ProducerScenarios::viewAndQuery);
+        s.put("vip-channel", ProducerScenarios::vipChannel);
+        s.put("push-clustering", ConsumerScenarios::pushClustering);
+        s.put("push-broadcasting", ConsumerScenarios::pushBroadcasting);
+        s.put("orderly-and-locks", ConsumerScenarios::orderlyAndLocks);
+        s.put("lite-pull-assign-seek", ConsumerScenarios::litePullAssignSeek);
+        s.put("serialize-rocketmq", ProducerScenarios::serializeRocketmq);
+        return s;
+    }
+
+    public static void main(String[] args) {
+        if (args.length < 1) {
+            System.err.println("usage: Scenarios <namesrvAddr> [--serialize ROCKETMQ] [scenario ...|all]");
+            System.exit(2);
+        }
+        // Rebalance every second instead of every 20 s (read once, when RebalanceService loads).
+        if (System.getProperty("rocketmq.client.rebalance.waitInterval") == null) {
+            System.setProperty("rocketmq.client.rebalance.waitInterval", "1000");
+        }
+        String namesrv = args[0];
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i < args.length; i++) {
+            if (args[i].equals("--serialize")) {
+                // Must be set before RemotingCommand is loaded: it reads the property once.
+                System.setProperty("rocketmq.serialize.type", args[++i]);
+            } else {
+                names.add(args[i]);
+            }
+        }
+        Map<String, Scenario> scenarios = all();
+        if (names.isEmpty() || names.equals(List.of("all"))) {
+            names = new ArrayList<>(scenarios.keySet());
+            names.remove("serialize-rocketmq");
+        }
+        for (String name : names) {
+            if (!scenarios.containsKey(name)) {
+                System.err.println("unknown scenario " + name + "; known: " + scenarios.keySet());
+                System.exit(2);
+            }
+        }
+        int failures = 0;
+        for (String name : names) {
+            long start = System.currentTimeMillis();
+            Kit kit = new Kit(namesrv, name);
+            try {
+                scenarios.get(name).run(kit);
+                System.out.println("SCENARIO " + name + " PASS " + (System.currentTimeMillis() - start));
+            } catch (Throwable e) {
+                failures++;
+                String reason = String.valueOf(e).replace('\n', ' ');
+                if (e.getCause() != null) {
+                    reason += " | cause: " + String.valueOf(e.getCause()).replace('\n', ' ');
+                }
+                System.out.println("SCENARIO " + name + " FAIL " + (System.currentTimeMillis() - start) + " " + reason);
+                e.printStackTrace();
+            } finally {
+                kit.close();
+            }
+            System.out.flush();
+        }
+        System.out.println("DONE " + (names.size() - failures) + "/" + names.size() + " " + Arrays.toString(names.toArray()));
+        System.out.flush();
+        // Client threads (netty, timers) are not all daemons; do not wait for them.
+        System.exit(failures == 0 ? 0 : 1);
+    }
+}
