@@ -1,0 +1,49 @@
+/**
+ * What a request handler can reach: the broker-wide services, plus the connection the request
+ * came on. Handlers are `(ctx, request) => response | null` (null = nothing to answer).
+ */
+import type { Logger } from 'pino';
+import type { PropertyMap } from '../protocol/properties.js';
+import type { RemotingCommand } from '../protocol/remoting-command.js';
+import type { Clock } from '../storage/clock.js';
+import type { MessageStoreApi, MessageToAppend } from '../storage/types.js';
+import type { ClientRegistry } from './client-registry.js';
+import type { BrokerConfig } from './config.js';
+import type { Connection } from './connection.js';
+import type { ConsumerOffsetManager } from './consumer-offset-manager.js';
+import type { PullHoldService } from './pull-hold-service.js';
+import type { QueueLockService } from './queue-lock-service.js';
+import type { TopicConfigManager } from './topic-config-manager.js';
+
+/**
+ * A step of the send path between building a message and appending it. It may rewrite the message
+ * (e.g. the delay queue of issue #7 parks a `DELAY` message on its schedule topic) or return it as is.
+ */
+export type PutMessageHook = (message: MessageToAppend, properties: Readonly<PropertyMap>) => MessageToAppend;
+
+export interface BrokerContext {
+  readonly config: BrokerConfig;
+  readonly store: MessageStoreApi;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly topics: TopicConfigManager;
+  readonly offsets: ConsumerOffsetManager;
+  readonly clients: ClientRegistry;
+  readonly locks: QueueLockService;
+  readonly pullHolds: PullHoldService;
+  /** Applied in order to every message before it is appended (send, batch send). */
+  readonly putMessageHooks: PutMessageHook[];
+  /** `host:port` that clients are told to use (routes, message ids). */
+  readonly advertisedAddress: string;
+  readonly storeHost: { ip: string; port: number };
+  readonly startedAt: number;
+  /** Live connections by id (notifications to other clients). */
+  readonly connections: ReadonlyMap<number, Connection>;
+}
+
+export interface RequestContext {
+  readonly broker: BrokerContext;
+  readonly connection: Connection;
+}
+
+export type RequestHandler = (ctx: RequestContext, request: RemotingCommand) => Promise<RemotingCommand | null>;

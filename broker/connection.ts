@@ -1,0 +1,125 @@
+/**
+ * One client socket: a push-parser decoder in, a write path out. Limits enforced here:
+ * - a malformed or oversize frame closes this connection only (the decoder checks the length
+ *   prefix before allocating);
+ * - a frame left half-sent for `halfFrameTimeoutMs` closes it;
+ * - no inbound bytes for `idleTimeoutMs` closes it;
+ * - responses the peer does not read: when the socket buffer is full, reading pauses (no new
+ *   requests are taken) until it drains, and past `maxPendingWriteBytes` unsent bytes the
+ *   connection is closed, so a stalled consumer cannot grow the broker's memory.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { FrameDecoder, encodeFrame } from '../protocol/frame-codec.js';
+import type { RemotingCommand } from '../protocol/remoting-command.js';
+import type { ClientChannel } from './client-registry.js';
+
+export interface ConnectionOptions {
+  maxFrameSize: number;
+  halfFrameTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxPendingWriteBytes: number;
+  logger: Logger;
+  onCommand: (connection: Connection, command: RemotingCommand) => void;
+  onClose: (connection: Connection) => void;
+}
+
+let nextConnectionId = 1;
+
+export class Connection implements ClientChannel {
+  readonly id = nextConnectionId++;
+  readonly remoteAddress: string;
+  private readonly decoder: FrameDecoder;
+  private halfFrameTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private pausedForWrites = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
+    socket.setNoDelay(true);
+    socket.setTimeout(options.idleTimeoutMs, () => this.close('idle timeout'));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      if (this.pausedForWrites && !this.closing) {
+        this.pausedForWrites = false;
+        socket.resume();
+      }
+    });
+    socket.on('error', (err) => options.logger.debug({ remote: this.remoteAddress, err }, 'socket error'));
+    socket.on('close', () => {
+      this.closing = true;
+      this.clearHalfFrameTimer();
+      options.onClose(this);
+    });
+  }
+
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  /** Bytes handed to the socket but not yet sent. */
+  get pendingWriteBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Writes one command; false when the connection is closed or was closed for exceeding the write cap. */
+  send(command: RemotingCommand): boolean {
+    if (this.closing) return false;
+    const parts = encodeFrame(command);
+    let ok = true;
+    this.socket.cork();
+    for (const part of parts) ok = this.socket.write(part);
+    this.socket.uncork();
+    if (this.socket.writableLength > this.options.maxPendingWriteBytes) {
+      this.close(`more than ${this.options.maxPendingWriteBytes} unsent response bytes (peer not reading)`);
+      return false;
+    }
+    if (!ok && !this.pausedForWrites) {
+      // Stop taking requests until the peer reads what it asked for.
+      this.pausedForWrites = true;
+      this.socket.pause();
+    }
+    return true;
+  }
+
+  close(reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.options.logger.info({ remote: this.remoteAddress, reason }, 'closing connection');
+    this.clearHalfFrameTimer();
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    let commands: RemotingCommand[];
+    try {
+      commands = this.decoder.push(chunk);
+    } catch (err) {
+      this.options.logger.warn({ remote: this.remoteAddress, err: (err as Error).message }, 'malformed frame; closing connection');
+      this.close(`malformed frame: ${(err as Error).message}`);
+      return;
+    }
+    for (const command of commands) {
+      if (this.closing) return;
+      this.options.onCommand(this, command);
+    }
+    if (this.decoder.pendingBytes() > 0) {
+      this.halfFrameTimer ??= setTimeout(
+        () => this.close(`frame not completed within ${this.options.halfFrameTimeoutMs} ms`),
+        this.options.halfFrameTimeoutMs,
+      );
+    } else {
+      this.clearHalfFrameTimer();
+    }
+  }
+
+  private clearHalfFrameTimer(): void {
+    if (this.halfFrameTimer !== undefined) clearTimeout(this.halfFrameTimer);
+    this.halfFrameTimer = undefined;
+  }
+}

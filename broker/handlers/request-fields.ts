@@ -1,0 +1,75 @@
+/**
+ * Reading request header fields with clear errors. Values arrive as strings (the frame decoder
+ * coerces ali-ons' numbers and booleans); a missing or malformed required field is answered with
+ * SYSTEM_ERROR and a remark naming it, as RocketMQ does for a header it cannot decode.
+ */
+import { FerryMQError } from '../../protocol/errors.js';
+import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
+import { ResponseCode } from '../../protocol/response-code.js';
+
+/** A handler's refusal: answered with `code` and `remark` instead of SYSTEM_ERROR. */
+export class RequestRejectedError extends FerryMQError {
+  declare readonly code: number;
+
+  constructor(code: number, remark: string) {
+    super(remark, { code });
+  }
+}
+
+export function badHeader(field: string, why: string): RequestRejectedError {
+  return new RequestRejectedError(ResponseCode.SYSTEM_ERROR, `the custom field <${field}> ${why}`);
+}
+
+export function requireString(request: RemotingCommand, field: string): string {
+  const value = request.extFields[field];
+  if (value === undefined || value === '') throw badHeader(field, 'is missing');
+  return value;
+}
+
+export function optionalString(request: RemotingCommand, field: string): string | undefined {
+  return request.extFields[field];
+}
+
+function parseInteger(field: string, value: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(value.trim())) throw badHeader(field, `is not an integer: "${value}"`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw badHeader(field, `is out of range: ${value}`);
+  return n;
+}
+
+const INT_MIN = -0x80000000;
+const INT_MAX = 0x7fffffff;
+
+/** A Java int field. */
+export function requireInt(request: RemotingCommand, field: string): number {
+  return parseInteger(field, requireString(request, field), INT_MIN, INT_MAX);
+}
+
+export function optionalInt(request: RemotingCommand, field: string, fallback: number): number {
+  const value = request.extFields[field];
+  return value === undefined || value === '' ? fallback : parseInteger(field, value, INT_MIN, INT_MAX);
+}
+
+/** A Java long field, limited to JavaScript's safe integers (offsets and timestamps fit). */
+export function requireLong(request: RemotingCommand, field: string): number {
+  return parseInteger(field, requireString(request, field), Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+}
+
+export function optionalLong(request: RemotingCommand, field: string, fallback: number): number {
+  const value = request.extFields[field];
+  return value === undefined || value === '' ? fallback : parseInteger(field, value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+}
+
+export function optionalBool(request: RemotingCommand, field: string, fallback: boolean): boolean {
+  const value = request.extFields[field];
+  if (value === undefined || value === '') return fallback;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw badHeader(field, `is not a boolean: "${value}"`);
+}
+
+/** The answer for a handler failure: a refusal keeps its code, anything else is SYSTEM_ERROR. */
+export function responseForError(request: RemotingCommand, err: unknown): RemotingCommand {
+  if (err instanceof RequestRejectedError) return createResponse(request, err.code, undefined, err.message);
+  return createResponse(request, ResponseCode.SYSTEM_ERROR, undefined, err instanceof Error ? err.message : String(err));
+}

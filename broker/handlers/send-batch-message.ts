@@ -1,0 +1,67 @@
+/**
+ * SEND_BATCH_MESSAGE (320): the send header (with batch=true) plus a body of many messages for one
+ * queue (see batch-body.ts). All are appended together with consecutive offsets. As in RocketMQ,
+ * a batch cannot target a %RETRY% topic nor carry delayed messages. The answer's msgId is the
+ * records' msgIds joined by commas; queueOffset is the first record's.
+ */
+import { decodeProperties, MessageConst } from '../../protocol/properties.js';
+import { createResponse } from '../../protocol/remoting-command.js';
+import { ResponseCode } from '../../protocol/response-code.js';
+import { AppendStatus } from '../../storage/types.js';
+import type { RequestHandler } from '../broker-context.js';
+import { appendStatusToCode } from '../status-map.js';
+import { RETRY_GROUP_TOPIC_PREFIX } from '../topic-config-manager.js';
+import { decodeBatchBody, type BatchEntry } from './batch-body.js';
+import { bornHostOf, buildMessageToAppend } from './put-message.js';
+import { RequestRejectedError } from './request-fields.js';
+import { checkSendTopic, readSendHeader, targetQueueId } from './send-message.js';
+
+export const sendBatchMessage: RequestHandler = async (ctx, request) => {
+  const header = readSendHeader(request);
+  if (header.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) {
+    throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch request does not support retry group topic');
+  }
+  const topicConfig = checkSendTopic(ctx, header);
+  const queueId = targetQueueId(header, topicConfig);
+  let entries: BatchEntry[];
+  try {
+    entries = decodeBatchBody(request.body ?? Buffer.alloc(0));
+  } catch (err) {
+    throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, `bad batch body: ${(err as Error).message}`);
+  }
+  if (entries.length === 0) throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch body holds no message');
+  const bornHost = bornHostOf(ctx);
+  const messages = entries.map((entry) => {
+    if (Number(decodeProperties(entry.properties)[MessageConst.DELAY] ?? 0) > 0) {
+      throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch messages do not support delay levels');
+    }
+    return buildMessageToAppend(
+      ctx.broker,
+      {
+        topic: header.topic,
+        queueId,
+        body: entry.body,
+        flag: entry.flag,
+        properties: entry.properties,
+        sysFlag: header.sysFlag,
+        bornTimestamp: header.bornTimestamp,
+        reconsumeTimes: header.reconsumeTimes ?? 0,
+      },
+      bornHost,
+    );
+  });
+  const results = await ctx.broker.store.appendBatch(messages);
+  const msgIds: string[] = [];
+  for (const result of results) {
+    if (result.status !== AppendStatus.PUT_OK) return createResponse(request, appendStatusToCode(result.status), undefined, result.reason);
+    msgIds.push(result.msgId);
+  }
+  const first = results[0];
+  return createResponse(request, ResponseCode.SUCCESS, {
+    msgId: msgIds.join(','),
+    queueId,
+    queueOffset: first.status === AppendStatus.PUT_OK ? first.queueOffset : 0,
+    MSG_REGION: 'DefaultRegion',
+    TRACE_ON: 'true',
+  });
+};

@@ -1,0 +1,81 @@
+/**
+ * SEND_MESSAGE (10) and SEND_MESSAGE_V2 (310, the same header with one-letter names). Checks as
+ * RocketMQ's msgCheck: topic name, topic existence (auto-created when enabled), write permission,
+ * queueId range (a negative queueId picks a random queue). The answer carries msgId =
+ * hex(storeHost, port, physicalOffset) of the stored record, queueId and queueOffset.
+ */
+import { decodeSendHeader } from '../../protocol/send-header.js';
+import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
+import { ResponseCode } from '../../protocol/response-code.js';
+import { validateTopicName } from '../../storage/topic-name.js';
+import { AppendStatus, type TopicConfig } from '../../storage/types.js';
+import type { RequestContext, RequestHandler } from '../broker-context.js';
+import { appendStatusToCode } from '../status-map.js';
+import { PERM_WRITE } from '../topic-config-manager.js';
+import { bornHostOf, buildMessageToAppend } from './put-message.js';
+import { RequestRejectedError } from './request-fields.js';
+
+export type SendHeader = ReturnType<typeof decodeSendHeader>;
+
+/** Decodes the send header; a malformed one is refused with the decoder's reason. */
+export function readSendHeader(request: RemotingCommand): SendHeader {
+  try {
+    return decodeSendHeader(request.code, request.extFields);
+  } catch (err) {
+    throw new RequestRejectedError(ResponseCode.SYSTEM_ERROR, (err as Error).message);
+  }
+}
+
+/** The target topic of a send, after the checks every send shares. */
+export function checkSendTopic(ctx: RequestContext, header: SendHeader): TopicConfig {
+  const { broker } = ctx;
+  const problem = validateTopicName(header.topic);
+  if (problem) throw new RequestRejectedError(ResponseCode.SYSTEM_ERROR, `bad topic: ${problem}`);
+  const topicConfig = broker.topics.getForSend(header.topic, header.defaultTopicQueueNums);
+  if (!topicConfig) {
+    throw new RequestRejectedError(ResponseCode.TOPIC_NOT_EXIST, `topic[${header.topic}] not exist, apply first please!`);
+  }
+  if ((topicConfig.perm & PERM_WRITE) === 0) {
+    throw new RequestRejectedError(ResponseCode.NO_PERMISSION, `the topic[${header.topic}] sending message is forbidden`);
+  }
+  return topicConfig;
+}
+
+/** The queue a send goes to: the requested one, or a random writable one when it is negative. */
+export function targetQueueId(header: SendHeader, topicConfig: TopicConfig): number {
+  if (header.queueId < 0) return Math.floor(Math.random() * topicConfig.writeQueueNums);
+  const limit = Math.max(topicConfig.readQueueNums, topicConfig.writeQueueNums);
+  if (header.queueId >= limit) {
+    throw new RequestRejectedError(ResponseCode.SYSTEM_ERROR, `request queueId[${header.queueId}] is illegal, topic ${header.topic} has ${limit} queues`);
+  }
+  return header.queueId;
+}
+
+export const sendMessage: RequestHandler = async (ctx, request) => {
+  const header = readSendHeader(request);
+  const topicConfig = checkSendTopic(ctx, header);
+  const queueId = targetQueueId(header, topicConfig);
+  const message = buildMessageToAppend(
+    ctx.broker,
+    {
+      topic: header.topic,
+      queueId,
+      body: request.body ?? Buffer.alloc(0),
+      flag: header.flag,
+      properties: header.properties ?? '',
+      sysFlag: header.sysFlag,
+      bornTimestamp: header.bornTimestamp,
+      reconsumeTimes: header.reconsumeTimes ?? 0,
+    },
+    bornHostOf(ctx),
+  );
+  const result = await ctx.broker.store.append(message);
+  if (result.status !== AppendStatus.PUT_OK) return createResponse(request, appendStatusToCode(result.status), undefined, result.reason);
+  return createResponse(request, ResponseCode.SUCCESS, {
+    msgId: result.msgId,
+    queueId: result.queueId,
+    queueOffset: result.queueOffset,
+    MSG_REGION: 'DefaultRegion',
+    TRACE_ON: 'true',
+  });
+};

@@ -1,0 +1,92 @@
+/**
+ * Orderly-consumption queue locks (LOCK_BATCH_MQ 41 / UNLOCK_BATCH_MQ 42), as RocketMQ's
+ * RebalanceLockManager: a lock on (group, topic, brokerName, queueId) is held by one clientId for a
+ * lease; the holder renews it by locking again, and an expired lease can be taken by anyone.
+ * Leases live in memory only: after a restart clients simply lock again.
+ */
+import { systemClock, type Clock, type TimerHandle } from '../storage/clock.js';
+
+export interface LockedQueue {
+  topic: string;
+  brokerName: string;
+  queueId: number;
+}
+
+interface Lease {
+  clientId: string;
+  expiresAt: number;
+}
+
+export class QueueLockService {
+  private readonly leases = new Map<string, Lease>();
+  private sweepTimer: TimerHandle | undefined;
+  private running = false;
+
+  constructor(
+    private readonly leaseMs: number,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.scheduleSweep();
+  }
+
+  shutdown(): void {
+    this.running = false;
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.leases.clear();
+  }
+
+  /** Locks (or renews) every queue that is free, expired or already ours; returns those now held by `clientId`. */
+  tryLock(group: string, clientId: string, queues: readonly LockedQueue[]): LockedQueue[] {
+    const now = this.clock.now();
+    const locked: LockedQueue[] = [];
+    for (const mq of queues) {
+      const key = lockKey(group, mq);
+      const lease = this.leases.get(key);
+      if (lease && lease.clientId !== clientId && lease.expiresAt > now) continue;
+      this.leases.set(key, { clientId, expiresAt: now + this.leaseMs });
+      locked.push(mq);
+    }
+    return locked;
+  }
+
+  /** Releases the queues `clientId` holds; locks held by others are left alone. */
+  unlock(group: string, clientId: string, queues: readonly LockedQueue[]): void {
+    for (const mq of queues) {
+      const key = lockKey(group, mq);
+      if (this.leases.get(key)?.clientId === clientId) this.leases.delete(key);
+    }
+  }
+
+  /** The live holder of a queue, if any (admin views). */
+  holder(group: string, mq: LockedQueue): string | undefined {
+    const lease = this.leases.get(lockKey(group, mq));
+    return lease && lease.expiresAt > this.clock.now() ? lease.clientId : undefined;
+  }
+
+  /** Drops every lock of a topic (topic deletion). */
+  dropTopic(topic: string): void {
+    for (const key of this.leases.keys()) if (key.split('\u0000')[1] === topic) this.leases.delete(key);
+  }
+
+  get size(): number {
+    return this.leases.size;
+  }
+
+  // Expired leases are harmless (checked on use); the sweep only bounds memory.
+  private scheduleSweep(): void {
+    if (!this.running) return;
+    this.sweepTimer = this.clock.setTimeout(() => {
+      const now = this.clock.now();
+      for (const [key, lease] of this.leases) if (lease.expiresAt <= now) this.leases.delete(key);
+      this.scheduleSweep();
+    }, this.leaseMs);
+  }
+}
+
+function lockKey(group: string, mq: LockedQueue): string {
+  return `${group}\u0000${mq.topic}\u0000${mq.brokerName}\u0000${mq.queueId}`;
+}
