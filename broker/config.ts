@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { DEFAULT_STORE_CONFIG, resolveStoreConfig, type StoreConfig } from '../storage/config.js';
+import { DEFAULT_DELAY_LEVELS, parseDelaySchedule } from './delay/delay-schedule.js';
 
 export interface BrokerConfig {
   /** Interface to listen on. 127.0.0.1 by default; 0.0.0.0 exposes the broker to the network. */
@@ -28,6 +29,8 @@ export interface BrokerConfig {
   autoCreateSubscriptionGroup: boolean;
   /** Queue count of `%RETRY%<group>` topics. */
   retryQueueNums: number;
+  /** Delay level table (RocketMQ messageDelayLevel, see docs/retry.md); level n waits the n-th value. */
+  messageDelayLevel: string;
   /** Largest accepted frame (checked from the length prefix, before allocating). */
   maxFrameSize: number;
   /** Connections beyond this are closed at accept. */
@@ -72,6 +75,7 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   defaultTopicQueueNums: 8,
   autoCreateSubscriptionGroup: true,
   retryQueueNums: 1,
+  messageDelayLevel: DEFAULT_DELAY_LEVELS,
   maxFrameSize: 16 * 1024 * 1024, // Netty decoder default in RocketMQ
   maxConnections: 1024,
   halfFrameTimeoutMs: 30_000,
@@ -109,6 +113,14 @@ const CHECKS: Partial<Record<BrokerKey, (value: never) => string | undefined>> =
   clusterName: (v: string) => (/^[a-zA-Z0-9_-]+$/.test(v) ? undefined : 'must match [a-zA-Z0-9_-]+'),
   dataDir: (v: string) => (v.length > 0 ? undefined : 'must not be empty'),
   logLevel: (v: string) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`),
+  messageDelayLevel: (v: string) => {
+    try {
+      parseDelaySchedule(v);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  },
   uvThreadpoolSize: (v: number) => (Number.isInteger(v) && v >= 1 && v <= 1024 ? undefined : 'must be an integer in 1..1024'),
 };
 
