@@ -1,0 +1,62 @@
+/**
+ * The Java interop scenarios against a real Apache RocketMQ (startRocketMQ(), once for this file):
+ * the reference answers FerryMQ is compared with. Also checks the test kit itself (mqadmin, stop()).
+ * Skips only when `java` or `mvn` is missing.
+ */
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildJavaKit, javaToolchainMissing, mqadmin, startRocketMQ, type RocketMQ } from '../helpers/rocketmq.js';
+import { BINARY_SCENARIOS, describeFailure, JSON_SCENARIOS, runScenarios, type ScenarioRun } from './java-scenarios.js';
+
+const missing = javaToolchainMissing();
+if (missing) console.warn(`Java interop against Apache RocketMQ skipped: ${missing}`);
+
+describe.skipIf(missing !== null)('Java client 4.9.8 against Apache RocketMQ', () => {
+  let mq: RocketMQ | undefined;
+  let jsonRun: ScenarioRun;
+  let binaryRun: ScenarioRun;
+
+  beforeAll(async () => {
+    buildJavaKit();
+    mq = await startRocketMQ();
+    jsonRun = await runScenarios(mq.nameSrv, JSON_SCENARIOS);
+    binaryRun = await runScenarios(mq.nameSrv, BINARY_SCENARIOS, { serialize: 'ROCKETMQ' });
+  }, 300_000);
+
+  afterAll(async () => {
+    await mq?.stop();
+  }, 60_000);
+
+  for (const name of JSON_SCENARIOS) {
+    it(name, () => {
+      expect(jsonRun.results.get(name)?.passed, describeFailure(jsonRun, name)).toBe(true);
+    });
+  }
+
+  for (const name of BINARY_SCENARIOS) {
+    it(`${name} (binary headers)`, () => {
+      expect(binaryRun.results.get(name)?.passed, describeFailure(binaryRun, name)).toBe(true);
+    });
+  }
+
+  it('serves the VIP channel (broker port - 2)', () => {
+    expect(jsonRun.results.get('vip-channel')?.notes.join(' ')).toContain('vipChannel=served');
+  });
+
+  it('mqadmin (rocketmq-tools 4.9.8) works against it', async () => {
+    const clusters = await mqadmin(['clusterList', '-n', mq!.nameSrv]);
+    expect(clusters.code, clusters.stderr).toBe(0);
+    expect(clusters.stdout).toContain(mq!.brokerAddr);
+    expect(clusters.stdout).toContain(mq!.brokerName);
+  }, 60_000);
+
+  it('stop() ends both JVMs and removes the temp dir', async () => {
+    const { pids, dir } = mq!;
+    await mq!.stop();
+    mq = undefined;
+    for (const pid of [pids.nameSrv, pids.broker]) {
+      expect(() => process.kill(pid, 0), `pid ${pid} still alive`).toThrow();
+    }
+    expect(existsSync(dir)).toBe(false);
+  }, 60_000);
+});
