@@ -86,6 +86,9 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> = {}): StoreCon
   if (!(config.diskMaxUsedRatio > 0 && config.diskMaxUsedRatio <= 1)) {
     throw new RangeError(`diskMaxUsedRatio must be in (0, 1], got ${config.diskMaxUsedRatio}`);
   }
+  // The segment header keeps a segment's physical-offset reservation in 32 bits.
+  if (config.segmentSize > 2 ** 31) throw new RangeError(`segmentSize cannot exceed 2 GiB, got ${config.segmentSize}`);
+  if (config.maxMessageSize > 2 ** 30) throw new RangeError(`maxMessageSize cannot exceed 1 GiB, got ${config.maxMessageSize}`);
   if (config.maxPropertiesSize > 32767) throw new RangeError('maxPropertiesSize cannot exceed 32767 (2-byte length field)');
   return config;
 }

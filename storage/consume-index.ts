@@ -11,6 +11,7 @@
  *   20      4     whole-record CRC32 (uint32 BE), the value of the record's __CRC32# property
  *   24      8     store timestamp, ms (int64 BE)
  */
+import { readInt64, writeInt64 } from '../protocol/message-id.js';
 
 export const INDEX_ENTRY_SIZE = 32;
 
@@ -20,19 +21,6 @@ export interface IndexEntry {
   tagsCode: number;
   crc: number;
   storeTimestamp: number;
-}
-
-const TWO_32 = 4294967296;
-
-/** Writes a safe integer (possibly negative) as a two's-complement int64 BE. */
-export function writeInt64(target: Buffer, value: number, at: number): void {
-  const high = Math.floor(value / TWO_32);
-  target.writeInt32BE(high, at);
-  target.writeUInt32BE(value - high * TWO_32, at + 4);
-}
-
-export function readInt64(source: Buffer, at: number): number {
-  return source.readInt32BE(at) * TWO_32 + source.readUInt32BE(at + 4);
 }
 
 export function encodeIndexEntry(

@@ -16,8 +16,15 @@ const CRC_TAIL = DIGITS + 1;
 /** Bytes the CRC property adds to a properties string, including a separator it may need. */
 export const CRC_PROPERTY_OVERHEAD = CRC_PLACEHOLDER.length + 1;
 
-/** `properties` with the CRC property appended (digits zero until `stampRecordCrc`). */
-export function withCrcPlaceholder(properties: string): string {
+/** A CRC property copied from an earlier stored record (delay delivery, send-back). */
+const CARRIED_CRC_PROPERTY = /__CRC32#\x01[^\x02]*\x02?/g;
+
+/**
+ * `properties` with the CRC property appended (digits zero until `stampRecordCrc`); one carried over
+ * from a stored record is dropped, so a message copied from the log does not collect them.
+ */
+export function withCrcPlaceholder(given: string): string {
+  const properties = given.includes(CRC_PROPERTY_NAME) ? given.replace(CARRIED_CRC_PROPERTY, '') : given;
   if (properties.length === 0 || properties.endsWith('\x02')) return properties + CRC_PLACEHOLDER;
   return `${properties}\x02${CRC_PLACEHOLDER}`;
 }

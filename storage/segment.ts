@@ -14,7 +14,8 @@
 import zlib from 'node:zlib';
 import { join } from 'node:path';
 import type { FileHandle, FileIO } from './file-io.js';
-import { INDEX_ENTRY_SIZE, readInt64, writeInt64 } from './consume-index.js';
+import { readInt64, writeInt64 } from '../protocol/message-id.js';
+import { INDEX_ENTRY_SIZE } from './consume-index.js';
 
 export const SEGMENT_HEADER_SIZE = 32;
 const SEGMENT_MAGIC = 0x464d5153;
@@ -26,7 +27,7 @@ export interface SegmentHeader {
   physReserve: number;
 }
 
-export function encodeSegmentHeader(header: SegmentHeader, target = Buffer.alloc(SEGMENT_HEADER_SIZE), at = 0): Buffer {
+export function encodeSegmentHeader(header: SegmentHeader, target: Buffer = Buffer.alloc(SEGMENT_HEADER_SIZE), at = 0): Buffer {
   target.writeUInt32BE(SEGMENT_MAGIC, at);
   target.writeUInt32BE(SEGMENT_VERSION, at + 4);
   writeInt64(target, header.baseOffset, at + 8);

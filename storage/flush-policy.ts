@@ -1,0 +1,117 @@
+/**
+ * When an append may be acknowledged. Both policies share the per-queue write pipeline (one
+ * `writev` per queue per round, and appends that arrive while a round runs join the next one);
+ * they differ in what happens between the write and the acknowledgement.
+ */
+import type { FlushMode } from './config.js';
+import type { Clock, TimerHandle } from './clock.js';
+import type { FileHandle, FileIO } from './file-io.js';
+import type { Logger } from 'pino';
+import type { Segment, SegmentHandleCache } from './segment.js';
+
+/** What a policy needs from a queue: its written position, and where to record what is durable. */
+export interface FlushTarget {
+  /** Offset/segment/position just past the last written (readable) record. */
+  committedMark(): DurableMark;
+  /** Records that everything up to `mark` is on disk. */
+  markSynced(mark: DurableMark): void;
+}
+
+export interface DurableMark {
+  offset: number;
+  segmentBase: number;
+  position: number;
+}
+
+export interface FlushPolicy {
+  readonly mode: FlushMode;
+  /** The log bytes of a batch were written through `handle`; resolves when it may be acknowledged. */
+  written(target: FlushTarget, segment: Segment, handle: FileHandle): Promise<void>;
+  start(): void;
+  /** Syncs everything still unsynced. */
+  shutdown(): Promise<void>;
+}
+
+/** SYNC_FLUSH: group commit. Each round's write is followed by one fdatasync of the file. */
+export class SyncGroupCommit implements FlushPolicy {
+  readonly mode = 'SYNC_FLUSH' as const;
+
+  constructor(private readonly io: FileIO) {}
+
+  async written(_target: FlushTarget, _segment: Segment, handle: FileHandle): Promise<void> {
+    await this.io.datasync(handle);
+  }
+
+  start(): void {}
+
+  async shutdown(): Promise<void> {}
+}
+
+/** ASYNC_FLUSH: acknowledge after the write; fdatasync every touched segment each interval and on shutdown. */
+export class AsyncIntervalFlush implements FlushPolicy {
+  readonly mode = 'ASYNC_FLUSH' as const;
+  private readonly unsynced = new Map<FlushTarget, Set<Segment>>();
+  private timer: TimerHandle | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+
+  constructor(
+    private readonly io: FileIO,
+    private readonly handles: SegmentHandleCache,
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async written(target: FlushTarget, segment: Segment): Promise<void> {
+    let segments = this.unsynced.get(target);
+    if (!segments) this.unsynced.set(target, (segments = new Set()));
+    segments.add(segment);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await this.flushNow();
+  }
+
+  /** Syncs every segment written since the last round. */
+  async flushNow(): Promise<void> {
+    const work = [...this.unsynced];
+    this.unsynced.clear();
+    await Promise.all(
+      work.map(async ([target, segments]) => {
+        const mark = target.committedMark();
+        for (const segment of segments) {
+          if (segment.deleted) continue;
+          const handles = await this.handles.acquire(segment);
+          try {
+            await this.io.datasync(handles.log);
+          } finally {
+            this.handles.release(segment);
+          }
+        }
+        target.markSynced(mark);
+      }),
+    );
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.running = this.flushNow()
+        .catch((err) => this.logger.error({ err }, 'interval flush failed'))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
+    }, this.intervalMs);
+  }
+}

@@ -1,0 +1,577 @@
+/**
+ * The storage engine's only door (see `MessageStoreApi` in ./types.ts). Layout under `dataDir`:
+ *
+ *   meta.sqlite                                   MetaStore (topics, groups, offsets, key index, values)
+ *   queues/<topic>/<queueId>/<20-digit base>.log  segment: 32-byte header + stored records
+ *   queues/<topic>/<queueId>/<20-digit base>.idx  its consume index (32-byte entries)
+ *   checkpoint                                    per-queue durable marks (temp → fsync → rename)
+ *   clean-shutdown                                present only between a clean close and the next open
+ *
+ * Physical offsets: every segment reserves `segmentSize + maxRecordSize + header` bytes of a store-wide
+ * counter (kept in the MetaStore, reserved in blocks before any segment file is created); a record's
+ * physical offset is its segment's physBase plus its file position, so it is unique, stays below
+ * 2^53, and a sorted array of physBases resolves it back to (topic, queue, position).
+ */
+import { isIPv4 } from 'node:net';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize } from '../protocol/message-codec.js';
+import { createOffsetMsgId } from '../protocol/message-id.js';
+import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { CleanupService } from './cleanup-service.js';
+import { systemClock, type Clock } from './clock.js';
+import { resolveStoreConfig, type StoreConfig } from './config.js';
+import { NodeFileIO, type FileIO } from './file-io.js';
+import { AsyncIntervalFlush, SyncGroupCommit, type FlushPolicy } from './flush-policy.js';
+import { MetaStore } from './meta-store.js';
+import { QueueLog, StoreWriteError, type PendingBatch, type QueueLogContext } from './queue-log.js';
+import { recoverQueue, tagsCodeOfTags, type ScanLimits, type TagsCodeOf } from './queue-recovery.js';
+import { CRC_PROPERTY_OVERHEAD, stampRecordCrc, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
+import { SEGMENT_HEADER_SIZE, SegmentHandleCache, type Segment } from './segment.js';
+import { TopicCachedMeta } from './topic-cached-meta.js';
+import { validateTopicName } from './topic-name.js';
+import {
+  AppendStatus,
+  GetMessageStatus,
+  type AppendListener,
+  type AppendResult,
+  type MessageStoreApi,
+  type MessageToAppend,
+  type ReadResult,
+  type RecordLocation,
+  type TagFilter,
+} from './types.js';
+import { ChunkPool } from './write-buffer.js';
+
+export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
+export const META_FILE = 'meta.sqlite';
+const PHYSICAL_COUNTER_KEY = 'storage.physicalOffsetReserved';
+/** Segments reserved per MetaStore write (one SQLite commit per this many segment rolls). */
+const RESERVATION_BLOCK = 64;
+/** How often refused appends may trigger a fresh disk-usage reading. */
+const DISK_RECHECK_MS = 1000;
+/** Queue directories recovered concurrently at open. */
+const RECOVERY_PARALLELISM = 8;
+
+export interface MessageStoreOptions {
+  dataDir: string;
+  config?: Partial<StoreConfig>;
+  fileIO?: FileIO;
+  clock?: Clock;
+  storeHost?: { ip: string; port: number };
+  logger?: Logger;
+  /** Recomputes an index tagsCode when recovery rebuilds an entry; default: hash of TAGS. */
+  tagsCodeOf?: TagsCodeOf;
+}
+
+type Rejection = Exclude<AppendResult, { status: 'PUT_OK' }>;
+
+function refuse(status: Rejection['status'], reason: string): Rejection {
+  return { status, reason };
+}
+
+export class MessageStore implements MessageStoreApi {
+  readonly meta: TopicCachedMeta;
+  readonly config: StoreConfig;
+  private readonly queues = new Map<string, Map<number, QueueLog>>();
+  /** Every segment of every queue, sorted by physBase (physical offsets → segment). */
+  private readonly physIndex: Segment[] = [];
+  private readonly listeners = new Set<AppendListener>();
+  private readonly handles: SegmentHandleCache;
+  private readonly flush: FlushPolicy;
+  private readonly queueContext: QueueLogContext;
+  private readonly checkpoints: CheckpointService;
+  private readonly cleanup: CleanupService;
+  private readonly propertiesLimit: number;
+  private storeHost: { ip: string; port: number };
+  private physReserved = 0;
+  private physNext = 0;
+  private state: 'opening' | 'open' | 'closing' | 'closed' = 'opening';
+  private diskUsedRatio = 0;
+  private diskFull = false;
+  private lastDiskCheck = 0;
+  private diskCheck: Promise<void> | undefined;
+
+  private constructor(
+    private readonly dataDir: string,
+    config: StoreConfig,
+    private readonly io: FileIO,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    meta: MetaStore,
+    storeHost: { ip: string; port: number },
+    tagsCodeOf: TagsCodeOf,
+  ) {
+    this.config = config;
+    this.meta = new TopicCachedMeta(meta);
+    this.storeHost = storeHost;
+    this.propertiesLimit = Math.min(config.maxPropertiesSize, 32767 - CRC_PROPERTY_OVERHEAD);
+    this.handles = new SegmentHandleCache(io, config.maxOpenSegments);
+    this.flush =
+      config.flushMode === 'SYNC_FLUSH'
+        ? new SyncGroupCommit(io)
+        : new AsyncIntervalFlush(io, this.handles, clock, config.flushIntervalMs, logger);
+    const limits: ScanLimits = { maxRecordSize: this.maxRecordSize(), tagsCodeOf };
+    this.queueContext = {
+      io,
+      handles: this.handles,
+      pool: new ChunkPool(config.writeChunkSize),
+      config,
+      limits,
+      flush: this.flush,
+      logger,
+      reservePhysical: () => this.reservePhysical(),
+      segmentAdded: (segment) => this.physIndex.push(segment),
+      segmentRemoved: (segment) => this.forgetSegment(segment),
+      batchCommitted: (queue, batch) => this.batchCommitted(queue, batch),
+    };
+    this.checkpoints = new CheckpointService(io, this.handles, dataDir, () => this.allQueues(), clock, config.checkpointIntervalMs, logger);
+    this.cleanup = new CleanupService(
+      {
+        queues: () => this.allQueues(),
+        refreshDiskUsage: () => this.refreshDiskUsage(),
+        pruneKeysBefore: (timestamp) => void this.meta.pruneKeysBefore(timestamp),
+      },
+      config,
+      clock,
+      logger,
+    );
+  }
+
+  static async open(options: MessageStoreOptions): Promise<MessageStore> {
+    const config = resolveStoreConfig(options.config);
+    const io = options.fileIO ?? new NodeFileIO();
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger ?? pino({ level: 'silent' });
+    const { dataDir } = options;
+    await io.mkdir(join(dataDir, 'queues'));
+    const meta = MetaStore.open(join(dataDir, META_FILE), { synchronous: config.flushMode === 'SYNC_FLUSH' ? 'FULL' : 'NORMAL' });
+    const store = new MessageStore(
+      dataDir,
+      config,
+      io,
+      clock,
+      logger.child({ component: 'storage' }),
+      meta,
+      options.storeHost ?? { ip: '127.0.0.1', port: 10911 },
+      options.tagsCodeOf ?? tagsCodeOfTags,
+    );
+    try {
+      await store.recover();
+    } catch (err) {
+      await store.handles.closeAll();
+      meta.close();
+      throw err;
+    }
+    return store;
+  }
+
+  /** Largest record the limits allow: fixed fields (IPv6 hosts at most) + body + topic + properties. */
+  private maxRecordSize(): number {
+    return MIN_RECORD_SIZE + 24 + this.config.maxMessageSize + 127 + 32767;
+  }
+
+  private async recover(): Promise<void> {
+    const started = Date.now();
+    const cleanPath = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
+    const clean = (await this.io.stat(cleanPath)) !== undefined;
+    const marks = await readCheckpoint(this.io, this.dataDir, this.logger);
+    const queuesDir = join(this.dataDir, 'queues');
+    const work: { topic: string; queueId: number; dir: string }[] = [];
+    for (const topic of await this.io.readdir(queuesDir)) {
+      if (validateTopicName(topic) !== undefined) {
+        this.logger.warn({ topic }, 'ignoring a directory that is not a valid topic name');
+        continue;
+      }
+      for (const name of await this.io.readdir(join(queuesDir, topic))) {
+        if (!/^\d{1,9}$/.test(name)) continue;
+        work.push({ topic, queueId: Number(name), dir: join(queuesDir, topic, name) });
+      }
+    }
+    const recoveryContext = { io: this.io, logger: this.logger, limits: this.queueContext.limits };
+    let repaired = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < work.length) {
+        const { topic, queueId, dir } = work[next++];
+        const queue = new QueueLog(topic, queueId, dir, this.queueContext);
+        const result = await recoverQueue(recoveryContext, queue, dir, marks.get(checkpointKey(topic, queueId)), clean);
+        if (!result.intact) repaired += 1;
+        if (result.segments.length === 0) continue;
+        queue.restore(result.segments, true);
+        this.physIndex.push(...result.segments);
+        this.queueMap(topic).set(queueId, queue);
+      }
+    };
+    await Promise.all(Array.from({ length: RECOVERY_PARALLELISM }, worker));
+    this.physIndex.sort((a, b) => a.physBase - b.physBase);
+    // The counter must be past every existing segment even if its last update was lost.
+    const stored = Number(this.meta.getValue(PHYSICAL_COUNTER_KEY) ?? 0);
+    const last = this.physIndex[this.physIndex.length - 1];
+    this.physNext = this.physReserved = Math.max(stored, last ? last.physBase + last.physReserve : 0);
+    await writeCheckpoint(
+      this.io,
+      this.dataDir,
+      this.allQueues().map((q) => ({ topic: q.topic, queueId: q.queueId, mark: q.synced })),
+    );
+    if (clean) {
+      await this.io.unlink(cleanPath);
+      await this.io.fsyncDir(this.dataDir);
+    }
+    await this.refreshDiskUsage();
+    this.flush.start();
+    this.checkpoints.start();
+    this.cleanup.start();
+    this.state = 'open';
+    this.logger.info({ clean, queues: work.length, repaired, ms: Date.now() - started }, 'message store open');
+  }
+
+  private queueMap(topic: string): Map<number, QueueLog> {
+    let map = this.queues.get(topic);
+    if (!map) this.queues.set(topic, (map = new Map()));
+    return map;
+  }
+
+  private allQueues(): QueueLog[] {
+    const out: QueueLog[] = [];
+    for (const map of this.queues.values()) for (const queue of map.values()) out.push(queue);
+    return out;
+  }
+
+  private queue(topic: string, queueId: number): QueueLog | undefined {
+    return this.queues.get(topic)?.get(queueId);
+  }
+
+  private reservePhysical(): { physBase: number; physReserve: number } {
+    const physReserve = this.config.segmentSize + this.maxRecordSize() + SEGMENT_HEADER_SIZE;
+    if (this.physNext + physReserve > this.physReserved) {
+      const reserved = this.physNext + physReserve * RESERVATION_BLOCK;
+      if (reserved > Number.MAX_SAFE_INTEGER) throw new Error('physical offset space exhausted');
+      this.meta.setValue(PHYSICAL_COUNTER_KEY, String(reserved));
+      this.physReserved = reserved;
+    }
+    const physBase = this.physNext;
+    this.physNext += physReserve;
+    return { physBase, physReserve };
+  }
+
+  private forgetSegment(segment: Segment): void {
+    const i = this.physSegmentIndex(segment.physBase);
+    if (i >= 0 && this.physIndex[i] === segment) this.physIndex.splice(i, 1);
+  }
+
+  /** Index of the segment with the largest physBase <= `physicalOffset`, or -1. */
+  private physSegmentIndex(physicalOffset: number): number {
+    let low = 0;
+    let high = this.physIndex.length - 1;
+    let found = -1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      if (this.physIndex[mid].physBase <= physicalOffset) {
+        found = mid;
+        low = mid + 1;
+      } else high = mid - 1;
+    }
+    return found;
+  }
+
+  private batchCommitted(queue: QueueLog, batch: PendingBatch): void {
+    if (batch.keys.length > 0) {
+      try {
+        this.meta.addKeys(batch.keys);
+      } catch (err) {
+        this.logger.error({ err, topic: queue.topic }, 'could not index message keys');
+      }
+    }
+    if (this.listeners.size === 0) return;
+    const { topic, queueId, maxOffset } = queue;
+    const tagsCode = batch.lastTagsCode;
+    // After the append promises resolved: the broker answers the producer before waking pulls.
+    setImmediate(() => {
+      for (const listener of this.listeners) {
+        try {
+          listener(topic, queueId, maxOffset, tagsCode);
+        } catch (err) {
+          this.logger.error({ err }, 'append listener threw');
+        }
+      }
+    });
+  }
+
+  private async refreshDiskUsage(): Promise<void> {
+    this.diskCheck ??= (async () => {
+      try {
+        const usage = await this.io.statfs(this.dataDir);
+        this.diskUsedRatio = usage.totalBytes > 0 ? 1 - usage.freeBytes / usage.totalBytes : 0;
+        const full = this.diskUsedRatio > this.config.diskMaxUsedRatio;
+        if (full !== this.diskFull) {
+          this.logger.warn({ diskUsedRatio: this.diskUsedRatio, limit: this.config.diskMaxUsedRatio }, full ? 'disk above watermark: refusing appends' : 'disk below watermark: appends resume');
+        }
+        this.diskFull = full;
+      } catch (err) {
+        this.logger.error({ err }, 'statfs failed');
+      } finally {
+        this.lastDiskCheck = this.clock.now();
+        this.diskCheck = undefined;
+      }
+    })();
+    return this.diskCheck;
+  }
+
+  /** Checks that everything about `message` except the queue is acceptable; returns a refusal or undefined. */
+  private validate(message: MessageToAppend): Rejection | undefined {
+    if (this.state !== 'open') return refuse(AppendStatus.SERVICE_NOT_AVAILABLE, `message store is ${this.state}`);
+    const topicProblem = validateTopicName(message.topic);
+    if (topicProblem) return refuse(AppendStatus.TOPIC_INVALID, topicProblem);
+    const topic = this.meta.getTopic(message.topic);
+    if (!topic) return refuse(AppendStatus.TOPIC_INVALID, `topic "${message.topic}" does not exist`);
+    const queueCount = Math.max(topic.readQueueNums, topic.writeQueueNums);
+    if (!Number.isInteger(message.queueId) || message.queueId < 0 || message.queueId >= queueCount) {
+      return refuse(AppendStatus.QUEUE_INVALID, `queueId ${message.queueId} is outside 0..${queueCount - 1} of topic "${message.topic}"`);
+    }
+    if (message.body.length > this.config.maxMessageSize) {
+      return refuse(AppendStatus.BODY_TOO_LARGE, `body is ${message.body.length} bytes, more than maxMessageSize ${this.config.maxMessageSize}`);
+    }
+    if (this.diskFull) {
+      if (this.clock.now() - this.lastDiskCheck >= DISK_RECHECK_MS) void this.refreshDiskUsage();
+      return refuse(
+        AppendStatus.DISK_FULL,
+        `disk usage ${(this.diskUsedRatio * 100).toFixed(1)}% is above diskMaxUsedRatio ${(this.config.diskMaxUsedRatio * 100).toFixed(1)}%; appends resume once space is freed`,
+      );
+    }
+    for (const key of ['bornTimestamp', 'flag', 'sysFlag', 'reconsumeTimes'] as const) {
+      if (!Number.isSafeInteger(message[key]) || (key === 'bornTimestamp' && message[key] < 0)) {
+        return refuse(AppendStatus.IO_ERROR, `${key} is not a valid integer: ${message[key]}`);
+      }
+    }
+    return undefined;
+  }
+
+  /** Stages one validated message into its queue; returns its result (valid once the batch is written). */
+  private stage(message: MessageToAppend, properties: string, propertiesBytes: number): { batch: PendingBatch; result: AppendResult } {
+    const topicMap = this.queueMap(message.topic);
+    let queue = topicMap.get(message.queueId);
+    if (!queue) {
+      queue = new QueueLog(message.topic, message.queueId, join(this.dataDir, 'queues', message.topic, String(message.queueId)), this.queueContext);
+      topicMap.set(message.queueId, queue);
+    }
+    const size = recordSize(message.body.length, Buffer.byteLength(message.topic), propertiesBytes);
+    const slot = queue.stage(size);
+    const storeTimestamp = this.clock.now();
+    const storeHost = this.storeHost;
+    encodeRecord(
+      {
+        queueId: message.queueId,
+        flag: message.flag,
+        queueOffset: slot.queueOffset,
+        physicalOffset: slot.physicalOffset,
+        sysFlag: message.sysFlag,
+        bornTimestamp: message.bornTimestamp,
+        bornHost: isIPv4(message.bornHost.ip) ? message.bornHost : { ip: '127.0.0.1', port: message.bornHost.port },
+        storeTimestamp,
+        storeHost,
+        reconsumeTimes: message.reconsumeTimes,
+        body: message.body,
+        topic: message.topic,
+        properties,
+      },
+      slot.chunk,
+      slot.at,
+    );
+    const crc = stampRecordCrc(slot.chunk, slot.at, size);
+    queue.recordStaged(slot, size, message.tagsCode, crc, storeTimestamp);
+    for (const key of message.keys) {
+      slot.batch.keys.push({ topic: message.topic, key, physicalOffset: slot.physicalOffset, storeTimestamp });
+    }
+    return {
+      batch: slot.batch,
+      result: {
+        status: AppendStatus.PUT_OK,
+        queueId: message.queueId,
+        queueOffset: slot.queueOffset,
+        physicalOffset: slot.physicalOffset,
+        storeTimestamp,
+        msgId: createOffsetMsgId(storeHost.ip, storeHost.port, slot.physicalOffset),
+      },
+    };
+  }
+
+  /** The stored properties (CRC property appended) and their UTF-8 size, or a refusal. */
+  private preparedProperties(message: MessageToAppend): { properties: string; bytes: number } | Rejection {
+    const given = Buffer.byteLength(message.properties);
+    if (given > this.propertiesLimit) {
+      return refuse(AppendStatus.PROPERTIES_TOO_LARGE, `properties are ${given} bytes, more than the ${this.propertiesLimit}-byte limit`);
+    }
+    const properties = withCrcPlaceholder(message.properties);
+    return { properties, bytes: Buffer.byteLength(properties) };
+  }
+
+  async append(message: MessageToAppend): Promise<AppendResult> {
+    const [result] = await this.appendBatch([message]);
+    return result;
+  }
+
+  async appendBatch(messages: readonly MessageToAppend[]): Promise<AppendResult[]> {
+    if (messages.length === 0) return [];
+    const prepared: { properties: string; bytes: number }[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i];
+      let problem = this.validate(message);
+      if (!problem && (message.topic !== messages[0].topic || message.queueId !== messages[0].queueId)) {
+        problem = refuse(AppendStatus.QUEUE_INVALID, 'all messages of a batch must go to one queue');
+      }
+      const props = problem ? undefined : this.preparedProperties(message);
+      if (props && 'status' in props) problem = props;
+      if (problem) {
+        const reason = messages.length > 1 ? `message ${i} of the batch: ${problem.reason}` : problem.reason;
+        return messages.map(() => refuse(problem.status, reason));
+      }
+      prepared.push(props as { properties: string; bytes: number });
+    }
+    const staged = messages.map((message, i) => this.stage(message, prepared[i].properties, prepared[i].bytes));
+    try {
+      // A batch staged across a segment roll spans two pending batches.
+      let last: PendingBatch | undefined;
+      for (const { batch } of staged) {
+        if (batch !== last) await batch.done;
+        last = batch;
+      }
+      return staged.map((s) => s.result);
+    } catch (err) {
+      if (err instanceof StoreWriteError) return messages.map(() => refuse(err.status, err.message));
+      throw err;
+    }
+  }
+
+  async read(topic: string, queueId: number, offset: number, maxMessages: number, maxBytes: number, filter?: TagFilter): Promise<ReadResult> {
+    const empty = (status: GetMessageStatus): ReadResult => ({
+      status,
+      buffers: [],
+      messageCount: 0,
+      nextBeginOffset: 0,
+      minOffset: 0,
+      maxOffset: 0,
+    });
+    if (validateTopicName(topic) !== undefined || !this.meta.getTopic(topic)) return empty(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE);
+    const queue = this.queue(topic, queueId);
+    if (!queue) return empty(GetMessageStatus.NO_MESSAGE_IN_QUEUE);
+    return queue.read(offset, maxMessages, maxBytes, filter);
+  }
+
+  minOffset(topic: string, queueId: number): number {
+    return this.queue(topic, queueId)?.minOffset ?? 0;
+  }
+
+  maxOffset(topic: string, queueId: number): number {
+    return this.queue(topic, queueId)?.maxOffset ?? 0;
+  }
+
+  async searchOffsetByTimestamp(topic: string, queueId: number, timestamp: number): Promise<number> {
+    return (await this.queue(topic, queueId)?.searchOffsetByTimestamp(timestamp)) ?? 0;
+  }
+
+  async storeTimestampAt(topic: string, queueId: number, offset: number): Promise<number | undefined> {
+    return (await this.queue(topic, queueId)?.entryAt(offset))?.storeTimestamp;
+  }
+
+  async lookup(physicalOffset: number): Promise<RecordLocation | undefined> {
+    if (!Number.isSafeInteger(physicalOffset) || physicalOffset < 0) return undefined;
+    const i = this.physSegmentIndex(physicalOffset);
+    if (i < 0) return undefined;
+    const segment = this.physIndex[i];
+    const position = physicalOffset - segment.physBase;
+    if (position >= segment.physReserve) return undefined;
+    const queue = segment.owner as QueueLog;
+    const bytes = await queue.readRecordAt(segment, position);
+    if (!bytes || !checkRecord(bytes, 0, bytes.length, this.queueContext.limits.maxRecordSize).ok) return undefined;
+    if (!verifyRecordCrc(bytes, 0, bytes.length)) return undefined;
+    const record = decodeRecord(bytes, 0);
+    if (record.physicalOffset !== physicalOffset) return undefined;
+    return { topic: queue.topic, queueId: queue.queueId, queueOffset: record.queueOffset, bytes };
+  }
+
+  async queryByKey(topic: string, key: string, maxNum: number, beginTimestamp?: number, endTimestamp?: number): Promise<RecordLocation[]> {
+    const found: RecordLocation[] = [];
+    for (const entry of this.meta.findKeys(topic, key, maxNum, beginTimestamp, endTimestamp)) {
+      const location = await this.lookup(entry.physicalOffset);
+      if (location && location.topic === topic) found.push(location);
+    }
+    return found;
+  }
+
+  onAppend(listener: AppendListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async deleteTopic(topic: string): Promise<void> {
+    if (validateTopicName(topic) !== undefined) return;
+    // Refuse new appends first, then let in-flight ones finish before removing the files.
+    this.meta.deleteTopic(topic);
+    this.meta.deleteOffsets({ topic });
+    const queues = this.queues.get(topic);
+    this.queues.delete(topic);
+    for (const queue of queues?.values() ?? []) {
+      await queue.drain();
+      for (const segment of queue.segments) {
+        segment.deleted = true;
+        this.forgetSegment(segment);
+        await this.handles.close(segment);
+      }
+    }
+    await this.io.removeDir(join(this.dataDir, 'queues', topic));
+    await this.io.fsyncDir(join(this.dataDir, 'queues'));
+  }
+
+  setStoreHost(host: { ip: string; port: number }): void {
+    this.storeHost = { ip: host.ip, port: host.port };
+  }
+
+  stats(): { diskUsedRatio: number; appendsRefused: boolean; queueCount: number; totalBytes: number } {
+    const queues = this.allQueues();
+    return {
+      diskUsedRatio: this.diskUsedRatio,
+      appendsRefused: this.diskFull,
+      queueCount: queues.length,
+      totalBytes: queues.reduce((sum, q) => sum + q.totalBytes, 0),
+    };
+  }
+
+  /** Open segment file pairs (bounded by maxOpenSegments). */
+  openSegmentCount(): number {
+    return this.handles.openCount;
+  }
+
+  /** Runs one retention/disk-usage pass now (admin tools and tests). */
+  runCleanup(): Promise<number> {
+    return this.cleanup.runOnce();
+  }
+
+  /** Writes a checkpoint now (tests and the crash kit). */
+  runCheckpoint(): Promise<void> {
+    return this.checkpoints.runOnce(true);
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    try {
+      await Promise.all(this.allQueues().map((q) => q.drain()));
+      await this.cleanup.shutdown();
+      await this.flush.shutdown();
+      await this.checkpoints.shutdown();
+      await this.checkpoints.runOnce(true);
+      await this.handles.closeAll();
+      const marker = await this.io.open(join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'create');
+      await this.io.datasync(marker);
+      await this.io.close(marker);
+      await this.io.fsyncDir(this.dataDir);
+    } catch (err) {
+      this.logger.error({ err }, 'message store did not close cleanly; the next open recovers');
+    } finally {
+      await this.handles.closeAll().catch(() => undefined);
+      this.meta.close();
+      this.state = 'closed';
+    }
+  }
+}

@@ -1,0 +1,533 @@
+/**
+ * One queue (topic, queueId): a directory of segments plus the write pipeline that feeds them.
+ *
+ * Appends are staged synchronously: the record is encoded into the pending batch of the queue's
+ * active segment with its queue offset, physical offset and store time already in place, and its
+ * CRC computed once. One write round per queue at a time takes every staged batch, writes it with
+ * one `writev`, lets the flush policy decide when it is durable, writes the index entries, and
+ * then makes the batch readable. Appends staged while a round runs join the next one.
+ */
+import type { Logger } from 'pino';
+import { dirname } from 'node:path';
+import type { StoreConfig } from './config.js';
+import { crashPoint, crashPointArmed } from './crash-point.js';
+import { INDEX_ENTRY_SIZE, decodeIndexEntry, encodeIndexEntry, type IndexEntry } from './consume-index.js';
+import { isNoSpaceError, type FileIO } from './file-io.js';
+import type { DurableMark, FlushPolicy, FlushTarget } from './flush-policy.js';
+import { scanSegment, type ScanLimits } from './queue-recovery.js';
+import { readRecordCrc } from './record-crc.js';
+import { SEGMENT_HEADER_SIZE, Segment, encodeSegmentHeader, type SegmentHandleCache } from './segment.js';
+import { AppendStatus, GetMessageStatus, type KeyIndexEntry, type ReadResult, type TagFilter } from './types.js';
+import { ChunkedWriteBuffer, type ChunkPool } from './write-buffer.js';
+
+export interface QueueLogContext {
+  readonly io: FileIO;
+  readonly handles: SegmentHandleCache;
+  readonly pool: ChunkPool;
+  readonly config: StoreConfig;
+  readonly limits: ScanLimits;
+  readonly flush: FlushPolicy;
+  readonly logger: Logger;
+  /** Reserves physical-offset space for a new segment (durably, before its file exists). */
+  reservePhysical(): { physBase: number; physReserve: number };
+  segmentAdded(segment: Segment): void;
+  segmentRemoved(segment: Segment): void;
+  /** A batch became readable (key indexing, listeners). */
+  batchCommitted(queue: QueueLog, batch: PendingBatch): void;
+}
+
+/** A write failure that every append of the affected batches reports. */
+export class StoreWriteError extends Error {
+  constructor(
+    readonly status: typeof AppendStatus.DISK_FULL | typeof AppendStatus.IO_ERROR,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StoreWriteError';
+  }
+}
+
+/** Staged appends for one segment, written together. */
+export class PendingBatch {
+  readonly log: ChunkedWriteBuffer;
+  readonly idx: ChunkedWriteBuffer;
+  count = 0;
+  keys: KeyIndexEntry[] = [];
+  lastTagsCode = 0;
+  firstStoreTimestamp = 0;
+  lastStoreTimestamp = 0;
+  readonly done: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: Error) => void;
+
+  constructor(
+    pool: ChunkPool,
+    readonly segment: Segment,
+    /** File position of the batch's first byte. */
+    readonly position: number,
+    readonly firstOffset: number,
+    readonly isNewSegment: boolean,
+  ) {
+    this.log = new ChunkedWriteBuffer(pool);
+    this.idx = new ChunkedWriteBuffer(pool);
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // Every append awaits `done`; this only keeps a batch nobody awaits from crashing the process.
+    this.done.catch(() => undefined);
+  }
+}
+
+/** Where a staged record goes: the caller encodes `size` bytes at `chunk[at]`. */
+export interface StagedSlot {
+  batch: PendingBatch;
+  chunk: Buffer;
+  at: number;
+  queueOffset: number;
+  physicalOffset: number;
+}
+
+export class QueueLog implements FlushTarget {
+  /** Sorted by base offset; the last one is the active (appended-to) segment. */
+  readonly segments: Segment[] = [];
+  /** Next queue offset to assign (staged appends included). */
+  private nextOffset = 0;
+  /** Next file position in the active segment (staged appends included). */
+  private nextPosition = SEGMENT_HEADER_SIZE;
+  /** Entries readable: the queue's max offset. */
+  maxOffset = 0;
+  private staged: PendingBatch[] = [];
+  private writing = false;
+  private dirReady = false;
+  private commit: DurableMark = { offset: 0, segmentBase: 0, position: SEGMENT_HEADER_SIZE };
+  /** Durable data, for the checkpoint. */
+  synced: DurableMark | undefined;
+  /** Segments whose index got entries since the last checkpoint (index files are not fsync'ed per round). */
+  readonly indexUnsynced = new Set<Segment>();
+
+  constructor(
+    readonly topic: string,
+    readonly queueId: number,
+    readonly dir: string,
+    private readonly ctx: QueueLogContext,
+  ) {}
+
+  get minOffset(): number {
+    return this.segments.length === 0 ? 0 : Math.min(this.segments[0].baseOffset, this.maxOffset);
+  }
+
+  get totalBytes(): number {
+    let total = 0;
+    for (const segment of this.segments) total += segment.sizeBytes;
+    return total;
+  }
+
+  get idle(): boolean {
+    return !this.writing && this.staged.length === 0;
+  }
+
+  /** Installs the state found by recovery. */
+  restore(segments: Segment[], synced: boolean): void {
+    this.segments.push(...segments);
+    const last = segments[segments.length - 1];
+    this.maxOffset = this.nextOffset = last.baseOffset + last.entryCount;
+    this.nextPosition = last.logEnd;
+    this.commit = { offset: this.maxOffset, segmentBase: last.baseOffset, position: last.logEnd };
+    if (synced) this.synced = { ...this.commit };
+    this.dirReady = true;
+  }
+
+  committedMark(): DurableMark {
+    return { ...this.commit };
+  }
+
+  markSynced(mark: DurableMark): void {
+    this.synced = mark;
+  }
+
+  /**
+   * Reserves room for one record of `size` bytes in the active segment's pending batch, rolling
+   * the segment first when the record would not fit. Synchronous: offsets are assigned in call order.
+   */
+  stage(size: number): StagedSlot {
+    let active = this.segments[this.segments.length - 1];
+    if (!active || (this.nextPosition > SEGMENT_HEADER_SIZE && this.nextPosition + size > this.ctx.config.segmentSize)) {
+      active = this.roll();
+    }
+    let batch = this.staged[this.staged.length - 1];
+    if (!batch || batch.segment !== active) {
+      batch = new PendingBatch(this.ctx.pool, active, this.nextPosition, this.nextOffset, false);
+      this.staged.push(batch);
+    }
+    const { chunk, at } = batch.log.reserve(size);
+    const slot: StagedSlot = {
+      batch,
+      chunk,
+      at,
+      queueOffset: this.nextOffset,
+      physicalOffset: active.physBase + this.nextPosition,
+    };
+    this.nextOffset += 1;
+    this.nextPosition += size;
+    return slot;
+  }
+
+  /** Records the index entry of a record just encoded into `slot`, and starts a write round if idle. */
+  recordStaged(slot: StagedSlot, size: number, tagsCode: number, crc: number, storeTimestamp: number): void {
+    const batch = slot.batch;
+    const { chunk, at } = batch.idx.reserve(INDEX_ENTRY_SIZE);
+    encodeIndexEntry(chunk, at, slot.physicalOffset - batch.segment.physBase, size, tagsCode, crc, storeTimestamp);
+    batch.count += 1;
+    batch.lastTagsCode = tagsCode;
+    if (batch.firstStoreTimestamp === 0) batch.firstStoreTimestamp = storeTimestamp;
+    batch.lastStoreTimestamp = storeTimestamp;
+    if (!this.writing) {
+      this.writing = true;
+      // Let every append of this tick join the round before it starts.
+      setImmediate(() => void this.runWrites());
+    }
+  }
+
+  private roll(): Segment {
+    const { physBase, physReserve } = this.ctx.reservePhysical();
+    const segment = new Segment(this, this.dir, this.nextOffset, physBase, physReserve);
+    this.segments.push(segment);
+    this.ctx.segmentAdded(segment);
+    const batch = new PendingBatch(this.ctx.pool, segment, 0, this.nextOffset, true);
+    const { chunk, at } = batch.log.reserve(SEGMENT_HEADER_SIZE);
+    encodeSegmentHeader({ baseOffset: segment.baseOffset, physBase, physReserve }, chunk, at);
+    this.staged.push(batch);
+    this.nextPosition = SEGMENT_HEADER_SIZE;
+    return segment;
+  }
+
+  private async runWrites(): Promise<void> {
+    try {
+      while (this.staged.length > 0) {
+        const batches = this.staged;
+        this.staged = [];
+        for (let i = 0; i < batches.length; i++) {
+          try {
+            await this.writeBatch(batches[i]);
+          } catch (err) {
+            await this.failFrom(batches.slice(i), err);
+            break;
+          }
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async writeBatch(batch: PendingBatch): Promise<void> {
+    const { io, handles, flush } = this.ctx;
+    const segment = batch.segment;
+    if (!this.dirReady) await this.createDir();
+    const files = await handles.acquire(segment, batch.isNewSegment);
+    try {
+      if (batch.isNewSegment) crashPoint('segment-roll');
+      const views = batch.log.views();
+      if (crashPointArmed('mid-record-write')) {
+        const half = Math.max(1, Math.floor(batch.log.length / 2));
+        await io.writev(files.log, [Buffer.concat(views).subarray(0, half)], batch.position);
+        await io.datasync(files.log);
+        crashPoint('mid-record-write');
+      }
+      await io.writev(files.log, views, batch.position);
+      crashPoint('append-before-fsync');
+      const indexAt = (batch.firstOffset - segment.baseOffset) * INDEX_ENTRY_SIZE;
+      await Promise.all([flush.written(this, segment, files.log), io.writev(files.idx, batch.idx.views(), indexAt)]);
+      if (batch.isNewSegment) await io.fsyncDir(this.dir);
+    } finally {
+      handles.release(segment);
+    }
+    this.commitBatch(batch);
+  }
+
+  private async createDir(): Promise<void> {
+    const { io } = this.ctx;
+    await io.mkdir(this.dir);
+    // Make the topic and queue directory entries durable.
+    await io.fsyncDir(dirname(this.dir));
+    await io.fsyncDir(dirname(dirname(this.dir)));
+    this.dirReady = true;
+  }
+
+  private commitBatch(batch: PendingBatch): void {
+    const segment = batch.segment;
+    segment.entryCount += batch.count;
+    segment.logEnd = batch.position + batch.log.length;
+    if (segment.firstStoreTimestamp === 0) segment.firstStoreTimestamp = batch.firstStoreTimestamp;
+    if (batch.lastStoreTimestamp > 0) segment.newestStoreTimestamp = batch.lastStoreTimestamp;
+    this.maxOffset = batch.firstOffset + batch.count;
+    this.commit = { offset: this.maxOffset, segmentBase: segment.baseOffset, position: segment.logEnd };
+    if (this.ctx.flush.mode === 'SYNC_FLUSH') this.synced = { ...this.commit };
+    this.indexUnsynced.add(segment);
+    batch.log.release();
+    batch.idx.release();
+    batch.resolve();
+    this.ctx.batchCommitted(this, batch);
+  }
+
+  /**
+   * A write failed: every batch from the failed one on is refused (their offsets follow it), the
+   * assigned state goes back to what is readable, and the files are cut back to it so that nothing
+   * half-written survives.
+   */
+  private async failFrom(batches: PendingBatch[], err: unknown): Promise<void> {
+    const failing = [...batches, ...this.staged];
+    this.staged = [];
+    const noSpace = isNoSpaceError(err);
+    const error = new StoreWriteError(
+      noSpace ? AppendStatus.DISK_FULL : AppendStatus.IO_ERROR,
+      noSpace ? 'disk full (ENOSPC) while writing; nothing of this batch was stored' : `write failed: ${(err as Error).message}`,
+      { cause: err },
+    );
+    this.ctx.logger.warn({ err, topic: this.topic, queueId: this.queueId }, 'queue write failed; batch refused');
+    const dropped: Segment[] = [];
+    for (const batch of failing) {
+      if (batch.isNewSegment) dropped.push(batch.segment);
+      batch.log.release();
+      batch.idx.release();
+      batch.reject(error);
+    }
+    for (const segment of dropped) {
+      const index = this.segments.indexOf(segment);
+      if (index >= 0) this.segments.splice(index, 1);
+      segment.deleted = true;
+      this.ctx.segmentRemoved(segment);
+    }
+    const active = this.segments[this.segments.length - 1];
+    this.nextOffset = this.maxOffset;
+    this.nextPosition = active ? active.logEnd : SEGMENT_HEADER_SIZE;
+    try {
+      for (const segment of dropped) {
+        await this.ctx.handles.close(segment);
+        await this.ctx.io.unlink(segment.logPath);
+        await this.ctx.io.unlink(segment.idxPath);
+      }
+      if (active) await this.truncateTo(active);
+    } catch (repairErr) {
+      this.ctx.logger.error({ err: repairErr, topic: this.topic, queueId: this.queueId }, 'could not cut back a failed write');
+    }
+  }
+
+  private async truncateTo(segment: Segment): Promise<void> {
+    const files = await this.ctx.handles.acquire(segment);
+    try {
+      await this.ctx.io.truncate(files.log, segment.logEnd);
+      await this.ctx.io.truncate(files.idx, segment.entryCount * INDEX_ENTRY_SIZE);
+    } finally {
+      this.ctx.handles.release(segment);
+    }
+  }
+
+  /** The segment holding `offset` (largest base <= offset); offset must be within [min, max). */
+  private segmentFor(offset: number): Segment | undefined {
+    let low = 0;
+    let high = this.segments.length - 1;
+    let found: Segment | undefined;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      if (this.segments[mid].baseOffset <= offset) {
+        found = this.segments[mid];
+        low = mid + 1;
+      } else high = mid - 1;
+    }
+    return found;
+  }
+
+  /** RocketMQ's GetMessageStatus mapping (DefaultMessageStore.getMessage) over the consume index. */
+  async read(offset: number, maxMessages: number, maxBytes: number, filter?: TagFilter): Promise<ReadResult> {
+    const minOffset = this.minOffset;
+    const maxOffset = this.maxOffset;
+    const result = (status: GetMessageStatus, nextBeginOffset: number): ReadResult => ({
+      status,
+      buffers: [],
+      messageCount: 0,
+      nextBeginOffset,
+      minOffset,
+      maxOffset,
+    });
+    if (maxOffset === 0) return result(GetMessageStatus.NO_MESSAGE_IN_QUEUE, 0);
+    if (offset < minOffset) return result(GetMessageStatus.OFFSET_TOO_SMALL, minOffset);
+    if (offset === maxOffset) return result(GetMessageStatus.OFFSET_OVERFLOW_ONE, offset);
+    if (offset > maxOffset) return result(GetMessageStatus.OFFSET_OVERFLOW_BADLY, minOffset === 0 ? 0 : maxOffset);
+    for (let attempt = 0; ; attempt++) {
+      const segment = this.segmentFor(offset);
+      if (!segment) return result(GetMessageStatus.OFFSET_TOO_SMALL, this.minOffset);
+      const found = await this.readFromSegment(segment, offset, maxMessages, maxBytes, filter);
+      if (found === 'SEGMENT_GONE') return result(GetMessageStatus.OFFSET_TOO_SMALL, this.minOffset);
+      if (found !== 'INDEX_DAMAGED') return { ...found, minOffset, maxOffset };
+      if (attempt > 0) throw new Error(`consume index of ${segment.idxPath} does not match its log after a rebuild`);
+      await this.rebuildIndex(segment);
+    }
+  }
+
+  private async readFromSegment(
+    segment: Segment,
+    offset: number,
+    maxMessages: number,
+    maxBytes: number,
+    filter: TagFilter | undefined,
+  ): Promise<Omit<ReadResult, 'minOffset' | 'maxOffset'> | 'SEGMENT_GONE' | 'INDEX_DAMAGED'> {
+    const { io, handles, config } = this.ctx;
+    const first = offset - segment.baseOffset;
+    const available = segment.entryCount - first;
+    const wantMessages = Math.max(1, maxMessages);
+    const byteLimit = Math.max(1, Math.min(maxBytes, config.readMaxBytes));
+    const scanLimit = Math.max(1, filter ? Math.min(available, config.readMaxScanEntries) : Math.min(available, wantMessages));
+    const files = await handles.acquire(segment);
+    try {
+      if (segment.deleted) return 'SEGMENT_GONE';
+      const indexBytes = Buffer.allocUnsafe(scanLimit * INDEX_ENTRY_SIZE);
+      const got = await io.read(files.idx, indexBytes, 0, indexBytes.length, first * INDEX_ENTRY_SIZE);
+      if (got < indexBytes.length) return 'INDEX_DAMAGED';
+      const ranges: { position: number; length: number; entries: IndexEntry[] }[] = [];
+      let scanned = 0;
+      let matched = 0;
+      let bytes = 0;
+      for (; scanned < scanLimit; scanned++) {
+        const entry = decodeIndexEntry(indexBytes, scanned * INDEX_ENTRY_SIZE);
+        if (entry.position < SEGMENT_HEADER_SIZE || entry.position + entry.size > segment.logEnd) return 'INDEX_DAMAGED';
+        if (filter && !filter.tagsCodes.has(entry.tagsCode)) continue;
+        if (matched > 0 && (matched >= wantMessages || bytes + entry.size > byteLimit)) break;
+        const last = ranges[ranges.length - 1];
+        if (last && last.position + last.length === entry.position) {
+          last.length += entry.size;
+          last.entries.push(entry);
+        } else ranges.push({ position: entry.position, length: entry.size, entries: [entry] });
+        matched += 1;
+        bytes += entry.size;
+      }
+      const buffers: Buffer[] = [];
+      for (const range of ranges) {
+        const data = Buffer.allocUnsafe(range.length);
+        const read = await io.read(files.log, data, 0, range.length, range.position);
+        if (read < range.length) return 'INDEX_DAMAGED';
+        let at = 0;
+        for (const entry of range.entries) {
+          if (data.readInt32BE(at) !== entry.size || readRecordCrc(data, at, entry.size) !== entry.crc) return 'INDEX_DAMAGED';
+          at += entry.size;
+        }
+        buffers.push(data);
+      }
+      return {
+        status: matched > 0 ? GetMessageStatus.FOUND : GetMessageStatus.NO_MATCHED_MESSAGE,
+        buffers,
+        messageCount: matched,
+        nextBeginOffset: offset + scanned,
+      };
+    } finally {
+      handles.release(segment);
+    }
+  }
+
+  /** The index entry of a readable offset, or undefined. */
+  async entryAt(offset: number): Promise<IndexEntry | undefined> {
+    if (offset < this.minOffset || offset >= this.maxOffset) return undefined;
+    const segment = this.segmentFor(offset);
+    if (!segment) return undefined;
+    const files = await this.ctx.handles.acquire(segment);
+    try {
+      if (segment.deleted) return undefined;
+      const bytes = Buffer.allocUnsafe(INDEX_ENTRY_SIZE);
+      const got = await this.ctx.io.read(files.idx, bytes, 0, INDEX_ENTRY_SIZE, (offset - segment.baseOffset) * INDEX_ENTRY_SIZE);
+      return got === INDEX_ENTRY_SIZE ? decodeIndexEntry(bytes, 0) : undefined;
+    } finally {
+      this.ctx.handles.release(segment);
+    }
+  }
+
+  /**
+   * RocketMQ's getOffsetInQueueByTime: the offset whose store time is closest to `timestamp`
+   * (the earlier one on a tie; an exact match wins); 0 for an empty queue.
+   */
+  async searchOffsetByTimestamp(timestamp: number): Promise<number> {
+    const low0 = this.minOffset;
+    const high0 = this.maxOffset;
+    if (high0 <= low0) return 0;
+    // Lower bound: first offset whose store time is >= timestamp.
+    let low = low0;
+    let high = high0;
+    while (low < high) {
+      const mid = Math.floor((low + high) / 2);
+      const entry = await this.entryAt(mid);
+      if (entry === undefined) return 0;
+      if (entry.storeTimestamp < timestamp) low = mid + 1;
+      else high = mid;
+    }
+    if (low >= high0) return high0 - 1;
+    if (low === low0) return low;
+    const right = await this.entryAt(low);
+    const left = await this.entryAt(low - 1);
+    if (!right || !left || right.storeTimestamp === timestamp) return low;
+    return timestamp - left.storeTimestamp > right.storeTimestamp - timestamp ? low : low - 1;
+  }
+
+  /** Reads the whole record at `position` of `segment`; undefined unless it is a readable record start. */
+  async readRecordAt(segment: Segment, position: number): Promise<Buffer | undefined> {
+    if (position < SEGMENT_HEADER_SIZE || position + 4 > segment.logEnd) return undefined;
+    const files = await this.ctx.handles.acquire(segment);
+    try {
+      if (segment.deleted) return undefined;
+      const head = Buffer.allocUnsafe(4);
+      if ((await this.ctx.io.read(files.log, head, 0, 4, position)) < 4) return undefined;
+      const size = head.readInt32BE(0);
+      if (size <= 4 || position + size > segment.logEnd) return undefined;
+      const bytes = Buffer.allocUnsafe(size);
+      if ((await this.ctx.io.read(files.log, bytes, 0, size, position)) < size) return undefined;
+      return bytes;
+    } finally {
+      this.ctx.handles.release(segment);
+    }
+  }
+
+  /**
+   * Removes the oldest segment if it is not the active one and no read holds it. The log goes
+   * first: an index without its log is an orphan that recovery removes.
+   */
+  async deleteOldestSegment(): Promise<boolean> {
+    if (this.segments.length <= 1) return false;
+    const segment = this.segments[0];
+    if (segment.pins > 0) return false;
+    this.segments.shift();
+    segment.deleted = true;
+    this.ctx.segmentRemoved(segment);
+    this.indexUnsynced.delete(segment);
+    await this.ctx.handles.close(segment);
+    await this.ctx.io.unlink(segment.logPath);
+    await this.ctx.io.unlink(segment.idxPath);
+    return true;
+  }
+
+  /** Rewrites a segment's index from its log (entries [0, entryCount)). */
+  async rebuildIndex(segment: Segment): Promise<void> {
+    this.ctx.logger.warn({ topic: this.topic, queueId: this.queueId, segment: segment.idxPath }, 'rebuilding a damaged consume index');
+    const files = await this.ctx.handles.acquire(segment);
+    try {
+      const scan = await scanSegment(this.ctx.io, files.log, segment, SEGMENT_HEADER_SIZE, segment.baseOffset, segment.logEnd, this.ctx.limits);
+      if (scan.entries.length < segment.entryCount) throw new Error(`log ${segment.logPath} holds fewer records than readable`);
+      const bytes = Buffer.allocUnsafe(segment.entryCount * INDEX_ENTRY_SIZE);
+      scan.entries.slice(0, segment.entryCount).forEach((entry, i) =>
+        encodeIndexEntry(bytes, i * INDEX_ENTRY_SIZE, entry.position, entry.size, entry.tagsCode, entry.crc, entry.storeTimestamp),
+      );
+      await this.ctx.io.writev(files.idx, [bytes], 0);
+      await this.ctx.io.datasync(files.idx);
+    } finally {
+      this.ctx.handles.release(segment);
+    }
+  }
+
+  /** Waits for every staged append to be written (or refused). */
+  async drain(): Promise<void> {
+    while (!this.idle) {
+      const last = this.staged[this.staged.length - 1];
+      if (last) await last.done.catch(() => undefined);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}

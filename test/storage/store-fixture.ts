@@ -1,0 +1,46 @@
+/** Shared helpers for storage tests: a store in a temp dir with tiny segments, and message builders. */
+import { encodeProperties } from '../../protocol/properties.js';
+import { javaStringHashCode } from '../../protocol/tag-filter.js';
+import { MessageStore, type MessageStoreOptions } from '../../storage/message-store.js';
+import type { MessageToAppend } from '../../storage/types.js';
+import { uniqueName } from '../helpers/common.js';
+
+export const TINY_SEGMENT = 4096;
+
+export function openStore(dataDir: string, options: Partial<MessageStoreOptions> = {}): Promise<MessageStore> {
+  return MessageStore.open({
+    dataDir,
+    ...options,
+    config: { segmentSize: TINY_SEGMENT, checkpointIntervalMs: 60_000, cleanupIntervalMs: 60_000, ...options.config },
+  });
+}
+
+/** Creates a fresh topic with `queues` queues and returns its name. */
+export function createTopic(store: MessageStore, queues = 4, name = uniqueName('T')): string {
+  store.meta.putTopic({ topicName: name, readQueueNums: queues, writeQueueNums: queues, perm: 6, topicSysFlag: 0, order: false });
+  return name;
+}
+
+export function message(
+  topic: string,
+  queueId: number,
+  body: string | Buffer,
+  options: { tags?: string; keys?: string[] } = {},
+): MessageToAppend {
+  const props: Record<string, string> = {};
+  if (options.tags) props.TAGS = options.tags;
+  if (options.keys?.length) props.KEYS = options.keys.join(' ');
+  return {
+    topic,
+    queueId,
+    body: typeof body === 'string' ? Buffer.from(body) : body,
+    flag: 0,
+    properties: encodeProperties(props),
+    sysFlag: 0,
+    bornTimestamp: 1_700_000_000_000,
+    bornHost: { ip: '10.0.0.1', port: 5555 },
+    reconsumeTimes: 0,
+    tagsCode: options.tags ? javaStringHashCode(options.tags) : 0,
+    keys: options.keys ?? [],
+  };
+}
