@@ -10,6 +10,7 @@ import { ResponseCode } from '../../protocol/response-code.js';
 import { validateTopicName } from '../../storage/topic-name.js';
 import { AppendStatus, type TopicConfig } from '../../storage/types.js';
 import type { RequestContext, RequestHandler } from '../broker-context.js';
+import { deadLetterRedirect } from '../delay/dead-letter.js';
 import { appendStatusToCode } from '../status-map.js';
 import { PERM_WRITE } from '../topic-config-manager.js';
 import { bornHostOf, buildMessageToAppend } from './put-message.js';
@@ -54,11 +55,13 @@ export function targetQueueId(header: SendHeader, topicConfig: TopicConfig): num
 export const sendMessage: RequestHandler = async (ctx, request) => {
   const header = readSendHeader(request);
   const topicConfig = checkSendTopic(ctx, header);
-  const queueId = targetQueueId(header, topicConfig);
+  // A client's own retry past the max goes to the group's DLQ (issue #7, broker/delay/dead-letter.ts).
+  const deadLetter = deadLetterRedirect(ctx.broker.topics, header.topic, header.reconsumeTimes ?? 0, request.version, header.maxReconsumeTimes);
+  const queueId = deadLetter?.queueId ?? targetQueueId(header, topicConfig);
   const message = buildMessageToAppend(
     ctx.broker,
     {
-      topic: header.topic,
+      topic: deadLetter?.topic ?? header.topic,
       queueId,
       body: request.body ?? Buffer.alloc(0),
       flag: header.flag,
