@@ -1,0 +1,215 @@
+/**
+ * The broker process: one TCP port answering both name-server and broker request codes, over one
+ * message store. `BrokerServer.start(config)` opens the store, starts the services and listens;
+ * `shutdown()` stops accepting, drops connections, flushes offsets and closes the store (which
+ * writes the clean-shutdown marker). Signal handling lives in the CLI entry point.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIPv4 } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { createResponse, isOneway, isResponse, type RemotingCommand } from '../protocol/remoting-command.js';
+import { requestCodeName } from '../protocol/request-code.js';
+import { ResponseCode } from '../protocol/response-code.js';
+import { systemClock, type Clock } from '../storage/clock.js';
+import { MessageStore } from '../storage/message-store.js';
+import type { MessageStoreApi } from '../storage/types.js';
+import type { BrokerContext, PutMessageHook } from './broker-context.js';
+import { ClientRegistry, type ClientChannel } from './client-registry.js';
+import { advertisedHostOf, type BrokerConfig } from './config.js';
+import { Connection } from './connection.js';
+import { ConsumerOffsetManager } from './consumer-offset-manager.js';
+import { findHandler } from './handlers/index.js';
+import { RequestRejectedError, responseForError } from './handlers/request-fields.js';
+import { notifyConsumerIdsChanged } from './handlers/notify-consumer-ids-changed.js';
+import { PullHoldService } from './pull-hold-service.js';
+import { QueueLockService } from './queue-lock-service.js';
+import { TopicConfigManager } from './topic-config-manager.js';
+
+export interface BrokerServerOptions {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export class BrokerServer {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly context: BrokerContext,
+    private readonly server: Server,
+    /** Shared with the context (handlers reach other connections through it). */
+    private readonly connections: Map<number, Connection>,
+    private readonly detachAppendListener: () => void,
+  ) {}
+
+  static async start(config: BrokerConfig, options: BrokerServerOptions = {}): Promise<BrokerServer> {
+    const logger = options.logger ?? pino({ level: config.logLevel, name: 'ferrymq' }, pino.destination(2));
+    const clock = options.clock ?? systemClock;
+    const advertisedHost = advertisedHostOf(config);
+    // Message ids hold an IPv4 address: resolve a host name once, at start.
+    const storeIp = isIPv4(advertisedHost) ? advertisedHost : (await lookup(advertisedHost, { family: 4 })).address;
+    const store: MessageStoreApi = await MessageStore.open({
+      dataDir: config.dataDir,
+      config: config.store,
+      storeHost: { ip: storeIp, port: config.port },
+      logger,
+    });
+    const server = createServer({ pauseOnConnect: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: config.host, port: config.port }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    const port = (server.address() as AddressInfo).port;
+    const storeHost = { ip: storeIp, port };
+    store.setStoreHost(storeHost);
+
+    const connections = new Map<number, Connection>();
+    const clients = new ClientRegistry({
+      expiryMs: config.channelIdleTimeoutMs,
+      scanIntervalMs: config.clientScanIntervalMs,
+      clock,
+      logger,
+      onConsumerIdsChanged: (group, channels) => notifyConsumerIdsChanged(connections, group, channels),
+      onChannelExpired: (channel: ClientChannel) => connections.get(channel.id)?.close('client expired'),
+    });
+    const offsets = new ConsumerOffsetManager(store.meta, { clock, logger });
+    const topics = new TopicConfigManager(store.meta, {
+      autoCreateTopicEnable: config.autoCreateTopicEnable,
+      defaultTopicQueueNums: config.defaultTopicQueueNums,
+      autoCreateSubscriptionGroup: config.autoCreateSubscriptionGroup,
+      retryQueueNums: config.retryQueueNums,
+      isGroupOnline: (group) => clients.hasConsumerGroup(group),
+    });
+    const pullHolds = new PullHoldService({
+      maxPerConnection: config.maxHeldPullsPerConnection,
+      maxTotal: config.maxHeldPullsTotal,
+      maxOffsetOf: (topic, queueId) => store.maxOffset(topic, queueId),
+      clock,
+    });
+    const putMessageHooks: PutMessageHook[] = [];
+    const context: BrokerContext = {
+      config,
+      store,
+      logger,
+      clock,
+      topics,
+      offsets,
+      clients,
+      locks: new QueueLockService(config.lockLeaseMs, clock),
+      pullHolds,
+      putMessageHooks,
+      advertisedAddress: `${advertisedHost}:${port}`,
+      storeHost,
+      startedAt: clock.now(),
+      connections,
+    };
+    // Wake held pulls on the next turn: the send response of this append is written first.
+    const detach = store.onAppend((topic, queueId, maxOffset) => {
+      setImmediate(() => pullHolds.notify(topic, queueId, maxOffset));
+    });
+    const broker = new BrokerServer(context, server, connections, detach);
+    offsets.start();
+    clients.start();
+    context.locks.start();
+    pullHolds.start();
+    server.on('connection', (socket) => broker.accept(socket));
+    logger.info({ address: `${config.host}:${port}`, advertised: context.advertisedAddress }, 'broker listening');
+    return broker;
+  }
+
+  /** The listening address (the real port when configured with port 0). */
+  address(): { host: string; port: number } {
+    const info = this.server.address() as AddressInfo;
+    return { host: info.address, port: info.port };
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Stops accepting, closes every connection, stops the services and closes the store. Idempotent. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.doShutdown();
+    return this.stopping;
+  }
+
+  private async doShutdown(): Promise<void> {
+    const { context } = this;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.detachAppendListener();
+    context.pullHolds.shutdown();
+    for (const connection of [...this.connections.values()]) connection.close('broker shutting down');
+    context.clients.shutdown();
+    context.locks.shutdown();
+    context.offsets.shutdown();
+    await closed;
+    await context.store.close();
+    context.logger.info('broker stopped');
+  }
+
+  private accept(socket: Socket): void {
+    const { config, logger } = this.context;
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    if (this.connections.size >= config.maxConnections) {
+      logger.warn({ remote: socket.remoteAddress, max: config.maxConnections }, 'connection refused: maxConnections reached');
+      socket.destroy();
+      return;
+    }
+    const connection = new Connection(socket, {
+      maxFrameSize: config.maxFrameSize,
+      halfFrameTimeoutMs: config.halfFrameTimeoutMs,
+      idleTimeoutMs: config.channelIdleTimeoutMs,
+      maxPendingWriteBytes: config.maxPendingWriteBytesPerConnection,
+      logger,
+      onCommand: (conn, command) => this.dispatch(conn, command),
+      onClose: (conn) => {
+        this.connections.delete(conn.id);
+        this.context.pullHolds.dropConnection(conn.id);
+        this.context.clients.channelClosed(conn);
+      },
+    });
+    this.connections.set(connection.id, connection);
+  }
+
+  private dispatch(connection: Connection, request: RemotingCommand): void {
+    // Clients answer nothing the broker needs (NOTIFY is oneway); stray responses are dropped.
+    if (isResponse(request)) return;
+    const handler = findHandler(request.code);
+    const ctx = { broker: this.context, connection };
+    let answer: Promise<RemotingCommand | null>;
+    if (!handler) {
+      answer = Promise.resolve(
+        createResponse(request, ResponseCode.REQUEST_CODE_NOT_SUPPORTED, undefined, `request code ${request.code} not supported`),
+      );
+    } else {
+      try {
+        answer = handler(ctx, request);
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+    }
+    answer.then(
+      (response) => {
+        if (response && !isOneway(request)) connection.send(response);
+      },
+      (err: unknown) => {
+        if (isOneway(request)) return;
+        if (!(err instanceof RequestRejectedError)) {
+          this.context.logger.error({ err, code: requestCodeName(request.code) }, 'request handler failed');
+        }
+        connection.send(responseForError(request, err));
+      },
+    );
+  }
+}
