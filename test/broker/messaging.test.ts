@@ -1,0 +1,233 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeBatchBody } from '../../client/batch-codec.js';
+import { parseRocketMQJson, type LockBatchResponseBody, type TopicRouteData } from '../../protocol/bodies.js';
+import { scanRecords } from '../../protocol/message-codec.js';
+import { decodeOffsetMsgId } from '../../protocol/message-id.js';
+import { RequestCode } from '../../protocol/request-code.js';
+import { ResponseCode } from '../../protocol/response-code.js';
+import { toV2 } from '../../protocol/send-header.js';
+import { uniqueName } from '../helpers/common.js';
+import { createTopic, RawClient, startBroker, type TestBroker } from '../helpers/broker.js';
+
+let broker: TestBroker;
+let client: RawClient;
+
+beforeAll(async () => {
+  broker = await startBroker({ lockLeaseMs: 400 });
+  client = await RawClient.connect(broker.port);
+});
+afterAll(async () => {
+  client.close();
+  await broker.stop();
+});
+
+function send(topic: string, body: string, properties: Record<string, string> = {}, queueId = 0, via = client) {
+  const props = Object.entries(properties).map(([k, v]) => `${k}\u0001${v}\u0002`).join('');
+  const header = toV2({
+    producerGroup: 'PG',
+    topic,
+    defaultTopic: 'TBW102',
+    defaultTopicQueueNums: 4,
+    queueId,
+    sysFlag: 0,
+    bornTimestamp: Date.now(),
+    flag: 0,
+    properties: props,
+  });
+  return via.request(RequestCode.SEND_MESSAGE_V2, header, Buffer.from(body));
+}
+
+const PULL_SUSPEND = 2;
+const PULL_SUBSCRIPTION = 4;
+
+function pull(topic: string, queueOffset: number, opts: { group?: string; subscription?: string; sysFlag?: number; suspendTimeoutMillis?: number; commitOffset?: number; queueId?: number; via?: RawClient } = {}) {
+  return (opts.via ?? client).request(
+    RequestCode.PULL_MESSAGE,
+    {
+      consumerGroup: opts.group ?? 'CG',
+      topic,
+      queueId: opts.queueId ?? 0,
+      queueOffset,
+      maxMsgNums: 32,
+      sysFlag: opts.sysFlag ?? PULL_SUBSCRIPTION,
+      commitOffset: opts.commitOffset ?? 0,
+      suspendTimeoutMillis: opts.suspendTimeoutMillis ?? 0,
+      subscription: opts.subscription ?? '*',
+      subVersion: Date.now(),
+    },
+    undefined,
+    20_000,
+  );
+}
+
+describe('send, pull and lookups', () => {
+  it('answers a send with the msgId of the stored record, which VIEW_MESSAGE_BY_ID resolves', async () => {
+    const topic = uniqueName('view');
+    createTopic(broker, topic, 2);
+    const sent = await send(topic, 'hello', { TAGS: 'A', KEYS: 'order-1 order-2' }, 1);
+    expect(sent.code).toBe(ResponseCode.SUCCESS);
+    expect(sent.extFields.queueId).toBe('1');
+    expect(sent.extFields.queueOffset).toBe('0');
+    const id = decodeOffsetMsgId(sent.extFields.msgId);
+    expect(`${id.ip}:${id.port}`).toBe(broker.address);
+    const viewed = await client.request(RequestCode.VIEW_MESSAGE_BY_ID, { offset: id.physicalOffset });
+    expect(viewed.code).toBe(ResponseCode.SUCCESS);
+    const [record] = scanRecords(viewed.body!).records;
+    expect(record.msgId).toBe(sent.extFields.msgId);
+    expect(record.topic).toBe(topic);
+    expect(record.body.toString()).toBe('hello');
+    expect(record.propertyMap.CLUSTER).toBe('DefaultCluster');
+    const missing = await client.request(RequestCode.VIEW_MESSAGE_BY_ID, { offset: id.physicalOffset + 1_000_000 });
+    expect(missing.code).toBe(ResponseCode.SYSTEM_ERROR);
+
+    const byKey = await client.request(RequestCode.QUERY_MESSAGE, { topic, key: 'order-2', maxNum: 10, beginTimestamp: 0, endTimestamp: Date.now() + 60_000 });
+    expect(byKey.code).toBe(ResponseCode.SUCCESS);
+    expect(scanRecords(byKey.body!).records.map((r) => r.msgId)).toEqual([sent.extFields.msgId]);
+    const noKey = await client.request(RequestCode.QUERY_MESSAGE, { topic, key: 'nope', maxNum: 10, beginTimestamp: 0, endTimestamp: Date.now() + 60_000 });
+    expect(noKey.code).toBe(ResponseCode.QUERY_NOT_FOUND);
+  });
+
+  it('filters pulls by tag and always reports the offsets', async () => {
+    const topic = uniqueName('tags');
+    createTopic(broker, topic, 1);
+    for (const tag of ['A', 'B', 'A', 'C']) expect((await send(topic, `m-${tag}`, { TAGS: tag })).code).toBe(0);
+    const found = await pull(topic, 0, { subscription: 'A || C' });
+    expect(found.code).toBe(ResponseCode.SUCCESS);
+    expect(scanRecords(found.body!).records.map((r) => r.body.toString())).toEqual(['m-A', 'm-A', 'm-C']);
+    expect(found.extFields).toMatchObject({ nextBeginOffset: '4', minOffset: '0', maxOffset: '4', suggestWhichBrokerId: '0' });
+
+    const none = await pull(topic, 4);
+    expect(none.code).toBe(ResponseCode.PULL_NOT_FOUND);
+    expect(none.extFields).toMatchObject({ nextBeginOffset: '4', minOffset: '0', maxOffset: '4', suggestWhichBrokerId: '0' });
+    const moved = await pull(topic, 9);
+    expect(moved.code).toBe(ResponseCode.PULL_OFFSET_MOVED);
+    expect(moved.extFields.nextBeginOffset).toBe('0'); // RocketMQ: back to minOffset when it is 0
+    const filteredOut = await pull(topic, 1, { subscription: 'Z' });
+    expect(filteredOut.code).toBe(ResponseCode.PULL_RETRY_IMMEDIATELY);
+    expect(filteredOut.extFields.nextBeginOffset).toBe('4');
+    const badExpression = await pull(topic, 0, { subscription: '||' });
+    expect(badExpression.code).toBe(ResponseCode.SUBSCRIPTION_PARSE_FAILED);
+    const unknownTopic = await pull(uniqueName('none'), 0);
+    expect(unknownTopic.code).toBe(ResponseCode.TOPIC_NOT_EXIST);
+
+    const max = await client.request(RequestCode.GET_MAX_OFFSET, { topic, queueId: 0 });
+    const min = await client.request(RequestCode.GET_MIN_OFFSET, { topic, queueId: 0 });
+    const earliest = await client.request(RequestCode.GET_EARLIEST_MSG_STORETIME, { topic, queueId: 0 });
+    const search = await client.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { topic, queueId: 0, timestamp: Date.now() + 60_000 });
+    expect([max.extFields.offset, min.extFields.offset, search.extFields.offset]).toEqual(['4', '0', '3']);
+    expect(Math.abs(Number(earliest.extFields.timestamp) - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('wakes a held pull soon after an append, after the send response', async () => {
+    const topic = uniqueName('hold');
+    createTopic(broker, topic, 1);
+    const events: string[] = [];
+    const held = pull(topic, 0, { sysFlag: PULL_SUBSCRIPTION | PULL_SUSPEND, suspendTimeoutMillis: 10_000 }).then((r) => {
+      events.push('pull');
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(broker.broker.context.pullHolds.heldCount()).toBeGreaterThan(0);
+    const startedAt = Date.now();
+    const sent = send(topic, 'wake').then((r) => {
+      events.push('send');
+      return r;
+    });
+    const response = await held;
+    const wokeAfterMs = Date.now() - startedAt;
+    await sent;
+    expect(events).toEqual(['send', 'pull']);
+    expect(response.code).toBe(ResponseCode.SUCCESS);
+    expect(scanRecords(response.body!).records[0].body.toString()).toBe('wake');
+    expect(wokeAfterMs).toBeLessThan(1000); // generous: the service wakes it at once
+  });
+
+  it('answers a held pull with 19 when its suspend time passes', async () => {
+    const topic = uniqueName('timeout');
+    createTopic(broker, topic, 1);
+    const startedAt = Date.now();
+    const response = await pull(topic, 0, { sysFlag: PULL_SUBSCRIPTION | PULL_SUSPEND, suspendTimeoutMillis: 300 });
+    const waited = Date.now() - startedAt;
+    expect(response.code).toBe(ResponseCode.PULL_NOT_FOUND);
+    expect(response.extFields).toMatchObject({ nextBeginOffset: '0', maxOffset: '0', suggestWhichBrokerId: '0' });
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(5000);
+  });
+
+  it('stores batches with consecutive offsets', async () => {
+    const topic = uniqueName('batch');
+    createTopic(broker, topic, 1);
+    const body = encodeBatchBody(['x', 'y', 'z'].map((b) => ({ flag: 0, body: Buffer.from(b), properties: `KEYS\u0001k-${b}\u0002` })));
+    const header = { ...toV2({ producerGroup: 'PG', topic, defaultTopic: 'TBW102', defaultTopicQueueNums: 4, queueId: 0, sysFlag: 0, bornTimestamp: Date.now(), flag: 0, properties: '', batch: true }) };
+    const response = await client.request(RequestCode.SEND_BATCH_MESSAGE, header, body);
+    expect(response.code).toBe(ResponseCode.SUCCESS);
+    expect(response.extFields.msgId.split(',')).toHaveLength(3);
+    const pulled = await pull(topic, 0);
+    expect(scanRecords(pulled.body!).records.map((r) => [r.queueOffset, r.body.toString()])).toEqual([[0, 'x'], [1, 'y'], [2, 'z']]);
+    const bad = await client.request(RequestCode.SEND_BATCH_MESSAGE, header, Buffer.from('garbage!'));
+    expect(bad.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+  });
+
+  it('creates and deletes topics', async () => {
+    const topic = uniqueName('admin');
+    const created = await client.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: 2, writeQueueNums: 2, perm: 6, topicSysFlag: 0, order: false, defaultTopic: 'TBW102', topicFilterType: 'SINGLE_TAG' });
+    expect(created.code).toBe(ResponseCode.SUCCESS);
+    const route = await client.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic });
+    expect(parseRocketMQJson<TopicRouteData>(route.body!).queueDatas[0].writeQueueNums).toBe(2);
+    expect((await send(topic, 'x', {}, 1)).code).toBe(0);
+    expect((await send(topic, 'x', {}, 2)).code).toBe(ResponseCode.SYSTEM_ERROR); // queueId out of range
+    const tooMany = await client.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: 100_000, writeQueueNums: 1 });
+    expect(tooMany.code).toBe(ResponseCode.SYSTEM_ERROR);
+    expect((await client.request(RequestCode.DELETE_TOPIC_IN_BROKER, { topic })).code).toBe(ResponseCode.SUCCESS);
+    expect((await client.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic })).code).toBe(ResponseCode.TOPIC_NOT_EXIST);
+  });
+});
+
+describe('offsets', () => {
+  it('commits, ignores negatives, answers 0 for a new group on a young queue, and survive a restart', async () => {
+    const topic = uniqueName('offsets');
+    const group = uniqueName('G');
+    createTopic(broker, topic, 2);
+    const query = (queueId: number, via = client) => via.request(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: group, topic, queueId });
+    expect((await query(0)).extFields.offset).toBe('0');
+    await client.request(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: group, topic, queueId: 0, commitOffset: 5 });
+    await client.request(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: group, topic, queueId: 0, commitOffset: -1 });
+    expect((await query(0)).extFields.offset).toBe('5');
+    // The pull piggyback commits too (sysFlag bit 1).
+    await pull(topic, 0, { group, queueId: 1, sysFlag: PULL_SUBSCRIPTION | 1, commitOffset: 3 });
+    expect((await query(1)).extFields.offset).toBe('3');
+
+    client.close();
+    await broker.restart();
+    client = await RawClient.connect(broker.port);
+    expect((await query(0)).extFields.offset).toBe('5');
+    expect((await query(1)).extFields.offset).toBe('3');
+  });
+});
+
+describe('orderly locks', () => {
+  it('keeps a locked queue from a second client until release or lease expiry', async () => {
+    const topic = uniqueName('locks');
+    const group = uniqueName('G');
+    createTopic(broker, topic, 2);
+    const other = await RawClient.connect(broker.port);
+    const mq = (queueId: number) => ({ topic, brokerName: 'broker-a', queueId });
+    const lock = async (via: RawClient, clientId: string, queues: number[]) => {
+      const body = Buffer.from(JSON.stringify({ consumerGroup: group, clientId, mqSet: queues.map(mq) }));
+      const response = await via.request(RequestCode.LOCK_BATCH_MQ, {}, body);
+      expect(response.code).toBe(ResponseCode.SUCCESS);
+      return parseRocketMQJson<LockBatchResponseBody>(response.body!).lockOKMQSet.map((q) => q.queueId).sort();
+    };
+    expect(await lock(client, 'c1', [0, 1])).toEqual([0, 1]);
+    expect(await lock(other, 'c2', [0, 1])).toEqual([]);
+    const unlockBody = Buffer.from(JSON.stringify({ consumerGroup: group, clientId: 'c1', mqSet: [mq(0)] }));
+    expect((await client.request(RequestCode.UNLOCK_BATCH_MQ, {}, unlockBody)).code).toBe(ResponseCode.SUCCESS);
+    expect(await lock(other, 'c2', [0, 1])).toEqual([0]);
+    await new Promise((r) => setTimeout(r, 500)); // the 400 ms test lease of c1 on queue 1 expires
+    expect(await lock(other, 'c2', [0, 1])).toEqual([0, 1]); // renews 0, takes 1
+    expect(await lock(client, 'c1', [0, 1])).toEqual([]);
+    const bad = await other.request(RequestCode.LOCK_BATCH_MQ, {}, Buffer.from('{"clientId":1}'));
+    expect(bad.code).toBe(ResponseCode.SYSTEM_ERROR);
+    other.close();
+  });
+});
