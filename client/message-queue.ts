@@ -1,9 +1,7 @@
+import type { MessageQueue } from '../protocol/bodies.js';
+
 /** One queue of a topic on one broker: the unit of allocation, pulling and offset tracking. */
-export interface MessageQueue {
-  topic: string;
-  brokerName: string;
-  queueId: number;
-}
+export type { MessageQueue };
 
 /** Stable map key for a queue. */
 export function queueKey(mq: MessageQueue): string {

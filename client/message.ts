@@ -1,3 +1,6 @@
+import { inflateSync } from 'node:zlib';
+import { MessageSysFlag, type DecodedRecord } from '../protocol/message-codec.js';
+import { MessageConst } from '../protocol/properties.js';
 import type { MessageQueue } from './message-queue.js';
 
 /** A message to send. */
@@ -47,4 +50,34 @@ export interface ReceivedMessage {
 /** The id used for duplicate detection: the producer's unique id when present, else the record id, per delivery attempt. */
 export function deliveryId(msg: ReceivedMessage): string {
   return `${msg.uniqKey ?? msg.originMessageId ?? msg.msgId}#${msg.reconsumeTimes}`;
+}
+
+/**
+ * A pulled record as the user sees it: body inflated, and for a redelivery from `%RETRY%<group>`
+ * the original topic restored from RETRY_TOPIC (the queue stays the retry queue, which is where
+ * its offset is committed).
+ */
+export function toReceivedMessage(record: DecodedRecord, brokerName: string, retryTopic: string | undefined): ReceivedMessage {
+  const props = record.propertyMap;
+  const compressed = (record.sysFlag & MessageSysFlag.COMPRESSED) !== 0;
+  const keys = props[MessageConst.KEYS];
+  const restored = retryTopic !== undefined && record.topic === retryTopic && props[MessageConst.RETRY_TOPIC] ? props[MessageConst.RETRY_TOPIC] : record.topic;
+  return {
+    topic: restored,
+    tags: props[MessageConst.TAGS] || undefined,
+    keys: keys ? keys.split(' ').filter(Boolean) : [],
+    body: compressed ? inflateSync(record.body) : record.body,
+    properties: props,
+    msgId: record.msgId,
+    uniqKey: props[MessageConst.UNIQ_KEY],
+    originMessageId: props[MessageConst.ORIGIN_MESSAGE_ID],
+    queue: { topic: record.topic, brokerName, queueId: record.queueId },
+    queueOffset: record.queueOffset,
+    commitLogOffset: record.physicalOffset,
+    reconsumeTimes: record.reconsumeTimes,
+    bornTimestamp: record.bornTimestamp,
+    storeTimestamp: record.storeTimestamp,
+    flag: record.flag,
+    sysFlag: record.sysFlag,
+  };
 }

@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { InvalidArgumentError } from '../protocol/errors.js';
 import { queueKey, type MessageQueue } from './message-queue.js';
 
 /**
@@ -16,6 +17,8 @@ export interface OffsetStore {
   persist(mq: MessageQueue): Promise<void>;
   persistAll(mqs: readonly MessageQueue[]): Promise<void>;
   remove(mq: MessageQueue): void;
+  /** Releases what `load` took (the local file's in-process claim). */
+  close(): void;
 }
 
 /** What the broker offset store needs from the client (codes 14 and 15). */
@@ -59,6 +62,8 @@ export class BrokerOffsetStore extends MemoryOffsets implements OffsetStore {
 
   async load(): Promise<void> {}
 
+  close(): void {}
+
   async read(mq: MessageQueue, fromStore = false): Promise<number> {
     if (!fromStore) return this.memory(mq);
     const stored = await this.backend.queryOffset(this.group, mq);
@@ -94,13 +99,23 @@ interface OffsetFile {
  * never a torn one.
  */
 export class LocalFileOffsetStore extends MemoryOffsets implements OffsetStore {
+  /** Files held by a store in this process: two writers of one file would overwrite each other. */
+  private static readonly open = new Set<string>();
   private writing: Promise<void> = Promise.resolve();
+  private claimed = false;
 
   constructor(readonly filePath: string) {
     super();
   }
 
   async load(): Promise<void> {
+    if (!this.claimed) {
+      if (LocalFileOffsetStore.open.has(this.filePath)) {
+        throw new InvalidArgumentError(`offset file ${this.filePath} is already used by another consumer in this process; give each broadcasting consumer its own instanceName`);
+      }
+      LocalFileOffsetStore.open.add(this.filePath);
+      this.claimed = true;
+    }
     let text: string;
     try {
       text = await readFile(this.filePath, 'utf8');
@@ -119,6 +134,11 @@ export class LocalFileOffsetStore extends MemoryOffsets implements OffsetStore {
 
   async read(mq: MessageQueue): Promise<number> {
     return this.memory(mq);
+  }
+
+  close(): void {
+    if (this.claimed) LocalFileOffsetStore.open.delete(this.filePath);
+    this.claimed = false;
   }
 
   async persist(): Promise<void> {

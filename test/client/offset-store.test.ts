@@ -50,6 +50,8 @@ describe('LocalFileOffsetStore', () => {
     first.update(q0, 5, true);
     first.update(q1, 2, true);
     await Promise.all([first.persistAll(), first.persistAll()]);
+    await expect(new LocalFileOffsetStore(file).load()).rejects.toThrow(/already used/);
+    first.close();
     const second = new LocalFileOffsetStore(file);
     await second.load();
     expect(await second.read(q0)).toBe(5);
