@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { decodeSendHeader, fromV2, toV1, toV2, type SendMessageRequestHeader } from '../../protocol/send-header.js';
+import { InvalidArgumentError } from '../../protocol/errors.js';
+import { decodeJsonHeader } from '../../protocol/header-codec.js';
+
+const header: SendMessageRequestHeader = {
+  producerGroup: 'PID_A',
+  topic: 'TopicTest',
+  defaultTopic: 'TBW102',
+  defaultTopicQueueNums: 4,
+  queueId: 2,
+  sysFlag: 1,
+  bornTimestamp: 1700000000123,
+  flag: 0,
+  properties: 'TAGS\u0001TagA\u0002',
+  reconsumeTimes: 0,
+  unitMode: false,
+  maxReconsumeTimes: 16,
+};
+
+describe('send header', () => {
+  it('maps to V2 letters', () => {
+    expect(toV2(header)).toEqual({
+      a: 'PID_A',
+      b: 'TopicTest',
+      c: 'TBW102',
+      d: '4',
+      e: '2',
+      f: '1',
+      g: '1700000000123',
+      h: '0',
+      i: 'TAGS\u0001TagA\u0002',
+      j: '0',
+      k: 'false',
+      l: '16',
+    });
+  });
+
+  it('round-trips V2 and V1, filling protocol defaults', () => {
+    const expected = { ...header, batch: false };
+    expect(fromV2(toV2(header))).toEqual(expected);
+    expect(decodeSendHeader(310, toV2(header))).toEqual(expected);
+    expect(decodeSendHeader(10, toV1(header))).toEqual(expected);
+    expect(decodeSendHeader(320, toV2(header)).batch).toBe(true);
+    const withBroker = { ...header, batch: true, brokerName: 'b1' };
+    expect(fromV2(toV2(withBroker))).toEqual(withBroker);
+  });
+
+  it('decodes what ali-ons sends: numbers and booleans as JSON values, no i/l', () => {
+    const ext = decodeJsonHeader(
+      Buffer.from('{"code":310,"extFields":{"a":"PID","b":"T","c":"TBW102","d":4,"e":0,"f":0,"g":1700000000000,"h":0,"j":0,"k":false}}'),
+    ).extFields;
+    expect(decodeSendHeader(310, ext)).toEqual({
+      producerGroup: 'PID',
+      topic: 'T',
+      defaultTopic: 'TBW102',
+      defaultTopicQueueNums: 4,
+      queueId: 0,
+      sysFlag: 0,
+      bornTimestamp: 1700000000000,
+      flag: 0,
+      properties: '',
+      reconsumeTimes: 0,
+      unitMode: false,
+      batch: false,
+    });
+  });
+
+  it('refuses missing or malformed fields with a clear error', () => {
+    const v2 = toV2(header);
+    const { e: _e, ...noQueue } = v2;
+    expect(() => fromV2(noQueue)).toThrow(/missing queueId \(e\)/);
+    expect(() => fromV2({ ...v2, e: 'x' })).toThrow(InvalidArgumentError);
+    expect(() => fromV2({ ...v2, e: '' })).toThrow(InvalidArgumentError);
+    expect(() => fromV2({ ...v2, e: '1.5' })).toThrow(InvalidArgumentError);
+    expect(() => fromV2({ ...v2, g: '99999999999999999999' })).toThrow(/out of range/);
+    expect(fromV2({ ...v2, e: '-1' }).queueId).toBe(-1);
+    expect(() => decodeSendHeader(11, v2)).toThrow(InvalidArgumentError);
+  });
+});
