@@ -11,6 +11,7 @@ import type { ClientRegistry } from './client-registry.js';
 import type { BrokerConfig } from './config.js';
 import type { Connection } from './connection.js';
 import type { ConsumerOffsetManager } from './consumer-offset-manager.js';
+import type { DelayDeliveryService } from './delay/delay-delivery-service.js';
 import type { PullHoldService } from './pull-hold-service.js';
 import type { QueueLockService } from './queue-lock-service.js';
 import type { TopicConfigManager } from './topic-config-manager.js';
@@ -31,6 +32,8 @@ export interface BrokerContext {
   readonly clients: ClientRegistry;
   readonly locks: QueueLockService;
   readonly pullHolds: PullHoldService;
+  /** Moves due delayed and retried messages to their topics (issue #7). */
+  readonly delayDelivery: DelayDeliveryService;
   /** Applied in order to every message before it is appended (send, batch send). */
   readonly putMessageHooks: PutMessageHook[];
   /** `host:port` that clients are told to use (routes, message ids). */

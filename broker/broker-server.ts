@@ -25,6 +25,9 @@ import { notifyConsumerIdsChanged } from './handlers/notify-consumer-ids-changed
 import { PullHoldService } from './pull-hold-service.js';
 import { QueueLockService } from './queue-lock-service.js';
 import { TopicConfigManager } from './topic-config-manager.js';
+import { DelayDeliveryService } from './delay/delay-delivery-service.js';
+import { delayPutMessageHook } from './delay/delay-queue.js';
+import { parseDelaySchedule } from './delay/delay-schedule.js';
 
 export interface BrokerServerOptions {
   logger?: Logger;
@@ -94,7 +97,9 @@ export class BrokerServer {
       maxOffsetOf: (topic, queueId) => store.maxOffset(topic, queueId),
       clock,
     });
-    const putMessageHooks: PutMessageHook[] = [];
+    const delaySchedule = parseDelaySchedule(config.messageDelayLevel);
+    const putMessageHooks: PutMessageHook[] = [delayPutMessageHook(delaySchedule, clock)];
+    const delayDelivery = new DelayDeliveryService({ store, schedule: delaySchedule, clock, logger });
     const context: BrokerContext = {
       config,
       store,
@@ -106,6 +111,7 @@ export class BrokerServer {
       locks: new QueueLockService(config.lockLeaseMs, clock),
       pullHolds,
       putMessageHooks,
+      delayDelivery,
       advertisedAddress: `${advertisedHost}:${port}`,
       storeHost,
       startedAt: clock.now(),
@@ -117,6 +123,7 @@ export class BrokerServer {
     });
     const broker = new BrokerServer(context, server, connections, detach);
     offsets.start();
+    await delayDelivery.start();
     clients.start();
     context.locks.start();
     pullHolds.start();
@@ -150,6 +157,7 @@ export class BrokerServer {
     context.clients.shutdown();
     context.locks.shutdown();
     context.offsets.shutdown();
+    await context.delayDelivery.shutdown();
     await closed;
     await context.store.close();
     context.logger.info('broker stopped');

@@ -4,6 +4,7 @@
  */
 import { RequestCode } from '../../protocol/request-code.js';
 import type { RequestHandler } from '../broker-context.js';
+import { consumerSendMsgBack } from './consumer-send-msg-back.js';
 import { deleteTopicInBroker } from './delete-topic-in-broker.js';
 import { getConsumerListByGroup } from './get-consumer-list-by-group.js';
 import { getEarliestMsgStoretime } from './get-earliest-msg-storetime.js';
@@ -46,6 +47,7 @@ const HANDLERS = new Map<number, RequestHandler>([
   [RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, searchOffsetByTimestamp],
   [RequestCode.GET_MAX_OFFSET, getMaxOffset],
   [RequestCode.GET_MIN_OFFSET, getMinOffset],
+  [RequestCode.CONSUMER_SEND_MSG_BACK, consumerSendMsgBack],
   [RequestCode.GET_EARLIEST_MSG_STORETIME, getEarliestMsgStoretime],
   // orderly consumption
   [RequestCode.LOCK_BATCH_MQ, lockBatchMq],
