@@ -75,6 +75,13 @@ async function records(topic: string, queueId = 0): Promise<DecodedRecord[]> {
   return result.buffers.flatMap((b) => decodeRecords(b));
 }
 
+/** Waits until `topic` holds at least `count` records, and returns them. */
+async function waitForRecords(topic: string, count = 1, queueId = 0): Promise<DecodedRecord[]> {
+  let found: DecodedRecord[] = [];
+  await waitFor(async () => (found = await records(topic, queueId)).length >= count, { what: `${count} records on ${topic}`, intervalMs: 5 });
+  return found;
+}
+
 function newTopic(): string {
   const topic = uniqueName('T');
   createTopic(broker, topic, 1);
@@ -92,10 +99,7 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
 
     const retryTopic = `%RETRY%${group}`;
     expect(await records(retryTopic)).toHaveLength(0);
-    const [retry] = await waitFor(async () => {
-      const found = await records(retryTopic);
-      return found.length > 0 && found;
-    }, { what: 'the retry copy', timeoutMs: 5000 });
+    const [retry] = await waitForRecords(retryTopic);
     expect(Date.now() - sentBackAt).toBeGreaterThanOrEqual(schedule.delayMs(3) - 5);
     expect(retry.body.toString()).toBe('first');
     expect(retry.reconsumeTimes).toBe(1);
@@ -113,10 +117,7 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
     let offset = decodeOffsetMsgId(msgId).physicalOffset;
     for (let attempt = 1; attempt <= 2; attempt++) {
       expect((await sendBack(offset, group, { maxReconsumeTimes: 2 })).code).toBe(ResponseCode.SUCCESS);
-      const found = await waitFor(async () => {
-        const all = await records(retryTopic);
-        return all.length >= attempt && all;
-      }, { what: `retry ${attempt}` });
+      const found = await waitForRecords(retryTopic, attempt);
       const latest = found[attempt - 1];
       expect(latest.reconsumeTimes).toBe(attempt);
       expect(latest.propertyMap).toMatchObject({ RETRY_TOPIC: topic, ORIGIN_MESSAGE_ID: msgId });
@@ -163,7 +164,7 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
     const response = await client.send(createRequest(RequestCode.CONSUMER_SEND_MSG_BACK, request, undefined, { version: 120 }));
     expect(response.code).toBe(ResponseCode.SUCCESS);
     expect(await records(`%DLQ%${group}`)).toHaveLength(0);
-    await waitFor(async () => (await records(`%RETRY%${group}`)).length === 1, { what: 'retry copy' });
+    expect(await waitForRecords(`%RETRY%${group}`)).toHaveLength(1);
   });
 
   it('answers SYSTEM_ERROR for an offset that holds no message', async () => {
@@ -194,10 +195,7 @@ describe('send path', () => {
     const level = 10;
     const { sentAt } = await send({ topic, properties: { DELAY: String(level), TAGS: 'later' }, body: 'delayed' });
     expect(await records(topic)).toHaveLength(0);
-    const [delivered] = await waitFor(async () => {
-      const found = await records(topic);
-      return found.length > 0 && found;
-    }, { what: 'the delayed message', intervalMs: 5 });
+    const [delivered] = await waitForRecords(topic);
     const waited = Date.now() - sentAt;
     expect(waited).toBeGreaterThanOrEqual(schedule.delayMs(level) - 20);
     expect(waited).toBeLessThan(schedule.delayMs(level) + 1000);
