@@ -174,7 +174,13 @@ export async function recoverQueue(
     found.push({ segment, logSize, idxSize });
   }
   if (found.length === 0) return { segments: [], intact: true };
-  if (clean && (await openClean(ctx, found))) return { segments: found.map((f) => f.segment), intact: true };
+  if (clean) {
+    if (await openClean(ctx, found)) return { segments: found.map((f) => f.segment), intact: true };
+    // A clean shutdown whose files do not add up: the checkpoint is suspect too, so the whole
+    // active segment is verified (earlier segments were sealed and synced before it was created).
+    const active = found[found.length - 1].segment;
+    checkpoint = { offset: active.baseOffset, segmentBase: active.baseOffset, position: SEGMENT_HEADER_SIZE };
+  }
   return { segments: await recoverFromCheckpoint(ctx, found, checkpoint), intact: false };
 }
 
@@ -289,7 +295,7 @@ async function recoverFromCheckpoint(ctx: RecoveryContext, found: FoundSegment[]
   let expectedOffset = startOffset;
   for (let i = startIndex; i < found.length; i++) {
     const f = found[i];
-    if (f.segment.baseOffset !== expectedOffset) {
+    if (i > startIndex && f.segment.baseOffset !== expectedOffset) {
       logger.warn({ path: f.segment.logPath, expectedOffset }, 'segment leaves a gap in queue offsets; removing it and later ones');
       await removeSegments(io, f.segment.dir, found.slice(i).map((g) => g.segment.baseOffset));
       return found.slice(0, i).map((g) => g.segment);
