@@ -1,7 +1,7 @@
 /**
- * Request codes of the RocketMQ 4.x remoting protocol, named as in Apache RocketMQ 4.9.8
- * `RequestCode.java`. A request's `code` field carries one of these; a response's `code` field
- * carries a `ResponseCode` instead.
+ * Request codes of the RocketMQ 4.x remoting protocol: every code of Apache RocketMQ 4.9.8
+ * `RequestCode.java` under its name, plus 217, which ali-ons sends. A request's `code` field
+ * carries one of these; a response's `code` field carries a `ResponseCode` instead.
  */
 export const RequestCode = {
   SEND_MESSAGE: 10,
@@ -35,6 +35,10 @@ export const RequestCode = {
   GET_ALL_CONSUMER_OFFSET: 43,
   GET_ALL_DELAY_OFFSET: 45,
   CHECK_CLIENT_CONFIG: 46,
+  UPDATE_AND_CREATE_ACL_CONFIG: 50,
+  DELETE_ACL_CONFIG: 51,
+  GET_BROKER_CLUSTER_ACL_INFO: 52,
+  UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: 53,
   PUT_KV_CONFIG: 100,
   GET_KV_CONFIG: 101,
   DELETE_KV_CONFIG: 102,
@@ -51,9 +55,15 @@ export const RequestCode = {
   GET_ALL_TOPIC_LIST_FROM_NAMESERVER: 206,
   DELETE_SUBSCRIPTIONGROUP: 207,
   GET_CONSUME_STATS: 208,
+  SUSPEND_CONSUMER: 209,
+  RESUME_CONSUMER: 210,
+  RESET_CONSUMER_OFFSET_IN_CONSUMER: 211,
+  RESET_CONSUMER_OFFSET_IN_BROKER: 212,
+  ADJUST_CONSUMER_THREAD_POOL: 213,
+  WHO_CONSUME_THE_MESSAGE: 214,
   DELETE_TOPIC_IN_BROKER: 215,
   DELETE_TOPIC_IN_NAMESRV: 216,
-  /** Name from RocketMQ 3.x kept by ali-ons (which sends it); 4.9.8 reuses 217 for REGISTER_TOPIC_IN_NAMESRV. */
+  /** RocketMQ 3.x name, still sent by ali-ons; 4.9.8 has no code 217 (5.x reuses it for REGISTER_TOPIC_IN_NAMESRV). */
   GET_KV_CONFIG_BY_VALUE: 217,
   GET_KVLIST_BY_NAMESPACE: 219,
   RESET_CONSUMER_CLIENT_OFFSET: 220,
@@ -62,6 +72,8 @@ export const RequestCode = {
   INVOKE_BROKER_TO_GET_CONSUMER_STATUS: 223,
   GET_TOPICS_BY_CLUSTER: 224,
   QUERY_TOPIC_CONSUME_BY_WHO: 300,
+  REGISTER_FILTER_SERVER: 301,
+  REGISTER_MESSAGE_FILTER_CLASS: 302,
   QUERY_CONSUME_TIME_SPAN: 303,
   GET_SYSTEM_TOPIC_LIST_FROM_NS: 304,
   GET_SYSTEM_TOPIC_LIST_FROM_BROKER: 305,
@@ -71,10 +83,14 @@ export const RequestCode = {
   CONSUME_MESSAGE_DIRECTLY: 309,
   SEND_MESSAGE_V2: 310,
   GET_UNIT_TOPIC_LIST: 311,
+  GET_HAS_UNIT_SUB_TOPIC_LIST: 312,
+  GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST: 313,
   CLONE_GROUP_OFFSET: 314,
   VIEW_BROKER_STATS_DATA: 315,
   CLEAN_UNUSED_TOPIC: 316,
   GET_BROKER_CONSUME_STATS: 317,
+  UPDATE_NAMESRV_CONFIG: 318,
+  GET_NAMESRV_CONFIG: 319,
   SEND_BATCH_MESSAGE: 320,
   QUERY_CONSUME_QUEUE: 321,
   QUERY_DATA_VERSION: 322,
@@ -83,6 +99,8 @@ export const RequestCode = {
   SEND_REPLY_MESSAGE_V2: 325,
   PUSH_REPLY_MESSAGE_TO_CLIENT: 326,
   ADD_WRITE_PERM_OF_BROKER: 327,
+  GET_ALL_PRODUCER_INFO: 328,
+  DELETE_EXPIRED_COMMITLOG: 329,
 } as const;
 export type RequestCodeName = keyof typeof RequestCode;
 export type RequestCode = (typeof RequestCode)[RequestCodeName];

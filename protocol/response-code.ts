@@ -40,6 +40,7 @@ export const ResponseCode = {
   UPDATE_AND_CREATE_ACL_CONFIG_FAILED: 209,
   DELETE_ACL_CONFIG_FAILED: 210,
   UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: 211,
+  FLOW_CONTROL: 215,
 } as const;
 export type ResponseCodeName = keyof typeof ResponseCode;
 export type ResponseCode = (typeof ResponseCode)[ResponseCodeName];
@@ -94,6 +95,7 @@ export const RESPONSE_CODES: readonly ResponseCodeInfo[] = [
   info('UPDATE_AND_CREATE_ACL_CONFIG_FAILED', false, 'Updating the ACL config failed'),
   info('DELETE_ACL_CONFIG_FAILED', false, 'Deleting the ACL config failed'),
   info('UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED', false, 'Updating the global white address list failed'),
+  info('FLOW_CONTROL', true, 'The broker is applying flow control; try again later'),
 ];
 
 const INFO_BY_CODE: ReadonlyMap<number, ResponseCodeInfo> = new Map(RESPONSE_CODES.map((i) => [i.code, i]));
