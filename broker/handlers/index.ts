@@ -4,6 +4,7 @@
  */
 import { RequestCode } from '../../protocol/request-code.js';
 import type { RequestHandler } from '../broker-context.js';
+import { ADMIN_HANDLERS } from './admin/index.js';
 import { consumerSendMsgBack } from './consumer-send-msg-back.js';
 import { deleteTopicInBroker } from './delete-topic-in-broker.js';
 import { getConsumerListByGroup } from './get-consumer-list-by-group.js';
@@ -58,6 +59,8 @@ const HANDLERS = new Map<number, RequestHandler>([
   // topics
   [RequestCode.UPDATE_AND_CREATE_TOPIC, updateAndCreateTopic],
   [RequestCode.DELETE_TOPIC_IN_BROKER, deleteTopicInBroker],
+  // admin (issue #8)
+  ...ADMIN_HANDLERS,
 ]);
 
 export function findHandler(code: number): RequestHandler | undefined {
