@@ -33,7 +33,7 @@ function text(value: unknown, what: string, required = true): string {
 }
 
 function parseSubscription(item: Json, where: string): SubscriptionData {
-  const codeSet = list(item.codeSet ?? [], `${where}.codeSet`) as unknown as unknown[];
+  const codeSet: unknown[] = Array.isArray(item.codeSet) ? item.codeSet : [];
   return {
     topic: text(item.topic, `${where}.topic`),
     subString: text(item.subString, `${where}.subString`, false) || '*',

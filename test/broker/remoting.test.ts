@@ -69,7 +69,7 @@ describe('remoting basics', () => {
           consumeType: 'CONSUME_PASSIVELY',
           messageModel: 'CLUSTERING',
           consumeFromWhere: 'CONSUME_FROM_LAST_OFFSET',
-          subscriptionDataSet: [{ topic: 'X', subString: '*', tagsSet: [], codeSet: [], subVersion: 1 }],
+          subscriptionDataSet: [{ topic: 'X', subString: 'TagA || TagB', tagsSet: ['TagA', 'TagB'], codeSet: [80_204_913, 80_204_914], subVersion: 1 }],
           unitMode: false,
         },
       ],
@@ -78,6 +78,7 @@ describe('remoting basics', () => {
     expect((await client.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic: `%RETRY%${group}` })).code).toBe(0);
     const list = await client.request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: group });
     expect(parseRocketMQJson(list.body!)).toEqual({ consumerIdList: ['127.0.0.1@1'] });
+    expect(broker.broker.context.clients.subscription(group, 'X')?.codeSet).toEqual([80_204_913, 80_204_914]);
     // The client leaving empties the group.
     await client.request(RequestCode.UNREGISTER_CLIENT, { clientID: '127.0.0.1@1', consumerGroup: group });
     expect((await client.request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: group })).code).toBe(ResponseCode.SYSTEM_ERROR);

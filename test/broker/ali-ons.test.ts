@@ -1,0 +1,122 @@
+/**
+ * The npm client ali-ons, unmodified, against a real broker over TCP: produce, cluster consumption
+ * with a tag filter, and broadcast consumption.
+ */
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../helpers/common.js';
+import { createTopic, startBroker, type TestBroker } from '../helpers/broker.js';
+
+const require = createRequire(import.meta.url);
+const { Producer, Consumer, Message } = require('ali-ons') as {
+  Producer: new (options: object) => AliProducer;
+  Consumer: new (options: object) => AliConsumer;
+  Message: new (topic: string, tags: string, body: Buffer) => { keys?: string[] };
+};
+
+interface AliProducer {
+  ready(): Promise<void>;
+  send(message: object): Promise<{ sendStatus: string; msgId: string; queueOffset: number }>;
+  close(): Promise<void>;
+  on(event: 'error', listener: (err: Error) => void): void;
+}
+interface AliMessage {
+  msgId: string;
+  tags: string;
+  body: Buffer;
+}
+interface AliConsumer {
+  ready(): Promise<void>;
+  subscribe(topic: string, expression: string, handler: (msg: AliMessage) => Promise<void>): void;
+  close(): Promise<void>;
+  on(event: 'error', listener: (err: Error) => void): void;
+}
+
+const silentLogger = { info() {}, warn() {}, error() {}, debug() {} };
+// ali-ons asserts an HTTP client even when nameSrv is given; it is only used for Aliyun address lookup.
+const httpclient = { request: async () => ({ status: 404, data: '' }) };
+
+let broker: TestBroker;
+const closers: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  broker = await startBroker();
+});
+afterAll(async () => {
+  for (const close of closers.reverse()) await close().catch(() => undefined);
+  await broker.stop();
+});
+
+function clientOptions() {
+  return { nameSrv: broker.nameSrv, httpclient, logger: silentLogger, instanceName: uniqueName('i') };
+}
+
+async function producerFor(): Promise<AliProducer> {
+  const producer = new Producer({ ...clientOptions(), producerGroup: uniqueName('PG') });
+  producer.on('error', () => undefined);
+  await producer.ready();
+  closers.push(() => producer.close());
+  return producer;
+}
+
+async function consumerFor(group: string, topic: string, expression: string, extra: object, received: AliMessage[]): Promise<AliConsumer> {
+  const consumer = new Consumer({ ...clientOptions(), consumerGroup: group, rebalanceInterval: 500, ...extra });
+  // ali-ons reports QUERY_NOT_FOUND and similar through 'error' events; they are expected here.
+  consumer.on('error', () => undefined);
+  consumer.subscribe(topic, expression, async (msg) => {
+    received.push(msg);
+  });
+  await consumer.ready();
+  closers.push(() => consumer.close());
+  return consumer;
+}
+
+describe('ali-ons against FerryMQ', () => {
+  it('cluster consumer with a tag filter gets every matching message exactly once', async () => {
+    const topic = uniqueName('alions_cluster');
+    const group = uniqueName('GID');
+    createTopic(broker, topic, 2);
+    const producer = await producerFor();
+    const sentIds = new Map<string, string>();
+    const sendOne = async (tag: string, i: number) => {
+      const result = await producer.send(new Message(topic, tag, Buffer.from(`${tag}-${i}`)));
+      expect(result.sendStatus).toBe('SEND_OK');
+      sentIds.set(`${tag}-${i}`, result.msgId);
+    };
+    // Sent before the group exists: a new group on a young queue starts at offset 0.
+    for (let i = 0; i < 4; i++) await sendOne(i % 2 === 0 ? 'TagA' : 'TagB', i);
+    const received: AliMessage[] = [];
+    await consumerFor(group, topic, 'TagA', {}, received);
+    for (let i = 4; i < 8; i++) await sendOne(i % 2 === 0 ? 'TagA' : 'TagB', i);
+    await waitFor(() => received.length >= 4, { timeoutMs: 20_000, what: '4 TagA messages' });
+    await new Promise((r) => setTimeout(r, 500)); // room for a duplicate to show up
+    const bodies = received.map((m) => m.body.toString()).sort();
+    expect(bodies).toEqual(['TagA-0', 'TagA-2', 'TagA-4', 'TagA-6']);
+    for (const msg of received) {
+      expect(msg.tags).toBe('TagA');
+      expect(msg.msgId).toBe(sentIds.get(msg.body.toString()));
+    }
+  });
+
+  it('broadcast consumers each get every matching message', async () => {
+    const topic = uniqueName('alions_broadcast');
+    const group = uniqueName('GID');
+    createTopic(broker, topic, 2);
+    const producer = await producerFor();
+    const first: AliMessage[] = [];
+    const second: AliMessage[] = [];
+    const heldBefore = broker.broker.context.pullHolds.heldCount();
+    await consumerFor(group, topic, 'TagA', { isBroadcast: true }, first);
+    await consumerFor(group, topic, 'TagA', { isBroadcast: true }, second);
+    // Each consumer pulls both queues of the topic plus its retry topic.
+    await waitFor(() => broker.broker.context.pullHolds.heldCount() - heldBefore >= 4, { timeoutMs: 15_000, what: 'broadcast pulls held' });
+    for (let i = 0; i < 6; i++) {
+      const result = await producer.send(new Message(topic, i % 2 === 0 ? 'TagA' : 'TagB', Buffer.from(`b-${i}`)));
+      expect(result.sendStatus).toBe('SEND_OK');
+    }
+    await waitFor(() => first.length >= 3 && second.length >= 3, { timeoutMs: 20_000, what: 'both broadcast consumers' });
+    await new Promise((r) => setTimeout(r, 300));
+    for (const got of [first, second]) expect(got.map((m) => m.body.toString()).sort()).toEqual(['b-0', 'b-2', 'b-4']);
+  });
+});
+
