@@ -1,6 +1,8 @@
 /** FerryMQ client SDK: producer, push and pull consumers over the RocketMQ 4.x remoting protocol. */
 export { Producer, type ProducerOptions, type SendOptions, type SendResult } from './producer.js';
-export { PushConsumer, type PushConsumerOptions, type ConsumeFromWhere } from './push-consumer.js';
+export { PushConsumer, type PushConsumerOptions } from './push-consumer.js';
+export { PullConsumer, type PullConsumerOptions, type SeekTarget } from './pull-consumer.js';
+export type { ConsumeFromWhere } from './start-offset.js';
 export { ConsumeStatus, type ConsumeContext, type ConsumeStats, type MessageListener, type MessageModel } from './consume-types.js';
 export type { ClientOptions } from './client-instance.js';
 export type { Message, ReceivedMessage } from './message.js';

@@ -22,9 +22,9 @@ import { ProcessQueue } from './process-queue.js';
 import { Producer } from './producer.js';
 import { allocationReport, RebalanceService, type AllocationReport } from './rebalance-service.js';
 import { backoffDelay, sleep } from './retry.js';
+import { computeStartOffset, storeHasAnyOffset, type ConsumeFromWhere } from './start-offset.js';
 import { TaskPool } from './task-pool.js';
 
-export type ConsumeFromWhere = 'LAST_OFFSET' | 'FIRST_OFFSET' | 'TIMESTAMP';
 
 export interface PushConsumerOptions extends ClientOptions {
   group: string;
@@ -327,7 +327,8 @@ export class PushConsumer {
 
   private async updateOwnedQueues(sub: Subscription, mine: readonly MessageQueue[]): Promise<void> {
     let groupConsumesTopic: Promise<boolean> | undefined;
-    const consumesTopic = () => (groupConsumesTopic ??= this.groupHasOffsets(sub.topic));
+    const route = this.instance!.cachedRoute(sub.topic);
+    const consumesTopic = () => (groupConsumesTopic ??= route ? storeHasAnyOffset(this.offsetStore, this.instance!.subscribeQueues(route, sub.topic)) : Promise.resolve(false));
     const wanted = new Set(mine.map(queueKey));
     for (const [key, owned] of [...this.owned]) {
       if (owned.mq.topic === sub.topic && !wanted.has(key)) await this.releaseQueue(key, owned);
@@ -344,7 +345,15 @@ export class PushConsumer {
       }
       let offset: number;
       try {
-        offset = await this.computeStartOffset(mq, consumesTopic);
+        offset = await computeStartOffset({
+          instance: this.instance!,
+          store: this.offsetStore,
+          mq,
+          where: this.options.consumeFromWhere ?? 'LAST_OFFSET',
+          timestamp: this.options.consumeTimestamp ?? Date.now() - 30 * 60_000,
+          addedLater: !this.initialQueues.get(mq.topic)?.has(queueKey(mq)),
+          groupConsumesTopic: consumesTopic,
+        });
       } catch (err) {
         this.logger.warn({ err, queue: mq }, 'cannot compute the start offset; will retry at the next rebalance');
         continue;
@@ -365,41 +374,6 @@ export class PushConsumer {
     this.offsetStore.remove(owned.mq);
     if (this.orderly && this.messageModel === 'CLUSTERING') await this.unlock([owned.mq]);
     this.logger.debug({ queue: owned.mq }, 'queue released');
-  }
-
-  /**
-   * Java's computePullFromWhere, plus one FerryMQ rule: a queue the group has no offset for, on a
-   * topic the group already consumes (a sibling queue has an offset, or the queue appeared after
-   * we first saw the route), starts at its first offset, so nothing written to it is skipped.
-   */
-  private async computeStartOffset(mq: MessageQueue, groupConsumesTopic: () => Promise<boolean>): Promise<number> {
-    const stored = await this.offsetStore.read(mq, true);
-    if (stored >= 0) return stored;
-    const instance = this.instance!;
-    const address = await instance.requireMaster(mq.brokerName);
-    const isRetry = mq.topic.startsWith('%RETRY%');
-    const where = this.options.consumeFromWhere ?? 'LAST_OFFSET';
-    const addedLater = !this.initialQueues.get(mq.topic)?.has(queueKey(mq));
-    if (!isRetry && (addedLater || (await groupConsumesTopic()))) return instance.api.minOffset(address, mq);
-    switch (where) {
-      case 'FIRST_OFFSET':
-        return isRetry ? 0 : instance.api.minOffset(address, mq);
-      case 'TIMESTAMP':
-        if (isRetry) return instance.api.maxOffset(address, mq);
-        return instance.api.searchOffset(address, mq, this.options.consumeTimestamp ?? Date.now() - 30 * 60_000);
-      default:
-        return isRetry ? 0 : instance.api.maxOffset(address, mq);
-    }
-  }
-
-  /** Whether the group has a committed offset on any queue of the topic. */
-  private async groupHasOffsets(topic: string): Promise<boolean> {
-    const route = this.instance!.cachedRoute(topic);
-    if (!route) return false;
-    for (const mq of this.instance!.subscribeQueues(route, topic)) {
-      if ((await this.offsetStore.read(mq, true).catch(() => -1)) >= 0) return true;
-    }
-    return false;
   }
 
   private async pullLoop(owned: OwnedQueue, startOffset: number): Promise<void> {
