@@ -126,7 +126,7 @@ const CHECKS: Partial<Record<BrokerKey, (value: never) => string | undefined>> =
 
 function coerce(key: string, value: unknown, like: unknown, source: string): unknown {
   const fail = (why: string): never => {
-    throw new ConfigError(`config ${key} from ${source}: ${why} (got ${JSON.stringify(value)})`);
+    throw new ConfigError(`config ${key} from ${source}: ${why} (got ${typeof value === 'string' ? JSON.stringify(value) : String(value)})`);
   };
   if (typeof like === 'number') {
     const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;

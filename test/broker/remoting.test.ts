@@ -155,4 +155,40 @@ describe('remoting basics', () => {
     expect(unknown.code).toBe(ResponseCode.REQUEST_CODE_NOT_SUPPORTED);
     client.close();
   });
+
+  it('answers a binary-header (ROCKETMQ serialize type) request in the same serialize type', async () => {
+    const topic = uniqueName('binary');
+    createTopic(broker, topic, 1);
+    const client = await RawClient.connect(broker.port);
+    const response = await client.send(createRequest(RequestCode.GET_MAX_OFFSET, { topic, queueId: 0 }, undefined, { serializeType: 1 }));
+    expect(response.serializeType).toBe(1);
+    expect(response.code).toBe(ResponseCode.SUCCESS);
+    expect(response.extFields.offset).toBe('0');
+    client.close();
+  });
+
+  it('does not buffer without bound for a client that stops reading', async () => {
+    const capped = await startBroker({ maxPendingWriteBytesPerConnection: 256 * 1024 });
+    try {
+      const topic = uniqueName('stall');
+      createTopic(capped, topic, 1);
+      const writer = await RawClient.connect(capped.port);
+      const sent = await writer.request(RequestCode.SEND_MESSAGE_V2, sendHeader(topic), Buffer.alloc(100 * 1024, 7));
+      const offset = BigInt('0x' + sent.extFields.msgId.slice(16)).toString();
+      const stalled = await RawClient.connect(capped.port);
+      stalled.socket.pause();
+      const frames = Array.from({ length: 400 }, () => Buffer.concat(encodeFrame(createRequest(RequestCode.VIEW_MESSAGE_BY_ID, { offset }))));
+      stalled.write(Buffer.concat(frames)); // asks for 40 MB of answers it never reads
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const connection of capped.broker.context.connections.values()) {
+        // Reading stops once the socket is full, so at most one answer sits above the cap.
+        expect(connection.pendingWriteBytes).toBeLessThan(256 * 1024 + 200 * 1024);
+      }
+      expect((await writer.request(RequestCode.GET_MAX_OFFSET, { topic, queueId: 0 })).extFields.offset).toBe('1');
+      stalled.close();
+      writer.close();
+    } finally {
+      await capped.stop();
+    }
+  });
 });
