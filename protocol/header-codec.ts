@@ -61,13 +61,21 @@ export function encodeJsonHeader(cmd: CommandHeader): string {
     flag: cmd.flag,
   };
   if (cmd.remark !== undefined && cmd.remark !== null) header.remark = cmd.remark;
-  header.extFields = cmd.extFields;
-  // JSON.stringify already drops undefined values; nulls must go too (ali-ons omits them).
-  return JSON.stringify(header, dropNull);
+  header.extFields = withoutNulls(cmd.extFields);
+  // No replacer function: it would take JSON.stringify off its fast path on every frame.
+  return JSON.stringify(header);
 }
 
-function dropNull(_key: string, value: unknown): unknown {
-  return value === null ? undefined : value;
+/** The fields themselves unless a value is null (JSON.stringify already drops undefined). */
+function withoutNulls(fields: Record<string, string>): Record<string, string> {
+  for (const key in fields) {
+    if (fields[key] === null) {
+      const copy: Record<string, string> = {};
+      for (const k in fields) if (fields[k] !== null) copy[k] = fields[k];
+      return copy;
+    }
+  }
+  return fields;
 }
 
 function intField(obj: Record<string, unknown>, key: string, required: boolean): number {
@@ -114,20 +122,19 @@ function decodeLanguage(value: unknown): string {
   throw new FrameError(`header "language" is neither a name nor an ordinal: ${JSON.stringify(value)}`);
 }
 
+/** Coerces in place: the object is fresh from JSON.parse, and most frames need no change at all. */
 function decodeJsonExtFields(value: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (value === undefined || value === null) return out;
+  if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new FrameError('header "extFields" is not an object');
   const fields = value as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
+  for (const key in fields) {
     const v = fields[key];
-    if (typeof v === 'string') out[key] = v;
-    else if (typeof v === 'number' || typeof v === 'boolean') out[key] = String(v);
-    else if (v !== null && v !== undefined) {
-      throw new FrameError(`header extFields "${key}" is not a string, number or boolean`);
-    }
+    if (typeof v === 'string') continue;
+    if (typeof v === 'number' || typeof v === 'boolean') fields[key] = String(v);
+    else if (v === null) delete fields[key];
+    else throw new FrameError(`header extFields "${key}" is not a string, number or boolean`);
   }
-  return out;
+  return fields as Record<string, string>;
 }
 
 const BINARY_FIXED = 2 + 1 + 2 + 4 + 4 + 4 + 4;
