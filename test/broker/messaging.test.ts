@@ -13,7 +13,7 @@ let broker: TestBroker;
 let client: RawClient;
 
 beforeAll(async () => {
-  broker = await startBroker({ lockLeaseMs: 400 });
+  broker = await startBroker({ lockLeaseMs: 400, store: { maxMessageSize: 64 * 1024 } });
   client = await RawClient.connect(broker.port);
 });
 afterAll(async () => {
@@ -166,6 +166,15 @@ describe('send, pull and lookups', () => {
     expect(scanRecords(pulled.body!).records.map((r) => [r.queueOffset, r.body.toString()])).toEqual([[0, 'x'], [1, 'y'], [2, 'z']]);
     const bad = await client.request(RequestCode.SEND_BATCH_MESSAGE, header, Buffer.from('garbage!'));
     expect(bad.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+  });
+
+  it('refuses a body over the store limit and stores nothing', async () => {
+    const topic = uniqueName('big');
+    createTopic(broker, topic, 1);
+    const limit = broker.broker.context.config.store.maxMessageSize;
+    const response = await send(topic, 'x'.repeat(limit + 1));
+    expect(response.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+    expect((await client.request(RequestCode.GET_MAX_OFFSET, { topic, queueId: 0 })).extFields.offset).toBe('0');
   });
 
   it('creates and deletes topics', async () => {

@@ -191,4 +191,32 @@ describe('remoting basics', () => {
       await capped.stop();
     }
   });
+
+  it('tells a group\'s clients when its membership changes, and drops idle connections', async () => {
+    const small = await startBroker({ channelIdleTimeoutMs: 400 });
+    try {
+      const group = uniqueName('G');
+      const heartbeat = (clientID: string) =>
+        Buffer.from(
+          JSON.stringify({
+            clientID,
+            producerDataSet: [],
+            consumerDataSet: [{ groupName: group, consumeType: 'CONSUME_ACTIVELY', messageModel: 'CLUSTERING', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', subscriptionDataSet: [] }],
+          }),
+        );
+      const first = await RawClient.connect(small.port);
+      const second = await RawClient.connect(small.port);
+      await first.request(RequestCode.HEART_BEAT, {}, heartbeat('c1'));
+      await second.request(RequestCode.HEART_BEAT, {}, heartbeat('c2'));
+      await waitFor(() => first.serverRequests.some((r) => r.code === RequestCode.NOTIFY_CONSUMER_IDS_CHANGED), { what: 'NOTIFY to c1' });
+      const notify = first.serverRequests.find((r) => r.code === RequestCode.NOTIFY_CONSUMER_IDS_CHANGED)!;
+      expect(notify.extFields.consumerGroup).toBe(group);
+      expect(notify.flag & 2).toBe(2); // oneway
+      // Nobody speaks for longer than the idle timeout: both are closed, the group empties.
+      await Promise.all([first.closed, second.closed]);
+      await waitFor(() => small.broker.context.clients.consumerIds(group).length === 0, { what: 'group emptied' });
+    } finally {
+      await small.stop();
+    }
+  });
 });
