@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { advertisedHostOf, ConfigError, DEFAULT_BROKER_CONFIG, envVarName, loadBrokerConfig } from '../../broker/config.js';
+import { supportedRequestCodes } from '../../broker/handlers/index.js';
+import { requestCodeName } from '../../protocol/request-code.js';
 import { DEFAULT_STORE_CONFIG } from '../../storage/config.js';
 
 describe('broker config', () => {
@@ -49,6 +51,12 @@ describe('broker config', () => {
       ...Object.keys(DEFAULT_STORE_CONFIG).map((k) => `store.${k}`),
     ];
     const missing = keys.filter((k) => !doc.includes(`\`${k}\``) || !doc.includes(envVarName(k)));
+    expect(missing).toEqual([]);
+  });
+
+  it('docs/broker.md lists every supported request code', () => {
+    const doc = readFileSync(new URL('../../docs/broker.md', import.meta.url), 'utf8');
+    const missing = supportedRequestCodes().filter((code) => !doc.includes(`| ${code} | \`${requestCodeName(code)}\``));
     expect(missing).toEqual([]);
   });
 });
