@@ -261,6 +261,7 @@ export function decodeRecord(buf: Buffer, offset = 0): DecodedRecord {
   const sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
   const bornV6 = (sysFlag & MessageSysFlag.BORNHOST_V6) !== 0;
   const storeV6 = (sysFlag & MessageSysFlag.STOREHOST_V6) !== 0;
+  if (end - offset < RecordPos.BODY + (bornV6 ? 12 : 0) + (storeV6 ? 12 : 0)) throw fail('header runs past the buffer');
   let pos = offset + RecordPos.BORN_HOST;
   const bornHost = readHost(buf, pos, bornV6);
   pos += bornV6 ? 20 : 8;
@@ -272,7 +273,6 @@ export function decodeRecord(buf: Buffer, offset = 0): DecodedRecord {
   const reconsumeTimes = buf.readInt32BE(pos);
   const preparedTransactionOffset = readInt64(buf, pos + 4);
   pos += 12;
-  if (pos + 4 > end) throw fail('header runs past the record');
   const bodyLen = buf.readInt32BE(pos);
   pos += 4;
   if (bodyLen < 0 || pos + bodyLen + 3 > end) throw fail(`body length ${bodyLen} runs past the record`);
