@@ -103,9 +103,9 @@ export class Producer {
     this.instance = ClientInstance.acquire(this.options, this.member);
   }
 
-  /** Writable queues of a topic (after a route lookup). */
+  /** Writable queues of a topic, from a fresh route lookup. */
   async publishQueues(topic: string): Promise<MessageQueue[]> {
-    return (await this.publishInfoOf(topic)).queues;
+    return (await this.publishInfoOf(topic, true)).queues;
   }
 
   async send(msg: Message, options: SendOptions = {}): Promise<SendResult> {
