@@ -1,0 +1,122 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeRecords } from '../../protocol/message-codec.js';
+import { CrashSimFileIO, type CrashMode } from '../../storage/crash-sim-file-io.js';
+import type { MessageStore } from '../../storage/message-store.js';
+import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
+import { tempDir } from '../helpers/common.js';
+import { createTopic, message, openStore } from './store-fixture.js';
+
+let dir: { path: string; cleanup: () => Promise<void> };
+beforeEach(async () => {
+  dir = await tempDir('ferrymq-powerloss-');
+});
+afterEach(async () => {
+  await dir.cleanup();
+});
+
+async function readAll(store: MessageStore, topic: string, queueId: number): Promise<string[]> {
+  const out: string[] = [];
+  let offset = store.minOffset(topic, queueId);
+  for (;;) {
+    const read = await store.read(topic, queueId, offset, 64, 1 << 20);
+    if (read.status !== GetMessageStatus.FOUND) return out;
+    out.push(...decodeRecords(Buffer.concat(read.buffers)).map((r) => r.body.toString()));
+    offset = read.nextBeginOffset;
+  }
+}
+
+describe('simulated power loss (SYNC_FLUSH)', () => {
+  const cases: [CrashMode, number][] = [
+    ['drop', 1],
+    ['tear', 7],
+    ['tear', 8],
+    ['random', 3],
+    ['random', 4],
+  ];
+  it.each(cases)('loses no acknowledged append (%s, seed %i)', async (mode, seed) => {
+    const io = new CrashSimFileIO();
+    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 2048 } });
+    const topic = createTopic(store, 3);
+    const acked = new Map<string, { queueId: number; offset: number }>();
+    let crashed: Promise<void> | undefined;
+    const appender = async (worker: number) => {
+      for (let i = 0; i < 200 && !crashed; i++) {
+        const body = `w${worker}-${i}-`.padEnd(60 + ((i * 7) % 50), 'z');
+        const result = await store.append(message(topic, worker % 3, body));
+        if (result.status === AppendStatus.PUT_OK) {
+          acked.set(body, { queueId: worker % 3, offset: result.queueOffset });
+          if (acked.size === 150) crashed = io.crash({ mode, seed });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 12 }, (_, w) => appender(w)));
+    await crashed;
+    await store.close();
+    expect(acked.size).toBeGreaterThanOrEqual(150);
+
+    const reopened = await openStore(dir.path, { config: { segmentSize: 2048 } });
+    for (const queueId of [0, 1, 2]) {
+      const bodies = await readAll(reopened, topic, queueId);
+      expect(bodies.length).toBe(reopened.maxOffset(topic, queueId)); // dense
+      for (const [body, where] of acked) {
+        if (where.queueId === queueId) expect(bodies[where.offset], `${mode}/${seed} q${queueId}@${where.offset}`).toBe(body);
+      }
+      const next = await reopened.append(message(topic, queueId, 'after'));
+      expect(next.status === 'PUT_OK' && next.queueOffset).toBe(bodies.length);
+    }
+    await reopened.close();
+  });
+});
+
+describe('ENOSPC', () => {
+  it('refuses the whole batch, leaves nothing half-written, and works again once space returns', async () => {
+    const io = new CrashSimFileIO();
+    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 4096 } });
+    const topic = createTopic(store, 1);
+    for (let i = 0; i < 5; i++) expect((await store.append(message(topic, 0, `ok-${i}`))).status).toBe(AppendStatus.PUT_OK);
+    const log = join(dir.path, 'queues', topic, '0', '00000000000000000000.log');
+    const sizeBefore = (await stat(log)).size;
+    io.injectNoSpace(150);
+    const refused = await Promise.all([0, 1, 2].map((i) => store.append(message(topic, 0, `no-${i}`.padEnd(100, 'n')))));
+    for (const r of refused) {
+      expect(r.status).toBe(AppendStatus.DISK_FULL);
+      expect((r as { reason: string }).reason).toMatch(/ENOSPC/);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await stat(log)).size).toBe(sizeBefore);
+    expect(store.maxOffset(topic, 0)).toBe(5);
+
+    io.injectNoSpace(undefined);
+    const after = await store.append(message(topic, 0, 'ok-5'));
+    expect(after.status === 'PUT_OK' && after.queueOffset).toBe(5);
+    await store.close();
+    const reopened = await openStore(dir.path, { config: { segmentSize: 4096 } });
+    expect(await readAll(reopened, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
+    await reopened.close();
+  });
+
+  it('refuses an append whose segment roll hits ENOSPC and removes the new segment', async () => {
+    const io = new CrashSimFileIO();
+    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 1024 } });
+    const topic = createTopic(store, 1);
+    let i = 0;
+    while (store.maxOffset(topic, 0) < 6) await store.append(message(topic, 0, `ok-${i++}`.padEnd(150, 'o')));
+    io.injectNoSpace(10);
+    let refused = 0;
+    for (let k = 0; k < 4; k++) {
+      const r = await store.append(message(topic, 0, `no-${k}`.padEnd(150, 'n')));
+      if (r.status === AppendStatus.DISK_FULL) refused += 1;
+    }
+    expect(refused).toBe(4);
+    io.injectNoSpace(undefined);
+    const max = store.maxOffset(topic, 0);
+    while (store.maxOffset(topic, 0) < max + 8) await store.append(message(topic, 0, `ok-${i++}`.padEnd(150, 'o')));
+    await store.close();
+    const reopened = await openStore(dir.path, { config: { segmentSize: 1024 } });
+    const bodies = await readAll(reopened, topic, 0);
+    expect(bodies.map((b) => b.replace(/o+$/, ''))).toEqual(Array.from({ length: i }, (_, k) => `ok-${k}`));
+    await reopened.close();
+  });
+});
