@@ -18,13 +18,13 @@ import { formatIPv4, formatIPv6, ipv4Bytes, ipv6Bytes } from './socket-address.j
 
 const TWO_POW_32 = 0x1_0000_0000;
 
-/** Writes a non-negative safe integer as int64 big-endian. */
+/** Writes a safe integer (negative ones too, in two's complement) as int64 big-endian. */
 export function writeInt64(buf: Buffer, value: number, offset: number): void {
   buf.writeUInt32BE(Math.floor(value / TWO_POW_32) >>> 0, offset);
   buf.writeUInt32BE(value >>> 0, offset + 4);
 }
 
-/** Reads an int64 as a number (exact below 2^53, which FerryMQ offsets and timestamps stay under). */
+/** Reads an int64 as a number: exact within ±2^53, which FerryMQ offsets, timestamps and tag codes stay in. */
 export function readInt64(buf: Buffer, offset: number): number {
   return buf.readInt32BE(offset) * TWO_POW_32 + buf.readUInt32BE(offset + 4);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createOffsetMsgId, createUniqueId, decodeOffsetMsgId } from '../../protocol/message-id.js';
+import { createOffsetMsgId, createUniqueId, decodeOffsetMsgId, readInt64, writeInt64 } from '../../protocol/message-id.js';
 import { InvalidArgumentError } from '../../protocol/errors.js';
 import { formatIPv6, ipv4Bytes, ipv6Bytes } from '../../protocol/socket-address.js';
 
@@ -82,5 +82,16 @@ describe('IP helpers', () => {
     expect(ipv6Bytes('1.2.3.4')).toBeUndefined();
     expect(formatIPv6(Buffer.from('00010000000000020000000000000003', 'hex'), 0)).toBe('1:0:0:2::3');
     expect(formatIPv6(Buffer.alloc(16), 0)).toBe('::');
+  });
+});
+
+describe('int64 helpers', () => {
+  it('round-trip safe integers of both signs, matching BigInt encoding', () => {
+    const buf = Buffer.alloc(8);
+    for (const v of [0, 1, -1, 2598919, -2147483648, 2 ** 32, -(2 ** 32) - 1, 2 ** 53 - 1, -(2 ** 53 - 1), 1_700_000_000_123]) {
+      writeInt64(buf, v, 0);
+      expect(buf.readBigInt64BE(0), String(v)).toBe(BigInt(v));
+      expect(readInt64(buf, 0)).toBe(v);
+    }
   });
 });
