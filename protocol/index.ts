@@ -12,3 +12,4 @@ export * from './message-id.js';
 export * from './tag-filter.js';
 export * from './send-header.js';
 export * from './bodies.js';
+export * from './admin-bodies.js';
