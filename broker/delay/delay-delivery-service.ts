@@ -13,7 +13,9 @@
  */
 import type { Logger } from 'pino';
 import { decodeRecords } from '../../protocol/message-codec.js';
+import { decodeProperties } from '../../protocol/properties.js';
 import { crashPoint } from '../../storage/crash-point.js';
+import { CRC_PROPERTY_NAME } from '../../storage/record-crc.js';
 import { systemClock, type Clock, type TimerHandle } from '../../storage/clock.js';
 import { AppendStatus, GetMessageStatus, type MessageStoreApi, type MessageToAppend } from '../../storage/types.js';
 import { deliveredMessageOf, deliveryTimeOf, SCHEDULE_TOPIC, type ParkedRecord } from './delay-queue.js';
@@ -334,7 +336,16 @@ function splitTargetKey(key: string): [string, string] {
   return [key.slice(at + 1), key.slice(0, at)];
 }
 
-/** Identity of a delivered message good enough to recognise the same delivery twice. */
-function fingerprintOf(message: Pick<MessageToAppend, 'bornTimestamp' | 'body' | 'properties' | 'flag'>): string {
-  return `${message.bornTimestamp}|${message.flag}|${message.body.length}|${message.body.toString('base64')}|${message.properties}`;
+/**
+ * Identity of a delivered message, good enough to recognise the same delivery twice. The store's
+ * own record-CRC property differs between copies and is left out.
+ */
+function fingerprintOf(message: Pick<MessageToAppend, 'bornTimestamp' | 'body' | 'properties' | 'flag' | 'reconsumeTimes'>): string {
+  const properties = decodeProperties(message.properties);
+  delete properties[CRC_PROPERTY_NAME];
+  const sorted = Object.keys(properties)
+    .sort()
+    .map((k) => `${k}=${properties[k]}`)
+    .join('\u0002');
+  return `${message.bornTimestamp}|${message.flag}|${message.reconsumeTimes}|${message.body.toString('base64')}|${sorted}`;
 }
