@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FrameDecoder, decodeFrame, encodeFrame } from '../../protocol/frame-codec.js';
 import { FrameError } from '../../protocol/errors.js';
 import { createRequest, createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
@@ -119,9 +119,19 @@ describe('FrameDecoder', () => {
     expect(() => dec.push(Buffer.from([0, 0, 0, 3]))).toThrow(/less than 4/);
   });
 
-  it('rejects an oversize frame from its length field alone, before buffering it', () => {
+  it('rejects an oversize frame from its length field alone, before buffering or allocating', () => {
     const dec = new FrameDecoder({ maxFrameSize: MAX });
-    expect(() => dec.push(Buffer.from([0x7f, 0xff, 0xff, 0xff]))).toThrow(FrameError);
+    const prefix = Buffer.from([0x7f, 0xff, 0xff, 0xff]);
+    const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
+    const alloc = vi.spyOn(Buffer, 'alloc');
+    try {
+      expect(() => dec.push(prefix)).toThrow(/exceeds maxFrameSize/);
+      expect(allocUnsafe).not.toHaveBeenCalled();
+      expect(alloc).not.toHaveBeenCalled();
+    } finally {
+      allocUnsafe.mockRestore();
+      alloc.mockRestore();
+    }
     expect(dec.pendingBytes()).toBe(0);
     const dec2 = new FrameDecoder({ maxFrameSize: 1024 });
     expect(() => dec2.push(frameWith(1021, 0))).toThrow(/exceeds maxFrameSize 1024/);
