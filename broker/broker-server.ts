@@ -123,7 +123,7 @@ export class BrokerServer {
     });
     const broker = new BrokerServer(context, server, connections, detach);
     offsets.start();
-    await delayDelivery.start();
+    delayDelivery.start();
     clients.start();
     context.locks.start();
     pullHolds.start();

@@ -5,8 +5,8 @@
  *
  * Order of effects, per batch: append to the real queues → crash point `delay-enqueue` → progress.
  * A crash between the two redelivers the batch after restart: a duplicate, never a loss. An
- * in-flight marker (meta value `delay.inflight.<level>`) written before the appends lets start()
- * count those duplicates.
+ * in-flight marker (meta value `delay.inflight.<level>`) written before the appends lets the
+ * level's first run after a restart count those duplicates.
  *
  * Waking: a timer per level at the next entry's due time (at most `maxSleepMs` away, which bounds
  * clock jumps), plus the store's append listener for an idle level.
@@ -60,6 +60,8 @@ interface LevelState {
   running: Promise<void> | undefined;
   /** Set when a wake-up arrives during a run: run again right after. */
   rerun: boolean;
+  /** The crash duplicates of this level were counted (first run only). */
+  recovered: boolean;
 }
 
 interface InflightMarker {
@@ -97,14 +99,17 @@ export class DelayDeliveryService {
     this.maxSleepMs = options.maxSleepMs ?? 1000;
   }
 
-  /** Ensures the schedule topic has a queue per level, counts crash duplicates, and starts every level. */
-  async start(): Promise<void> {
+  /**
+   * Ensures the schedule topic has a queue per level and starts every level. Synchronous, so the
+   * broker can accept connections right after: each level's first run counts the duplicates a
+   * crash left behind before delivering anything.
+   */
+  start(): void {
     if (this.running) return;
     // Queues beyond maxLevel (left by a longer level table) are drained too, at the last level's delay.
     this.levelCount = ensureScheduleTopic(this.store, this.schedule.maxLevel);
     for (let level = 1; level <= this.levelCount; level++) {
-      await this.countInflightDuplicates(level);
-      this.levels[level] = { timer: undefined, nextDueAt: undefined, running: undefined, rerun: false };
+      this.levels[level] = { timer: undefined, nextDueAt: undefined, running: undefined, rerun: false, recovered: false };
     }
     this.running = true;
     this.unsubscribe = this.store.onAppend((topic, queueId) => {
@@ -156,6 +161,10 @@ export class DelayDeliveryService {
   private async runLevel(level: number, state: LevelState): Promise<void> {
     let wakeAt: number | undefined;
     try {
+      if (!state.recovered) {
+        state.recovered = true;
+        await this.countInflightDuplicates(level);
+      }
       do {
         state.rerun = false;
         wakeAt = await this.deliverDue(level);

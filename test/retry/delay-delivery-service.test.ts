@@ -95,7 +95,7 @@ function setup() {
 async function startService(store: MemoryStore, clock: FakeClock, overrides: Partial<ConstructorParameters<typeof DelayDeliveryService>[0]> = {}) {
   const service = new DelayDeliveryService({ store: store.asApi(), schedule, clock, retryAfterMs: 500, ...overrides });
   services.push(service);
-  await service.start();
+  service.start();
   return service;
 }
 
