@@ -272,7 +272,7 @@ export function parseNameServers(input: string | readonly string[]): string[] {
  * accepts; we scan for `"queueId":N ... }:OFFSET` pairs instead. Undefined when nothing matches,
  * and the consumer falls back to the timestamp.
  */
-function parseResetOffsetBody(body: Buffer, topic: string): Map<number, number> | undefined {
+export function parseResetOffsetBody(body: Buffer, topic: string): Map<number, number> | undefined {
   const text = body.toString('utf8');
   const offsets = new Map<number, number>();
   let at = 0;
