@@ -20,6 +20,7 @@ import { systemClock, type Clock, type TimerHandle } from '../../storage/clock.j
 import { AppendStatus, GetMessageStatus, type MessageStoreApi, type MessageToAppend } from '../../storage/types.js';
 import { deliveredMessageOf, deliveryTimeOf, SCHEDULE_TOPIC, type ParkedRecord } from './delay-queue.js';
 import type { DelaySchedule } from './delay-schedule.js';
+import { PERM_READ } from '../topic-config-manager.js';
 
 export interface DelayDeliveryOptions {
   store: MessageStoreApi;
@@ -323,16 +324,17 @@ export class DelayDeliveryService {
   }
 }
 
-/** Creates (or widens) the schedule topic so that every level has its queue; returns its queue count. */
+/**
+ * Creates (or widens) the schedule topic so that every level has its queue; returns its queue count.
+ * Read-only for clients, as RocketMQ forbids sends to it: the send path answers NO_PERMISSION, while
+ * the broker's own parking and delivery go straight to the store.
+ */
 export function ensureScheduleTopic(store: MessageStoreApi, maxLevel: number): number {
   const existing = store.meta.getTopic(SCHEDULE_TOPIC);
-  if (existing && existing.writeQueueNums >= maxLevel && existing.readQueueNums >= maxLevel) {
-    return Math.max(existing.writeQueueNums, existing.readQueueNums);
-  }
   // Never shrink: entries parked under a longer table stay readable (they clamp on delivery).
   const queues = Math.max(maxLevel, existing?.writeQueueNums ?? 0, existing?.readQueueNums ?? 0);
-  // Perm read|write without inherit; the broker keeps it out of routes and refuses client sends to it.
-  store.meta.putTopic({ topicName: SCHEDULE_TOPIC, readQueueNums: queues, writeQueueNums: queues, perm: 6, topicSysFlag: 0, order: false });
+  if (existing?.writeQueueNums === queues && existing.readQueueNums === queues && existing.perm === PERM_READ) return queues;
+  store.meta.putTopic({ topicName: SCHEDULE_TOPIC, readQueueNums: queues, writeQueueNums: queues, perm: PERM_READ, topicSysFlag: 0, order: false });
   return queues;
 }
 

@@ -181,6 +181,12 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
 });
 
 describe('send path', () => {
+  it('refuses a client send to the schedule topic', async () => {
+    const fields = { a: 'PG_test', b: SCHEDULE_TOPIC, c: 'TBW102', d: 4, e: 0, f: 0, g: Date.now(), h: 0, i: '', j: 0, k: false };
+    const response = await client.request(RequestCode.SEND_MESSAGE_V2, fields, Buffer.from('sneaky'));
+    expect(response.code).toBe(ResponseCode.NO_PERMISSION);
+  });
+
   it('redirects a direct send to %RETRY%<group> with reconsumeTimes >= max to %DLQ%<group>', async () => {
     const group = uniqueName('G');
     broker.broker.context.topics.ensureGroup(group);
