@@ -87,14 +87,15 @@ final class ConsumerScenarios {
             Set<MessageQueue> union = new HashSet<>(qa);
             union.addAll(qb);
             return qa.size() == 4 && qb.size() == 4 && union.size() == 8;
-        });
+        }, () -> "a owns " + owned(a, topic).size() + ", b owns " + owned(b, topic).size());
         kit.note("balanced 4+4 in " + (System.currentTimeMillis() - start) + " ms");
         Set<Integer> queuesOfA = owned(a, topic).stream().map(MessageQueue::getQueueId).collect(Collectors.toSet());
 
         for (int i = 0; i < 80; i++) {
             producer.send(data(topic, "c-" + i));
         }
-        Kit.await("80 messages consumed", 20_000, () -> total(received) >= 80);
+        Kit.await("80 messages consumed", 20_000, () -> total(received) >= 80,
+            () -> "a got " + received.get("a").size() + ", b got " + received.get("b").size());
         Thread.sleep(1000); // room for a duplicate to show up
         List<String> all = new ArrayList<>(received.get("a"));
         all.addAll(received.get("b"));
@@ -124,12 +125,14 @@ final class ConsumerScenarios {
             c.start();
         }
         Kit.await("both broadcasting consumers own all 4 queues", 20_000,
-            () -> owned(a, topic).size() == 4 && owned(b, topic).size() == 4);
+            () -> owned(a, topic).size() == 4 && owned(b, topic).size() == 4,
+            () -> "a owns " + owned(a, topic).size() + ", b owns " + owned(b, topic).size());
         for (int i = 0; i < 20; i++) {
             producer.send(data(topic, "bc-" + i));
         }
         Kit.await("each consumer got 20 messages", 20_000,
-            () -> received.get("a").size() >= 20 && received.get("b").size() >= 20);
+            () -> received.get("a").size() >= 20 && received.get("b").size() >= 20,
+            () -> "a got " + received.get("a").size() + ", b got " + received.get("b").size());
         Thread.sleep(500);
         for (String who : List.of("a", "b")) {
             checkEquals(20, received.get(who).size(), "deliveries to " + who);
@@ -172,6 +175,10 @@ final class ConsumerScenarios {
         Kit.await("the orderly consumer holds broker locks on all 4 queues", 20_000, () -> {
             Map<MessageQueue, ProcessQueue> table = a.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable();
             return queues.stream().allMatch(mq -> table.containsKey(mq) && table.get(mq).isLocked());
+        }, () -> {
+            Map<MessageQueue, ProcessQueue> table = a.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable();
+            return queues.stream().map(mq -> mq.getQueueId() + ":" + (table.containsKey(mq) ? (table.get(mq).isLocked() ? "locked" : "unlocked") : "unassigned"))
+                .collect(Collectors.joining(", "));
         });
 
         String[] keys = {"k0", "k1", "k2", "k3", "k4", "k5"};
@@ -181,7 +188,8 @@ final class ConsumerScenarios {
             }
         }
         Kit.await("120 messages consumed in order", 30_000,
-            () -> seqByKey.values().stream().mapToInt(List::size).sum() >= 120);
+            () -> seqByKey.values().stream().mapToInt(List::size).sum() >= 120,
+            () -> seqByKey.values().stream().mapToInt(List::size).sum() + " consumed");
         check(violations.isEmpty(), "per-key order violated: " + violations);
         for (String key : keys) {
             checkEquals(20, seqByKey.get(key).size(), "messages of key " + key);

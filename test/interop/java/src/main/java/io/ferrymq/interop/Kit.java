@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.apache.rocketmq.client.ClientConfig;
 import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
 import org.apache.rocketmq.client.consumer.DefaultMQPullConsumer;
@@ -181,10 +182,18 @@ final class Kit implements AutoCloseable {
 
     /** Polls until `condition` holds; fails with `what` after timeoutMs. */
     static void await(String what, long timeoutMs, BooleanSupplier condition) throws InterruptedException {
+        await(what, timeoutMs, condition, () -> "");
+    }
+
+    /** Same, and the failure message ends with `state` (what was seen instead). */
+    static void await(String what, long timeoutMs, BooleanSupplier condition, Supplier<String> state)
+        throws InterruptedException {
         long deadline = System.currentTimeMillis() + timeoutMs;
         while (!condition.getAsBoolean()) {
             if (System.currentTimeMillis() > deadline) {
-                throw new AssertionError("timed out after " + timeoutMs + " ms waiting for " + what);
+                String seen = state.get();
+                throw new AssertionError("timed out after " + timeoutMs + " ms waiting for " + what
+                    + (seen.isEmpty() ? "" : "; seen: " + seen));
             }
             Thread.sleep(50);
         }

@@ -349,7 +349,8 @@ final class ProducerScenarios {
                 return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
             });
         consumer.start();
-        Kit.await("9 messages consumed over binary headers", 20_000, () -> consumed.size() >= 9);
+        Kit.await("9 messages consumed over binary headers", 20_000, () -> consumed.size() >= 9,
+            () -> consumed.size() + " consumed");
         checkEquals(9, consumed.size(), "consumed over binary headers");
     }
 }
