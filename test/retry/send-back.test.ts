@@ -173,6 +173,29 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
     expect(response.remark).toContain('look message by offset failed');
   });
 
+  it('answers SUBSCRIPTION_GROUP_NOT_EXIST for an unknown group when groups are not auto-created', async () => {
+    const strict = await startBroker({ messageDelayLevel: TEST_DELAY_LEVELS, autoCreateSubscriptionGroup: false });
+    const strictClient = await RawClient.connect(strict.port);
+    try {
+      const response = await strictClient.request(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: 0, group: uniqueName('G'), delayLevel: 0 });
+      expect(response.code).toBe(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST);
+    } finally {
+      strictClient.close();
+      await strict.stop();
+    }
+  });
+
+  it('drops the message (and answers SUCCESS) for a group configured without retry queues', async () => {
+    const topic = newTopic();
+    const group = uniqueName('G');
+    const config = broker.broker.context.topics.ensureGroup(group)!;
+    broker.broker.context.store.meta.putGroup({ ...config, retryQueueNums: 0 });
+    const { msgId } = await send({ topic, properties: {} });
+    expect((await sendBack(decodeOffsetMsgId(msgId).physicalOffset, group)).code).toBe(ResponseCode.SUCCESS);
+    expect(broker.broker.context.topics.get(`%RETRY%${group}`)).toBeUndefined();
+    expect(broker.broker.context.topics.get(`%DLQ%${group}`)).toBeUndefined();
+  });
+
   it('refuses a request without the group field', async () => {
     const response = await client.request(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: 1, delayLevel: 0 });
     expect(response.code).toBe(ResponseCode.SYSTEM_ERROR);
