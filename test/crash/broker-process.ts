@@ -29,9 +29,12 @@ export type BrokerExit = { code: number | null; signal: NodeJS.Signals | null };
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
 
-/** How to run the CLI: from TypeScript sources through tsx, or from the compiled dist/ tree. */
-export function cliCommand(): { command: string; args: string[] } {
-  const tsEntry = join(repoRoot, 'cli/index.ts');
+/**
+ * How to start the broker: from TypeScript sources through tsx and `broker-main.ts` (`start` only),
+ * or, in a compiled install, `dist/cli/index.js start`.
+ */
+export function brokerCommand(): { command: string; args: string[] } {
+  const tsEntry = join(here, 'broker-main.ts');
   if (import.meta.url.endsWith('.ts') && existsSync(tsEntry)) {
     return { command: process.execPath, args: ['--import', 'tsx', tsEntry] };
   }
@@ -85,7 +88,7 @@ export class BrokerProcess {
   /** Spawns the broker; `crashPoint` arms FERRYMQ_CRASH_POINT (e.g. `segment-roll:3`) in the child only. */
   spawn(crashPoint?: string): void {
     if (this.running) throw new Error('broker already running');
-    const { command, args } = cliCommand();
+    const { command, args } = brokerCommand();
     const env = { ...process.env, ...this.options.env };
     if (crashPoint) env.FERRYMQ_CRASH_POINT = crashPoint;
     else delete env.FERRYMQ_CRASH_POINT;

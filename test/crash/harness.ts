@@ -27,7 +27,10 @@ import { History } from './history.js';
 import { randomInt, seededRandom } from './seeded-random.js';
 import { parseServedRecords, workloadBody } from './served-records.js';
 
-/** `kill9`, `recovery` (kill -9 then a crash inside the next recovery), or a named crash point. */
+/**
+ * `kill9`, a named crash point, or `recovery`: a crash in the middle of a record write, then a
+ * restart that crashes inside recovery (while truncating that torn record), then a clean restart.
+ */
 export type KillPlan = string;
 
 /** Named crash points the harness can arm (storage and broker side). */
@@ -39,6 +42,9 @@ export const CRASH_POINTS = [
   'checkpoint-write',
   'offset-transaction',
 ] as const;
+
+/** Points hit a few times per cycle only: their hit number is drawn from a smaller range. */
+const RARE_POINT_MAX_HIT: Partial<Record<string, number>> = { 'segment-roll': 3, 'checkpoint-write': 5 };
 
 export const DEFAULT_KILL_PLANS: readonly KillPlan[] = ['kill9', ...CRASH_POINTS, 'kill9', 'recovery'];
 
@@ -71,6 +77,8 @@ export interface CrashTestOptions {
   /** Extra FERRYMQ_* environment for the broker (store knobs: tiny segments, fast checkpoints). */
   brokerEnv: Record<string, string>;
   drainTimeoutMs: number;
+  /** Fault injection for the harness's own tests: runs on the data directory after each kill. */
+  afterKill?: (dataDir: string, cycle: number) => Promise<void> | void;
   onCycle?: (summary: CycleSummary, done: number, total: number) => void;
   onBrokerOutput?: (chunk: string) => void;
 }
@@ -91,7 +99,7 @@ export const DEFAULT_CRASH_TEST_OPTIONS: Readonly<CrashTestOptions> = Object.fre
   keyPauseMs: 2,
   lossWindowMs: 0,
   // Small segments and frequent checkpoints so roll and checkpoint crash points fire within a cycle.
-  brokerEnv: { FERRYMQ_STORE_SEGMENT_SIZE: String(64 * 1024), FERRYMQ_STORE_CHECKPOINT_INTERVAL_MS: '100' },
+  brokerEnv: { FERRYMQ_STORE_SEGMENT_SIZE: String(16 * 1024), FERRYMQ_STORE_CHECKPOINT_INTERVAL_MS: '100' },
   drainTimeoutMs: 30_000,
 });
 
@@ -205,7 +213,10 @@ export class CrashTest {
     // Cycle i's crash point is armed when the broker starts for cycle i.
     const points = Array.from({ length: o.cycles }, (_, cycle) => {
       const plan = o.kills[cycle % o.kills.length];
-      return (CRASH_POINTS as readonly string[]).includes(plan) ? `${plan}:${randomInt(this.random, 1, o.crashPointMaxHit)}` : undefined;
+      // `recovery` first leaves a torn record, so that the next recovery has a tail to truncate.
+      const point = plan === 'recovery' ? 'mid-record-write' : plan;
+      if (!(CRASH_POINTS as readonly string[]).includes(point)) return undefined;
+      return `${point}:${randomInt(this.random, 1, Math.min(o.crashPointMaxHit, RARE_POINT_MAX_HIT[point] ?? Infinity))}`;
     });
     try {
       const baseline = await this.start('initial');
@@ -289,12 +300,13 @@ export class CrashTest {
     const prefix = firedDuringStart ? `${crashPoint} fired during start-up; ` : '';
 
     if (!(await this.verify(cycle))) {
-      summary.kill = `${prefix}${armed ?? 'broker'} died during verification`;
+      summary.kill = armed ? `${prefix}${armed} fired during verification` : `${prefix}broker died during verification`;
       await this.broker.kill();
     } else {
       summary.kill = prefix + (await this.workloadUntilKill(cycle, armed));
     }
     this.history.record({ op: 'kill', phase: 'info', id: `cycle-${cycle}`, key: '', detail: summary.kill });
+    await this.options.afterKill?.(this.dataDir, cycle);
 
     for (const event of this.history.events.slice(before)) {
       if (event.op !== 'send' || event.phase === 'invoke') continue;
@@ -311,7 +323,7 @@ export class CrashTest {
     if (summary.plan === 'recovery') {
       const crashed = await this.start(`cycle-${cycle}-recovery`, 'recovery');
       if (crashed.outcome === 'ready') {
-        summary.kill += '; recovery crash point not reached (clean start path?)';
+        summary.kill += '; recovery crash point not reached (nothing to truncate)';
         await this.broker.kill();
       } else {
         summary.kill += '; recovery crash point fired';
@@ -389,7 +401,7 @@ export class CrashTest {
         const max = this.verifiedUpTo[queue];
         const offset = await this.send(client, queue, `probe-q${queue}`, cycle);
         if (offset === undefined) {
-          if (!this.broker.running) return false;
+          if (await this.brokerDied()) return false;
           this.violation(cycle, `probe send on queue ${queue} was not acknowledged after a restart`);
         } else if (offset !== max) {
           this.violation(cycle, `probe send on queue ${queue} got offset ${offset}, expected max + 1 = ${max}`);
@@ -399,6 +411,12 @@ export class CrashTest {
       client.close();
     }
     return true;
+  }
+
+  /** After a failed request: did the broker die (an armed crash point), as opposed to misbehave? */
+  private async brokerDied(): Promise<boolean> {
+    // The connection reset can arrive before the child's exit is reported.
+    return (await this.broker.waitExit(2_000)) !== 'timeout';
   }
 
   /** Reads every queue from `verifiedUpTo` to its max offset into `readBack`. False if the broker died. */
@@ -436,7 +454,7 @@ export class CrashTest {
       }
       return true;
     } catch (error) {
-      if (!this.broker.running) return false;
+      if (await this.brokerDied()) return false;
       throw error;
     } finally {
       client.close();
