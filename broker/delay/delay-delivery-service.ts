@@ -94,7 +94,7 @@ export class DelayDeliveryService {
     this.store = options.store;
     this.schedule = options.schedule;
     this.clock = options.clock ?? systemClock;
-    this.logger = options.logger;
+    this.logger = options.logger?.child({ component: 'delay' });
     this.batchSize = options.batchSize ?? 256;
     this.retryAfterMs = options.retryAfterMs ?? 1000;
     this.maxSleepMs = options.maxSleepMs ?? 1000;
