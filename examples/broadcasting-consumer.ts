@@ -1,0 +1,26 @@
+/**
+ * A broadcasting consumer: every member gets every message; progress is kept in a local file
+ * (~/.ferrymq/offsets/<group>/<instanceName>.json), so a restart resumes where it stopped.
+ *   npx tsx examples/broadcasting-consumer.ts [instanceName]
+ */
+import { PushConsumer } from '../client/index.js';
+
+const nameServer = process.env.FERRYMQ_NAMESRV ?? '127.0.0.1:9876';
+const topic = process.env.FERRYMQ_TOPIC ?? 'ExampleTopic';
+
+const consumer = new PushConsumer({
+  nameServer,
+  group: 'example-broadcast',
+  messageModel: 'BROADCASTING',
+  // Names this member's offset file; give each member on one machine its own.
+  instanceName: process.argv[2] ?? 'member-1',
+});
+consumer.subscribe(topic, 'TagA || TagB');
+await consumer.start(async (msgs) => {
+  for (const msg of msgs) console.log(`[${process.argv[2] ?? 'member-1'}] ${msg.tags}: ${msg.body.toString()}`);
+});
+
+process.once('SIGINT', async () => {
+  await consumer.shutdown();
+  process.exit(0);
+});
