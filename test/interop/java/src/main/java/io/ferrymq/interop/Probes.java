@@ -7,7 +7,20 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
+import org.apache.rocketmq.common.admin.ConsumeStats;
+import org.apache.rocketmq.common.admin.TopicStatsTable;
+import org.apache.rocketmq.common.protocol.body.ConsumerConnection;
+import org.apache.rocketmq.common.protocol.body.TopicConfigSerializeWrapper;
+import org.apache.rocketmq.common.protocol.body.UnlockBatchRequestBody;
+import org.apache.rocketmq.common.protocol.header.ConsumerSendMsgBackRequestHeader;
+import org.apache.rocketmq.common.protocol.header.CreateTopicRequestHeader;
+import org.apache.rocketmq.common.protocol.header.DeleteTopicRequestHeader;
+import org.apache.rocketmq.common.protocol.header.GetConsumeStatsRequestHeader;
+import org.apache.rocketmq.common.protocol.header.GetConsumerConnectionListRequestHeader;
+import org.apache.rocketmq.common.protocol.header.GetTopicStatsInfoRequestHeader;
+import org.apache.rocketmq.common.protocol.header.UnregisterClientRequestHeader;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
@@ -136,7 +149,8 @@ public final class Probes {
             last = producer.send(m, (mqs, x, arg) -> mqs.get(0), null);
         }
         brokerAddr = producer.getDefaultMQProducerImpl().getmQClientFactory().findBrokerAddressInPublish(queues.get(0).getBrokerName());
-        long offsetOfLast = commitLogOffset(last.getOffsetMsgId());
+        final String lastOffsetMsgId = last.getOffsetMsgId();
+        long offsetOfLast = commitLogOffset(lastOffsetMsgId);
         String group = kit.name("G");
 
         probe("route-unknown-topic", () -> report("route-unknown-topic", route("no_such_topic_" + kit.suffix), List.of()));
@@ -156,6 +170,30 @@ public final class Probes {
         probe("send-body-over-4MiB", () -> report("send-body-over-4MiB", send(topic, 1, "x".repeat(4 * 1024 * 1024 + 1), 0), List.of()));
         probe("send-empty-body", () -> report("send-empty-body", send(topic, 1, "", 0), List.of()));
         probe("send-to-system-topic-SCHEDULE", () -> report("send-to-system-topic-SCHEDULE", send("SCHEDULE_TOPIC_XXXX", 0, "x", 0), List.of()));
+
+        probe("send-delay-level-3", () -> {
+            // Its own topic: the message lands in queue 3 ten seconds later, whatever runs then.
+            SendMessageRequestHeader h = sendHeader(kit.name("TD"), 3, 0);
+            h.setProperties("TAGS\u0001data\u0002DELAY\u00013\u0002WAIT\u0001true\u0002");
+            RemotingCommand r = call(brokerAddr, RequestCode.SEND_MESSAGE_V2, SendMessageRequestHeaderV2.createSendMessageRequestHeaderV2(h),
+                "later".getBytes(StandardCharsets.UTF_8));
+            report("send-delay-level-3", r, List.of("*", "queueId"));
+        });
+        probe("send-back-stored-message", () -> report("send-back-stored-message", sendBack(offsetOfLast, group, lastOffsetMsgId, topic), List.of()));
+        probe("send-back-bad-offset", () -> report("send-back-bad-offset", sendBack(offsetOfLast + 1, group, lastOffsetMsgId, topic), List.of()));
+        probe("unregister-unknown-client", () -> {
+            UnregisterClientRequestHeader h = new UnregisterClientRequestHeader();
+            h.setClientID("nobody@" + kit.suffix);
+            h.setConsumerGroup(kit.name("G7"));
+            report("unregister-unknown-client", call(brokerAddr, RequestCode.UNREGISTER_CLIENT, h, null), List.of());
+        });
+        probe("pull-long-poll-times-out", () -> {
+            PullMessageRequestHeader h = pullHeader(topic, 2, 0, 4, "*", group);
+            h.setSysFlag(2 | 4); // suspend | subscription
+            h.setSuspendTimeoutMillis(500L);
+            RemotingCommand request = RemotingCommand.createRequestCommand(RequestCode.PULL_MESSAGE, h);
+            report("pull-long-poll-times-out", remoting.invokeSync(brokerAddr, request, 15_000), List.of("nextBeginOffset", "maxOffset"));
+        });
 
         // Send responses above moved queue 0 to max offset 6 (4 + v2 + v1 probes).
         List<String> pullFields = List.of("*", "nextBeginOffset", "minOffset", "maxOffset", "suggestWhichBrokerId");
@@ -240,6 +278,7 @@ public final class Probes {
             report("consumer-list-live-group", r, List.of(), "consumerIds=" + ids);
             RemotingCommand retry = route("%RETRY%" + liveGroup);
             report("route-retry-topic-after-heartbeat", retry, List.of(), routeSummary(retry));
+            adminProbes(topic, liveGroup);
         });
 
         probe("view-message-by-offset", () -> {
@@ -277,6 +316,14 @@ public final class Probes {
             report("lock-batch-new-group", r, List.of(), "locked=" + locked);
         });
 
+        probe("unlock-batch", () -> {
+            UnlockBatchRequestBody body = new UnlockBatchRequestBody();
+            body.setConsumerGroup(kit.name("G6"));
+            body.setClientId("probe-client");
+            body.setMqSet(new HashSet<>(queues));
+            report("unlock-batch", call(brokerAddr, RequestCode.UNLOCK_BATCH_MQ, null, body.encode()), List.of());
+        });
+
         probe("unknown-request-code", () -> report("unknown-request-code", call(brokerAddr, 9999, null, null), List.of()));
         probe("namesrv-cluster-info", () -> {
             RemotingCommand r = call(namesrv, RequestCode.GET_BROKER_CLUSTER_INFO, null, null);
@@ -301,6 +348,97 @@ public final class Probes {
             report("namesrv-kv-config-order-topic", call(namesrv, RequestCode.GET_KV_CONFIG, h, null), List.of());
         });
         System.out.println("PROBES DONE");
+    }
+
+    /** What mqadmin's topicStatus, consumerProgress, consumerConnection, updateTopic and deleteTopic send. */
+    private void adminProbes(String topic, String liveGroup) {
+        probe("admin-consumer-connection-list", () -> {
+            GetConsumerConnectionListRequestHeader h = new GetConsumerConnectionListRequestHeader();
+            h.setConsumerGroup(liveGroup);
+            RemotingCommand r = call(brokerAddr, RequestCode.GET_CONSUMER_CONNECTION_LIST, h, null);
+            String summary = "";
+            if (r.getCode() == 0 && r.getBody() != null) {
+                ConsumerConnection c = ConsumerConnection.decode(r.getBody(), ConsumerConnection.class);
+                summary = "connections=" + c.getConnectionSet().size() + " consumeType=" + c.getConsumeType()
+                    + " messageModel=" + c.getMessageModel() + " consumeFromWhere=" + c.getConsumeFromWhere()
+                    + " subscriptions=" + new TreeSet<>(c.getSubscriptionTable().keySet()).size()
+                    + " language=" + c.getConnectionSet().iterator().next().getLanguage()
+                    + " version=" + c.getConnectionSet().iterator().next().getVersion();
+            }
+            report("admin-consumer-connection-list", r, List.of(), summary);
+        });
+        probe("admin-consumer-connection-list-unknown-group", () -> {
+            GetConsumerConnectionListRequestHeader h = new GetConsumerConnectionListRequestHeader();
+            h.setConsumerGroup(kit.name("G8"));
+            report("admin-consumer-connection-list-unknown-group", call(brokerAddr, RequestCode.GET_CONSUMER_CONNECTION_LIST, h, null), List.of());
+        });
+        probe("admin-consume-stats", () -> {
+            GetConsumeStatsRequestHeader h = new GetConsumeStatsRequestHeader();
+            h.setConsumerGroup(liveGroup);
+            h.setTopic(topic);
+            RemotingCommand r = call(brokerAddr, RequestCode.GET_CONSUME_STATS, h, null);
+            String summary = r.getCode() == 0 && r.getBody() != null
+                ? "queues=" + ConsumeStats.decode(r.getBody(), ConsumeStats.class).getOffsetTable().size() : "";
+            report("admin-consume-stats", r, List.of(), summary);
+        });
+        probe("admin-topic-stats", () -> {
+            GetTopicStatsInfoRequestHeader h = new GetTopicStatsInfoRequestHeader();
+            h.setTopic(topic);
+            RemotingCommand r = call(brokerAddr, RequestCode.GET_TOPIC_STATS_INFO, h, null);
+            String summary = "";
+            if (r.getCode() == 0 && r.getBody() != null) {
+                TopicStatsTable t = TopicStatsTable.decode(r.getBody(), TopicStatsTable.class);
+                List<String> perQueue = new ArrayList<>();
+                new TreeMap<>(t.getOffsetTable()).forEach((mq, o) -> perQueue.add(mq.getQueueId() + ":" + o.getMinOffset() + "-" + o.getMaxOffset()));
+                summary = "offsets=" + perQueue;
+            }
+            report("admin-topic-stats", r, List.of(), summary);
+        });
+        probe("admin-topic-stats-unknown-topic", () -> {
+            GetTopicStatsInfoRequestHeader h = new GetTopicStatsInfoRequestHeader();
+            h.setTopic("no_such_topic_" + kit.suffix);
+            report("admin-topic-stats-unknown-topic", call(brokerAddr, RequestCode.GET_TOPIC_STATS_INFO, h, null), List.of());
+        });
+        probe("admin-broker-runtime-info", () ->
+            report("admin-broker-runtime-info", call(brokerAddr, RequestCode.GET_BROKER_RUNTIME_INFO, null, null), List.of()));
+        probe("admin-all-topic-config", () -> {
+            RemotingCommand r = call(brokerAddr, RequestCode.GET_ALL_TOPIC_CONFIG, null, null);
+            boolean has = r.getCode() == 0 && r.getBody() != null
+                && TopicConfigSerializeWrapper.decode(r.getBody(), TopicConfigSerializeWrapper.class).getTopicConfigTable().containsKey(topic);
+            report("admin-all-topic-config", r, List.of(), "containsTopic=" + has);
+        });
+        String created = kit.name("T2");
+        probe("admin-update-and-create-topic", () -> {
+            CreateTopicRequestHeader h = new CreateTopicRequestHeader();
+            h.setTopic(created);
+            h.setDefaultTopic("TBW102");
+            h.setReadQueueNums(2);
+            h.setWriteQueueNums(2);
+            h.setPerm(6);
+            h.setTopicFilterType("SINGLE_TAG");
+            h.setTopicSysFlag(0);
+            h.setOrder(false);
+            report("admin-update-and-create-topic", call(brokerAddr, RequestCode.UPDATE_AND_CREATE_TOPIC, h, null), List.of());
+            RemotingCommand r = route(created);
+            report("route-after-update-and-create-topic", r, List.of(), routeSummary(r));
+        });
+        probe("admin-delete-topic-in-broker", () -> {
+            DeleteTopicRequestHeader h = new DeleteTopicRequestHeader();
+            h.setTopic(created);
+            report("admin-delete-topic-in-broker", call(brokerAddr, RequestCode.DELETE_TOPIC_IN_BROKER, h, null), List.of());
+        });
+    }
+
+    private RemotingCommand sendBack(long offset, String group, String originMsgId, String originTopic) throws Exception {
+        ConsumerSendMsgBackRequestHeader h = new ConsumerSendMsgBackRequestHeader();
+        h.setOffset(offset);
+        h.setGroup(group);
+        h.setDelayLevel(0);
+        h.setOriginMsgId(originMsgId);
+        h.setOriginTopic(originTopic);
+        h.setUnitMode(false);
+        h.setMaxReconsumeTimes(16);
+        return call(brokerAddr, RequestCode.CONSUMER_SEND_MSG_BACK, h, null);
     }
 
     private static Message msg(String topic, String body) {
