@@ -40,7 +40,7 @@ export interface DelayDeliveryStats {
   delivered: number;
   /** Deliveries known to repeat an earlier one (a crash or a failed batch between append and progress). */
   duplicates: number;
-  /** Parked records that cannot be delivered (no REAL_TOPIC, topic gone, queue out of range); skipped and logged. */
+  /** Parked records that cannot be delivered (no REAL_TOPIC, topic gone, queue out of range, removed by retention); skipped and logged. */
   undeliverable: number;
   /** Failed appends that will be retried. */
   appendFailures: number;
@@ -135,11 +135,6 @@ export class DelayDeliveryService {
     await Promise.all(inflight);
   }
 
-  /** Re-checks every level now (e.g. after an injected clock moved). */
-  wakeAll(): void {
-    for (let level = 1; level <= this.levelCount; level++) this.wake(level, true);
-  }
-
   /**
    * Runs a level now. An append wake-up (`force` false) is ignored when a timer is already set: that
    * timer is for an older entry of the same level, which is due no later than the new one.
@@ -198,7 +193,10 @@ export class DelayDeliveryService {
       let offset = this.store.meta.getDelayProgress(level) ?? 0;
       const minOffset = this.store.minOffset(SCHEDULE_TOPIC, queueId);
       if (offset < minOffset) {
-        this.logger?.warn({ level, offset, minOffset }, 'delay queue: entries below progress were removed by retention');
+        // Retention (fileReservedTime, size caps) deleted entries before they were due.
+        this.stats.undeliverable += minOffset - offset;
+        this.logger?.error({ level, offset, minOffset }, 'delay queue: retention removed entries that were not delivered yet');
+        this.store.meta.putDelayProgress(level, minOffset);
         offset = minOffset;
       }
       if (offset >= this.store.maxOffset(SCHEDULE_TOPIC, queueId)) return undefined;

@@ -52,8 +52,11 @@ class MemoryStore {
     return { status, buffers: slice.length ? [Buffer.concat(slice)] : [], messageCount: slice.length, nextBeginOffset: offset + slice.length, minOffset: 0, maxOffset: queue.length };
   }
 
+  /** Set by a test to simulate retention removing the first entries of every queue. */
+  retainedFrom = 0;
+
   minOffset(): number {
-    return 0;
+    return this.retainedFrom;
   }
 
   maxOffset(topic: string, queueId: number): number {
@@ -207,6 +210,18 @@ describe('DelayDeliveryService', () => {
     expect(service.stats.undeliverable).toBe(1);
     expect(store.records('orders', 2).map((r) => r.body.toString())).toEqual(['fine']);
     expect(store.meta.getDelayProgress(1)).toBe(2);
+  });
+
+  it('counts entries removed by retention before they were due, and delivers the rest', async () => {
+    const { clock, store } = setup();
+    const service = await startService(store, clock);
+    for (const body of ['gone-1', 'gone-2', 'kept']) await sendDelayed(store, clock, 2, body);
+    store.retainedFrom = 2;
+    clock.advance(5000);
+    await settle();
+    expect(store.records('orders', 2).map((r) => r.body.toString())).toEqual(['kept']);
+    expect(service.stats.undeliverable).toBe(2);
+    expect(store.meta.getDelayProgress(2)).toBe(3);
   });
 
   it('resumes from persisted progress after a restart without redelivering', async () => {
