@@ -139,6 +139,15 @@ export class AdminClient {
     await this.api.call(this.address, RequestCode.DELETE_SUBSCRIPTIONGROUP, { groupName: group, removeOffset });
   }
 
+  /** The group's committed offset on one queue; undefined when it has none. */
+  async committedOffset(group: string, topic: string, queueId: number): Promise<number | undefined> {
+    return this.api.queryConsumerOffset(this.address, group, { topic, brokerName: '', queueId });
+  }
+
+  async commitOffset(group: string, topic: string, queueId: number, offset: number): Promise<void> {
+    await this.api.updateConsumerOffset(this.address, group, { topic, brokerName: '', queueId }, offset);
+  }
+
   /** Every committed offset: `topic@group` → queueId → offset. */
   async allConsumerOffsets(): Promise<Record<string, Record<string, number>>> {
     const response = await this.api.call(this.address, RequestCode.GET_ALL_CONSUMER_OFFSET);

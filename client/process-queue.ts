@@ -20,7 +20,6 @@ export class ProcessQueue<M extends QueuedMessage = QueuedMessage> {
   /** Orderly mode: the broker lock is held and its lease has not run out. */
   locked = false;
   lastLockTimestamp = 0;
-  lastPullTimestamp = 0;
   /** Orderly mode: no delivery before this time after a failed batch. */
   suspendedUntil = 0;
 

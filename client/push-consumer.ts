@@ -315,7 +315,9 @@ export class PushConsumer {
         if (!ids.includes(instance.clientId)) continue;
         mine = this.strategy.allocate({ group: this.group, clientId: instance.clientId, queues: all, clientIds: ids });
         const report = allocationReport(this.strategy, this.group, sub.topic, all, ids);
-        if (report.idleConsumers.length > 0 && !sub.topic.startsWith('%RETRY%')) {
+        const previous = this.reports.get(sub.topic);
+        const changed = previous?.idleConsumers.join() !== report.idleConsumers.join();
+        if (changed && report.idleConsumers.length > 0 && !sub.topic.startsWith('%RETRY%')) {
           this.logger.warn({ topic: sub.topic, idle: report.idleConsumers, queues: all.length }, 'more consumers than queues: some members are idle');
         }
         this.reports.set(sub.topic, report);
@@ -418,7 +420,6 @@ export class PushConsumer {
             }
             next = result.nextBeginOffset;
             if (pq.add(messages) > 0) {
-              pq.lastPullTimestamp = this.clock.now();
               if (this.orderly) this.orderly.submit(pq, mq);
               else this.concurrent!.submit(pq, mq, messages);
             }

@@ -227,4 +227,53 @@ describe('push consumer', () => {
     expect(() => new PushConsumer({ nameServer: broker.nameSrv, group: 'g' }).subscribe('t', 'A ||')).not.toThrow();
     expect(() => new PushConsumer({ nameServer: broker.nameSrv, group: 'g' }).subscribe('t', '||')).toThrow(/names no tag/);
   });
+
+  it('seek by timestamp lands on the first message stored at or after the time', async () => {
+    const topic = uniqueName('T');
+    createTopic(broker, topic, 1);
+    const p = await producer();
+    for (let i = 0; i < 3; i++) await p.send({ topic, body: `old${i}` });
+    await new Promise((r) => setTimeout(r, 50));
+    const since = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 2; i++) await p.send({ topic, body: `new${i}` });
+    const reader = new PullConsumer({ nameServer: broker.nameSrv, group: uniqueName('G'), autoCommit: false, ...FAST });
+    await reader.start();
+    cleanups.push(() => reader.shutdown());
+    const queues = await reader.queuesOf(topic);
+    await reader.assign(queues);
+    await reader.seek(queues[0]!, { timestamp: since });
+    expect((await reader.poll(5_000)).map((m) => m.body.toString())).toEqual(['new0', 'new1']);
+  });
+
+  it('keeps consuming across a broker restart (reconnect with backoff)', async () => {
+    const topic = uniqueName('T');
+    createTopic(broker, topic, 2);
+    const got = new Set<string>();
+    await consumer(uniqueName('G'), topic, (msgs) => { for (const m of msgs) got.add(m.body.toString()); });
+    const p = await producer();
+    await p.send({ topic, body: 'before' });
+    await waitFor(() => got.has('before'), { what: 'before restart' });
+    await broker.restart();
+    await waitFor(async () => {
+      await p.send({ topic, body: 'after' });
+      return true;
+    }, { what: 'send after restart', timeoutMs: 15_000, intervalMs: 200 });
+    await waitFor(() => got.has('after'), { what: 'consumed after restart', timeoutMs: 15_000 });
+  });
+});
+
+describe('delayed messages', () => {
+  it('a delayLevel message appears on its topic only after the level\'s delay', async () => {
+    const topic = uniqueName('T');
+    createTopic(broker, topic, 1);
+    const got: Array<{ body: string; at: number }> = [];
+    await consumer(uniqueName('G'), topic, (msgs) => { for (const m of msgs) got.push({ body: m.body.toString(), at: Date.now() }); });
+    const p = await producer();
+    const sentAt = Date.now();
+    await p.send({ topic, body: 'later', delayLevel: 3 });
+    await waitFor(() => got.length === 1, { what: 'delayed message', timeoutMs: 10_000 });
+    expect(got[0]!.body).toBe('later');
+    expect(got[0]!.at - sentAt).toBeGreaterThanOrEqual(90);
+  });
 });

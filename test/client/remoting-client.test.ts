@@ -1,7 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BrokerApi } from '../../client/broker-api.js';
 import { RemotingClient } from '../../client/remoting-client.js';
-import { ConnectionClosedError, RequestTimeoutError } from '../../protocol/errors.js';
+import { BrokerResponseError, ConnectionClosedError, RequestTimeoutError } from '../../protocol/errors.js';
 import { FrameDecoder, encodeFrame } from '../../protocol/frame-codec.js';
 import { createRequest, createResponse, isResponse, markOneway, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
@@ -126,5 +127,21 @@ describe('RemotingClient', () => {
     const client = new RemotingClient();
     cleanups.push(() => client.close());
     await expect(client.invoke(server.address, createRequest(34), 5_000)).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+
+  it('turns a response code it does not know into an explicit typed error', async () => {
+    let server!: Awaited<ReturnType<typeof startFakeServer>>;
+    server = await startFakeServer((cmd, socket) => server.send(socket, createResponse(cmd, cmd.code === 30 ? 999 : ResponseCode.TOPIC_NOT_EXIST, undefined, 'remark from broker')));
+    cleanups.push(server.close);
+    const client = new RemotingClient();
+    cleanups.push(() => client.close());
+    const api = new BrokerApi(client, 2_000);
+    const unknown = await api.maxOffset(server.address, { topic: 'T', brokerName: 'b', queueId: 0 }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(BrokerResponseError);
+    expect((unknown as BrokerResponseError).message).toMatch(/unknown response code 999/);
+    expect((unknown as BrokerResponseError).code).toBe(999);
+    const known = await api.minOffset(server.address, { topic: 'T', brokerName: 'b', queueId: 0 }).catch((e: unknown) => e);
+    expect((known as BrokerResponseError).codeName).toBe('TOPIC_NOT_EXIST');
+    expect((known as BrokerResponseError).remark).toBe('remark from broker');
   });
 });

@@ -404,10 +404,12 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
         }
       })();
       const members = [await consumer(group, topic, onMsgs)];
+      const everyMember = new Set(members);
       await new Promise((r) => setTimeout(r, 400));
       members.push(await consumer(group, topic, onMsgs));
       await new Promise((r) => setTimeout(r, 400));
       members.push(await consumer(group, topic, onMsgs));
+      for (const m of members) everyMember.add(m);
       await new Promise((r) => setTimeout(r, 400));
       await members.shift()!.shutdown();
       await new Promise((r) => setTimeout(r, 400));
@@ -420,10 +422,11 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       }, { what: 'each queue exactly one owner', timeoutMs: 15_000 });
       const deliveries = [...received.values()].reduce((a, b) => a + b, 0);
       const extra = deliveries - received.size;
-      // Redeliveries after a rebalance are allowed; each one lands in some member's duplicate counter
-      // unless it went to a member that had not seen the first delivery.
-      expect(extra).toBeGreaterThanOrEqual(0);
-      expect(sent.size).toBeGreaterThan(100);
+      // Redeliveries after a rebalance are allowed. A member counts the ones it had seen itself;
+      // a redelivery to another member is visible only to the application (by uniqKey).
+      const counted = [...everyMember].reduce((n, c) => n + c.duplicateCount, 0);
+      expect(counted).toBeLessThanOrEqual(extra);
+      expect(sent.size).toBeGreaterThan(20);
     });
   });
 
