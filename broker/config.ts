@@ -56,7 +56,7 @@ export interface BrokerConfig {
   pullMaxMessages: number;
   /** Upper bound on bytes in one pull answer (a single larger message is still delivered). */
   pullMaxBytes: number;
-  /** libuv threadpool size, set before any I/O (fdatasync and file reads run there). */
+  /** Wanted libuv threadpool size (fdatasync and file reads run there); the launcher must export UV_THREADPOOL_SIZE. */
   uvThreadpoolSize: number;
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: string;

@@ -58,8 +58,14 @@ export const startCommand: CommandModule<object, StartArgs> = {
       process.exitCode = 2;
       return;
     }
-    // Before the first I/O: libuv sizes its threadpool once, on first use.
-    process.env.UV_THREADPOOL_SIZE ??= String(config.uvThreadpoolSize);
+    // libuv sizes its threadpool on first use, and Node's ESM loader uses it before any module code
+    // runs: only the launching environment can set it. Say so when it does not match the config.
+    if (process.env.UV_THREADPOOL_SIZE !== String(config.uvThreadpoolSize)) {
+      process.stderr.write(
+        `ferrymq: UV_THREADPOOL_SIZE is ${process.env.UV_THREADPOOL_SIZE ?? 'unset (4)'}; ` +
+          `set UV_THREADPOOL_SIZE=${config.uvThreadpoolSize} in the environment for the configured fsync parallelism\n`,
+      );
+    }
     let broker: BrokerServer;
     try {
       broker = await BrokerServer.start(config);
