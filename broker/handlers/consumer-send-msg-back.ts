@@ -14,10 +14,10 @@
 import { randomInt } from 'node:crypto';
 import { decodeRecord } from '../../protocol/message-codec.js';
 import { MessageConst, encodeProperties } from '../../protocol/properties.js';
-import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
+import { createResponse } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { AppendStatus } from '../../storage/types.js';
-import type { RequestContext } from '../broker-context.js';
+import type { RequestHandler } from '../broker-context.js';
 import { ensureDlqTopic, maxReconsumeTimesOf } from '../delay/dead-letter.js';
 import { appendStatusToCode } from '../status-map.js';
 import { PERM_WRITE } from '../topic-config-manager.js';
@@ -27,7 +27,7 @@ import { RequestRejectedError, optionalString, requireInt, requireLong, requireS
 /** RocketMQ's rule for a consumer that leaves the level to the broker: 10 s, 30 s, 1 m, 2 m, ... */
 const FIRST_RETRY_LEVEL = 3;
 
-export async function consumerSendMsgBack(ctx: RequestContext, request: RemotingCommand): Promise<RemotingCommand> {
+export const consumerSendMsgBack: RequestHandler = async (ctx, request) => {
   const { topics, store } = ctx.broker;
   const physicalOffset = requireLong(request, 'offset');
   const group = requireString(request, 'group');
@@ -85,4 +85,4 @@ export async function consumerSendMsgBack(ctx: RequestContext, request: Remoting
     return createResponse(request, appendStatusToCode(result.status), undefined, `${result.status}: ${result.reason}`);
   }
   return createResponse(request, ResponseCode.SUCCESS);
-}
+};
