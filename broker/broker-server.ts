@@ -5,8 +5,7 @@
  * writes the clean-shutdown marker). Signal handling lives in the CLI entry point.
  */
 import { lookup } from 'node:dns/promises';
-import { isIPv4 } from 'node:net';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, isIPv4, type AddressInfo, type Server, type Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createResponse, isOneway, isResponse, type RemotingCommand } from '../protocol/remoting-command.js';
 import { requestCodeName } from '../protocol/request-code.js';
@@ -57,7 +56,7 @@ export class BrokerServer {
       storeHost: { ip: storeIp, port: config.port },
       logger,
     });
-    const server = createServer({ pauseOnConnect: false });
+    const server = createServer();
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
