@@ -12,7 +12,7 @@
  * so the server is 4.9.7 (ROCKETMQ_SERVER_VERSION); the Java client in test/interop/java is 4.9.8.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -80,6 +80,36 @@ export function javaToolchainMissing(): string | null {
   return null;
 }
 
+/** Sleeps without yielding (the builds below are synchronous on purpose: they run once, first). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Runs `build` under a lock directory, so test files in parallel workers never run Maven in the
+ * same project at once. A lock older than 10 minutes is taken to be left by a killed run.
+ */
+function withBuildLock(dir: string, build: () => void): void {
+  const lock = join(dir, 'target', '.build-lock');
+  mkdirSync(join(dir, 'target'), { recursive: true });
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 10 * 60_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the Maven build lock ${lock}`);
+      sleepSync(200);
+    }
+  }
+  try {
+    build();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 function runMaven(dir: string, phase: string): void {
   // No -U: reuse ~/.m2 as it is; a first run downloads what is missing.
   const res = spawnSync('mvn', ['-q', '-B', phase], { cwd: dir, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
@@ -88,10 +118,26 @@ function runMaven(dir: string, phase: string): void {
   }
 }
 
-function isFresh(output: string, inputs: string[]): boolean {
-  if (!existsSync(output)) return false;
-  const built = statSync(output).mtimeMs;
-  return inputs.every((input) => statSync(input).mtimeMs < built);
+/** Latest modification time of a file, or of any file under a directory. */
+function newestMtime(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return readdirSync(path).reduce((newest, name) => Math.max(newest, newestMtime(join(path, name))), stat.mtimeMs);
+}
+
+/**
+ * Runs Maven unless its last successful run (a stamp in target/) is newer than every input.
+ * Maven itself rewrites classpath.txt only when its content changes, so that file cannot tell.
+ */
+function buildOnce(dir: string, phase: string, inputs: string[]): void {
+  const stamp = join(dir, 'target', '.built');
+  const fresh = () => existsSync(stamp) && inputs.every((input) => newestMtime(input) < statSync(stamp).mtimeMs);
+  if (fresh()) return;
+  withBuildLock(dir, () => {
+    if (fresh()) return; // another worker built it while we waited
+    runMaven(dir, phase);
+    writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  });
 }
 
 let serverClasspath: string | undefined;
@@ -99,20 +145,22 @@ let serverClasspath: string | undefined;
 export function rocketmqServerClasspath(): string {
   if (serverClasspath) return serverClasspath;
   const out = join(SERVER_POM_DIR, 'target/classpath.txt');
-  if (!isFresh(out, [join(SERVER_POM_DIR, 'pom.xml')])) runMaven(SERVER_POM_DIR, 'validate');
+  buildOnce(SERVER_POM_DIR, 'validate', [join(SERVER_POM_DIR, 'pom.xml')]);
   serverClasspath = readFileSync(out, 'utf8').trim();
   return serverClasspath;
 }
 
 let javaKitClasspath: string | undefined;
 /**
- * Compiles test/interop/java once per process and returns its runtime classpath (own classes first):
- * rocketmq-client 4.9.8, rocketmq-tools 4.9.8 (mqadmin), the scenarios and the golden-frame writer.
+ * Compiles test/interop/java when its sources changed and returns its runtime classpath (own
+ * classes first): rocketmq-client 4.9.8, rocketmq-tools 4.9.8 (mqadmin), the scenarios, the probes
+ * and the golden-frame writer.
  */
 export function buildJavaKit(): string {
   if (javaKitClasspath) return javaKitClasspath;
-  runMaven(JAVA_KIT_DIR, 'process-classes');
-  const deps = readFileSync(join(JAVA_KIT_DIR, 'target/classpath.txt'), 'utf8').trim();
+  const out = join(JAVA_KIT_DIR, 'target/classpath.txt');
+  buildOnce(JAVA_KIT_DIR, 'process-classes', [join(JAVA_KIT_DIR, 'pom.xml'), join(JAVA_KIT_DIR, 'src')]);
+  const deps = readFileSync(out, 'utf8').trim();
   javaKitClasspath = `${join(JAVA_KIT_DIR, 'target/classes')}:${deps}`;
   return javaKitClasspath;
 }

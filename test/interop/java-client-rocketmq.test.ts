@@ -15,6 +15,7 @@ import {
   knownDifferences,
   runProbes,
   runScenarios,
+  summarize,
   type ScenarioRun,
 } from './java-scenarios.js';
 
@@ -31,6 +32,7 @@ describe.skipIf(missing !== null)('Java client 4.9.8 against Apache RocketMQ', (
     mq = await startRocketMQ();
     jsonRun = await runScenarios(mq.nameSrv, JSON_SCENARIOS);
     binaryRun = await runScenarios(mq.nameSrv, BINARY_SCENARIOS, { serialize: 'ROCKETMQ' });
+    console.info(`Java scenarios on Apache RocketMQ: ${summarize(jsonRun)}, ${summarize(binaryRun)}`);
   }, 300_000);
 
   afterAll(async () => {

@@ -13,6 +13,7 @@ import {
   JSON_SCENARIOS,
   knownDifferences,
   runScenarios,
+  summarize,
   type ScenarioRun,
 } from './java-scenarios.js';
 
@@ -33,6 +34,7 @@ describe.skipIf(missing !== null)('Java client 4.9.8 against FerryMQ', () => {
     broker = await startBroker();
     jsonRun = await runScenarios(broker.nameSrv, JSON_SCENARIOS);
     binaryRun = await runScenarios(broker.nameSrv, BINARY_SCENARIOS, { serialize: 'ROCKETMQ' });
+    console.info(`Java scenarios on FerryMQ: ${summarize(jsonRun)}, ${summarize(binaryRun)}`);
   }, 400_000);
 
   afterAll(async () => {

@@ -96,6 +96,11 @@ export async function runScenarios(
   }
 }
 
+/** One line per run for the test log: each scenario's outcome and time. */
+export function summarize(run: ScenarioRun): string {
+  return [...run.results.values()].map((r) => `${r.name} ${r.passed ? 'ok' : 'FAIL'} ${(r.ms / 1000).toFixed(1)}s`).join(', ');
+}
+
 /** A failure message with the scenario's reason and the tail of the JVM's stderr. */
 export function describeFailure(run: ScenarioRun, name: string): string {
   const result = run.results.get(name);
