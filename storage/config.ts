@@ -36,6 +36,8 @@ export interface StoreConfig {
   readMaxScanEntries: number;
   /** Size of the pooled buffers that pending appends are encoded into. */
   writeChunkSize: number;
+  /** A queue's pending appends are cut into write batches of about this size (write/sync pipelining). */
+  writeBatchBytes: number;
 }
 
 export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
@@ -54,6 +56,7 @@ export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   readMaxBytes: 4 * 1024 * 1024, // one pull answer at most
   readMaxScanEntries: 4096, // filtered reads stop here and report NO_MATCHED_MESSAGE
   writeChunkSize: 256 * 1024,
+  writeBatchBytes: 64 * 1024, // about 0.3 ms of fdatasync on a typical SSD
 });
 
 /** Merges `partial` over the defaults and rejects values that cannot work. */
@@ -73,6 +76,7 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> = {}): StoreCon
     'readMaxBytes',
     'readMaxScanEntries',
     'writeChunkSize',
+    'writeBatchBytes',
   ];
   for (const key of positive) {
     const value = config[key];

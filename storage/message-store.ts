@@ -12,7 +12,6 @@
  * physical offset is its segment's physBase plus its file position, so it is unique, stays below
  * 2^53, and a sorted array of physBases resolves it back to (topic, queue, position).
  */
-import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize } from '../protocol/message-codec.js';
@@ -21,6 +20,7 @@ import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } fro
 import { CleanupService } from './cleanup-service.js';
 import { systemClock, type Clock } from './clock.js';
 import { resolveStoreConfig, type StoreConfig } from './config.js';
+import { DirectorySyncer } from './dir-sync.js';
 import { NodeFileIO, type FileIO } from './file-io.js';
 import { AsyncIntervalFlush, SyncGroupCommit, type FlushPolicy } from './flush-policy.js';
 import { MetaStore } from './meta-store.js';
@@ -120,6 +120,8 @@ export class MessageStore implements MessageStoreApi {
       limits,
       flush: this.flush,
       logger,
+      durableDirs: new Set(),
+      dirSync: new DirectorySyncer(io),
       reservePhysical: () => this.reservePhysical(),
       segmentAdded: (segment) => this.physIndex.push(segment),
       segmentRemoved: (segment) => this.forgetSegment(segment),
@@ -339,10 +341,8 @@ export class MessageStore implements MessageStoreApi {
         `disk usage ${(this.diskUsedRatio * 100).toFixed(1)}% is above diskMaxUsedRatio ${(this.config.diskMaxUsedRatio * 100).toFixed(1)}%; appends resume once space is freed`,
       );
     }
-    for (const key of ['bornTimestamp', 'flag', 'sysFlag', 'reconsumeTimes'] as const) {
-      if (!Number.isSafeInteger(message[key]) || (key === 'bornTimestamp' && message[key] < 0)) {
-        return refuse(AppendStatus.IO_ERROR, `${key} is not a valid integer: ${message[key]}`);
-      }
+    if (!Number.isSafeInteger(message.bornTimestamp) || message.bornTimestamp < 0) {
+      return refuse(AppendStatus.IO_ERROR, `bornTimestamp is not a valid timestamp: ${message.bornTimestamp}`);
     }
     return undefined;
   }
@@ -355,7 +355,8 @@ export class MessageStore implements MessageStoreApi {
       queue = new QueueLog(message.topic, message.queueId, join(this.dataDir, 'queues', message.topic, String(message.queueId)), this.queueContext);
       topicMap.set(message.queueId, queue);
     }
-    const size = recordSize(message.body.length, Buffer.byteLength(message.topic), propertiesBytes);
+    // Valid topic names are ASCII: characters are bytes.
+    const size = recordSize(message.body.length, message.topic.length, propertiesBytes);
     const slot = queue.stage(size);
     const storeTimestamp = this.clock.now();
     const storeHost = this.storeHost;
@@ -367,7 +368,7 @@ export class MessageStore implements MessageStoreApi {
         physicalOffset: slot.physicalOffset,
         sysFlag: message.sysFlag,
         bornTimestamp: message.bornTimestamp,
-        bornHost: isIPv4(message.bornHost.ip) ? message.bornHost : { ip: '127.0.0.1', port: message.bornHost.port },
+        bornHost: message.bornHost,
         storeTimestamp,
         storeHost,
         reconsumeTimes: message.reconsumeTimes,
@@ -403,12 +404,24 @@ export class MessageStore implements MessageStoreApi {
       return refuse(AppendStatus.PROPERTIES_TOO_LARGE, `properties are ${given} bytes, more than the ${this.propertiesLimit}-byte limit`);
     }
     const properties = withCrcPlaceholder(message.properties);
-    return { properties, bytes: Buffer.byteLength(properties) };
+    // The CRC property is ASCII; only a stripped carried-over one needs a recount.
+    const bytes = properties.length > message.properties.length ? given + properties.length - message.properties.length : Buffer.byteLength(properties);
+    return { properties, bytes };
   }
 
   async append(message: MessageToAppend): Promise<AppendResult> {
-    const [result] = await this.appendBatch([message]);
-    return result;
+    const problem = this.validate(message);
+    if (problem) return problem;
+    const prepared = this.preparedProperties(message);
+    if ('status' in prepared) return prepared;
+    const { batch, result } = this.stage(message, prepared.properties, prepared.bytes);
+    try {
+      await batch.done;
+      return result;
+    } catch (err) {
+      if (err instanceof StoreWriteError) return refuse(err.status, err.message);
+      throw err;
+    }
   }
 
   async appendBatch(messages: readonly MessageToAppend[]): Promise<AppendResult[]> {
@@ -511,6 +524,7 @@ export class MessageStore implements MessageStoreApi {
     this.meta.deleteOffsets({ topic });
     const queues = this.queues.get(topic);
     this.queues.delete(topic);
+    this.queueContext.durableDirs.delete(join(this.dataDir, 'queues', topic));
     for (const queue of queues?.values() ?? []) {
       await queue.drain();
       for (const segment of queue.segments) {

@@ -3,15 +3,17 @@
  *
  * Appends are staged synchronously: the record is encoded into the pending batch of the queue's
  * active segment with its queue offset, physical offset and store time already in place, and its
- * CRC computed once. One write round per queue at a time takes every staged batch, writes it with
- * one `writev`, lets the flush policy decide when it is durable, writes the index entries, and
- * then makes the batch readable. Appends staged while a round runs join the next one.
+ * CRC computed once. A writer writes staged batches (one `writev` each) and their index entries;
+ * a syncer lets the flush policy make everything written so far durable (one fdatasync per touched
+ * file in SYNC_FLUSH) and then makes it readable, in order. Appends that arrive while a sync runs
+ * are written meanwhile and share the next sync (group commit).
  */
 import type { Logger } from 'pino';
 import { dirname } from 'node:path';
 import type { StoreConfig } from './config.js';
 import { crashPoint, crashPointArmed } from './crash-point.js';
 import { INDEX_ENTRY_SIZE, decodeIndexEntry, encodeIndexEntry, type IndexEntry } from './consume-index.js';
+import type { DirectorySyncer } from './dir-sync.js';
 import { isNoSpaceError, type FileIO } from './file-io.js';
 import type { DurableMark, FlushPolicy, FlushTarget } from './flush-policy.js';
 import { scanSegment, type ScanLimits } from './queue-recovery.js';
@@ -28,6 +30,9 @@ export interface QueueLogContext {
   readonly limits: ScanLimits;
   readonly flush: FlushPolicy;
   readonly logger: Logger;
+  /** Topic directories whose entry is known durable. */
+  readonly durableDirs: Set<string>;
+  readonly dirSync: DirectorySyncer;
   /** Reserves physical-offset space for a new segment (durably, before its file exists). */
   reservePhysical(): { physBase: number; physReserve: number };
   segmentAdded(segment: Segment): void;
@@ -48,6 +53,13 @@ export class StoreWriteError extends Error {
   }
 }
 
+/** A position in the queue: next offset, file position, and the segment it is in. */
+interface WriteMark {
+  offset: number;
+  position: number;
+  segment: Segment | undefined;
+}
+
 /** Staged appends for one segment, written together. */
 export class PendingBatch {
   readonly log: ChunkedWriteBuffer;
@@ -57,6 +69,10 @@ export class PendingBatch {
   lastTagsCode = 0;
   firstStoreTimestamp = 0;
   lastStoreTimestamp = 0;
+  /** Holds a pin on the segment's files from its write until it is committed or refused. */
+  pinned = false;
+  /** Settles with the index write's error, or undefined. */
+  indexWritten: Promise<unknown> = Promise.resolve(undefined);
   readonly done: Promise<void>;
   resolve!: () => void;
   reject!: (err: Error) => void;
@@ -98,10 +114,17 @@ export class QueueLog implements FlushTarget {
   private nextPosition = SEGMENT_HEADER_SIZE;
   /** Entries readable: the queue's max offset. */
   maxOffset = 0;
+  /** Appends encoded but not yet written. */
   private staged: PendingBatch[] = [];
-  private writing = false;
+  /** Written, waiting for the syncer. */
+  private written: PendingBatch[] = [];
+  private writerRunning = false;
+  private syncerRunning = false;
+  private syncFailure: { err: unknown; group: PendingBatch[] } | undefined;
   private dirReady = false;
-  private commit: DurableMark = { offset: 0, segmentBase: 0, position: SEGMENT_HEADER_SIZE };
+  /** End of the last readable batch, and of the last written one. */
+  private commitMark: WriteMark = { offset: 0, position: SEGMENT_HEADER_SIZE, segment: undefined };
+  private writtenMark: WriteMark = this.commitMark;
   /** Durable data, for the checkpoint. */
   synced: DurableMark | undefined;
   /** Segments whose index got entries since the last checkpoint (index files are not fsync'ed per round). */
@@ -125,7 +148,7 @@ export class QueueLog implements FlushTarget {
   }
 
   get idle(): boolean {
-    return !this.writing && this.staged.length === 0;
+    return !this.writerRunning && !this.syncerRunning && this.staged.length === 0 && this.written.length === 0;
   }
 
   /** Installs the state found by recovery. */
@@ -134,13 +157,14 @@ export class QueueLog implements FlushTarget {
     const last = segments[segments.length - 1];
     this.maxOffset = this.nextOffset = last.baseOffset + last.entryCount;
     this.nextPosition = last.logEnd;
-    this.commit = { offset: this.maxOffset, segmentBase: last.baseOffset, position: last.logEnd };
-    if (synced) this.synced = { ...this.commit };
+    this.commitMark = this.writtenMark = { offset: this.maxOffset, position: last.logEnd, segment: last };
+    if (synced) this.synced = this.committedMark();
     this.dirReady = true;
   }
 
   committedMark(): DurableMark {
-    return { ...this.commit };
+    const { offset, position, segment } = this.commitMark;
+    return { offset, position, segmentBase: segment?.baseOffset ?? 0 };
   }
 
   markSynced(mark: DurableMark): void {
@@ -157,7 +181,8 @@ export class QueueLog implements FlushTarget {
       active = this.roll();
     }
     let batch = this.staged[this.staged.length - 1];
-    if (!batch || batch.segment !== active) {
+    // Capped batches let the next one be written while the previous one syncs.
+    if (!batch || batch.segment !== active || batch.log.length >= this.ctx.config.writeBatchBytes) {
       batch = new PendingBatch(this.ctx.pool, active, this.nextPosition, this.nextOffset, false);
       this.staged.push(batch);
     }
@@ -174,7 +199,7 @@ export class QueueLog implements FlushTarget {
     return slot;
   }
 
-  /** Records the index entry of a record just encoded into `slot`, and starts a write round if idle. */
+  /** Records the index entry of a record just encoded into `slot`, and wakes the writer if idle. */
   recordStaged(slot: StagedSlot, size: number, tagsCode: number, crc: number, storeTimestamp: number): void {
     const batch = slot.batch;
     const { chunk, at } = batch.idx.reserve(INDEX_ENTRY_SIZE);
@@ -183,11 +208,14 @@ export class QueueLog implements FlushTarget {
     batch.lastTagsCode = tagsCode;
     if (batch.firstStoreTimestamp === 0) batch.firstStoreTimestamp = storeTimestamp;
     batch.lastStoreTimestamp = storeTimestamp;
-    if (!this.writing) {
-      this.writing = true;
-      // Let every append of this tick join the round before it starts.
-      setImmediate(() => void this.runWrites());
-    }
+    this.wakeWriter();
+  }
+
+  private wakeWriter(): void {
+    if (this.writerRunning) return;
+    this.writerRunning = true;
+    // After the current microtasks: appends made in the same burst share the first write.
+    setImmediate(() => void this.runWriter());
   }
 
   private roll(): Segment {
@@ -203,57 +231,117 @@ export class QueueLog implements FlushTarget {
     return segment;
   }
 
-  private async runWrites(): Promise<void> {
+  /**
+   * The writer: writes staged batches one after another into the page cache, without waiting for
+   * syncs, and hands each to the syncer. Appends staged while a sync runs are thus already written
+   * when it ends, and the next sync covers all of them: CPU (encoding) and disk (fdatasync) overlap.
+   */
+  private async runWriter(): Promise<void> {
     try {
-      while (this.staged.length > 0) {
-        const batches = this.staged;
-        this.staged = [];
-        for (let i = 0; i < batches.length; i++) {
-          try {
-            await this.writeBatch(batches[i]);
-          } catch (err) {
-            await this.failFrom(batches.slice(i), err);
-            break;
-          }
+      for (;;) {
+        if (this.syncFailure) await this.resetAfterSyncFailure();
+        const batch = this.staged.shift();
+        if (!batch) break;
+        try {
+          await this.writeBatch(batch);
+        } catch (err) {
+          await this.abandonFrom(this.writtenMark, [batch, ...this.staged.splice(0)], err);
+          continue;
         }
+        this.written.push(batch);
+        this.wakeSyncer();
       }
     } finally {
-      this.writing = false;
+      this.writerRunning = false;
     }
   }
 
   private async writeBatch(batch: PendingBatch): Promise<void> {
-    const { io, handles, flush } = this.ctx;
+    const { io, handles } = this.ctx;
     const segment = batch.segment;
     if (!this.dirReady) await this.createDir();
     const files = await handles.acquire(segment, batch.isNewSegment);
-    try {
-      if (batch.isNewSegment) crashPoint('segment-roll');
-      const views = batch.log.views();
-      if (crashPointArmed('mid-record-write')) {
-        const half = Math.max(1, Math.floor(batch.log.length / 2));
-        await io.writev(files.log, [Buffer.concat(views).subarray(0, half)], batch.position);
-        await io.datasync(files.log);
-        crashPoint('mid-record-write');
-      }
-      await io.writev(files.log, views, batch.position);
-      crashPoint('append-before-fsync');
-      const indexAt = (batch.firstOffset - segment.baseOffset) * INDEX_ENTRY_SIZE;
-      await Promise.all([flush.written(this, segment, files.log), io.writev(files.idx, batch.idx.views(), indexAt)]);
-      if (batch.isNewSegment) await io.fsyncDir(this.dir);
-    } finally {
-      handles.release(segment);
+    batch.pinned = true;
+    if (batch.isNewSegment) crashPoint('segment-roll');
+    const views = batch.log.views();
+    if (crashPointArmed('mid-record-write')) {
+      const half = Math.max(1, Math.floor(batch.log.length / 2));
+      await io.writev(files.log, [Buffer.concat(views).subarray(0, half) as Buffer], batch.position);
+      await io.datasync(files.log);
+      crashPoint('mid-record-write');
     }
-    this.commitBatch(batch);
+    await io.writev(files.log, views, batch.position);
+    crashPoint('append-before-fsync');
+    // The index entries follow the log bytes; the syncer waits for them before making the batch readable.
+    const indexAt = (batch.firstOffset - segment.baseOffset) * INDEX_ENTRY_SIZE;
+    batch.indexWritten = io.writev(files.idx, batch.idx.views(), indexAt).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    this.writtenMark = { offset: batch.firstOffset + batch.count, position: batch.position + batch.log.length, segment };
+  }
+
+  private wakeSyncer(): void {
+    if (this.syncerRunning || this.syncFailure || this.written.length === 0) return;
+    this.syncerRunning = true;
+    void this.runSyncer();
+  }
+
+  /** The syncer: one flush-policy round (fdatasync in SYNC_FLUSH) per touched segment for everything written so far. */
+  private async runSyncer(): Promise<void> {
+    try {
+      while (this.written.length > 0 && !this.syncFailure) {
+        const group = this.written.splice(0);
+        try {
+          const indexErrors = await Promise.all(group.map((b) => b.indexWritten));
+          const indexError = indexErrors.find((e) => e !== undefined);
+          if (indexError !== undefined) throw indexError;
+          const touched = new Map<Segment, PendingBatch>();
+          for (const batch of group) if (!touched.has(batch.segment)) touched.set(batch.segment, batch);
+          await Promise.all(
+            [...touched.keys()].map((segment) => this.ctx.flush.written(this, segment, segment.handles!.log)),
+          );
+          if (group.some((b) => b.isNewSegment)) await this.ctx.dirSync.sync(this.dir);
+        } catch (err) {
+          // Everything after the last readable record is refused; the writer cuts the files back.
+          this.syncFailure = { err, group };
+          this.wakeWriter();
+          return;
+        }
+        for (const batch of group) this.commitBatch(batch);
+      }
+    } finally {
+      this.syncerRunning = false;
+    }
+  }
+
+  private async resetAfterSyncFailure(): Promise<void> {
+    const { err, group } = this.syncFailure!;
+    // Wait for a sync still in flight on an earlier group to settle first.
+    while (this.syncerRunning) await new Promise((resolve) => setImmediate(resolve));
+    const failing = [...group, ...this.written.splice(0), ...this.staged.splice(0)];
+    await this.abandonFrom(this.commitMark, failing, err);
+    this.syncFailure = undefined;
   }
 
   private async createDir(): Promise<void> {
     const { io } = this.ctx;
     await io.mkdir(this.dir);
-    // Make the topic and queue directory entries durable.
-    await io.fsyncDir(dirname(this.dir));
-    await io.fsyncDir(dirname(dirname(this.dir)));
+    // Make the queue directory's entry durable, and the topic directory's once per topic.
+    const topicDir = dirname(this.dir);
+    await this.ctx.dirSync.sync(topicDir);
+    if (!this.ctx.durableDirs.has(topicDir)) {
+      await this.ctx.dirSync.sync(dirname(topicDir));
+      this.ctx.durableDirs.add(topicDir);
+    }
     this.dirReady = true;
+  }
+
+  private unpin(batch: PendingBatch): void {
+    if (batch.pinned) this.ctx.handles.release(batch.segment);
+    batch.pinned = false;
+    batch.log.release();
+    batch.idx.release();
   }
 
   private commitBatch(batch: PendingBatch): void {
@@ -263,65 +351,57 @@ export class QueueLog implements FlushTarget {
     if (segment.firstStoreTimestamp === 0) segment.firstStoreTimestamp = batch.firstStoreTimestamp;
     if (batch.lastStoreTimestamp > 0) segment.newestStoreTimestamp = batch.lastStoreTimestamp;
     this.maxOffset = batch.firstOffset + batch.count;
-    this.commit = { offset: this.maxOffset, segmentBase: segment.baseOffset, position: segment.logEnd };
-    if (this.ctx.flush.mode === 'SYNC_FLUSH') this.synced = { ...this.commit };
+    this.commitMark = { offset: this.maxOffset, position: segment.logEnd, segment };
+    if (this.ctx.flush.mode === 'SYNC_FLUSH') this.synced = this.committedMark();
     this.indexUnsynced.add(segment);
-    batch.log.release();
-    batch.idx.release();
+    this.unpin(batch);
     batch.resolve();
     this.ctx.batchCommitted(this, batch);
   }
 
   /**
-   * A write failed: every batch from the failed one on is refused (their offsets follow it), the
-   * assigned state goes back to what is readable, and the files are cut back to it so that nothing
-   * half-written survives.
+   * A write or sync failed: the `failing` batches (the failed one and every later one, whose offsets
+   * follow it) are refused, the assigned state goes back to `mark`, segments begun after it are
+   * removed, and the files are cut back to it, so nothing half-written survives.
    */
-  private async failFrom(batches: PendingBatch[], err: unknown): Promise<void> {
-    const failing = [...batches, ...this.staged];
-    this.staged = [];
+  private async abandonFrom(mark: WriteMark, failing: PendingBatch[], err: unknown): Promise<void> {
     const noSpace = isNoSpaceError(err);
     const error = new StoreWriteError(
       noSpace ? AppendStatus.DISK_FULL : AppendStatus.IO_ERROR,
       noSpace ? 'disk full (ENOSPC) while writing; nothing of this batch was stored' : `write failed: ${(err as Error).message}`,
       { cause: err },
     );
-    this.ctx.logger.warn({ err, topic: this.topic, queueId: this.queueId }, 'queue write failed; batch refused');
-    const dropped: Segment[] = [];
+    this.ctx.logger.warn({ err, topic: this.topic, queueId: this.queueId }, 'queue write failed; batches refused');
     for (const batch of failing) {
-      if (batch.isNewSegment) dropped.push(batch.segment);
-      batch.log.release();
-      batch.idx.release();
+      this.unpin(batch);
       batch.reject(error);
     }
+    const keep = mark.segment ? this.segments.indexOf(mark.segment) + 1 : 0;
+    const dropped = this.segments.splice(keep);
     for (const segment of dropped) {
-      const index = this.segments.indexOf(segment);
-      if (index >= 0) this.segments.splice(index, 1);
       segment.deleted = true;
       this.ctx.segmentRemoved(segment);
     }
-    const active = this.segments[this.segments.length - 1];
-    this.nextOffset = this.maxOffset;
-    this.nextPosition = active ? active.logEnd : SEGMENT_HEADER_SIZE;
+    this.nextOffset = mark.offset;
+    this.nextPosition = mark.position;
+    this.writtenMark = mark;
     try {
       for (const segment of dropped) {
         await this.ctx.handles.close(segment);
         await this.ctx.io.unlink(segment.logPath);
         await this.ctx.io.unlink(segment.idxPath);
       }
-      if (active) await this.truncateTo(active);
+      if (mark.segment) {
+        const files = await this.ctx.handles.acquire(mark.segment);
+        try {
+          await this.ctx.io.truncate(files.log, mark.position);
+          await this.ctx.io.truncate(files.idx, (mark.offset - mark.segment.baseOffset) * INDEX_ENTRY_SIZE);
+        } finally {
+          this.ctx.handles.release(mark.segment);
+        }
+      }
     } catch (repairErr) {
       this.ctx.logger.error({ err: repairErr, topic: this.topic, queueId: this.queueId }, 'could not cut back a failed write');
-    }
-  }
-
-  private async truncateTo(segment: Segment): Promise<void> {
-    const files = await this.ctx.handles.acquire(segment);
-    try {
-      await this.ctx.io.truncate(files.log, segment.logEnd);
-      await this.ctx.io.truncate(files.idx, segment.entryCount * INDEX_ENTRY_SIZE);
-    } finally {
-      this.ctx.handles.release(segment);
     }
   }
 
@@ -524,10 +604,6 @@ export class QueueLog implements FlushTarget {
 
   /** Waits for every staged append to be written (or refused). */
   async drain(): Promise<void> {
-    while (!this.idle) {
-      const last = this.staged[this.staged.length - 1];
-      if (last) await last.done.catch(() => undefined);
-      else await new Promise((resolve) => setImmediate(resolve));
-    }
+    while (!this.idle) await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }
