@@ -118,5 +118,26 @@ describe('ali-ons against FerryMQ', () => {
     await new Promise((r) => setTimeout(r, 300));
     for (const got of [first, second]) expect(got.map((m) => m.body.toString()).sort()).toEqual(['b-0', 'b-2', 'b-4']);
   });
-});
 
+  // Last: it restarts the shared broker.
+  it('a group resumes from its committed offsets after a broker restart', async () => {
+    const topic = uniqueName('alions_restart');
+    const group = uniqueName('GID');
+    createTopic(broker, topic, 1);
+    const producer = await producerFor();
+    for (let i = 0; i < 3; i++) await producer.send(new Message(topic, 'TagA', Buffer.from(`before-${i}`)));
+    const early: AliMessage[] = [];
+    const consumer = await consumerFor(group, topic, '*', {}, early);
+    await waitFor(() => early.length >= 3, { timeoutMs: 20_000, what: 'first 3 messages' });
+    await consumer.close(); // persists its offsets (UPDATE_CONSUMER_OFFSET)
+
+    await broker.restart();
+    const producerAfter = await producerFor();
+    for (let i = 0; i < 2; i++) await producerAfter.send(new Message(topic, 'TagA', Buffer.from(`after-${i}`)));
+    const late: AliMessage[] = [];
+    await consumerFor(group, topic, '*', {}, late);
+    await waitFor(() => late.length >= 2, { timeoutMs: 20_000, what: 'messages after the restart' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(late.map((m) => m.body.toString()).sort()).toEqual(['after-0', 'after-1']);
+  });
+});
