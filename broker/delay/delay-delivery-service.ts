@@ -12,7 +12,8 @@
  * clock jumps), plus the store's append listener for an idle level.
  */
 import type { Logger } from 'pino';
-import { decodeRecords } from '../../protocol/message-codec.js';
+import { MIN_RECORD_SIZE, RecordPos, decodeRecord, decodeRecords, storeTimestampPos } from '../../protocol/message-codec.js';
+import { readInt64 } from '../../protocol/message-id.js';
 import { decodeProperties } from '../../protocol/properties.js';
 import { crashPoint } from '../../storage/crash-point.js';
 import { CRC_PROPERTY_NAME } from '../../storage/record-crc.js';
@@ -206,11 +207,15 @@ export class DelayDeliveryService {
       const due: ParkedRecord[] = [];
       let nextDue: number | undefined;
       for (const buffer of result.buffers) {
-        for (const record of decodeRecords(buffer)) {
-          if (nextDue !== undefined) break;
-          const at = deliveryTimeOf(record, level, this.schedule, now);
-          if (at > now) nextDue = at;
-          else due.push(record);
+        for (let at = 0; nextDue === undefined && at < buffer.length; ) {
+          const size = buffer.readInt32BE(at);
+          if (size < MIN_RECORD_SIZE || size > buffer.length - at) throw new Error(`delay queue level ${level}: bad record size ${size} at ${at}`);
+          // The due time needs only the store timestamp: later entries are not decoded at all.
+          const storeTimestamp = readInt64(buffer, at + storeTimestampPos(buffer.readInt32BE(at + RecordPos.SYSFLAG)));
+          const dueAt = deliveryTimeOf({ storeTimestamp }, level, this.schedule, now);
+          if (dueAt > now) nextDue = dueAt;
+          else due.push(decodeRecord(buffer, at));
+          at += size;
         }
       }
       if (due.length > 0) {
