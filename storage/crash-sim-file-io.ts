@@ -12,7 +12,8 @@
  * process could no longer do I/O; open a fresh instance to "reboot".
  *
  * ENOSPC: `injectNoSpace(afterBytes)` lets that many more bytes be written, then writes fail with
- * ENOSPC after writing what fits (a partial write, as a real full disk does).
+ * ENOSPC after writing what fits (a partial write, as a real full disk does). `failNextSyncs(n)`
+ * makes fdatasync fail with EIO.
  */
 import fs from 'node:fs';
 import { dirname } from 'node:path';
@@ -56,6 +57,7 @@ export class CrashSimFileIO implements FileIO {
   private crashed = false;
   private noSpaceBudget: number | undefined;
   private usageOverride: FsUsage | undefined;
+  private failingSyncs = 0;
 
   /** Bytes written since the last sync, over all files (for assertions). */
   unsyncedBytes(): number {
@@ -67,6 +69,11 @@ export class CrashSimFileIO implements FileIO {
   /** After `afterBytes` more bytes, writes fail with ENOSPC; `undefined` lifts the limit. */
   injectNoSpace(afterBytes: number | undefined): void {
     this.noSpaceBudget = afterBytes;
+  }
+
+  /** The next `count` fdatasync calls fail with EIO (their bytes stay unsynced). */
+  failNextSyncs(count: number): void {
+    this.failingSyncs = count;
   }
 
   /** Makes `statfs` report this usage (for watermark tests); `undefined` reports the real one. */
@@ -167,6 +174,10 @@ export class CrashSimFileIO implements FileIO {
 
   datasync(handle: FileHandle): Promise<void> {
     return this.guard(async () => {
+      if (this.failingSyncs > 0) {
+        this.failingSyncs -= 1;
+        throw Object.assign(new Error('EIO: i/o error, fdatasync (simulated)'), { code: 'EIO' });
+      }
       await this.inner.datasync(handle);
       const track = this.tracks.get(handle.path);
       if (track) {

@@ -89,14 +89,20 @@ export class AsyncIntervalFlush implements FlushPolicy {
     await Promise.all(
       work.map(async ([target, segments]) => {
         const mark = target.committedMark();
-        for (const segment of segments) {
-          if (segment.deleted) continue;
-          const handles = await this.handles.acquire(segment);
-          try {
-            await this.io.datasync(handles.log);
-          } finally {
-            this.handles.release(segment);
+        try {
+          for (const segment of segments) {
+            if (segment.deleted) continue;
+            const handles = await this.handles.acquire(segment);
+            try {
+              await this.io.datasync(handles.log);
+            } finally {
+              this.handles.release(segment);
+            }
           }
+        } catch (err) {
+          // Still unsynced: the next round retries, and the checkpoint does not move past it.
+          for (const segment of segments) void this.written(target, segment);
+          throw err;
         }
         target.markSynced(mark);
       }),

@@ -120,3 +120,23 @@ describe('ENOSPC', () => {
     await reopened.close();
   });
 });
+
+describe('fdatasync failure', () => {
+  it('refuses the appends of the failed sync and every later one, then works again', async () => {
+    const io = new CrashSimFileIO();
+    const store = await openStore(dir.path, { fileIO: io });
+    const topic = createTopic(store, 1);
+    for (let i = 0; i < 3; i++) expect((await store.append(message(topic, 0, `ok-${i}`))).status).toBe(AppendStatus.PUT_OK);
+    io.failNextSyncs(1);
+    const results = await Promise.all([0, 1, 2, 3].map((i) => store.append(message(topic, 0, `lost-${i}`))));
+    expect(results.map((r) => r.status)).toEqual(Array(4).fill(AppendStatus.IO_ERROR));
+    expect(store.maxOffset(topic, 0)).toBe(3);
+    const after = await store.append(message(topic, 0, 'ok-3'));
+    expect(after.status === 'PUT_OK' && after.queueOffset).toBe(3);
+    expect(await readAll(store, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3']);
+    await store.close();
+    const reopened = await openStore(dir.path);
+    expect(await readAll(reopened, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3']);
+    await reopened.close();
+  });
+});
