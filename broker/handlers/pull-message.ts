@@ -11,7 +11,7 @@
 import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { parseTagExpression, type TagExpression } from '../../protocol/tag-filter.js';
-import type { TagFilter } from '../../storage/types.js';
+import { GetMessageStatus, type TagFilter } from '../../storage/types.js';
 import type { RequestContext, RequestHandler } from '../broker-context.js';
 import { PERM_READ } from '../topic-config-manager.js';
 import { readStatusToCode } from '../status-map.js';
@@ -113,7 +113,8 @@ async function runPull(ctx: RequestContext, request: RemotingCommand, allowSuspe
   }
 
   const header = {
-    nextBeginOffset: result.nextBeginOffset,
+    // RocketMQ 4.9.7/4.9.8 send a consumer that is past the end back to the end (not to minOffset).
+    nextBeginOffset: result.status === GetMessageStatus.OFFSET_OVERFLOW_BADLY ? result.maxOffset : result.nextBeginOffset,
     minOffset: result.minOffset,
     maxOffset: result.maxOffset,
     suggestWhichBrokerId: 0,

@@ -60,6 +60,18 @@ export function optionalLong(request: RemotingCommand, field: string, fallback: 
   return value === undefined || value === '' ? fallback : parseInteger(field, value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
 }
 
+/**
+ * A Java long that may be `Long.MAX_VALUE` or `Long.MIN_VALUE` meaning "no bound" (Java clients send
+ * `endTimestamp=9223372036854775807`): values beyond JavaScript's safe integers are clamped to them.
+ */
+export function optionalLongClamped(request: RemotingCommand, field: string, fallback: number): number {
+  const value = request.extFields[field];
+  if (value === undefined || value === '') return fallback;
+  if (!/^-?\d+$/.test(value.trim())) throw badHeader(field, `is not an integer: "${value}"`);
+  const n = Number(value);
+  return Math.min(Math.max(n, Number.MIN_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
+}
+
 export function optionalBool(request: RemotingCommand, field: string, fallback: boolean): boolean {
   const value = request.extFields[field];
   if (value === undefined || value === '') return fallback;

@@ -76,7 +76,9 @@ export const sendMessage: RequestHandler = async (ctx, request) => {
   if (result.status !== AppendStatus.PUT_OK) return createResponse(request, appendStatusToCode(result.status), undefined, result.reason);
   return createResponse(request, ResponseCode.SUCCESS, {
     msgId: result.msgId,
-    queueId: result.queueId,
+    // The queue asked for, as RocketMQ answers: a delayed message is stored on the schedule queue
+    // for now, but clients build their SendResult's queue from this field.
+    queueId,
     queueOffset: result.queueOffset,
     MSG_REGION: 'DefaultRegion',
     TRACE_ON: 'true',

@@ -80,7 +80,8 @@ describe('send, pull and lookups', () => {
     const missing = await client.request(RequestCode.VIEW_MESSAGE_BY_ID, { offset: id.physicalOffset + 1_000_000 });
     expect(missing.code).toBe(ResponseCode.SYSTEM_ERROR);
 
-    const byKey = await client.request(RequestCode.QUERY_MESSAGE, { topic, key: 'order-2', maxNum: 10, beginTimestamp: 0, endTimestamp: Date.now() + 60_000 });
+    // Java clients send Long.MAX_VALUE for "no upper bound".
+    const byKey = await client.request(RequestCode.QUERY_MESSAGE, { topic, key: 'order-2', maxNum: 10, beginTimestamp: 0, endTimestamp: '9223372036854775807' });
     expect(byKey.code).toBe(ResponseCode.SUCCESS);
     expect(scanRecords(byKey.body!).records.map((r) => r.msgId)).toEqual([sent.extFields.msgId]);
     const noKey = await client.request(RequestCode.QUERY_MESSAGE, { topic, key: 'nope', maxNum: 10, beginTimestamp: 0, endTimestamp: Date.now() + 60_000 });
@@ -101,7 +102,7 @@ describe('send, pull and lookups', () => {
     expect(none.extFields).toMatchObject({ nextBeginOffset: '4', minOffset: '0', maxOffset: '4', suggestWhichBrokerId: '0' });
     const moved = await pull(topic, 9);
     expect(moved.code).toBe(ResponseCode.PULL_OFFSET_MOVED);
-    expect(moved.extFields.nextBeginOffset).toBe('0'); // RocketMQ: back to minOffset when it is 0
+    expect(moved.extFields.nextBeginOffset).toBe('4'); // RocketMQ 4.9.7/4.9.8: back to the end
     const filteredOut = await pull(topic, 1, { subscription: 'Z' });
     expect(filteredOut.code).toBe(ResponseCode.PULL_RETRY_IMMEDIATELY);
     expect(filteredOut.extFields.nextBeginOffset).toBe('4');
@@ -166,6 +167,14 @@ describe('send, pull and lookups', () => {
     expect(scanRecords(pulled.body!).records.map((r) => [r.queueOffset, r.body.toString()])).toEqual([[0, 'x'], [1, 'y'], [2, 'z']]);
     const bad = await client.request(RequestCode.SEND_BATCH_MESSAGE, header, Buffer.from('garbage!'));
     expect(bad.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+  });
+
+  it('answers a delayed send with the queue the producer asked for', async () => {
+    const topic = uniqueName('delayed');
+    createTopic(broker, topic, 4);
+    const sent = await send(topic, 'later', { DELAY: '3' }, 3);
+    expect(sent.code).toBe(ResponseCode.SUCCESS);
+    expect(sent.extFields.queueId).toBe('3');
   });
 
   it('refuses a body over the store limit and stores nothing', async () => {
