@@ -76,6 +76,11 @@ export class BrokerProcess {
     return this.options.port;
   }
 
+  /** The broker child's pid while it runs (the benchmarks read its peak RSS from /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
