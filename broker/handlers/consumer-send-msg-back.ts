@@ -16,11 +16,12 @@ import { decodeRecord } from '../../protocol/message-codec.js';
 import { MessageConst, encodeProperties } from '../../protocol/properties.js';
 import { createResponse } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
+import { validateTopicName } from '../../storage/topic-name.js';
 import { AppendStatus } from '../../storage/types.js';
 import type { RequestHandler } from '../broker-context.js';
 import { ensureDlqTopic, maxReconsumeTimesOf } from '../delay/dead-letter.js';
 import { appendStatusToCode } from '../status-map.js';
-import { PERM_WRITE } from '../topic-config-manager.js';
+import { PERM_WRITE, retryTopicOf } from '../topic-config-manager.js';
 import { buildMessageToAppend } from './put-message.js';
 import { RequestRejectedError, optionalString, requireInt, requireLong, requireString } from './request-fields.js';
 
@@ -34,6 +35,9 @@ export const consumerSendMsgBack: RequestHandler = async (ctx, request) => {
   const requestedLevel = requireInt(request, 'delayLevel');
   const requestedMax = optionalString(request, 'maxReconsumeTimes') ? requireInt(request, 'maxReconsumeTimes') : undefined;
 
+  // The group names two topics (and so two directories): refuse a name they cannot carry.
+  const problem = validateTopicName(retryTopicOf(group));
+  if (problem) throw new RequestRejectedError(ResponseCode.SYSTEM_ERROR, `bad group "${group}": ${problem}`);
   const groupConfig = topics.ensureGroup(group);
   if (!groupConfig) {
     throw new RequestRejectedError(ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, `subscription group not exist, ${group}`);

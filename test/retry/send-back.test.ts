@@ -196,6 +196,15 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
     expect(broker.broker.context.topics.get(`%DLQ%${group}`)).toBeUndefined();
   });
 
+  it('refuses a group name that cannot name its retry topic, creating nothing', async () => {
+    for (const group of ['../etc', 'a/b', 'x'.repeat(121)]) {
+      const response = await sendBack(0, group);
+      expect(response.code).toBe(ResponseCode.SYSTEM_ERROR);
+      expect(response.remark).toContain('bad group');
+      expect(broker.broker.context.store.meta.getGroup(group)).toBeUndefined();
+    }
+  });
+
   it('refuses a request without the group field', async () => {
     const response = await client.request(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: 1, delayLevel: 0 });
     expect(response.code).toBe(ResponseCode.SYSTEM_ERROR);
