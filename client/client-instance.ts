@@ -225,13 +225,20 @@ export class ClientInstance {
     };
   }
 
-  /** Live members of a consumer group, asked of a broker serving the topic. Sorted. */
+  /** Live members of a consumer group, asked of the brokers serving the topic in turn. Sorted. */
   async consumerIds(group: string, topic: string): Promise<string[]> {
     const route = await this.route(topic);
-    const brokerName = route?.brokerDatas?.map((b) => b.brokerName).sort()[0];
-    if (!brokerName) return [];
-    const ids = await this.api.consumerIds(await this.requireMaster(brokerName), group);
-    return [...new Set(ids)].sort();
+    let lastError: unknown;
+    for (const brokerName of (route?.brokerDatas ?? []).map((b) => b.brokerName).sort()) {
+      try {
+        const ids = await this.api.consumerIds(await this.requireMaster(brokerName), group);
+        return [...new Set(ids)].sort();
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    if (lastError) throw lastError;
+    return [];
   }
 
   private onConsumerIdsChanged(request: RemotingCommand): undefined {

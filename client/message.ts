@@ -17,7 +17,7 @@ export interface Message {
   delayLevel?: number;
   /** User int carried as is. */
   flag?: number;
-  /** Used by `shardingKeySelector`: messages with one key go to one queue, in send order. */
+  /** Messages with one sharding key go to one queue, in send order (`shardingKeySelector` unless the send names another selector). */
   shardingKey?: string;
 }
 

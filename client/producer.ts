@@ -9,7 +9,7 @@ import { encodeBatchBody } from './batch-codec.js';
 import { ClientInstance, type ClientMember, type ClientOptions } from './client-instance.js';
 import type { Message } from './message.js';
 import { queueKey, type MessageQueue } from './message-queue.js';
-import { roundRobinSelector, type QueueSelector } from './queue-selector.js';
+import { roundRobinSelector, shardingKeySelector, type QueueSelector } from './queue-selector.js';
 import { retry, type BackoffOptions } from './retry.js';
 
 export interface ProducerOptions extends ClientOptions {
@@ -180,14 +180,14 @@ export class Producer {
     build: (queue: MessageQueue) => { header: SendMessageRequestHeader; body: Buffer; batch: boolean; uniqKey: string },
   ): Promise<SendResult> {
     const instance = this.client();
-    const selector = options.selector;
+    const selector = options.selector ?? (msg.shardingKey ? shardingKeySelector : undefined);
     const failedBrokers = new Set<string>();
     const tried = new Set<string>();
     return retry(
       async (attempt) => {
         const info = await this.publishInfoOf(topic, attempt > 0);
         if (info.queues.length === 0) throw new FerryMQError(`topic "${topic}" has no writable queue`, { retriable: true });
-        // A selector decides the queue (per-key order); a retry must not move the message elsewhere.
+        // A selector (or a sharding key) decides the queue for per-key order; a retry must not move the message elsewhere.
         const queue = selector ? selector.select(info.queues, msg) : this.pickQueue(info.queues, msg, failedBrokers, tried);
         tried.add(queueKey(queue));
         const { header, body, batch, uniqKey } = build(queue);

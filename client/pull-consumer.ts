@@ -162,6 +162,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
    */
   async poll(timeoutMs = 1_000): Promise<ReceivedMessage[]> {
     this.client();
+    if (this.wake) throw new FerryMQError('poll() is already waiting: call poll() from one place at a time');
     this.acknowledgePrevious();
     const deadline = Date.now() + timeoutMs;
     for (;;) {

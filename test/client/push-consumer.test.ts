@@ -158,6 +158,15 @@ describe('producer', () => {
     expect(calls).toBe(2);
   });
 
+  it('a message with a sharding key goes to its key\'s queue without naming a selector', async () => {
+    const topic = uniqueName('T');
+    createTopic(broker, topic, 8);
+    const p = await producer();
+    const queues = await Promise.all(['a', 'a', 'a', 'b', 'b'].map((key) => p.send({ topic, body: key, shardingKey: key }).then((r) => `${key}${r.queue.queueId}`)));
+    expect(new Set(queues.slice(0, 3)).size).toBe(1);
+    expect(new Set(queues.slice(3)).size).toBe(1);
+  });
+
   it('client ids are unique per instance by default', async () => {
     const a = new Producer({ nameServer: broker.nameSrv, group: 'same-group' });
     const b = new Producer({ nameServer: broker.nameSrv, group: 'same-group' });
@@ -244,6 +253,9 @@ describe('push consumer', () => {
     await reader.assign(queues);
     await reader.seek(queues[0]!, { timestamp: since });
     expect((await reader.poll(5_000)).map((m) => m.body.toString())).toEqual(['new0', 'new1']);
+    const waiting = reader.poll(300);
+    await expect(reader.poll(10)).rejects.toThrow(/already waiting/);
+    await waiting;
   });
 
   it('keeps consuming across a broker restart (reconnect with backoff)', async () => {
