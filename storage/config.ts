@@ -55,7 +55,7 @@ export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   checkpointIntervalMs: 1_000,
   readMaxBytes: 4 * 1024 * 1024, // one pull answer at most
   readMaxScanEntries: 4096, // filtered reads stop here and report NO_MATCHED_MESSAGE
-  writeChunkSize: 256 * 1024,
+  writeChunkSize: 64 * 1024, // one write batch per pooled buffer
   writeBatchBytes: 64 * 1024, // about 0.3 ms of fdatasync on a typical SSD
 });
 

@@ -50,6 +50,8 @@ const PHYSICAL_COUNTER_KEY = 'storage.physicalOffsetReserved';
 const RESERVATION_BLOCK = 64;
 /** How often refused appends may trigger a fresh disk-usage reading. */
 const DISK_RECHECK_MS = 1000;
+/** Pooled buffer size for pending index entries (512 entries). */
+const INDEX_CHUNK_SIZE = 16 * 1024;
 /** Queue directories recovered concurrently at open. */
 const RECOVERY_PARALLELISM = 8;
 
@@ -116,6 +118,7 @@ export class MessageStore implements MessageStoreApi {
       io,
       handles: this.handles,
       pool: new ChunkPool(config.writeChunkSize),
+      indexPool: new ChunkPool(INDEX_CHUNK_SIZE),
       config,
       limits,
       flush: this.flush,

@@ -25,7 +25,9 @@ import { ChunkedWriteBuffer, type ChunkPool } from './write-buffer.js';
 export interface QueueLogContext {
   readonly io: FileIO;
   readonly handles: SegmentHandleCache;
+  /** Buffers for pending log bytes, and smaller ones for pending index entries. */
   readonly pool: ChunkPool;
+  readonly indexPool: ChunkPool;
   readonly config: StoreConfig;
   readonly limits: ScanLimits;
   readonly flush: FlushPolicy;
@@ -78,15 +80,15 @@ export class PendingBatch {
   reject!: (err: Error) => void;
 
   constructor(
-    pool: ChunkPool,
+    pools: { pool: ChunkPool; indexPool: ChunkPool },
     readonly segment: Segment,
     /** File position of the batch's first byte. */
     readonly position: number,
     readonly firstOffset: number,
     readonly isNewSegment: boolean,
   ) {
-    this.log = new ChunkedWriteBuffer(pool);
-    this.idx = new ChunkedWriteBuffer(pool);
+    this.log = new ChunkedWriteBuffer(pools.pool);
+    this.idx = new ChunkedWriteBuffer(pools.indexPool);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -182,8 +184,8 @@ export class QueueLog implements FlushTarget {
     }
     let batch = this.staged[this.staged.length - 1];
     // Capped batches let the next one be written while the previous one syncs.
-    if (!batch || batch.segment !== active || batch.log.length >= this.ctx.config.writeBatchBytes) {
-      batch = new PendingBatch(this.ctx.pool, active, this.nextPosition, this.nextOffset, false);
+    if (!batch || batch.segment !== active || (batch.count > 0 && batch.log.length + size > this.ctx.config.writeBatchBytes)) {
+      batch = new PendingBatch(this.ctx, active, this.nextPosition, this.nextOffset, false);
       this.staged.push(batch);
     }
     const { chunk, at } = batch.log.reserve(size);
@@ -223,7 +225,7 @@ export class QueueLog implements FlushTarget {
     const segment = new Segment(this, this.dir, this.nextOffset, physBase, physReserve);
     this.segments.push(segment);
     this.ctx.segmentAdded(segment);
-    const batch = new PendingBatch(this.ctx.pool, segment, 0, this.nextOffset, true);
+    const batch = new PendingBatch(this.ctx, segment, 0, this.nextOffset, true);
     const { chunk, at } = batch.log.reserve(SEGMENT_HEADER_SIZE);
     encodeSegmentHeader({ baseOffset: segment.baseOffset, physBase, physReserve }, chunk, at);
     this.staged.push(batch);

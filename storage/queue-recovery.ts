@@ -336,9 +336,11 @@ async function rescanSegment(ctx: RecoveryContext, f: FoundSegment, from: number
     if (scan.end < f.logSize) {
       crashPoint('recovery');
       await io.truncate(log, scan.end);
-      await io.datasync(log);
       f.logSize = scan.end;
     }
+    // Records that survived a process crash may still be only in the page cache: make them durable
+    // before a checkpoint vouches for them.
+    await io.datasync(log);
     if (!rebuilt.equals(known.subarray(0, rebuilt.length))) await io.writev(idx, [rebuilt], trusted * INDEX_ENTRY_SIZE);
     if (f.idxSize !== count * INDEX_ENTRY_SIZE) await io.truncate(idx, count * INDEX_ENTRY_SIZE);
     await io.datasync(idx);

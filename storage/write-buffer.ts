@@ -8,7 +8,7 @@ export class ChunkPool {
 
   constructor(
     readonly chunkSize: number,
-    private readonly maxFree = 256,
+    private readonly maxFree = 64,
   ) {}
 
   take(minimum: number): Buffer {
