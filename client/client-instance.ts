@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { decodeResetOffsetBody } from '../protocol/admin-bodies.js';
 import type { ConsumerData, HeartbeatData, TopicRouteData } from '../protocol/bodies.js';
 import { FerryMQError, InvalidArgumentError } from '../protocol/errors.js';
 import { localIPv4 } from '../protocol/message-id.js';
@@ -8,7 +9,7 @@ import { ResponseCode } from '../protocol/response-code.js';
 import { BrokerApi } from './broker-api.js';
 import { IntervalTask, systemClock, type Clock } from './clock.js';
 import { defaultLogger, type Logger } from './logger.js';
-import { compareQueues, type MessageQueue } from './message-queue.js';
+import { compareQueues, queueKey, type MessageQueue } from './message-queue.js';
 import type { BrokerOffsetBackend } from './offset-store.js';
 import { RemotingClient, type RemotingClientOptions } from './remoting-client.js';
 
@@ -45,8 +46,11 @@ export interface ClientMember {
   consumerData?(): ConsumerData;
   /** Consumers: the broker says the group's members changed (40). */
   onConsumerIdsChanged?(): void;
-  /** Consumers: the broker asks to move to these offsets (220), e.g. after `ferrymq offset reset`. */
-  resetOffsets?(topic: string, offsets: ReadonlyMap<number, number> | undefined, timestamp: number): Promise<void>;
+  /**
+   * Consumers: the broker asks to move to these offsets (220, after an offset reset). `offsets` is
+   * keyed by `queueKey`; a queue missing from it moves by `timestamp` (-1 = its end).
+   */
+  resetOffsets?(topic: string, offsets: ReadonlyMap<string, number> | undefined, timestamp: number): Promise<void>;
 }
 
 const processInstanceName = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -250,7 +254,14 @@ export class ClientInstance {
   private async onResetOffset(request: RemotingCommand): Promise<RemotingCommand> {
     const { topic, group } = request.extFields;
     const timestamp = Number(request.extFields.timestamp ?? -1);
-    const offsets = request.body ? parseResetOffsetBody(request.body, topic ?? '') : undefined;
+    let offsets: Map<string, number> | undefined;
+    if (request.body && request.body.length > 0) {
+      try {
+        offsets = new Map(decodeResetOffsetBody(request.body).filter((e) => e.queue.topic === topic).map((e) => [queueKey(e.queue), e.value]));
+      } catch (err) {
+        this.logger.warn({ err, topic, group }, 'unreadable RESET_CONSUMER_CLIENT_OFFSET body; resetting by its timestamp');
+      }
+    }
     for (const member of this.members) {
       if (member.kind === 'consumer' && member.group === group && topic) await member.resetOffsets?.(topic, offsets, timestamp);
     }
@@ -271,29 +282,4 @@ export function parseNameServers(input: string | readonly string[]): string[] {
   const list = (typeof input === 'string' ? input.split(';') : [...input]).map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw new InvalidArgumentError('nameServer is required, e.g. "127.0.0.1:9876"');
   return list;
-}
-
-/**
- * The 220 body is Java's ResetOffsetBody: fastjson writes its map with object keys,
- * `{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:5,...}}`, which no JSON parser
- * accepts; we scan for `"queueId":N ... }:OFFSET` pairs instead. Undefined when nothing matches,
- * and the consumer falls back to the timestamp.
- */
-export function parseResetOffsetBody(body: Buffer, topic: string): Map<number, number> | undefined {
-  const text = body.toString('utf8');
-  const offsets = new Map<number, number>();
-  let at = 0;
-  for (;;) {
-    const open = text.indexOf('{', at + 1);
-    if (open < 0) break;
-    const close = text.indexOf('}', open);
-    if (close < 0) break;
-    const entry = text.slice(open, close + 1);
-    at = close;
-    const after = /^\s*:\s*(-?\d+)/.exec(text.slice(close + 1, close + 32));
-    const queueId = /"queueId"\s*:\s*(\d+)/.exec(entry);
-    const entryTopic = /"topic"\s*:\s*"([^"]*)"/.exec(entry);
-    if (after && queueId && (!entryTopic || entryTopic[1] === topic)) offsets.set(Number(queueId[1]), Number(after[1]));
-  }
-  return offsets.size > 0 ? offsets : undefined;
 }

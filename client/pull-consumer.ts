@@ -93,10 +93,9 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
       consumerData: () => this.consumerData(),
       onConsumerIdsChanged: () => void this.rebalancer?.runNow(),
       resetOffsets: async (topic, offsets, timestamp) => {
-        for (const fetcher of this.fetchers.values()) {
+        for (const [key, fetcher] of [...this.fetchers]) {
           if (fetcher.mq.topic !== topic) continue;
-          const offset = offsets?.get(fetcher.mq.queueId);
-          await this.seek(fetcher.mq, offset ?? { timestamp });
+          await this.seek(fetcher.mq, offsets?.get(key) ?? (timestamp < 0 ? 'latest' : { timestamp }));
         }
       },
     };

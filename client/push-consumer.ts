@@ -524,14 +524,16 @@ export class PushConsumer {
     }
   }
 
-  /** 220 from the broker: move owned queues of `topic` to the given offsets (or to `timestamp`). */
-  private async resetOffsets(topic: string, offsets: ReadonlyMap<number, number> | undefined, timestamp: number): Promise<void> {
+  /** 220 from the broker: drop what was pulled from `topic` and resume at the given offsets (or by `timestamp`). */
+  private async resetOffsets(topic: string, offsets: ReadonlyMap<string, number> | undefined, timestamp: number): Promise<void> {
     const instance = this.instance!;
     for (const [key, owned] of [...this.owned]) {
       if (owned.mq.topic !== topic) continue;
-      let offset = offsets?.get(owned.mq.queueId);
-      if (offset === undefined && timestamp >= 0) offset = await instance.api.searchOffset(await instance.requireMaster(owned.mq.brokerName), owned.mq, timestamp);
-      if (offset === undefined) continue;
+      let offset = offsets?.get(key);
+      if (offset === undefined) {
+        const address = await instance.requireMaster(owned.mq.brokerName);
+        offset = timestamp < 0 ? await instance.api.maxOffset(address, owned.mq) : await instance.api.searchOffset(address, owned.mq, timestamp);
+      }
       // The old loop may sit in a long poll; it is dropped and its answer discarded.
       owned.pq.dropped = true;
       this.owned.delete(key);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { encodeBatchBody } from '../../client/batch-codec.js';
-import { parseResetOffsetBody } from '../../client/client-instance.js';
 import { roundRobinSelector, shardingKeySelector } from '../../client/queue-selector.js';
 import type { MessageQueue } from '../../client/message-queue.js';
 
@@ -38,17 +37,5 @@ describe('queue selectors', () => {
     // "TagA".hashCode() = 2598919 → % 4 = 3.
     expect(shardingKeySelector.select(queues, { topic: 'T', body: 'x', shardingKey: 'TagA' }).queueId).toBe(3);
     expect(() => shardingKeySelector.select(queues, { topic: 'T', body: 'x' })).toThrow(/shardingKey/);
-  });
-});
-
-describe('parseResetOffsetBody (220, fastjson map with object keys)', () => {
-  it('reads queueId → offset pairs for the topic', () => {
-    const body = Buffer.from('{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:5,{"brokerName":"b","queueId":3,"topic":"T"}:12,{"brokerName":"b","queueId":1,"topic":"U"}:9}}');
-    expect([...parseResetOffsetBody(body, 'T')!]).toEqual([[0, 5], [3, 12]]);
-  });
-
-  it('answers undefined for a body without entries', () => {
-    expect(parseResetOffsetBody(Buffer.from('{"offsetTable":{}}'), 'T')).toBeUndefined();
-    expect(parseResetOffsetBody(Buffer.from('garbage'), 'T')).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumeStatus, Producer, PullConsumer, PushConsumer, type PushConsumerOptions, type ReceivedMessage } from '../../client/index.js';
+import { AdminClient } from '../../client/admin.js';
 import { MessageConst } from '../../protocol/properties.js';
 import { createTopic, startBroker, type TestBroker } from '../helpers/broker.js';
 import { uniqueName, waitFor } from '../helpers/common.js';
@@ -237,14 +238,14 @@ describe('push consumer', () => {
     expect(() => new PushConsumer({ nameServer: broker.nameSrv, group: 'g' }).subscribe('t', '||')).toThrow(/names no tag/);
   });
 
-  it('seek by timestamp lands on the first message stored at or after the time', async () => {
+  it('seek by timestamp lands on the message stored closest to the time (SEARCH_OFFSET_BY_TIMESTAMP)', async () => {
     const topic = uniqueName('T');
     createTopic(broker, topic, 1);
     const p = await producer();
     for (let i = 0; i < 3; i++) await p.send({ topic, body: `old${i}` });
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 400));
     const since = Date.now();
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < 2; i++) await p.send({ topic, body: `new${i}` });
     const reader = new PullConsumer({ nameServer: broker.nameSrv, group: uniqueName('G'), autoCommit: false, ...FAST });
     await reader.start();
@@ -287,5 +288,23 @@ describe('delayed messages', () => {
     await waitFor(() => got.length === 1, { what: 'delayed message', timeoutMs: 10_000 });
     expect(got[0]!.body).toBe('later');
     expect(got[0]!.at - sentAt).toBeGreaterThanOrEqual(90);
+  });
+
+  it('an offset reset by an admin (222 → 220) moves a running consumer back; the redeliveries count as duplicates', async () => {
+    const topic = uniqueName('T');
+    const group = uniqueName('G');
+    createTopic(broker, topic, 2);
+    const got: string[] = [];
+    const c = await consumer(group, topic, (msgs) => { got.push(...msgs.map((m) => m.body.toString())); });
+    const p = await producer();
+    for (let i = 0; i < 6; i++) await p.send({ topic, body: `m${i}` });
+    await waitFor(() => got.length === 6, { what: 'first pass' });
+    const admin = new AdminClient({ address: broker.address });
+    cleanups.push(() => admin.close());
+    const result = await admin.resetOffset({ group, topic, to: { earliest: true } });
+    expect(result.notifiedClients).toBe(1);
+    await waitFor(() => got.length === 12, { what: 'second pass after the reset', timeoutMs: 10_000 });
+    expect(got.slice(6).sort()).toEqual(got.slice(0, 6).sort());
+    expect(c.duplicateCount).toBe(6);
   });
 });
