@@ -17,6 +17,7 @@ import {
   DEFAULT_CRASH_TEST_OPTIONS,
   DEFAULT_KILL_PLANS,
   runCrashTest,
+  type CrashClientKind,
   type CrashTestResult,
   type CycleSummary,
 } from '../test/crash/harness.js';
@@ -24,6 +25,7 @@ import {
 export interface CrashTestArgs {
   cycles: number;
   flush: FlushMode;
+  client: CrashClientKind;
   producers: number;
   consumers: number;
   queues: number;
@@ -76,7 +78,7 @@ export function formatReport(result: CrashTestResult, verbose: boolean): string 
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [
-    `FerryMQ crash test: ${result.cycles.length} cycles, ${result.flush === 'sync' ? 'SYNC_FLUSH' : 'ASYNC_FLUSH'}, seed ${result.seed}`,
+    `FerryMQ crash test: ${result.cycles.length} cycles, ${result.flush === 'sync' ? 'SYNC_FLUSH' : 'ASYNC_FLUSH'}, ${result.client} client, seed ${result.seed}`,
     ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
   ];
   if (verbose) {
@@ -111,6 +113,11 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
     yargs
       .option('cycles', { type: 'number', default: 20, describe: 'crash/restart cycles' })
       .option('flush', { choices: ['sync', 'async'] as const, default: 'sync' as FlushMode, describe: 'broker flush mode' })
+      .option('client', {
+        choices: ['wire', 'sdk'] as const,
+        default: 'wire' as CrashClientKind,
+        describe: 'wire: a protocol-level client that checks every acknowledged commit; sdk: FerryMQ Producer and PushConsumer',
+      })
       .option('producers', { type: 'number', default: DEFAULT_CRASH_TEST_OPTIONS.producers, describe: 'producer connections' })
       .option('consumers', { type: 'number', default: DEFAULT_CRASH_TEST_OPTIONS.consumers, describe: 'clustering consumers of one group' })
       .option('queues', { type: 'number', default: DEFAULT_CRASH_TEST_OPTIONS.queues, describe: 'queues of the test topic' })
@@ -142,6 +149,7 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
       const result = await runCrashTest({
         cycles,
         flush: argv.flush,
+        client: argv.client,
         producers: positiveInt('producers', argv.producers),
         consumers: positiveInt('consumers', argv.consumers),
         queues: positiveInt('queues', argv.queues),

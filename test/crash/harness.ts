@@ -16,8 +16,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Producer } from '../../client/producer.js';
+import { PushConsumer } from '../../client/push-consumer.js';
+import { shardingKeySelector } from '../../client/queue-selector.js';
 import { RemotingClient } from '../../client/remoting-client.js';
-import { ConnectionClosedError, RequestTimeoutError } from '../../protocol/errors.js';
+import { BrokerResponseError, ConnectionClosedError, RequestTimeoutError } from '../../protocol/errors.js';
 import { createRequest, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
@@ -25,7 +28,7 @@ import { BrokerProcess, freePort, type FlushMode } from './broker-process.js';
 import { checkHistory, quantiles, type CheckReport, type Quantiles, type ReadBackRecord } from './checker.js';
 import { History } from './history.js';
 import { randomInt, seededRandom } from './seeded-random.js';
-import { parseServedRecords, workloadBody } from './served-records.js';
+import { harnessFields, parseServedRecords, workloadBody } from './served-records.js';
 
 /**
  * `kill9`, a named crash point, or `recovery`: a crash in the middle of a record write, then a
@@ -48,8 +51,17 @@ const RARE_POINT_MAX_HIT: Partial<Record<string, number>> = { 'segment-roll': 3,
 
 export const DEFAULT_KILL_PLANS: readonly KillPlan[] = ['kill9', ...CRASH_POINTS, 'kill9', 'recovery'];
 
+/**
+ * `wire`: producers and consumers speak the protocol directly (one send in flight per key, a static
+ * queue split, an explicit commit after every batch, so acknowledged commits can be checked).
+ * `sdk`: FerryMQ's own `Producer` (sharding-key selector) and clustering `PushConsumer`s (rebalance,
+ * offsets committed by the SDK on its interval).
+ */
+export type CrashClientKind = 'wire' | 'sdk';
+
 export interface CrashTestOptions {
   cycles: number;
+  client: CrashClientKind;
   flush: FlushMode;
   producers: number;
   consumers: number;
@@ -85,6 +97,7 @@ export interface CrashTestOptions {
 
 export const DEFAULT_CRASH_TEST_OPTIONS: Readonly<CrashTestOptions> = Object.freeze({
   cycles: 10,
+  client: 'wire',
   flush: 'sync',
   producers: 2,
   consumers: 2,
@@ -128,6 +141,7 @@ export interface CrashTestResult {
   /** Every invariant violation, cycle-tagged. */
   violations: string[];
   flush: FlushMode;
+  client: CrashClientKind;
   seed: number;
   topic: string;
   dataDir: string;
@@ -148,6 +162,18 @@ function keyHash(key: string): number {
   let hash = 0;
   for (let i = 0; i < key.length; i++) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
   return Math.abs(hash);
+}
+
+/** Running producers or consumers of one cycle. */
+interface Running {
+  stop(): Promise<void>;
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first (shutdowns against a dead broker). */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function describeError(error: unknown): { phase: 'fail' | 'info'; detail: string } {
@@ -176,6 +202,8 @@ export class CrashTest {
   private readonly verifiedUpTo: number[];
   /** Per queue, the offset the consumers have consumed up to (drain target). */
   private readonly consumedUpTo: number[];
+  /** Per queue, the committed offset read at the last verification. */
+  private readonly committedAtVerify: number[];
   private readonly violations: string[] = [];
   private readonly reported = new Set<string>();
   private running = false;
@@ -196,6 +224,7 @@ export class CrashTest {
     this.history = new History(o.historyPath);
     this.verifiedUpTo = new Array(o.queues).fill(0);
     this.consumedUpTo = new Array(o.queues).fill(0);
+    this.committedAtVerify = new Array(o.queues).fill(0);
     this.address = () => `127.0.0.1:${this.port}`;
   }
 
@@ -250,6 +279,7 @@ export class CrashTest {
         recoveryMs,
         violations: this.violations,
         flush: o.flush,
+        client: o.client,
         seed: o.seed,
         topic: this.topic,
         dataDir: this.dataDir,
@@ -396,6 +426,19 @@ export class CrashTest {
 
     const client = this.newClient();
     try {
+      // Invariant 5 input: the committed offsets as the restarted broker reports them.
+      for (let queue = 0; queue < this.options.queues; queue++) {
+        let committed: number;
+        try {
+          committed = await this.queryCommitted(client, queue);
+        } catch (error) {
+          if (await this.brokerDied()) return false;
+          this.violation(cycle, `committed offset of queue ${queue} unreadable after a restart: ${(error as Error).message}`);
+          continue;
+        }
+        this.committedAtVerify[queue] = committed;
+        this.history.record({ op: 'offset', phase: 'ok', id: `q${queue}`, key: this.group, queue, offset: committed });
+      }
       for (let queue = 0; queue < this.options.queues; queue++) {
         // The probe is read back by the next verification like any other record.
         const max = this.verifiedUpTo[queue];
@@ -532,19 +575,10 @@ export class CrashTest {
   private async workloadUntilKill(cycle: number, crashPoint: string | undefined): Promise<string> {
     const o = this.options;
     this.running = true;
-    const clients: RemotingClient[] = [];
-    const loops: Promise<void>[] = [];
     const started = performance.now();
-    for (let p = 0; p < o.producers; p++) {
-      const client = this.newClient();
-      clients.push(client);
-      for (let k = 0; k < o.keysPerProducer; k++) loops.push(this.produceLoop(client, `p${p}k${k}`, cycle));
-    }
-    for (let c = 0; c < o.consumers; c++) {
-      const client = this.newClient();
-      clients.push(client);
-      for (let queue = c; queue < o.queues; queue += o.consumers) loops.push(this.consumeLoop(client, queue, () => this.running));
-    }
+    const sdk = o.client === 'sdk';
+    const producers = sdk ? await this.startSdkProducers(cycle) : this.startWireProducers(cycle);
+    const consumers = sdk ? await this.startSdkConsumers(`c${cycle}`) : this.startWireConsumers(() => this.running);
     let kill: string;
     if (crashPoint) {
       const exit = await this.broker.waitExit(o.crashPointTimeoutMs);
@@ -561,9 +595,123 @@ export class CrashTest {
       kill = `kill -9 after ${after} ms`;
     }
     this.running = false;
-    for (const client of clients) client.close();
-    await Promise.all(loops);
+    await Promise.all([producers.stop(), consumers.stop()]);
     return kill;
+  }
+
+  private startWireProducers(cycle: number): Running {
+    const clients: RemotingClient[] = [];
+    const loops: Promise<void>[] = [];
+    for (let p = 0; p < this.options.producers; p++) {
+      const client = this.newClient();
+      clients.push(client);
+      for (let k = 0; k < this.options.keysPerProducer; k++) loops.push(this.produceLoop(client, `p${p}k${k}`, cycle));
+    }
+    return {
+      stop: async () => {
+        for (const client of clients) client.close();
+        await Promise.all(loops);
+      },
+    };
+  }
+
+  private startWireConsumers(active: () => boolean): Running {
+    const clients: RemotingClient[] = [];
+    const loops: Promise<void>[] = [];
+    for (let c = 0; c < this.options.consumers; c++) {
+      const client = this.newClient();
+      clients.push(client);
+      for (let queue = c; queue < this.options.queues; queue += this.options.consumers) loops.push(this.consumeLoop(client, queue, active));
+    }
+    return {
+      stop: async () => {
+        for (const client of clients) client.close();
+        await Promise.all(loops);
+      },
+    };
+  }
+
+  private async startSdkProducers(cycle: number): Promise<Running> {
+    const o = this.options;
+    const producers = Array.from(
+      { length: o.producers },
+      (_, p) =>
+        new Producer({
+          nameServer: this.address(),
+          instanceName: `crash-p${p}-c${cycle}`,
+          group: `${this.group}_producer`,
+          sendTimeoutMs: o.sendTimeoutMs,
+          // A retry would go to another queue and break the per-key order the checker verifies.
+          retryTimesWhenSendFailed: 0,
+          selector: shardingKeySelector,
+          remoting: { connectRetries: 0, connectTimeoutMs: 1_000 },
+        }),
+    );
+    await Promise.all(producers.map((producer) => producer.start()));
+    const loops = producers.flatMap((producer, p) =>
+      Array.from({ length: o.keysPerProducer }, async (_, k) => {
+        const key = `p${p}k${k}`;
+        while (this.running) {
+          await this.sdkSend(producer, key);
+          if (o.keyPauseMs > 0) await sleep(o.keyPauseMs);
+        }
+      }),
+    );
+    return {
+      stop: async () => {
+        await Promise.all(loops);
+        await Promise.all(producers.map((producer) => settleWithin(producer.shutdown(), 3_000)));
+      },
+    };
+  }
+
+  private async sdkSend(producer: Producer, key: string): Promise<void> {
+    const seq = this.nextSeq.get(key) ?? 0;
+    this.nextSeq.set(key, seq + 1);
+    const id = `${key}-${seq}`;
+    this.history.record({ op: 'send', phase: 'invoke', id, key });
+    try {
+      const result = await producer.send({ topic: this.topic, body: workloadBody(id, key), keys: key, shardingKey: key });
+      const detail = result.status === 'SEND_OK' ? undefined : result.status;
+      this.history.record({ op: 'send', phase: 'ok', id, key, queue: result.queue.queueId, offset: result.queueOffset, detail });
+    } catch (error) {
+      // Only an answer from the broker is a definite failure; anything else may have been stored.
+      const phase = error instanceof BrokerResponseError ? 'fail' : 'info';
+      this.history.record({ op: 'send', phase, id, key, detail: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /** Clustering PushConsumers of the group; every delivery is recorded. */
+  private async startSdkConsumers(tag: string): Promise<Running> {
+    const o = this.options;
+    const consumers = Array.from({ length: o.consumers }, (_, c) =>
+      new PushConsumer({
+        nameServer: this.address(),
+        instanceName: `crash-c${c}-${tag}`,
+        group: this.group,
+        consumeFromWhere: 'FIRST_OFFSET',
+        persistOffsetIntervalMs: 200,
+        rebalanceIntervalMs: 1_000,
+        pullSuspendMs: PULL_SUSPEND_MS,
+        remoting: { connectRetries: 0, connectTimeoutMs: 1_000 },
+      }).subscribe(this.topic, '*'),
+    );
+    // A consumer that cannot start (the broker just died at a crash point) simply takes no part.
+    await Promise.allSettled(
+      consumers.map((consumer) =>
+        consumer.start((messages) => {
+          for (const message of messages) this.recordReceive(message.body, message.queue.queueId, message.queueOffset);
+        }),
+      ),
+    );
+    return { stop: () => Promise.all(consumers.map((consumer) => settleWithin(consumer.shutdown(), 5_000))).then(() => undefined) };
+  }
+
+  private recordReceive(body: Buffer, queue: number, offset: number): void {
+    const { id, key } = harnessFields(body);
+    if (id === undefined) return;
+    this.history.record({ op: 'receive', phase: 'ok', id, key: key ?? '', queue, offset });
+    this.consumedUpTo[queue] = Math.max(this.consumedUpTo[queue], offset + 1);
   }
 
   private async produceLoop(client: RemotingClient, key: string, cycle: number): Promise<void> {
@@ -582,14 +730,7 @@ export class CrashTest {
     let offset: number | undefined;
     while (active() && offset === undefined) {
       try {
-        const response = await client.invoke(
-          this.address(),
-          createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: this.group, topic: this.topic, queueId: queue }),
-        );
-        if (response.code === FOUND) offset = Number(response.extFields.offset);
-        else if (response.code === ResponseCode.QUERY_NOT_FOUND) offset = 0;
-        else throw new Error(`QUERY_CONSUMER_OFFSET: code ${response.code}`);
-        this.history.record({ op: 'offset', phase: 'ok', id: `q${queue}`, key: this.group, queue, offset });
+        offset = await this.queryCommitted(client, queue);
       } catch {
         if (!active()) return;
         await sleep(50);
@@ -618,6 +759,17 @@ export class CrashTest {
     }
   }
 
+  /** The group's committed offset of a queue; 0 when none is stored. */
+  private async queryCommitted(client: RemotingClient, queue: number): Promise<number> {
+    const response = await client.invoke(
+      this.address(),
+      createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: this.group, topic: this.topic, queueId: queue }),
+    );
+    if (response.code === FOUND) return Number(response.extFields.offset);
+    if (response.code === ResponseCode.QUERY_NOT_FOUND) return 0;
+    throw new Error(`QUERY_CONSUMER_OFFSET: code ${response.code} ${response.remark ?? ''}`);
+  }
+
   private async commit(client: RemotingClient, queue: number, offset: number): Promise<void> {
     const id = `commit-q${queue}-${offset}`;
     this.history.record({ op: 'commit', phase: 'invoke', id, key: this.group, queue, offset });
@@ -639,15 +791,12 @@ export class CrashTest {
     const targets = [...this.verifiedUpTo];
     const deadline = Date.now() + o.drainTimeoutMs;
     const caughtUp = () => targets.every((target, queue) => this.consumedUpTo[queue] >= target);
-    this.consumedUpTo.fill(0);
+    // Consumers start at the committed offsets: a queue with nothing after them is already drained.
+    this.committedAtVerify.forEach((offset, queue) => (this.consumedUpTo[queue] = offset));
     const active = () => !caughtUp() && Date.now() < deadline;
-    const clients = Array.from({ length: o.consumers }, () => this.newClient());
-    const loops: Promise<void>[] = [];
-    clients.forEach((client, c) => {
-      for (let queue = c; queue < o.queues; queue += o.consumers) loops.push(this.consumeLoop(client, queue, active));
-    });
-    await Promise.all(loops);
-    for (const client of clients) client.close();
+    const consumers = o.client === 'sdk' ? await this.startSdkConsumers('drain') : this.startWireConsumers(active);
+    while (active()) await sleep(50);
+    await consumers.stop();
     if (!caughtUp()) {
       this.violation(o.cycles, `drain did not reach the max offsets ${JSON.stringify(targets)} within ${o.drainTimeoutMs} ms (at ${JSON.stringify(this.consumedUpTo)})`);
     }

@@ -130,7 +130,7 @@ if (argv.writer) {
       await dirtyStop(dataDir, tail, argv.queues, argv.body);
       const openDirty = await timeOpen(dataDir);
       const result = { gib, openClean, brokerClean, openDirty, brokerDirty };
-      console.log(JSON.stringify({ measure: 'recovery', ...Object.fromEntries(Object.entries(result).map(([k, v]) => [k, Math.round(v)])) }));
+      console.log(JSON.stringify({ measure: 'recovery', ...Object.fromEntries(Object.entries(result).map(([k, v]) => [k, k === 'gib' ? v : Math.round(v)])) }));
       rows.push(
         `| ${gib} GiB | ${Math.round(openClean)} ms | ${Math.round(brokerClean)} ms | ${Math.round(openDirty)} ms | ${Math.round(brokerDirty)} ms |`,
       );

@@ -20,7 +20,8 @@ export function workloadBody(id: string, key: string): Buffer {
   return Buffer.from(JSON.stringify({ id, key }), 'utf8');
 }
 
-function harnessFields(body: Buffer): { id?: string; key?: string } {
+/** The id and key the harness wrote in a message body (undefined for a foreign message). */
+export function harnessFields(body: Buffer): { id?: string; key?: string } {
   try {
     const parsed = JSON.parse(body.toString('utf8')) as { id?: unknown; key?: unknown };
     return {
