@@ -79,6 +79,7 @@ export class CheckpointService {
   private running: Promise<void> | undefined;
   private stopped = true;
   private lastWritten = '';
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly io: FileIO,
@@ -106,7 +107,14 @@ export class CheckpointService {
    * Syncs the index files written since the last checkpoint, then records the marks. The marks are
    * read first: whatever they cover had its index entries written before they were taken.
    */
-  async runOnce(force = false): Promise<void> {
+  runOnce(force = false): Promise<void> {
+    // One at a time: two writers would share the temp file.
+    const run = this.queue.then(() => this.write(force));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(force: boolean): Promise<void> {
     const queues = [...this.queues()];
     const entries: CheckpointEntry[] = queues.map((q) => ({ topic: q.topic, queueId: q.queueId, mark: q.synced }));
     const signature = JSON.stringify(entries);
