@@ -23,8 +23,8 @@ export class ConcurrentConsumeService {
     }
   }
 
-  /** Cancels pending local retries (shutdown). */
-  stop(): void {
+  /** Cancels pending local retries. */
+  shutdown(): void {
     for (const timer of this.timers) this.host.clock.clearTimeout(timer);
     this.timers.clear();
   }

@@ -40,7 +40,8 @@ export class OrderlyConsumeService {
     await this.draining.get(pq);
   }
 
-  stop(): void {
+  /** Stops scheduling work; running batches finish (see `allIdle`). */
+  shutdown(): void {
     this.stopped = true;
     for (const timer of this.timers) this.host.clock.clearTimeout(timer);
     this.timers.clear();

@@ -14,7 +14,3 @@ export function compareQueues(a: MessageQueue, b: MessageQueue): number {
   if (a.brokerName !== b.brokerName) return a.brokerName < b.brokerName ? -1 : 1;
   return a.queueId - b.queueId;
 }
-
-export function sameQueue(a: MessageQueue, b: MessageQueue): boolean {
-  return a.topic === b.topic && a.brokerName === b.brokerName && a.queueId === b.queueId;
-}

@@ -95,10 +95,6 @@ export class ProcessQueue<M extends QueuedMessage = QueuedMessage> {
     return this.bytes;
   }
 
-  get maxOffset(): number {
-    return this.highestOffset;
-  }
-
   /** Span between the lowest and highest held offsets (Java's consumeConcurrentlyMaxSpan check). */
   get span(): number {
     const low = this.committableOffset();

@@ -243,8 +243,8 @@ export class PushConsumer {
     await this.rebalancer?.shutdown();
     await this.locker?.stop();
     await this.persister?.stop();
-    this.concurrent?.stop();
-    this.orderly?.stop();
+    this.concurrent?.shutdown();
+    this.orderly?.shutdown();
     await this.pool.drain(true);
     await this.orderly?.allIdle();
     const owned = [...this.owned.values()];

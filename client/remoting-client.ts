@@ -144,16 +144,6 @@ export class RemotingClient {
     conn.write(request);
   }
 
-  /** Addresses with an open connection. */
-  connectedAddresses(): string[] {
-    return [...this.connections.keys()];
-  }
-
-  /** Drops one connection (pending calls fail); the next call reconnects. */
-  closeConnection(address: string): void {
-    this.connections.get(address)?.destroy();
-  }
-
   close(): void {
     this.closed = true;
     for (const conn of [...this.connections.values()]) conn.destroy();

@@ -28,14 +28,6 @@ export class TaskPool {
     });
   }
 
-  get active(): number {
-    return this.running;
-  }
-
-  get queued(): number {
-    return this.queue.length;
-  }
-
   /** Resolves when nothing runs; with `dropQueued`, tasks not started are discarded first. */
   async drain(dropQueued: boolean): Promise<void> {
     if (dropQueued) for (const dropped of this.queue.splice(0)) dropped.cancel();
