@@ -371,7 +371,22 @@ export class PushConsumer {
   private async releaseQueue(key: string, owned: OwnedQueue): Promise<void> {
     owned.pq.dropped = true;
     this.owned.delete(key);
-    if (this.orderly) await this.orderly.idle(owned.pq);
+    if (this.orderly) {
+      // Keep the broker lock until the running batch is over, so the next owner cannot start
+      // the queue mid-batch; a slow listener must not hold up the rest of the rebalance.
+      const idle = this.orderly.idle(owned.pq);
+      const settled = await Promise.race([idle.then(() => true), sleep(1_000).then(() => false)]);
+      if (!settled) {
+        void idle.then(() => this.finishRelease(owned));
+        return;
+      }
+    }
+    await this.finishRelease(owned);
+  }
+
+  private async finishRelease(owned: OwnedQueue): Promise<void> {
+    // A late finish after shutdown, or after the queue came back to us, has nothing left to do.
+    if (!this.running || this.owned.has(queueKey(owned.mq))) return;
     await this.offsetStore.persist(owned.mq).catch((err: unknown) => this.logger.warn({ err, queue: owned.mq }, 'offset commit of a released queue failed'));
     this.offsetStore.remove(owned.mq);
     if (this.orderly && this.messageModel === 'CLUSTERING') await this.unlock([owned.mq]);
