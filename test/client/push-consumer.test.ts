@@ -168,6 +168,23 @@ describe('producer', () => {
     expect(new Set(queues.slice(3)).size).toBe(1);
   });
 
+  it('skips a dead name server in the list', async () => {
+    const topic = uniqueName('T');
+    createTopic(broker, topic, 1);
+    const p = new Producer({ nameServer: ['127.0.0.1:1', broker.nameSrv], group: uniqueName('PG'), remoting: { connectRetries: 0 }, instanceName: uniqueName('i') });
+    await p.start();
+    cleanups.push(() => p.shutdown());
+    expect((await p.send({ topic, body: 'x' })).status).toBe('SEND_OK');
+  });
+
+  it('refuses a second member of one group under one explicit instanceName', async () => {
+    const instanceName = uniqueName('i');
+    const a = new Producer({ nameServer: broker.nameSrv, group: 'g1', instanceName });
+    await a.start();
+    cleanups.push(() => a.shutdown());
+    await expect(new Producer({ nameServer: broker.nameSrv, group: 'g1', instanceName }).start()).rejects.toThrow(/give each member its own instanceName/);
+  });
+
   it('client ids are unique per instance by default', async () => {
     const a = new Producer({ nameServer: broker.nameSrv, group: 'same-group' });
     const b = new Producer({ nameServer: broker.nameSrv, group: 'same-group' });
