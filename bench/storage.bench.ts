@@ -7,6 +7,7 @@
 // fdatasync runs on libuv's threadpool; size it before the first I/O, as the broker's entry point does.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
+import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +117,40 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/**
+ * The disk's ceiling on this box right now: a bare loop of writev + fdatasync of 256 KiB (256
+ * records of 1 KiB) per round over `files` files in parallel, no encoding. Reported as records/s.
+ */
+async function bareGroupCommit(files: number): Promise<number> {
+  const dataDir = await mkdtemp(join(dataRoot, 'ferrymq-bare-'));
+  const chunk = Buffer.alloc(256 * 1024, 1);
+  let rounds = 0;
+  const deadline = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: files }, async (_, f) => {
+      const fd = fs.openSync(join(dataDir, `f${f}`), 'w+');
+      let position = 0;
+      while (performance.now() < deadline) {
+        await new Promise<void>((resolve, reject) => fs.writev(fd, [chunk], position, (err) => (err ? reject(err) : resolve())));
+        await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+        position += chunk.length;
+        rounds += 1;
+      }
+      fs.closeSync(fd);
+    }),
+  );
+  await rm(dataDir, { recursive: true, force: true });
+  return Math.round((rounds * 256) / seconds);
+}
+
+const baseline: Record<string, number> = {};
+for (const files of [1, 16]) {
+  const values: number[] = [];
+  for (let r = 0; r < runs; r++) values.push(await bareGroupCommit(files));
+  baseline[`files${files}`] = median(values);
+  console.log(JSON.stringify({ bench: 'storage-baseline', runs, seconds, files, recordsPerSec: median(values) }));
+}
+
 const summary: CaseResult[] = [];
 for (const mode of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
   if (only && !mode.startsWith(only)) continue;
@@ -150,3 +185,4 @@ for (const r of summary) {
 }
 const target = summary.find((r) => r.mode === 'SYNC_FLUSH' && r.appenders === 256 && r.queues === 1);
 if (target) console.log(`\nSYNC group commit, 256 appenders, 1 queue: ${target.appendsPerSec} appends/s (target >= 150000)`);
+console.log(`bare writev+fdatasync ceiling now: 1 file ${baseline.files1} records/s, 16 files ${baseline.files16} records/s`);

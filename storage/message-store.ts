@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize } from '../protocol/message-codec.js';
 import { createOffsetMsgId } from '../protocol/message-id.js';
+import { ipv4Bytes } from '../protocol/socket-address.js';
 import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { CleanupService } from './cleanup-service.js';
 import { systemClock, type Clock } from './clock.js';
@@ -85,7 +86,9 @@ export class MessageStore implements MessageStoreApi {
   private readonly checkpoints: CheckpointService;
   private readonly cleanup: CleanupService;
   private readonly propertiesLimit: number;
-  private storeHost: { ip: string; port: number };
+  private storeHost!: { ip: string; port: number };
+  /** The host half of offset msgIds (16 hex digits), fixed per store host. */
+  private msgIdPrefix = '';
   private physReserved = 0;
   private physNext = 0;
   private state: 'opening' | 'open' | 'closing' | 'closed' = 'opening';
@@ -106,7 +109,7 @@ export class MessageStore implements MessageStoreApi {
   ) {
     this.config = config;
     this.meta = new TopicCachedMeta(meta);
-    this.storeHost = storeHost;
+    this.setStoreHost(storeHost);
     this.propertiesLimit = Math.min(config.maxPropertiesSize, 32767 - CRC_PROPERTY_OVERHEAD);
     this.handles = new SegmentHandleCache(io, config.maxOpenSegments);
     this.flush =
@@ -395,7 +398,7 @@ export class MessageStore implements MessageStoreApi {
         queueOffset: slot.queueOffset,
         physicalOffset: slot.physicalOffset,
         storeTimestamp,
-        msgId: createOffsetMsgId(storeHost.ip, storeHost.port, slot.physicalOffset),
+        msgId: this.msgIdPrefix + slot.physicalOffset.toString(16).toUpperCase().padStart(16, '0'),
       },
     };
   }
@@ -541,7 +544,10 @@ export class MessageStore implements MessageStoreApi {
   }
 
   setStoreHost(host: { ip: string; port: number }): void {
-    this.storeHost = { ip: host.ip, port: host.port };
+    // Records carry IPv4 hosts only (the codec writes 127.0.0.1 for anything else); msgIds must match.
+    const ip = ipv4Bytes(host.ip) ? host.ip : '127.0.0.1';
+    this.msgIdPrefix = createOffsetMsgId(ip, host.port, 0).slice(0, 16);
+    this.storeHost = { ip, port: host.port };
   }
 
   stats(): { diskUsedRatio: number; appendsRefused: boolean; queueCount: number; totalBytes: number } {

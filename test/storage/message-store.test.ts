@@ -57,6 +57,14 @@ describe('MessageStore append and read', () => {
     expect(byKey.map((l) => l.queueOffset)).toEqual([2]);
   });
 
+  it('keeps msgIds equal to what clients compute from the record for a non-IPv4 store host', async () => {
+    const topic = createTopic(store);
+    store.setStoreHost({ ip: '::1', port: 10911 });
+    const result = await store.append(message(topic, 0, 'v6'));
+    const read = await store.read(topic, 0, 0, 1, 1 << 20);
+    expect(result.status === 'PUT_OK' && result.msgId).toBe(decodeRecords(read.buffers[0])[0].msgId);
+  });
+
   it('maps read statuses as RocketMQ does', async () => {
     const topic = createTopic(store);
     expect((await store.read('NoSuchTopic', 0, 0, 32, 1 << 20)).status).toBe(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE);
