@@ -5,6 +5,7 @@
 import { RequestCode } from '../../protocol/request-code.js';
 import type { RequestHandler } from '../broker-context.js';
 import { ADMIN_HANDLERS } from './admin/index.js';
+import { checkClientConfig } from './check-client-config.js';
 import { consumerSendMsgBack } from './consumer-send-msg-back.js';
 import { deleteTopicInBroker } from './delete-topic-in-broker.js';
 import { getConsumerListByGroup } from './get-consumer-list-by-group.js';
@@ -37,6 +38,7 @@ const HANDLERS = new Map<number, RequestHandler>([
   [RequestCode.HEART_BEAT, heartBeat],
   [RequestCode.UNREGISTER_CLIENT, unregisterClient],
   [RequestCode.GET_CONSUMER_LIST_BY_GROUP, getConsumerListByGroup],
+  [RequestCode.CHECK_CLIENT_CONFIG, checkClientConfig],
   // produce
   [RequestCode.SEND_MESSAGE, sendMessage],
   [RequestCode.SEND_MESSAGE_V2, sendMessage],

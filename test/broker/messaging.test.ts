@@ -177,6 +177,23 @@ describe('send, pull and lookups', () => {
     expect(sent.extFields.queueId).toBe('3');
   });
 
+  it('refuses transactional (half) messages rather than deliver them early', async () => {
+    const topic = uniqueName('tx');
+    createTopic(broker, topic, 1);
+    const sent = await send(topic, 'half', { TRAN_MSG: 'true', PGROUP: 'PG' });
+    expect(sent.code).toBe(ResponseCode.NO_PERMISSION);
+    expect(sent.remark).toMatch(/transaction/);
+    expect((await client.request(RequestCode.GET_MAX_OFFSET, { topic, queueId: 0 })).extFields.offset).toBe('0');
+  });
+
+  it('accepts TAG subscriptions in CHECK_CLIENT_CONFIG and refuses SQL92 ones', async () => {
+    const body = (expressionType: string) => Buffer.from(JSON.stringify({ clientId: 'c', group: 'g', subscriptionData: { topic: 't', subString: 'a > 1', expressionType } }));
+    expect((await client.request(RequestCode.CHECK_CLIENT_CONFIG, {}, body('TAG'))).code).toBe(ResponseCode.SUCCESS);
+    const sql = await client.request(RequestCode.CHECK_CLIENT_CONFIG, {}, body('SQL92'));
+    expect(sql.code).toBe(ResponseCode.SYSTEM_ERROR);
+    expect(sql.remark).toMatch(/SQL92/);
+  });
+
   it('refuses a body over the store limit and stores nothing', async () => {
     const topic = uniqueName('big');
     createTopic(broker, topic, 1);
