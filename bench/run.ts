@@ -1,0 +1,203 @@
+/**
+ * The benchmark orchestrator behind `npm run bench` and `ferrymq bench` (issue #10).
+ *
+ * Headline, per run, flush mode and broker (FerryMQ, then Apache RocketMQ, each freshly started):
+ *   1. batch sends: N x 1 KiB in code-320 batches of 256, at most 4 unconfirmed; consumer concurrent
+ *   2. pipelined sends: N x 1 KiB, per-message send() with 256 outstanding; consumer concurrent
+ *   3. latency: per-message sends at a fixed 5,000 msg/s for 10 s, receive minus send time
+ *   then the broker's VmHWM, and the broker is stopped.
+ * Other scenarios (scenarios.ts) run against FerryMQ only, once.
+ *
+ * Output: JSON lines on stdout and in `<out>/bench-<time>.jsonl`, a human summary on stderr, and
+ * `<out>/bench-<time>.svg` beside the JSON.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
+import { summarizeProfiles } from './profile.js';
+import { formatSummary, summarize, type HeadlineRun } from './report.js';
+import { runWorkload, type RunnerOptions, type WorkloadOutcome, type WorkloadSpec } from './runner.js';
+import { OTHER_SCENARIOS, type ScenarioName } from './scenarios.js';
+import { peakRssMiB, startTarget, type BrokerKind, type BrokerTarget, type FlushMode } from './targets.js';
+
+export interface BenchOptions {
+  brokers: BrokerKind[];
+  flush: FlushMode[];
+  runs: number;
+  messages: number;
+  bodySize: number;
+  queues: number;
+  batchSize: number;
+  batchWindow: number;
+  pipeline: number;
+  latencyRate: number;
+  latencySeconds: number;
+  /** Which parts to run: 'headline' and/or names of OTHER_SCENARIOS. */
+  scenarios: string[];
+  /** Scale factor for the other scenarios' message counts (1 = as in the issue). */
+  scale: number;
+  rocketmqHeap?: string;
+  /** Profile the FerryMQ broker, producer and consumer (V8 --cpu-prof) and print the top frames. */
+  profile: boolean;
+  out: string;
+  binMs: number;
+}
+
+export const DEFAULT_BENCH_OPTIONS: BenchOptions = {
+  brokers: ['ferrymq', 'rocketmq'],
+  flush: ['SYNC_FLUSH', 'ASYNC_FLUSH'],
+  runs: 3,
+  messages: 200_000,
+  bodySize: 1024,
+  queues: 4,
+  batchSize: 256,
+  batchWindow: 4,
+  pipeline: 256,
+  latencyRate: 5_000,
+  latencySeconds: 10,
+  scenarios: ['headline'],
+  scale: 1,
+  profile: false,
+  out: 'bench/results',
+  binMs: 100,
+};
+
+export interface BenchReport {
+  jsonlPath: string;
+  svgPath: string;
+  summary: string;
+}
+
+type Emit = (line: object) => void;
+
+function headlineSpecs(o: BenchOptions): Record<'batch' | 'pipelined' | 'latency', WorkloadSpec> {
+  const common = { client: 'ferrymq' as const, bodySize: o.bodySize, queues: o.queues, producers: 1, consumers: 1, consume: 'concurrent' as const, batchSize: o.batchSize, ratePerSec: 0, recordLatency: false };
+  return {
+    batch: { ...common, name: 'batch', style: 'batch', messages: o.messages, window: o.batchWindow },
+    pipelined: { ...common, name: 'pipelined', style: 'pipelined', messages: o.messages, window: o.pipeline },
+    latency: { ...common, name: 'latency', style: 'rate', messages: o.latencyRate * o.latencySeconds, window: 1, ratePerSec: o.latencyRate, recordLatency: true },
+  };
+}
+
+function outcomeLine(outcome: WorkloadOutcome, context: object): object {
+  const { produced: _p, consumed: _c, latency, ...figures } = outcome;
+  return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined } };
+}
+
+async function runHeadline(o: BenchOptions, runner: RunnerOptions, emit: Emit, chart: { throughput: ThroughputSeries[]; cdfs: CdfSeries[] }): Promise<HeadlineRun[]> {
+  const specs = headlineSpecs(o);
+  const results: HeadlineRun[] = [];
+  for (let run = 1; run <= o.runs; run++) {
+    for (const flush of o.flush) {
+      // Brokers alternate within a run, so slow phases of a shared machine hit both.
+      for (const broker of o.brokers) {
+        runner.log(`run ${run}/${o.runs}, ${flush}, ${broker}: starting the broker`);
+        const target = await startTarget(broker, flush, { rocketmqHeap: o.rocketmqHeap });
+        emit({ type: 'broker', broker, flush, run, settings: target.settings });
+        try {
+          const batch = await runWorkload(target, specs.batch, runner);
+          const pipelined = await runWorkload(target, specs.pipelined, runner);
+          const latency = await runWorkload(target, specs.latency, runner);
+          const rss = peakRssMiB(target.brokerPid);
+          const context = { broker, flush, run };
+          for (const outcome of [batch, pipelined, latency]) emit(outcomeLine(outcome, context));
+          const l = latency.latency;
+          const figures = {
+            produceBatch: batch.produceRate,
+            e2eBatch: batch.e2eRate,
+            producePipelined: pipelined.produceRate,
+            e2ePipelined: pipelined.e2eRate,
+            latencyP50: l?.p50,
+            latencyP99: l?.p99,
+            latencyP999: l?.p999,
+            latencyMax: l?.max,
+            peakRssMiB: rss,
+            lost: batch.lost + pipelined.lost + latency.lost,
+            duplicates: batch.duplicates + pipelined.duplicates + latency.duplicates,
+          };
+          emit({ type: 'headline', ...context, figures });
+          results.push({ broker, flush, run, figures });
+          runner.log(`  ${broker} ${flush}: batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms, RSS ${rss.toFixed(0)} MiB, lost ${figures.lost}, dup ${figures.duplicates}`);
+          if (run === 1) {
+            const name = `${broker === 'ferrymq' ? 'FerryMQ' : 'RocketMQ'} ${flush === 'SYNC_FLUSH' ? 'sync' : 'async'}`;
+            chart.throughput.push({ label: `${name} produce (batch)`, timelines: batch.produced, originNs: batch.firstSendNs, dashed: true });
+            chart.throughput.push({ label: `${name} consume`, timelines: batch.consumed, originNs: batch.firstSendNs, dashed: false });
+            if (l) chart.cdfs.push({ label: name, points: l.cdf });
+          }
+        } finally {
+          await target.stop();
+        }
+      }
+    }
+  }
+  return results;
+}
+
+export async function runBench(options: Partial<BenchOptions> = {}, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<BenchReport> {
+  const o: BenchOptions = { ...DEFAULT_BENCH_OPTIONS, ...options };
+  const outDir = resolve(o.out);
+  mkdirSync(outDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const jsonlPath = join(outDir, `bench-${stamp}.jsonl`);
+  const svgPath = join(outDir, `bench-${stamp}.svg`);
+  const lines: string[] = [];
+  const emit: Emit = (line) => {
+    const text = JSON.stringify(line);
+    lines.push(text);
+    process.stdout.write(`${text}\n`);
+    writeFileSync(jsonlPath, `${lines.join('\n')}\n`);
+  };
+  const profDir = o.profile ? await mkdtemp(join(tmpdir(), 'ferrymq-bench-prof-')) : undefined;
+  const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 100, log, cpuProfDir: profDir };
+  emit({ type: 'options', ...o, startedAt: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length });
+
+  const chart = { throughput: [] as ThroughputSeries[], cdfs: [] as CdfSeries[] };
+  const summaryParts: string[] = [];
+  if (o.scenarios.includes('headline') && !o.profile) {
+    const runs = await runHeadline(o, runner, emit, chart);
+    const { summaries, ratios } = summarize(runs);
+    for (const line of [...summaries, ...ratios]) emit(line);
+    summaryParts.push(formatSummary(summaries, ratios));
+  }
+  const others = o.scenarios.filter((s): s is ScenarioName => s in OTHER_SCENARIOS);
+  for (const name of others) {
+    log(`scenario ${name}`);
+    const text = await OTHER_SCENARIOS[name]({ options: o, runner, emit, startTarget: (flush: FlushMode) => startTarget('ferrymq', flush) });
+    summaryParts.push(text);
+  }
+  if (o.profile && profDir) {
+    summaryParts.push(await runProfile(o, runner, emit, profDir));
+    await rm(profDir, { recursive: true, force: true });
+  }
+
+  writeFileSync(svgPath, renderChart(`FerryMQ benchmark ${stamp.slice(0, 10)}: ${o.messages.toLocaleString('en-US')} x ${o.bodySize} B, batch sends`, chart.throughput, chart.cdfs));
+  const summary = summaryParts.join('\n');
+  log(`\n${summary}\nresults: ${jsonlPath}\nchart:   ${svgPath}`);
+  return { jsonlPath, svgPath, summary };
+}
+
+/** The headline batch and pipelined workloads on FerryMQ (SYNC_FLUSH) under --cpu-prof, then the top frames per process. */
+async function runProfile(o: BenchOptions, runner: RunnerOptions, emit: Emit, profDir: string): Promise<string> {
+  const specs = headlineSpecs(o);
+  const parts: string[] = [];
+  for (const style of ['batch', 'pipelined'] as const) {
+    const dir = join(profDir, style);
+    const target: BrokerTarget = await startTarget('ferrymq', o.flush[0] ?? 'SYNC_FLUSH', { cpuProfDir: join(dir, 'broker') });
+    try {
+      const outcome = await runWorkload(target, specs[style], { ...runner, cpuProfDir: dir });
+      emit(outcomeLine(outcome, { broker: 'ferrymq', flush: target.flush, profile: true }));
+    } finally {
+      await target.stop();
+    }
+    const summary = summarizeProfiles(dir, 15);
+    for (const [process, frames] of Object.entries(summary)) emit({ type: 'profile', style, process, frames });
+    parts.push(`CPU profile, ${style} sends (${target.flush}): top self-time frames per process`);
+    for (const [process, frames] of Object.entries(summary)) {
+      parts.push(`  ${process}:`);
+      for (const f of frames) parts.push(`    ${f.percent.toFixed(1).padStart(5)}%  ${f.name}  ${f.location}`);
+    }
+  }
+  return parts.join('\n');
+}

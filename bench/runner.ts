@@ -1,0 +1,241 @@
+/**
+ * Runs one workload against a running broker: creates a fresh topic, spawns the consumer and
+ * producer processes (child.ts), starts the producers together, and turns their result lines into
+ * throughput, latency, loss and duplicate figures.
+ *
+ *   produce msg/s     = N / (first send -> last broker confirm), over all producers
+ *   end-to-end msg/s  = N / (first send -> the consumer's commit covering its last message)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { CHILD_ENTRY } from './child.js';
+import { createBenchTopic, type BrokerTarget } from './targets.js';
+import {
+  SequenceTracker,
+  type ChildLine,
+  type ClientKind,
+  type ConsumerJob,
+  type ConsumerResult,
+  type LatencySummary,
+  type ProducerJob,
+  type ProducerResult,
+  type SendStyle,
+  type Timeline,
+} from './workload.js';
+
+export interface WorkloadSpec {
+  /** Short name used in topic names and results. */
+  name: string;
+  client: ClientKind;
+  style: SendStyle;
+  /** Total messages over all producers. */
+  messages: number;
+  bodySize: number;
+  queues: number;
+  producers: number;
+  consumers: number;
+  /** 'concurrent': consumers run while producing; 'after': they start once producing is done (backlog drain); 'none'. */
+  consume: 'concurrent' | 'after' | 'none';
+  batchSize: number;
+  /** Outstanding batches (batch style) or sends (pipelined style), per producer. */
+  window: number;
+  ratePerSec: number;
+  recordLatency: boolean;
+}
+
+export interface WorkloadOutcome {
+  name: string;
+  topic: string;
+  messages: number;
+  produceSeconds: number;
+  produceRate: number;
+  /** NaN when nothing was consumed. */
+  e2eSeconds: number;
+  e2eRate: number;
+  /** Drain rate of a backlog (consume 'after'): messages / (first receive -> last commit). */
+  drainRate: number;
+  failedSends: number;
+  lost: number;
+  duplicates: number;
+  latency?: LatencySummary;
+  produced: Timeline[];
+  consumed: Timeline[];
+  firstSendNs: number;
+  firstError?: string;
+}
+
+export interface RunnerOptions {
+  /** Directory for V8 CPU profiles of the producer and consumer processes. */
+  cpuProfDir?: string;
+  /** Throughput timeline bin. */
+  binMs: number;
+  /** A consumer gives up after this long without a new message. */
+  idleTimeoutMs: number;
+  commitIntervalMs: number;
+  log: (line: string) => void;
+}
+
+/** A child process speaking the JSON-line protocol of workload.ts. */
+class Child {
+  private readonly proc: ChildProcess;
+  private readonly waiters: { type: ChildLine['type']; resolve: (line: ChildLine) => void }[] = [];
+  /** Lines that arrived before anyone waited for them. */
+  private readonly unclaimed = new Map<ChildLine['type'], ChildLine>();
+  private stderr = '';
+  private exitError: Error | undefined;
+  latestProgress = { deliveries: 0, unique: 0 };
+
+  constructor(
+    readonly label: string,
+    role: 'producer' | 'consumer',
+    job: ProducerJob | ConsumerJob,
+    cpuProfDir: string | undefined,
+  ) {
+    const tsx = CHILD_ENTRY.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(cpuProfDir, role)}`] : [];
+    this.proc = spawn(process.execPath, [...tsx, ...prof, CHILD_ENTRY, role, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let pending = '';
+    this.proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const text = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (text.startsWith('{')) this.onLine(JSON.parse(text) as ChildLine);
+      }
+    });
+    this.proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr = (this.stderr + chunk).slice(-4000)));
+    this.proc.once('exit', (code, signal) => {
+      if (code === 0) return;
+      this.exitError = new Error(`${label} exited (${code ?? signal}):\n${this.stderr}`);
+      for (const waiter of this.waiters.splice(0)) waiter.resolve({ type: 'ready' });
+    });
+  }
+
+  private onLine(line: ChildLine): void {
+    if (line.type === 'progress') this.latestProgress = { deliveries: line.deliveries, unique: line.unique };
+    const index = this.waiters.findIndex((w) => w.type === line.type);
+    if (index >= 0) this.waiters.splice(index, 1)[0]!.resolve(line);
+    else if (line.type !== 'progress') this.unclaimed.set(line.type, line);
+  }
+
+  async waitFor<T extends ChildLine>(type: T['type']): Promise<T> {
+    const early = this.unclaimed.get(type);
+    if (early) {
+      this.unclaimed.delete(type);
+      return early as T;
+    }
+    if (this.exitError) throw this.exitError;
+    const line = await new Promise<ChildLine>((resolve) => this.waiters.push({ type, resolve }));
+    if (this.exitError) throw this.exitError;
+    return line as T;
+  }
+
+  command(text: string): void {
+    this.proc.stdin!.write(`${text}\n`);
+  }
+
+  kill(): void {
+    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, options: RunnerOptions): Promise<WorkloadOutcome> {
+  const id = randomBytes(4).toString('hex');
+  const topic = `bench_${spec.name.replace(/[^a-zA-Z0-9]/g, '_')}_${id}`;
+  const group = `bench_cg_${id}`;
+  await createBenchTopic(target, topic, spec.queues);
+  const children: Child[] = [];
+  try {
+    const consumerJob: ConsumerJob = {
+      client: spec.client,
+      nameServer: target.nameServer,
+      topic,
+      group,
+      sequenceSpace: spec.messages,
+      finishWhenComplete: spec.consumers === 1,
+      recordLatency: spec.recordLatency,
+      idleTimeoutMs: options.idleTimeoutMs,
+      commitIntervalMs: options.commitIntervalMs,
+      binMs: options.binMs,
+    };
+    const startConsumers = async () => {
+      const consumers = Array.from({ length: spec.consumers }, (_, i) => new Child(`consumer ${i + 1}`, 'consumer', consumerJob, options.cpuProfDir));
+      children.push(...consumers);
+      await Promise.all(consumers.map((c) => c.waitFor('ready')));
+      return consumers;
+    };
+    let consumers = spec.consume === 'concurrent' ? await startConsumers() : [];
+
+    const perProducer = Math.ceil(spec.messages / spec.producers);
+    const producers = Array.from({ length: spec.producers }, (_, i) => {
+      const job: ProducerJob = {
+        client: spec.client,
+        nameServer: target.nameServer,
+        topic,
+        style: spec.style,
+        messages: Math.min(perProducer, spec.messages - i * perProducer),
+        bodySize: spec.bodySize,
+        seqStart: i * perProducer,
+        batchSize: spec.batchSize,
+        window: spec.window,
+        ratePerSec: spec.ratePerSec / spec.producers,
+        binMs: options.binMs,
+      };
+      return new Child(`producer ${i + 1}`, 'producer', job, options.cpuProfDir);
+    });
+    children.push(...producers);
+    await Promise.all(producers.map((p) => p.waitFor('ready')));
+    const producerResults = producers.map((p) => p.waitFor<ProducerResult>('result'));
+    for (const p of producers) p.command('go');
+    const produced = await Promise.all(producerResults);
+    const firstSendNs = Math.min(...produced.map((r) => r.firstSendNs));
+    const lastConfirmNs = Math.max(...produced.map((r) => r.lastConfirmNs));
+    const failedSends = produced.reduce((sum, r) => sum + r.failed, 0);
+    const produceSeconds = (lastConfirmNs - firstSendNs) / 1e9;
+    options.log(`  ${spec.name}: produced ${spec.messages - failedSends}/${spec.messages} in ${produceSeconds.toFixed(2)} s`);
+
+    if (spec.consume === 'after') consumers = await startConsumers();
+    let consumed: ConsumerResult[] = [];
+    if (consumers.length > 0) {
+      const results = consumers.map((c) => c.waitFor<ConsumerResult>('result'));
+      // Several consumers cannot know when the group as a whole is done; the orchestrator tells them.
+      const watch = spec.consumers > 1 ? setInterval(() => {
+        if (consumers.reduce((sum, c) => sum + c.latestProgress.unique, 0) >= spec.messages) for (const c of consumers) c.command('finish');
+      }, 50) : undefined;
+      try {
+        consumed = await Promise.all(results);
+      } finally {
+        clearInterval(watch);
+      }
+    }
+
+    const unique = consumed.length ? SequenceTracker.unionCount(spec.messages, consumed.map((r) => r.seenBits)) : 0;
+    const deliveries = consumed.reduce((sum, r) => sum + r.deliveries, 0);
+    const committedNs = Math.max(...consumed.map((r) => r.committedNs));
+    const firstReceiveNs = Math.min(...consumed.map((r) => r.firstReceiveNs).filter((t) => t > 0));
+    const e2eSeconds = spec.consume === 'concurrent' && consumed.length ? (committedNs - firstSendNs) / 1e9 : Number.NaN;
+    const drainSeconds = spec.consume === 'after' && consumed.length ? (committedNs - firstReceiveNs) / 1e9 : Number.NaN;
+    return {
+      name: spec.name,
+      topic,
+      messages: spec.messages,
+      produceSeconds,
+      produceRate: (spec.messages - failedSends) / produceSeconds,
+      e2eSeconds,
+      e2eRate: unique / e2eSeconds,
+      drainRate: unique / drainSeconds,
+      failedSends,
+      lost: spec.consume === 'none' ? 0 : spec.messages - unique,
+      duplicates: deliveries - unique,
+      latency: consumed[0]?.latency,
+      produced: produced.map((r) => r.timeline),
+      consumed: consumed.map((r) => r.timeline),
+      firstSendNs,
+      firstError: produced.find((r) => r.firstError)?.firstError,
+    };
+  } finally {
+    for (const child of children) child.kill();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The brokers under test, each in its own process on this machine: FerryMQ (`ferrymq start`, a
+ * fresh data dir per start) and Apache RocketMQ (name server + one master, from the test kit's
+ * `startRocketMQ()`). Both are driven over the same remoting protocol by the same SDK.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BrokerApi } from '../client/broker-api.js';
+import { RemotingClient } from '../client/remoting-client.js';
+import { BrokerProcess, freePort } from '../test/crash/broker-process.js';
+import { startRocketMQ } from '../test/helpers/rocketmq.js';
+
+export type BrokerKind = 'ferrymq' | 'rocketmq';
+export type FlushMode = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
+
+export interface BrokerTarget {
+  kind: BrokerKind;
+  flush: FlushMode;
+  /** What clients take as their name server. */
+  nameServer: string;
+  brokerAddr: string;
+  /** The broker process (not the name server): its VmHWM is the reported peak RSS. */
+  brokerPid: number;
+  /** The settings this broker ran with, written into the results. */
+  settings: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** FerryMQ only: write a V8 CPU profile of the broker into this directory (on clean exit). */
+  cpuProfDir?: string;
+  /** RocketMQ only: -Xms/-Xmx of the broker JVM. */
+  rocketmqHeap?: string;
+}
+
+/** RocketMQ heap for the side-by-side runs; written down in docs/benchmarks.md. */
+export const DEFAULT_ROCKETMQ_HEAP = '1g';
+
+export async function startTarget(kind: BrokerKind, flush: FlushMode, options: TargetOptions = {}): Promise<BrokerTarget> {
+  return kind === 'ferrymq' ? startFerryMQ(flush, options) : startApacheRocketMQ(flush, options);
+}
+
+async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<BrokerTarget> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ferrymq-bench-'));
+  const port = await freePort();
+  const env: Record<string, string> = { FERRYMQ_LOG_LEVEL: 'error' };
+  if (options.cpuProfDir) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProfDir}`.trim();
+  const broker = new BrokerProcess({ dataDir, port, flush: flush === 'SYNC_FLUSH' ? 'sync' : 'async', env });
+  broker.spawn();
+  if ((await broker.waitReady(60_000)) !== 'ready') throw new Error(`FerryMQ broker exited at start:\n${broker.output}`);
+  const address = `127.0.0.1:${port}`;
+  return {
+    kind: 'ferrymq',
+    flush,
+    nameServer: address,
+    brokerAddr: address,
+    brokerPid: broker.pid!,
+    settings: { flushMode: flush, dataDir: 'fresh temp dir', config: 'defaults (docs/broker.md)', node: process.version },
+    async stop() {
+      await broker.stop(30_000);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startApacheRocketMQ(flush: FlushMode, options: TargetOptions): Promise<BrokerTarget> {
+  const heap = options.rocketmqHeap ?? DEFAULT_ROCKETMQ_HEAP;
+  const rmq = await startRocketMQ({ flushDiskType: flush, brokerHeap: heap, startTimeoutMs: 180_000 });
+  return {
+    kind: 'rocketmq',
+    flush,
+    nameServer: rmq.nameSrv,
+    brokerAddr: rmq.brokerAddr,
+    brokerPid: rmq.pids.broker,
+    settings: {
+      version: rmq.version,
+      flushDiskType: flush,
+      brokerRole: 'ASYNC_MASTER',
+      heap: `-Xms${heap} -Xmx${heap} -XX:+UseG1GC`,
+      mappedFileSizeCommitLog: '64 MiB',
+      other: 'test kit defaults (test/helpers/rocketmq.ts), RocketMQ defaults otherwise',
+    },
+    stop: () => rmq.stop(),
+  };
+}
+
+/** Peak resident set size of a live process in MiB (VmHWM), or NaN when it cannot be read. */
+export function peakRssMiB(pid: number): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Creates a topic on the broker and waits until the name server routes all its queues. */
+export async function createBenchTopic(target: BrokerTarget, topic: string, queueNums: number): Promise<void> {
+  const remoting = new RemotingClient({ requestTimeoutMs: 10_000 });
+  const api = new BrokerApi(remoting, 10_000);
+  try {
+    await api.createTopic(target.brokerAddr, topic, { readQueueNums: queueNums, writeQueueNums: queueNums });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const route = await api.getRoute(target.nameServer, topic);
+      if (route?.queueDatas.some((q) => q.writeQueueNums === queueNums)) return;
+      if (Date.now() > deadline) throw new Error(`topic ${topic} not routed by ${target.nameServer} within 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    remoting.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * `ferrymq bench`: the benchmarks of bench/ (issue #10). Starts its own brokers (FerryMQ, and
+ * Apache RocketMQ through the Java test kit when `--brokers` names it), producer and consumer
+ * processes; prints JSON lines on stdout and a summary on stderr, and writes the JSON lines and an
+ * SVG chart into `--out`. `npm run bench` runs the same command.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { DEFAULT_BENCH_OPTIONS, runBench, type BenchOptions } from '../bench/run.js';
+import { OTHER_SCENARIOS } from '../bench/scenarios.js';
+import type { BrokerKind, FlushMode } from '../bench/targets.js';
+import { ExitCode } from './run.js';
+
+export interface BenchArgs {
+  brokers: string[];
+  flush: string[];
+  runs: number;
+  messages: number;
+  'body-size': number;
+  queues: number;
+  'batch-size': number;
+  'batch-window': number;
+  pipeline: number;
+  'latency-rate': number;
+  'latency-seconds': number;
+  scenarios: string[];
+  scale: number;
+  'rocketmq-heap'?: string;
+  profile: boolean;
+  out: string;
+}
+
+const SCENARIO_NAMES = ['headline', ...Object.keys(OTHER_SCENARIOS)];
+const d = DEFAULT_BENCH_OPTIONS;
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** Command-line arguments to bench options; throws on a bad value. */
+export function benchOptionsOf(argv: BenchArgs): BenchOptions {
+  const flush = argv.flush.map((f): FlushMode => {
+    if (f === 'sync') return 'SYNC_FLUSH';
+    if (f === 'async') return 'ASYNC_FLUSH';
+    throw new Error(`--flush takes sync and/or async, got ${f}`);
+  });
+  const brokers = argv.brokers.map((b): BrokerKind => {
+    if (b === 'ferrymq' || b === 'rocketmq') return b;
+    throw new Error(`--brokers takes ferrymq and/or rocketmq, got ${b}`);
+  });
+  const scenarios = argv.scenarios.includes('all') ? SCENARIO_NAMES : argv.scenarios;
+  for (const s of scenarios) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_NAMES.join(', ')}, all)`);
+  if (!(argv.scale > 0)) throw new Error(`--scale must be > 0, got ${argv.scale}`);
+  if (argv['body-size'] < 12) throw new Error(`--body-size must be at least 12 (send time and sequence number), got ${argv['body-size']}`);
+  return {
+    brokers,
+    flush,
+    runs: positiveInt('runs', argv.runs),
+    messages: positiveInt('messages', argv.messages),
+    bodySize: positiveInt('body-size', argv['body-size']),
+    queues: positiveInt('queues', argv.queues),
+    batchSize: positiveInt('batch-size', argv['batch-size']),
+    batchWindow: positiveInt('batch-window', argv['batch-window']),
+    pipeline: positiveInt('pipeline', argv.pipeline),
+    latencyRate: positiveInt('latency-rate', argv['latency-rate']),
+    latencySeconds: positiveInt('latency-seconds', argv['latency-seconds']),
+    scenarios,
+    scale: argv.scale,
+    rocketmqHeap: argv['rocketmq-heap'],
+    profile: argv.profile,
+    out: argv.out,
+    binMs: d.binMs,
+  };
+}
+
+export const benchCommand: CommandModule<object, BenchArgs> = {
+  command: 'bench',
+  describe: 'Benchmark FerryMQ (and Apache RocketMQ side by side): throughput, latency, RSS; JSON lines + SVG chart',
+  builder: (yargs: Argv<object>) =>
+    yargs
+      .option('brokers', { type: 'array', string: true, default: d.brokers, describe: 'brokers to run: ferrymq, rocketmq (needs java and mvn)' })
+      .option('flush', { type: 'array', string: true, default: ['sync', 'async'], describe: 'flush modes: sync, async' })
+      .option('runs', { type: 'number', default: d.runs, describe: 'headline runs per broker and flush mode (medians, min, max)' })
+      .option('messages', { type: 'number', default: d.messages, describe: 'N for the throughput workloads' })
+      .option('body-size', { type: 'number', default: d.bodySize, describe: 'message body bytes' })
+      .option('queues', { type: 'number', default: d.queues, describe: 'queues of the headline topic' })
+      .option('batch-size', { type: 'number', default: d.batchSize, describe: 'messages per batch send (code 320)' })
+      .option('batch-window', { type: 'number', default: d.batchWindow, describe: 'unconfirmed batches at most' })
+      .option('pipeline', { type: 'number', default: d.pipeline, describe: 'outstanding per-message sends' })
+      .option('latency-rate', { type: 'number', default: d.latencyRate, describe: 'msg/s of the latency workload' })
+      .option('latency-seconds', { type: 'number', default: d.latencySeconds, describe: 'duration of the latency workload' })
+      .option('scenarios', { type: 'array', string: true, default: d.scenarios, describe: `what to run: ${SCENARIO_NAMES.join(', ')}, or all` })
+      .option('scale', { type: 'number', default: d.scale, describe: 'multiplies the message counts of the other scenarios' })
+      .option('rocketmq-heap', { type: 'string', describe: 'RocketMQ broker -Xms/-Xmx (default 1g)' })
+      .option('profile', { type: 'boolean', default: false, describe: 'profile FerryMQ (broker, producer, consumer) with --cpu-prof and print the top frames' })
+      .option('out', { type: 'string', default: d.out, describe: 'directory for the .jsonl results and the .svg chart' }) as unknown as Argv<BenchArgs>,
+  handler: async (argv) => {
+    let options: BenchOptions;
+    try {
+      options = benchOptionsOf(argv);
+    } catch (err) {
+      process.stderr.write(`ferrymq bench: ${(err as Error).message}\n`);
+      process.exitCode = ExitCode.BAD_ARGUMENT;
+      return;
+    }
+    try {
+      await runBench(options);
+    } catch (err) {
+      process.stderr.write(`ferrymq bench: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = ExitCode.FAILURE;
+    }
+  },
+};
