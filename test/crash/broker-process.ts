@@ -18,6 +18,8 @@ export interface BrokerProcessOptions {
   port: number;
   /** Extra `start` arguments. */
   extraArgs?: readonly string[];
+  /** Node flags for the broker process, e.g. `--cpu-prof` (not allowed in NODE_OPTIONS). */
+  nodeArgs?: readonly string[];
   /** Extra environment for the broker, e.g. FERRYMQ_STORE_SEGMENT_SIZE for tiny segments. */
   env?: Record<string, string>;
   /** Where the child's stdout/stderr go; the harness keeps the tail for error messages. */
@@ -100,6 +102,7 @@ export class BrokerProcess {
     const child = spawn(
       command,
       [
+        ...(this.options.nodeArgs ?? []),
         ...args,
         'start',
         '--data',
