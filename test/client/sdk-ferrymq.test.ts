@@ -18,6 +18,5 @@ describe('SDK against FerryMQ', () => {
       nameSrv: broker.nameSrv,
       createTopic: async (topic, queues) => createTopic(broker, topic, queues),
     }),
-    { compatOnly: false },
   );
 });

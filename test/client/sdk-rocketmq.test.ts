@@ -1,6 +1,6 @@
 /**
- * The SDK's compatibility subset against a real Apache RocketMQ (started once for this file):
- * the same tests as against FerryMQ, minus the ones that depend on FerryMQ-only behaviour.
+ * The SDK's integration suite against a real Apache RocketMQ (started once for this file): the
+ * same tests as against FerryMQ.
  * Skips only when `java` or `mvn` is missing.
  */
 import { afterAll, beforeAll, describe } from 'vitest';
@@ -37,6 +37,5 @@ describe.skipIf(missing !== null)('SDK against Apache RocketMQ', () => {
         await waitFor(async () => (await api.getRoute(mq.nameSrv, topic))?.queueDatas?.[0]?.readQueueNums === queues, { what: `route of ${topic}`, timeoutMs: 15_000 });
       },
     }),
-    { compatOnly: true },
   );
 });

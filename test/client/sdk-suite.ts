@@ -1,7 +1,7 @@
 /**
  * The SDK's integration tests, written once and run against two brokers: FerryMQ
- * (`sdk-ferrymq.test.ts`) and a real Apache RocketMQ (`sdk-rocketmq.test.ts`, the compatibility
- * subset). Every test uses fresh topic and group names and short client intervals.
+ * (`sdk-ferrymq.test.ts`) and a real Apache RocketMQ (`sdk-rocketmq.test.ts`). The same code must
+ * pass on both. Every test uses fresh topic and group names and short client intervals.
  */
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,7 +54,7 @@ const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 // ali-ons asserts an HTTP client even when nameSrv is given; it is never called then.
 const httpclient = { request: async () => Promise.reject(new Error('no HTTP in tests')) };
 
-export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean }): void {
+export function sdkSuite(target: () => SdkTarget): void {
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -81,11 +81,8 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
     return c;
   }
 
-  const compat = it;
-  const ferryOnly = options.compatOnly ? it.skip : it;
-
   describe('producer and push consumer', () => {
-    compat('send returns msgId, queue and offset that the consumer sees again, with tags, keys and properties', async () => {
+    it('send returns msgId, queue and offset that the consumer sees again, with tags, keys and properties', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 4);
       const p = await producer();
@@ -108,7 +105,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(msg!.queueOffset).toBe(sent.queueOffset);
     });
 
-    compat('large bodies are compressed on the wire and arrive intact', async () => {
+    it('large bodies are compressed on the wire and arrive intact', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 1);
       const p = await producer({ compressBodyOverBytes: 1024 });
@@ -121,7 +118,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(got[0]!.body.equals(body)).toBe(true);
     });
 
-    compat('sendBatch (320) stores the messages in one queue, in order', async () => {
+    it('sendBatch (320) stores the messages in one queue, in order', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 4);
       const p = await producer();
@@ -138,7 +135,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(got.map((m) => m.uniqKey)).toEqual(sent.uniqKey.split(','));
     });
 
-    compat('rejects bad messages with a clear error and sends nothing', async () => {
+    it('rejects bad messages with a clear error and sends nothing', async () => {
       const p = await producer();
       await expect(p.send({ topic: 'x', body: '' })).rejects.toThrow(/body .* is empty/);
       await expect(p.send({ topic: 'x', body: 'b', properties: { TAGS: 'no' } })).rejects.toThrow(/reserved/);
@@ -146,7 +143,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       await expect(p.sendBatch([{ topic: 'x', body: 'a' }, { topic: 'y', body: 'b' }])).rejects.toThrow(/batch is for/);
     });
 
-    compat('tag filtering: only subscribed tags reach the listener', async () => {
+    it('tag filtering: only subscribed tags reach the listener', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 2);
       const p = await producer();
@@ -160,7 +157,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
   });
 
   describe('clustering', () => {
-    compat('two consumers split 8 queues 4/4 by the average table and each message is handled once', async () => {
+    it('two consumers split 8 queues 4/4 by the average table and each message is handled once', async () => {
       const topic = uniqueName('T');
       const group = uniqueName('G');
       await target().createTopic(topic, 8);
@@ -185,7 +182,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(new Set([...seen.values()].flat())).toEqual(new Set(['c1', 'c2']));
     });
 
-    compat('with more consumers than queues the extra consumer is idle and reported', async () => {
+    it('with more consumers than queues the extra consumer is idle and reported', async () => {
       const topic = uniqueName('T');
       const group = uniqueName('G');
       await target().createTopic(topic, 2);
@@ -197,7 +194,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(Object.values(report.queuesPerConsumer).sort()).toEqual([0, 1, 1]);
     });
 
-    compat('a failed message is sent back and redelivered with reconsumeTimes 1 and its topic restored', async () => {
+    it('a failed message is sent back and redelivered with reconsumeTimes 1 and its topic restored', async () => {
       const topic = uniqueName('T');
       const group = uniqueName('G');
       await target().createTopic(topic, 1);
@@ -221,7 +218,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
   });
 
   describe('broadcasting', () => {
-    compat('every consumer gets every message, and a restarted consumer resumes from its local file', async () => {
+    it('every consumer gets every message, and a restarted consumer resumes from its local file', async () => {
       const topic = uniqueName('T');
       const group = uniqueName('G');
       await target().createTopic(topic, 4);
@@ -247,7 +244,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(again.sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
     });
 
-    compat('a failing listener does not cause redelivery', async () => {
+    it('a failing listener does not cause redelivery', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 1);
       const dir = await tempDir();
@@ -264,7 +261,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
   });
 
   describe('orderly', () => {
-    compat('per sharding key, order holds with consumeThreadMax > 1 and a failing listener', async () => {
+    it('per sharding key, order holds with consumeThreadMax > 1 and a failing listener', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 4);
       const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'];
@@ -305,7 +302,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
   });
 
   describe('orderly rebalance', () => {
-    ferryOnly('a member joining an orderly group keeps per-key order, even with a slow listener', async () => {
+    it('a member joining an orderly group keeps per-key order, even with a slow listener', async () => {
       const topic = uniqueName('T');
       const group = uniqueName('G');
       await target().createTopic(topic, 4);
@@ -337,7 +334,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
   });
 
   describe('limits', () => {
-    compat('consumeMessageBatchMaxSize and consumeThreadMax are respected', async () => {
+    it('consumeMessageBatchMaxSize and consumeThreadMax are respected', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 4);
       const p = await producer();
@@ -357,7 +354,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(maxActive).toBe(2);
     });
 
-    compat('pullThresholdForQueue stops pulling while the listener is behind', async () => {
+    it('pullThresholdForQueue stops pulling while the listener is behind', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 1);
       const p = await producer();
@@ -377,7 +374,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
   });
 
   describe('offsets', () => {
-    compat('the committed offset never passes an in-flight message, and shutdown commits', async () => {
+    it('the committed offset never passes an in-flight message, and shutdown commits', async () => {
       const topic = uniqueName('T');
       const group = uniqueName('G');
       await target().createTopic(topic, 1);
@@ -403,7 +400,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(await pull.committed(mq!)).toBe(5);
     });
 
-    compat('topic expansion: a queue added later starts at its first offset', async () => {
+    it('topic expansion: a queue added later starts at its first offset', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 2);
       const got: string[] = [];
@@ -419,7 +416,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(got.sort()).toEqual(['new2', 'new3']);
     });
 
-    ferryOnly('consumers joining and leaving while producing: one owner per queue, nothing lost, duplicates counted', async () => {
+    it('consumers joining and leaving while producing: one owner per queue, nothing lost, duplicates counted', async () => {
       const topic = uniqueName('T');
       const group = uniqueName('G');
       await target().createTopic(topic, 8);
@@ -463,7 +460,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
   });
 
   describe('pull consumer', () => {
-    compat('assign, poll, commit, seek, pause/resume and the async iterator', async () => {
+    it('assign, poll, commit, seek, pause/resume and the async iterator', async () => {
       const topic = uniqueName('T');
       const group = uniqueName('G');
       await target().createTopic(topic, 2);
@@ -500,7 +497,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(seen).toEqual([...Array.from({ length: 10 }, (_, i) => `m${i}`), 'after-pause']);
     });
 
-    compat('subscribe spreads queues over the group', async () => {
+    it('subscribe spreads queues over the group', async () => {
       const topic = uniqueName('T');
       const group = uniqueName('G');
       await target().createTopic(topic, 4);
@@ -519,7 +516,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
   });
 
   describe('interop with ali-ons', () => {
-    compat('ali-ons producer → SDK consumer', async () => {
+    it('ali-ons producer → SDK consumer', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 2);
       const onsProducer = new ons.Producer({ producerGroup: uniqueName('PG'), nameSrv: target().nameSrv, httpclient, logger: quiet, instanceName: uniqueName('p') });
@@ -537,7 +534,7 @@ export function sdkSuite(target: () => SdkTarget, options: { compatOnly: boolean
       expect(got[0]!.uniqKey).toBeUndefined();
     });
 
-    compat('SDK producer → ali-ons consumer', async () => {
+    it('SDK producer → ali-ons consumer', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 2);
       const got: OnsMessage[] = [];
