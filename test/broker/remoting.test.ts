@@ -220,4 +220,24 @@ describe('remoting basics', () => {
       await small.stop();
     }
   });
+
+  it('closes connections beyond maxConnections at accept', async () => {
+    const small = await startBroker({ maxConnections: 2 });
+    try {
+      const first = await RawClient.connect(small.port);
+      const second = await RawClient.connect(small.port);
+      await first.request(9999);
+      await second.request(9999);
+      const third = await RawClient.connect(small.port);
+      await third.closed;
+      first.close();
+      await waitFor(() => small.broker.connectionCount < 2, { what: 'a slot freed' });
+      const fourth = await RawClient.connect(small.port);
+      expect((await fourth.request(9999)).code).toBe(ResponseCode.REQUEST_CODE_NOT_SUPPORTED);
+      second.close();
+      fourth.close();
+    } finally {
+      await small.stop();
+    }
+  });
 });
