@@ -1,6 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import type { TopicRouteData } from '../protocol/bodies.js';
 import { BrokerResponseError, FerryMQError, InvalidArgumentError } from '../protocol/errors.js';
+import { MessageSysFlag } from '../protocol/message-codec.js';
 import { createUniqueId } from '../protocol/message-id.js';
 import { MessageConst, encodeProperties } from '../protocol/properties.js';
 import { ResponseCode } from '../protocol/response-code.js';
@@ -58,6 +59,8 @@ export interface RawSendFields {
 const RESERVED_PROPERTIES = new Set<string>(Object.values(MessageConst));
 const CREATE_TOPIC_KEY = 'TBW102';
 const DEFAULT_ROUTE_RECHECK_MS = 1_000;
+/** The broker's default limit (RocketMQ maxMessageSize). */
+const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 
 interface PublishInfo {
   route: TopicRouteData;
@@ -116,7 +119,7 @@ export class Producer {
     let wireBody = body;
     if (body.length >= (this.options.compressBodyOverBytes ?? 4096)) {
       wireBody = deflateSync(body);
-      sysFlag |= 1;
+      sysFlag |= MessageSysFlag.COMPRESSED;
     }
     return this.sendWithRetries(msg.topic, msg, options, (queue) => ({
       header: this.header(queue, { sysFlag, flag: msg.flag ?? 0, properties }),
@@ -143,6 +146,8 @@ export class Producer {
       return { flag: msg.flag ?? 0, body, properties: this.buildProperties(msg, uniqKey) };
     });
     const body = encodeBatchBody(entries);
+    const max = this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    if (body.length > max) throw new InvalidArgumentError(`batch body is ${body.length} bytes; the limit (maxMessageSize) is ${max}: send fewer messages per batch`);
     return this.sendWithRetries(topic, msgs[0]!, options, (queue) => ({
       header: this.header(queue, { sysFlag: 0, flag: 0, properties: '', batch: true }),
       body,
@@ -283,7 +288,7 @@ export class Producer {
     if (!msg || typeof msg.topic !== 'string' || msg.topic.length === 0) throw new InvalidArgumentError('message topic is required');
     const body = typeof msg.body === 'string' ? Buffer.from(msg.body, 'utf8') : msg.body;
     if (!Buffer.isBuffer(body) || body.length === 0) throw new InvalidArgumentError(`message body for topic "${msg.topic}" is empty`);
-    const max = this.options.maxMessageSize ?? 4 * 1024 * 1024;
+    const max = this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     if (body.length > max) throw new InvalidArgumentError(`message body is ${body.length} bytes; the limit (maxMessageSize) is ${max}`);
     if (msg.delayLevel !== undefined && (!Number.isInteger(msg.delayLevel) || msg.delayLevel < 0)) {
       throw new InvalidArgumentError(`delayLevel must be a non-negative integer, got ${msg.delayLevel}`);

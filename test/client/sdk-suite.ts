@@ -141,6 +141,9 @@ export function sdkSuite(target: () => SdkTarget): void {
       await expect(p.send({ topic: 'x', body: 'b', properties: { TAGS: 'no' } })).rejects.toThrow(/reserved/);
       await expect(p.send({ topic: 'x', body: 'b', delayLevel: -1 })).rejects.toThrow(/delayLevel/);
       await expect(p.sendBatch([{ topic: 'x', body: 'a' }, { topic: 'y', body: 'b' }])).rejects.toThrow(/batch is for/);
+      const small = await producer({ maxMessageSize: 100 });
+      await expect(small.send({ topic: 'x', body: Buffer.alloc(101) })).rejects.toThrow(/maxMessageSize/);
+      await expect(small.sendBatch([{ topic: 'x', body: Buffer.alloc(60) }, { topic: 'x', body: Buffer.alloc(60) }])).rejects.toThrow(/fewer messages/);
     });
 
     it('tag filtering: only subscribed tags reach the listener', async () => {
