@@ -24,6 +24,7 @@ import { notifyConsumerIdsChanged } from './handlers/notify-consumer-ids-changed
 import { PullHoldService } from './pull-hold-service.js';
 import { QueueLockService } from './queue-lock-service.js';
 import { TopicConfigManager } from './topic-config-manager.js';
+import { ensureHalfTopic, transactionPutMessageHook } from './transaction/half-message.js';
 import { DelayDeliveryService } from './delay/delay-delivery-service.js';
 import { delayPutMessageHook } from './delay/delay-queue.js';
 import { parseDelaySchedule } from './delay/delay-schedule.js';
@@ -97,7 +98,9 @@ export class BrokerServer {
       clock,
     });
     const delaySchedule = parseDelaySchedule(config.messageDelayLevel);
-    const putMessageHooks: PutMessageHook[] = [delayPutMessageHook(delaySchedule, clock)];
+    // Half messages first: a prepared message is parked as is, its DELAY applies once committed.
+    ensureHalfTopic(topics);
+    const putMessageHooks: PutMessageHook[] = [transactionPutMessageHook(), delayPutMessageHook(delaySchedule, clock)];
     const delayDelivery = new DelayDeliveryService({ store, schedule: delaySchedule, clock, logger });
     const context: BrokerContext = {
       config,

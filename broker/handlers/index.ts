@@ -8,6 +8,7 @@ import { ADMIN_HANDLERS } from './admin/index.js';
 import { checkClientConfig } from './check-client-config.js';
 import { consumerSendMsgBack } from './consumer-send-msg-back.js';
 import { deleteTopicInBroker } from './delete-topic-in-broker.js';
+import { endTransaction } from './end-transaction.js';
 import { getConsumerListByGroup } from './get-consumer-list-by-group.js';
 import { getEarliestMsgStoretime } from './get-earliest-msg-storetime.js';
 import { getKvConfig } from './get-kv-config.js';
@@ -43,6 +44,7 @@ const HANDLERS = new Map<number, RequestHandler>([
   [RequestCode.SEND_MESSAGE, sendMessage],
   [RequestCode.SEND_MESSAGE_V2, sendMessage],
   [RequestCode.SEND_BATCH_MESSAGE, sendBatchMessage],
+  [RequestCode.END_TRANSACTION, endTransaction],
   // consume
   [RequestCode.PULL_MESSAGE, pullMessage],
   [RequestCode.QUERY_CONSUMER_OFFSET, queryConsumerOffset],

@@ -1,7 +1,7 @@
 /**
  * SEND_BATCH_MESSAGE (320): the send header (with batch=true) plus a body of many messages for one
  * queue (see batch-body.ts). All are appended together with consecutive offsets. As in RocketMQ,
- * a batch cannot target a %RETRY% topic nor carry delayed messages. The answer's msgId is the
+ * a batch cannot target a %RETRY% topic nor carry delayed or transactional messages. The answer's msgId is the
  * records' msgIds joined by commas; queueOffset is the first record's.
  */
 import { decodeProperties, MessageConst } from '../../protocol/properties.js';
@@ -32,8 +32,12 @@ export const sendBatchMessage: RequestHandler = async (ctx, request) => {
   if (entries.length === 0) throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch body holds no message');
   const bornHost = bornHostOf(ctx);
   const messages = entries.map((entry) => {
-    if (Number(decodeProperties(entry.properties)[MessageConst.DELAY] ?? 0) > 0) {
+    const properties = decodeProperties(entry.properties);
+    if (Number(properties[MessageConst.DELAY] ?? 0) > 0) {
       throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch messages do not support delay levels');
+    }
+    if (properties[MessageConst.TRAN_MSG] === 'true') {
+      throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch messages cannot be transactional');
     }
     return buildMessageToAppend(
       ctx.broker,

@@ -4,7 +4,6 @@
  * queueId range (a negative queueId picks a random queue). The answer carries msgId =
  * hex(storeHost, port, physicalOffset) of the stored record, queueId and queueOffset.
  */
-import { decodeProperties, MessageConst } from '../../protocol/properties.js';
 import { decodeSendHeader } from '../../protocol/send-header.js';
 import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
@@ -53,23 +52,8 @@ export function targetQueueId(header: SendHeader, topicConfig: TopicConfig): num
   return header.queueId;
 }
 
-/**
- * Transactions (half messages, END_TRANSACTION, state checks) are not implemented. Storing a
- * prepared message as an ordinary one would deliver it before, or despite, a rollback, so it is
- * refused the way RocketMQ refuses it with `rejectTransactionMessage=true`.
- */
-function refuseTransactionalSend(ctx: RequestContext, header: SendHeader): void {
-  if (decodeProperties(header.properties)[MessageConst.TRAN_MSG] === 'true') {
-    throw new RequestRejectedError(
-      ResponseCode.NO_PERMISSION,
-      `the broker[${ctx.broker.config.brokerName}] sending transaction message is forbidden (FerryMQ does not support transactions)`,
-    );
-  }
-}
-
 export const sendMessage: RequestHandler = async (ctx, request) => {
   const header = readSendHeader(request);
-  refuseTransactionalSend(ctx, header);
   const topicConfig = checkSendTopic(ctx, header);
   // A client's own retry past the max goes to the group's DLQ (issue #7, broker/delay/dead-letter.ts).
   const deadLetter = deadLetterRedirect(ctx.broker.topics, header.topic, header.reconsumeTimes ?? 0, request.version, header.maxReconsumeTimes);

@@ -3,6 +3,7 @@ import { encodeBatchBody } from '../../client/batch-codec.js';
 import { parseRocketMQJson, type LockBatchResponseBody, type TopicRouteData } from '../../protocol/bodies.js';
 import { scanRecords } from '../../protocol/message-codec.js';
 import { decodeOffsetMsgId } from '../../protocol/message-id.js';
+import type { RemotingCommand } from '../../protocol/remoting-command.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { toV2 } from '../../protocol/send-header.js';
@@ -177,13 +178,36 @@ describe('send, pull and lookups', () => {
     expect(sent.extFields.queueId).toBe('3');
   });
 
-  it('refuses transactional (half) messages rather than deliver them early', async () => {
+  it('keeps half messages invisible until END_TRANSACTION commits them; a rollback drops them', async () => {
     const topic = uniqueName('tx');
-    createTopic(broker, topic, 1);
-    const sent = await send(topic, 'half', { TRAN_MSG: 'true', PGROUP: 'PG' });
-    expect(sent.code).toBe(ResponseCode.NO_PERMISSION);
-    expect(sent.remark).toMatch(/transaction/);
-    expect((await client.request(RequestCode.GET_MAX_OFFSET, { topic, queueId: 0 })).extFields.offset).toBe('0');
+    createTopic(broker, topic, 2);
+    const half = async (body: string) => {
+      const sent = await send(topic, body, { TRAN_MSG: 'true', PGROUP: 'PG', TAGS: 'T' }, 1);
+      expect(sent.code).toBe(ResponseCode.SUCCESS);
+      expect(sent.extFields.queueId).toBe('1');
+      return sent;
+    };
+    const end = (sent: RemotingCommand, commitOrRollback: number, producerGroup = 'PG') =>
+      client.request(RequestCode.END_TRANSACTION, {
+        producerGroup,
+        tranStateTableOffset: sent.extFields.queueOffset,
+        commitLogOffset: decodeOffsetMsgId(sent.extFields.msgId).physicalOffset,
+        commitOrRollback,
+        fromTransactionCheck: false,
+        msgId: sent.extFields.msgId,
+      });
+    const committed = await half('commit-me');
+    const rolledBack = await half('roll-me-back');
+    expect((await pull(topic, 0, { queueId: 1 })).code).toBe(ResponseCode.PULL_NOT_FOUND);
+    expect((await end(committed, 8, 'other-group')).code).toBe(ResponseCode.SYSTEM_ERROR);
+    expect((await end(committed, 8)).code).toBe(ResponseCode.SUCCESS);
+    expect((await end(rolledBack, 12)).code).toBe(ResponseCode.SUCCESS);
+    const pulled = await pull(topic, 0, { queueId: 1 });
+    const records = scanRecords(pulled.body!).records;
+    expect(records.map((r) => r.body.toString())).toEqual(['commit-me']);
+    expect(records[0].propertyMap.TRAN_MSG).toBeUndefined();
+    expect(records[0].propertyMap.REAL_TOPIC).toBeUndefined();
+    expect(records[0].sysFlag & 0xc).toBe(8);
   });
 
   it('accepts TAG subscriptions in CHECK_CLIENT_CONFIG and refuses SQL92 ones', async () => {
