@@ -69,7 +69,6 @@ export class PendingBatch {
   count = 0;
   keys: KeyIndexEntry[] = [];
   lastTagsCode = 0;
-  firstStoreTimestamp = 0;
   lastStoreTimestamp = 0;
   /** Holds a pin on the segment's files from its write until it is committed or refused. */
   pinned = false;
@@ -208,7 +207,6 @@ export class QueueLog implements FlushTarget {
     encodeIndexEntry(chunk, at, slot.physicalOffset - batch.segment.physBase, size, tagsCode, crc, storeTimestamp);
     batch.count += 1;
     batch.lastTagsCode = tagsCode;
-    if (batch.firstStoreTimestamp === 0) batch.firstStoreTimestamp = storeTimestamp;
     batch.lastStoreTimestamp = storeTimestamp;
     this.wakeWriter();
   }
@@ -350,7 +348,6 @@ export class QueueLog implements FlushTarget {
     const segment = batch.segment;
     segment.entryCount += batch.count;
     segment.logEnd = batch.position + batch.log.length;
-    if (segment.firstStoreTimestamp === 0) segment.firstStoreTimestamp = batch.firstStoreTimestamp;
     if (batch.lastStoreTimestamp > 0) segment.newestStoreTimestamp = batch.lastStoreTimestamp;
     this.maxOffset = batch.firstOffset + batch.count;
     this.commitMark = { offset: this.maxOffset, position: segment.logEnd, segment };

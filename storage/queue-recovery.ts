@@ -217,10 +217,8 @@ async function loadFromIndex(io: FileIO, found: FoundSegment, count: number, log
   if (count === 0) return true;
   const idx = await io.open(segment.idxPath, 'read');
   try {
-    const first = await readEntry(io, idx, 0);
     const last = await readEntry(io, idx, count - 1);
-    if (!first || !last) return false;
-    segment.firstStoreTimestamp = first.storeTimestamp;
+    if (!last) return false;
     segment.newestStoreTimestamp = last.storeTimestamp;
     return true;
   } finally {
@@ -269,7 +267,7 @@ async function openClean(ctx: RecoveryContext, found: FoundSegment[]): Promise<b
 }
 
 async function recoverFromCheckpoint(ctx: RecoveryContext, found: FoundSegment[], checkpoint: DurableMark | undefined): Promise<Segment[]> {
-  const { io, logger, limits } = ctx;
+  const { io, logger } = ctx;
   // Where the scan starts: the checkpointed segment and position, if they still make sense.
   let startIndex = 0;
   let startPosition = SEGMENT_HEADER_SIZE;
@@ -348,9 +346,7 @@ async function rescanSegment(ctx: RecoveryContext, f: FoundSegment, from: number
     segment.entryCount = count;
     segment.logEnd = scan.end;
     if (count > 0) {
-      const first = trusted > 0 || scan.entries.length === 0 ? await readEntry(io, idx, 0) : scan.entries[0];
       const last = scan.entries.length > 0 ? scan.entries[scan.entries.length - 1] : await readEntry(io, idx, count - 1);
-      segment.firstStoreTimestamp = first?.storeTimestamp ?? 0;
       segment.newestStoreTimestamp = last?.storeTimestamp ?? 0;
     }
     return scan;

@@ -68,8 +68,7 @@ export class Segment {
   entryCount = 0;
   /** File position just past the last readable record. */
   logEnd = SEGMENT_HEADER_SIZE;
-  /** Store time of the first and the newest readable record (0 when empty). */
-  firstStoreTimestamp = 0;
+  /** Store time of the newest readable record (0 when empty); retention judges the segment by it. */
   newestStoreTimestamp = 0;
   /** Open handles, managed by `SegmentHandleCache`. */
   handles: { log: FileHandle; idx: FileHandle } | undefined;
