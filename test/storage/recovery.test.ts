@@ -2,6 +2,7 @@ import { copyFile, readFile, readdir, rm, stat, truncate, writeFile } from 'node
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeRecords } from '../../protocol/message-codec.js';
+import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
 import { CLEAN_SHUTDOWN_FILE, type MessageStore } from '../../storage/message-store.js';
 import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
 import { tempDir } from '../helpers/common.js';
@@ -140,6 +141,25 @@ describe('crash recovery', () => {
     expect(await bodies(reopened, topic, 0)).toEqual(range(50));
     await reopened.close();
     await store!.close().catch(() => undefined);
+  });
+
+  it('reads only the unflushed tail after a crash, not the whole log', async () => {
+    const { topic, store: crashed } = await prepare(400, { checkpointAt: 390 });
+    let total = 0;
+    for (const f of await segmentFiles(topic, 0, 'log')) total += (await stat(f)).size;
+    let bytesRead = 0;
+    const io = new NodeFileIO();
+    const counting = Object.assign(Object.create(io) as NodeFileIO, {
+      read: (handle: FileHandle, target: Buffer, at: number, length: number, position: number) => {
+        bytesRead += length;
+        return io.read(handle, target, at, length, position);
+      },
+    });
+    const store = await openStore(dir.path, { fileIO: counting });
+    expect(store.maxOffset(topic, 0)).toBe(400);
+    expect(bytesRead).toBeLessThan(total / 5);
+    await store.close();
+    await crashed!.close().catch(() => undefined);
   });
 
   it('detects a flipped bit in the last record after a clean shutdown and cuts the log there', async () => {
