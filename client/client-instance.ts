@@ -136,8 +136,8 @@ export class ClientInstance {
     await Promise.allSettled(this.brokerAddresses().map((addr) => this.api.unregister(addr, this.clientId, group)));
     if (this.members.size > 0) return;
     if (ClientInstance.shared.get(this.sharedKey) === this) ClientInstance.shared.delete(this.sharedKey);
-    await this.routeRefresh.stop();
-    await this.heartbeats.stop();
+    await this.routeRefresh.shutdown();
+    await this.heartbeats.shutdown();
     this.remoting.close();
   }
 

@@ -50,7 +50,7 @@ export class IntervalTask {
     return run;
   }
 
-  async stop(): Promise<void> {
+  async shutdown(): Promise<void> {
     this.stopped = true;
     this.clock.clearTimeout(this.handle);
     await this.tail;

@@ -243,8 +243,8 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
     if (!this.running) return;
     this.running = false;
     this.wake?.();
-    await this.rebalancer?.stop();
-    await this.committer?.stop();
+    await this.rebalancer?.shutdown();
+    await this.committer?.shutdown();
     // The last batch handed out was not acknowledged by another poll: its offsets are not committed.
     for (const fetcher of this.fetchers.values()) {
       fetcher.released = true;

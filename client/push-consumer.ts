@@ -241,8 +241,8 @@ export class PushConsumer {
     if (!this.running) return;
     this.running = false;
     await this.rebalancer?.shutdown();
-    await this.locker?.stop();
-    await this.persister?.stop();
+    await this.locker?.shutdown();
+    await this.persister?.shutdown();
     this.concurrent?.shutdown();
     this.orderly?.shutdown();
     await this.pool.drain(true);

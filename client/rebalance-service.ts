@@ -51,6 +51,6 @@ export class RebalanceService {
   }
 
   async shutdown(): Promise<void> {
-    await this.task.stop();
+    await this.task.shutdown();
   }
 }
