@@ -108,6 +108,16 @@ describe('checkHistory', () => {
     expect(report.ok).toBe(false);
   });
 
+  it('checks a send acked without a position (a delayed message) for delivery only', () => {
+    const delayed = (id: string): Omit<HistoryEvent, 't'>[] => [
+      { op: 'send', phase: 'invoke', id, key: 'd' },
+      { op: 'send', phase: 'ok', id, key: 'd' },
+    ];
+    const report = checkHistory(script(...delayed('d-0'), ...delayed('d-1'), recv('d-0', 'd', 0, 5)), { readBack: [] });
+    expect(report.misplaced).toEqual([]);
+    expect(report.lost.map((m) => m.id)).toEqual(['d-1']);
+  });
+
   it('tolerates losses acked within the flush interval before a kill, and no others', () => {
     const events: HistoryEvent[] = [
       { op: 'send', phase: 'invoke', id: 'old', key: 'k', t: 0 },

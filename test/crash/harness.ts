@@ -44,10 +44,11 @@ export const CRASH_POINTS = [
   'segment-roll',
   'checkpoint-write',
   'offset-transaction',
+  'delay-enqueue',
 ] as const;
 
 /** Points hit a few times per cycle only: their hit number is drawn from a smaller range. */
-const RARE_POINT_MAX_HIT: Partial<Record<string, number>> = { 'segment-roll': 3, 'checkpoint-write': 5 };
+const RARE_POINT_MAX_HIT: Partial<Record<string, number>> = { 'segment-roll': 3, 'checkpoint-write': 5, 'delay-enqueue': 3 };
 
 export const DEFAULT_KILL_PLANS: readonly KillPlan[] = ['kill9', ...CRASH_POINTS, 'kill9', 'recovery'];
 
@@ -84,6 +85,12 @@ export interface CrashTestOptions {
   sendTimeoutMs: number;
   /** Pause between two sends of one key (keeps the history small on long runs). */
   keyPauseMs: number;
+  /**
+   * Keys sending delayed messages (DELAY level 1, one second) to a second, one-queue topic. They
+   * are checked for delivery (their send answer names the schedule queue, not the final offset)
+   * and exercise the delay enqueue path and its crash point. 0 turns them off.
+   */
+  delayKeys: number;
   /** Acked messages this close to a kill may be lost without failing (ASYNC_FLUSH power loss). */
   lossWindowMs: number;
   /** Extra FERRYMQ_* environment for the broker (store knobs: tiny segments, fast checkpoints). */
@@ -110,6 +117,7 @@ export const DEFAULT_CRASH_TEST_OPTIONS: Readonly<CrashTestOptions> = Object.fre
   crashPointTimeoutMs: 5_000,
   sendTimeoutMs: 3_000,
   keyPauseMs: 2,
+  delayKeys: 1,
   lossWindowMs: 0,
   // Small segments and frequent checkpoints so roll and checkpoint crash points fire within a cycle.
   brokerEnv: { FERRYMQ_STORE_SEGMENT_SIZE: String(16 * 1024), FERRYMQ_STORE_CHECKPOINT_INTERVAL_MS: '100' },
@@ -188,6 +196,10 @@ export class CrashTest {
   private readonly random: () => number;
   private readonly history: History;
   private readonly topic: string;
+  /** One-queue topic fed with delayed messages. */
+  private readonly delayTopic: string;
+  /** Acked delayed messages not received yet (the drain waits for them). */
+  private readonly pendingDelayed = new Set<string>();
   private readonly group: string;
   private readonly address: () => string;
   private readonly dataDir: string;
@@ -218,6 +230,7 @@ export class CrashTest {
     this.random = seededRandom(o.seed);
     const tag = `${o.seed}_${Date.now().toString(36)}`;
     this.topic = `crash_${tag}`;
+    this.delayTopic = `crash_${tag}_delay`;
     this.group = `crash_group_${tag}`;
     this.ownsDataDir = o.dataDir === undefined;
     this.dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'ferrymq-crash-'));
@@ -250,7 +263,8 @@ export class CrashTest {
     try {
       const baseline = await this.start('initial');
       if (baseline.outcome !== 'ready') throw new Error(`broker exited during its first start:\n${this.broker.output}`);
-      await this.createTopic();
+      await this.createTopic(this.topic, o.queues);
+      if (o.delayKeys > 0) await this.createTopic(this.delayTopic, 1);
       let restartMs = baseline.ms;
       let armedFired = false;
       if (points[0] !== undefined) {
@@ -377,23 +391,23 @@ export class CrashTest {
     return new RemotingClient({ requestTimeoutMs: this.options.sendTimeoutMs, connectRetries: 0, connectTimeoutMs: 1_000 });
   }
 
-  private async createTopic(): Promise<void> {
+  private async createTopic(topic: string, queues: number): Promise<void> {
     const client = this.newClient();
     try {
       const response = await client.invoke(
         this.address(),
         createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-          topic: this.topic,
+          topic,
           defaultTopic: 'TBW102',
-          readQueueNums: this.options.queues,
-          writeQueueNums: this.options.queues,
+          readQueueNums: queues,
+          writeQueueNums: queues,
           perm: 6,
           topicFilterType: 'SINGLE_TAG',
           topicSysFlag: 0,
           order: false,
         }),
       );
-      if (response.code !== FOUND) throw new Error(`creating topic ${this.topic}: code ${response.code} ${response.remark ?? ''}`);
+      if (response.code !== FOUND) throw new Error(`creating topic ${topic}: code ${response.code} ${response.remark ?? ''}`);
     } finally {
       client.close();
     }
@@ -438,6 +452,10 @@ export class CrashTest {
         }
         this.committedAtVerify[queue] = committed;
         this.history.record({ op: 'offset', phase: 'ok', id: `q${queue}`, key: this.group, queue, offset: committed });
+      }
+      if (this.options.delayKeys > 0) {
+        const committed = await this.queryCommitted(client, 0, this.delayTopic).catch(() => undefined);
+        if (committed !== undefined) this.history.record({ op: 'offset', phase: 'ok', id: 'delay-q0', key: this.offsetKey(this.delayTopic), queue: 0, offset: committed });
       }
       for (let queue = 0; queue < this.options.queues; queue++) {
         // The probe is read back by the next verification like any other record.
@@ -509,14 +527,14 @@ export class CrashTest {
     group: string,
     queue: number,
     offset: number,
-    { suspend, commitOffset = 0 }: { suspend: boolean; commitOffset?: number },
+    { suspend, commitOffset = 0, topic = this.topic }: { suspend: boolean; commitOffset?: number; topic?: string },
   ): Promise<RemotingCommand> {
     const sysFlag = (commitOffset > 0 ? 1 : 0) | (suspend ? 2 : 0) | 4;
     return client.invoke(
       this.address(),
       createRequest(RequestCode.PULL_MESSAGE, {
         consumerGroup: group,
-        topic: this.topic,
+        topic,
         queueId: queue,
         queueOffset: offset,
         maxMsgNums: PULL_BATCH,
@@ -531,11 +549,11 @@ export class CrashTest {
   }
 
   /** One recorded send; returns the queue offset when acked, undefined otherwise. */
-  private async send(client: RemotingClient, queue: number, key: string, cycle: number): Promise<number | undefined> {
+  private async send(client: RemotingClient, queue: number, key: string, cycle: number, delayed = false): Promise<number | undefined> {
     const seq = this.nextSeq.get(key) ?? 0;
     this.nextSeq.set(key, seq + 1);
     const id = `${key}-${seq}`;
-    this.history.record({ op: 'send', phase: 'invoke', id, key, queue });
+    this.history.record({ op: 'send', phase: 'invoke', id, key, queue: delayed ? undefined : queue });
     try {
       const response = await client.invoke(
         this.address(),
@@ -543,14 +561,14 @@ export class CrashTest {
           RequestCode.SEND_MESSAGE_V2,
           {
             a: `${this.group}_producer`,
-            b: this.topic,
+            b: delayed ? this.delayTopic : this.topic,
             c: 'TBW102',
             d: this.options.queues,
             e: queue,
             f: 0,
             g: Date.now(),
             h: 0,
-            i: `KEYS\u0001${key}\u0002TAGS\u0001c${cycle}\u0002`,
+            i: `KEYS\u0001${key}\u0002TAGS\u0001c${cycle}\u0002${delayed ? 'DELAY\u00011\u0002' : ''}`,
             j: 0,
             k: false,
           },
@@ -561,12 +579,18 @@ export class CrashTest {
       if (SENT_CODES.has(response.code)) {
         const offset = Number(response.extFields.queueOffset);
         const detail = response.code === FOUND ? undefined : `code ${response.code}`;
+        if (delayed) {
+          // The answer names the schedule queue; the final offset is known only on delivery.
+          this.history.record({ op: 'send', phase: 'ok', id, key, detail });
+          this.pendingDelayed.add(id);
+          return undefined;
+        }
         this.history.record({ op: 'send', phase: 'ok', id, key, queue: Number(response.extFields.queueId), offset, detail });
         return offset;
       }
-      this.history.record({ op: 'send', phase: 'fail', id, key, queue, detail: `code ${response.code} ${response.remark ?? ''}` });
+      this.history.record({ op: 'send', phase: 'fail', id, key, detail: `code ${response.code} ${response.remark ?? ''}` });
     } catch (error) {
-      this.history.record({ op: 'send', phase: describeError(error).phase, id, key, queue, detail: describeError(error).detail });
+      this.history.record({ op: 'send', phase: describeError(error).phase, id, key, detail: describeError(error).detail });
     }
     return undefined;
   }
@@ -607,6 +631,11 @@ export class CrashTest {
       clients.push(client);
       for (let k = 0; k < this.options.keysPerProducer; k++) loops.push(this.produceLoop(client, `p${p}k${k}`, cycle));
     }
+    if (this.options.delayKeys > 0) {
+      const client = this.newClient();
+      clients.push(client);
+      for (let k = 0; k < this.options.delayKeys; k++) loops.push(this.produceLoop(client, `d${k}`, cycle, true));
+    }
     return {
       stop: async () => {
         for (const client of clients) client.close();
@@ -622,6 +651,7 @@ export class CrashTest {
       const client = this.newClient();
       clients.push(client);
       for (let queue = c; queue < this.options.queues; queue += this.options.consumers) loops.push(this.consumeLoop(client, queue, active));
+      if (c === 0 && this.options.delayKeys > 0) loops.push(this.consumeLoop(client, 0, active, this.delayTopic));
     }
     return {
       stop: async () => {
@@ -657,6 +687,16 @@ export class CrashTest {
         }
       }),
     );
+    for (let k = 0; k < o.delayKeys; k++) {
+      loops.push(
+        (async () => {
+          while (this.running) {
+            await this.sdkSend(producers[0], `d${k}`, true);
+            await sleep(Math.max(20, o.keyPauseMs));
+          }
+        })(),
+      );
+    }
     return {
       stop: async () => {
         await Promise.all(loops);
@@ -665,14 +705,20 @@ export class CrashTest {
     };
   }
 
-  private async sdkSend(producer: Producer, key: string): Promise<void> {
+  private async sdkSend(producer: Producer, key: string, delayed = false): Promise<void> {
     const seq = this.nextSeq.get(key) ?? 0;
     this.nextSeq.set(key, seq + 1);
     const id = `${key}-${seq}`;
     this.history.record({ op: 'send', phase: 'invoke', id, key });
     try {
-      const result = await producer.send({ topic: this.topic, body: workloadBody(id, key), keys: key, shardingKey: key });
+      const topic = delayed ? this.delayTopic : this.topic;
+      const result = await producer.send({ topic, body: workloadBody(id, key), keys: key, shardingKey: key, delayLevel: delayed ? 1 : undefined });
       const detail = result.status === 'SEND_OK' ? undefined : result.status;
+      if (delayed) {
+        this.history.record({ op: 'send', phase: 'ok', id, key, detail });
+        this.pendingDelayed.add(id);
+        return;
+      }
       this.history.record({ op: 'send', phase: 'ok', id, key, queue: result.queue.queueId, offset: result.queueOffset, detail });
     } catch (error) {
       // Only an answer from the broker is a definite failure; anything else may have been stored.
@@ -694,31 +740,37 @@ export class CrashTest {
         rebalanceIntervalMs: 1_000,
         pullSuspendMs: PULL_SUSPEND_MS,
         remoting: { connectRetries: 0, connectTimeoutMs: 1_000 },
-      }).subscribe(this.topic, '*'),
+      })
+        .subscribe(this.topic, '*')
+        .subscribe(this.delayTopic, '*'),
     );
     // A consumer that cannot start (the broker just died at a crash point) simply takes no part.
     await Promise.allSettled(
       consumers.map((consumer) =>
         consumer.start((messages) => {
-          for (const message of messages) this.recordReceive(message.body, message.queue.queueId, message.queueOffset);
+          for (const message of messages) {
+            const { id, key } = harnessFields(message.body);
+            if (id !== undefined) this.recordDelivery(id, key, message.topic, message.queue.queueId, message.queueOffset);
+          }
         }),
       ),
     );
     return { stop: () => Promise.all(consumers.map((consumer) => settleWithin(consumer.shutdown(), 5_000))).then(() => undefined) };
   }
 
-  private recordReceive(body: Buffer, queue: number, offset: number): void {
-    const { id, key } = harnessFields(body);
-    if (id === undefined) return;
+  private recordDelivery(id: string, key: string | undefined, topic: string, queue: number, offset: number): void {
     this.history.record({ op: 'receive', phase: 'ok', id, key: key ?? '', queue, offset });
-    this.consumedUpTo[queue] = Math.max(this.consumedUpTo[queue], offset + 1);
+    if (topic === this.topic) this.consumedUpTo[queue] = Math.max(this.consumedUpTo[queue], offset + 1);
+    else this.pendingDelayed.delete(id);
   }
 
-  private async produceLoop(client: RemotingClient, key: string, cycle: number): Promise<void> {
-    const queue = keyHash(key) % this.options.queues;
+  private async produceLoop(client: RemotingClient, key: string, cycle: number, delayed = false): Promise<void> {
+    const queue = delayed ? 0 : keyHash(key) % this.options.queues;
+    // Delayed keys send slowly: they exist to keep the delay queue busy, not to load the broker.
+    const pauseMs = delayed ? Math.max(20, this.options.keyPauseMs) : this.options.keyPauseMs;
     while (this.running) {
-      await this.send(client, queue, key, cycle);
-      if (this.options.keyPauseMs > 0) await sleep(this.options.keyPauseMs);
+      await this.send(client, queue, key, cycle, delayed);
+      if (pauseMs > 0) await sleep(pauseMs);
     }
   }
 
@@ -726,11 +778,11 @@ export class CrashTest {
    * A clustering consumer of one queue: starts at the committed offset (recorded: it must never move
    * back), pulls with the commit piggybacked, records every message, commits after each batch.
    */
-  private async consumeLoop(client: RemotingClient, queue: number, active: () => boolean): Promise<void> {
+  private async consumeLoop(client: RemotingClient, queue: number, active: () => boolean, topic = this.topic): Promise<void> {
     let offset: number | undefined;
     while (active() && offset === undefined) {
       try {
-        offset = await this.queryCommitted(client, queue);
+        offset = await this.queryCommitted(client, queue, topic);
       } catch {
         if (!active()) return;
         await sleep(50);
@@ -738,20 +790,20 @@ export class CrashTest {
     }
     while (active() && offset !== undefined) {
       try {
-        const response = await this.pull(client, this.group, queue, offset, { suspend: true, commitOffset: offset });
+        const response = await this.pull(client, this.group, queue, offset, { suspend: true, commitOffset: offset, topic });
         if (response.code === FOUND && response.body) {
           for (const record of parseServedRecords(response.body)) {
             if (!record.valid || record.id === undefined) continue;
-            this.history.record({ op: 'receive', phase: 'ok', id: record.id, key: record.key ?? '', queue, offset: record.queueOffset });
+            this.recordDelivery(record.id, record.key, topic, queue, record.queueOffset);
           }
         }
         const next = Number(response.extFields.nextBeginOffset);
         if (!Number.isFinite(next)) throw new Error(`pull answered code ${response.code} without nextBeginOffset`);
         if (next !== offset) {
           offset = next;
-          await this.commit(client, queue, offset);
+          await this.commit(client, queue, offset, topic);
         }
-        this.consumedUpTo[queue] = Math.max(this.consumedUpTo[queue], offset);
+        if (topic === this.topic) this.consumedUpTo[queue] = Math.max(this.consumedUpTo[queue], offset);
       } catch {
         if (!active()) return;
         await sleep(50);
@@ -760,28 +812,34 @@ export class CrashTest {
   }
 
   /** The group's committed offset of a queue; 0 when none is stored. */
-  private async queryCommitted(client: RemotingClient, queue: number): Promise<number> {
+  private async queryCommitted(client: RemotingClient, queue: number, topic = this.topic): Promise<number> {
     const response = await client.invoke(
       this.address(),
-      createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: this.group, topic: this.topic, queueId: queue }),
+      createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: this.group, topic, queueId: queue }),
     );
     if (response.code === FOUND) return Number(response.extFields.offset);
     if (response.code === ResponseCode.QUERY_NOT_FOUND) return 0;
     throw new Error(`QUERY_CONSUMER_OFFSET: code ${response.code} ${response.remark ?? ''}`);
   }
 
-  private async commit(client: RemotingClient, queue: number, offset: number): Promise<void> {
-    const id = `commit-q${queue}-${offset}`;
-    this.history.record({ op: 'commit', phase: 'invoke', id, key: this.group, queue, offset });
+  /** History key of a topic's offsets: the group for the main topic, `group@delay` for the delay topic. */
+  private offsetKey(topic: string): string {
+    return topic === this.topic ? this.group : `${this.group}@delay`;
+  }
+
+  private async commit(client: RemotingClient, queue: number, offset: number, topic = this.topic): Promise<void> {
+    const key = this.offsetKey(topic);
+    const id = `commit-${key}-q${queue}-${offset}`;
+    this.history.record({ op: 'commit', phase: 'invoke', id, key, queue, offset });
     try {
       const response = await client.invoke(
         this.address(),
-        createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: this.group, topic: this.topic, queueId: queue, commitOffset: offset }),
+        createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: this.group, topic, queueId: queue, commitOffset: offset }),
       );
       const phase = response.code === FOUND ? 'ok' : 'fail';
-      this.history.record({ op: 'commit', phase, id, key: this.group, queue, offset, detail: phase === 'ok' ? undefined : `code ${response.code}` });
+      this.history.record({ op: 'commit', phase, id, key, queue, offset, detail: phase === 'ok' ? undefined : `code ${response.code}` });
     } catch (error) {
-      this.history.record({ op: 'commit', phase: 'info', id, key: this.group, queue, offset, detail: describeError(error).detail });
+      this.history.record({ op: 'commit', phase: 'info', id, key, queue, offset, detail: describeError(error).detail });
     }
   }
 
@@ -790,7 +848,7 @@ export class CrashTest {
     const o = this.options;
     const targets = [...this.verifiedUpTo];
     const deadline = Date.now() + o.drainTimeoutMs;
-    const caughtUp = () => targets.every((target, queue) => this.consumedUpTo[queue] >= target);
+    const caughtUp = () => targets.every((target, queue) => this.consumedUpTo[queue] >= target) && this.pendingDelayed.size === 0;
     // Consumers start at the committed offsets: a queue with nothing after them is already drained.
     this.committedAtVerify.forEach((offset, queue) => (this.consumedUpTo[queue] = offset));
     const active = () => !caughtUp() && Date.now() < deadline;
@@ -798,7 +856,10 @@ export class CrashTest {
     while (active()) await sleep(50);
     await consumers.stop();
     if (!caughtUp()) {
-      this.violation(o.cycles, `drain did not reach the max offsets ${JSON.stringify(targets)} within ${o.drainTimeoutMs} ms (at ${JSON.stringify(this.consumedUpTo)})`);
+      this.violation(
+        o.cycles,
+        `drain did not reach the max offsets ${JSON.stringify(targets)} within ${o.drainTimeoutMs} ms (at ${JSON.stringify(this.consumedUpTo)}; ${this.pendingDelayed.size} delayed messages undelivered)`,
+      );
     }
   }
 }
