@@ -55,7 +55,27 @@ async function readDlq(group: string, expected: number): Promise<ReceivedMessage
 }
 
 describe('retry and dead-letter queue', () => {
-  it('concurrent: a message that always fails is redelivered maxReconsumeTimes times, then lands in the DLQ', async () => {
+  it('concurrent: a message that always fails is redelivered exactly 16 times (the default max), then one copy lands in the DLQ', async () => {
+    const topic = uniqueName('T');
+    const group = uniqueName('G');
+    createTopic(broker, topic, 1);
+    const deliveries: number[] = [];
+    const c = await consumer(group, topic, (msgs) => {
+      deliveries.push(msgs[0]!.reconsumeTimes);
+      throw new Error('always fails');
+    });
+    const p = await producer();
+    const sent = await p.send({ topic, body: 'doomed' });
+    const dlq = await readDlq(group, 1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(deliveries).toEqual(Array.from({ length: 17 }, (_, i) => i));
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]!.body.toString()).toBe('doomed');
+    expect(dlq[0]!.uniqKey).toBe(sent.uniqKey);
+    expect(c.stats()).toMatchObject({ failed: 17, sentBack: 17 });
+  });
+
+  it('concurrent: maxReconsumeTimes is honoured', async () => {
     const topic = uniqueName('T');
     const group = uniqueName('G');
     createTopic(broker, topic, 1);
@@ -65,11 +85,9 @@ describe('retry and dead-letter queue', () => {
       return ConsumeStatus.RECONSUME_LATER;
     }, { maxReconsumeTimes: 2 });
     const p = await producer();
-    const sent = await p.send({ topic, body: 'doomed' });
-    const dlq = await readDlq(group, 1);
+    await p.send({ topic, body: 'doomed' });
+    await readDlq(group, 1);
     expect(deliveries).toEqual([0, 1, 2]);
-    expect(dlq[0]!.body.toString()).toBe('doomed');
-    expect(dlq[0]!.uniqKey).toBe(sent.uniqKey);
   });
 
   it('orderly: a failing batch is retried locally, in place, and goes to the DLQ only after the max', async () => {
