@@ -100,7 +100,7 @@ export function renderChart(title: string, throughput: ThroughputSeries[], cdfs:
     parts.push(polyline(series.points.map(([ms, f]) => [lx(ms), ly(f)]), color, false));
     cdfItems.push({ label: series.label, color, dashed: false });
   });
-  parts.push(legend(x1 + PANEL.width - 190, PANEL.top + plotH - 16 * cdfItems.length, cdfItems));
+  parts.push(legend(x1 + 10, PANEL.top + 12, cdfItems));
 
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>

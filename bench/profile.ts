@@ -10,48 +10,77 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 export interface HotFrame {
   name: string;
   location: string;
+  /** Share of the busy samples (everything but `(idle)`). */
   percent: number;
+  /** The caller that accounts for most of this frame's samples. */
+  topCaller: string;
+}
+
+export interface ProcessProfile {
+  /** Share of all samples the event loop was idle. */
+  idlePercent: number;
+  frames: HotFrame[];
 }
 
 function location(url: string, line: number): string {
   if (!url) return '';
   const path = url.startsWith('file://') ? relative(process.cwd(), new URL(url).pathname) : url;
-  return `${path}:${line + 1}`;
+  return line > 0 ? `${path}:${line + 1}` : path;
 }
 
-/** Top `limit` functions by self time over the given profiles (summed). */
-export function hotFrames(files: readonly string[], limit: number): HotFrame[] {
-  const byFunction = new Map<string, { name: string; location: string; hits: number }>();
-  let total = 0;
+function frameName(node: ProfileNode): string {
+  return node.callFrame.functionName || '(anonymous)';
+}
+
+/** The hottest `limit` functions by self time over the given profiles (summed), and the idle share. */
+export function hotFrames(files: readonly string[], limit: number): ProcessProfile {
+  const byFunction = new Map<string, { name: string; location: string; hits: number; callers: Map<string, number> }>();
+  let busy = 0;
+  let idle = 0;
   for (const file of files) {
     const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[] };
+    const parentOf = new Map<number, ProfileNode>();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
     for (const node of profile.nodes) {
       const hits = node.hitCount ?? 0;
       if (hits === 0) continue;
-      total += hits;
-      const { functionName, url, lineNumber } = node.callFrame;
-      const name = functionName || '(anonymous)';
-      const where = location(url, lineNumber);
+      const name = frameName(node);
+      if (name === '(idle)') {
+        idle += hits;
+        continue;
+      }
+      busy += hits;
+      const where = location(node.callFrame.url, node.callFrame.lineNumber);
       const key = `${name}@${where}`;
-      const entry = byFunction.get(key) ?? { name, location: where, hits: 0 };
+      const entry = byFunction.get(key) ?? { name, location: where, hits: 0, callers: new Map<string, number>() };
       entry.hits += hits;
+      const parent = parentOf.get(node.id);
+      const caller = parent ? `${frameName(parent)} ${location(parent.callFrame.url, parent.callFrame.lineNumber)}`.trim() : '';
+      entry.callers.set(caller, (entry.callers.get(caller) ?? 0) + hits);
       byFunction.set(key, entry);
     }
   }
-  return [...byFunction.values()]
+  const frames = [...byFunction.values()]
     .sort((a, b) => b.hits - a.hits)
     .slice(0, limit)
-    .map((f) => ({ name: f.name, location: f.location, percent: total ? (100 * f.hits) / total : 0 }));
+    .map((f) => ({
+      name: f.name,
+      location: f.location,
+      percent: busy ? (100 * f.hits) / busy : 0,
+      topCaller: [...f.callers.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '',
+    }));
+  return { idlePercent: busy + idle ? (100 * idle) / (busy + idle) : 0, frames };
 }
 
 /** Per subdirectory of `dir` (broker, producer, consumer): the hottest frames of its profiles. */
-export function summarizeProfiles(dir: string, limit: number): Record<string, HotFrame[]> {
-  const out: Record<string, HotFrame[]> = {};
+export function summarizeProfiles(dir: string, limit: number): Record<string, ProcessProfile> {
+  const out: Record<string, ProcessProfile> = {};
   if (!existsSync(dir)) return out;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;

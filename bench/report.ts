@@ -121,7 +121,7 @@ export function formatSummary(summaries: readonly SummaryLine[], ratios: readonl
   const brokers = [...new Set(summaries.map((s) => s.broker))];
   for (const flush of flushes) {
     const runs = Math.max(...summaries.filter((s) => s.flush === flush).map((s) => s.runs));
-    lines.push(`${flush} (median [min - max] of ${runs} run${runs === 1 ? '' : 's'})`);
+    lines.push(`${flush} (median [min - max] of ${runs} run${runs === 1 ? '' : 's'}${brokers.length > 1 ? '; ratio = FerryMQ / RocketMQ medians, above 1 is better for msg/s, below 1 for latency and RSS' : ''})`);
     const header = ['figure'.padEnd(36), ...brokers.map((b) => (b === 'ferrymq' ? 'FerryMQ' : 'RocketMQ 4.9').padEnd(34))];
     if (brokers.length > 1) header.push('Ferry/Rocket');
     header.push('target');

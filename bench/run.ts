@@ -12,8 +12,6 @@
  * `<out>/bench-<time>.svg` beside the JSON.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
 import { summarizeProfiles } from './profile.js';
@@ -149,7 +147,7 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
     process.stdout.write(`${text}\n`);
     writeFileSync(jsonlPath, `${lines.join('\n')}\n`);
   };
-  const profDir = o.profile ? await mkdtemp(join(tmpdir(), 'ferrymq-bench-prof-')) : undefined;
+  const profDir = o.profile ? join(outDir, `profiles-${stamp}`) : undefined;
   const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 100, log, cpuProfDir: profDir };
   emit({ type: 'options', ...o, startedAt: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length });
 
@@ -167,10 +165,7 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
     const text = await OTHER_SCENARIOS[name]({ options: o, runner, emit, startTarget: (flush: FlushMode) => startTarget('ferrymq', flush) });
     summaryParts.push(text);
   }
-  if (o.profile && profDir) {
-    summaryParts.push(await runProfile(o, runner, emit, profDir));
-    await rm(profDir, { recursive: true, force: true });
-  }
+  if (o.profile && profDir) summaryParts.push(await runProfile(o, runner, emit, profDir));
 
   writeFileSync(svgPath, renderChart(`FerryMQ benchmark ${stamp.slice(0, 10)}: ${o.messages.toLocaleString('en-US')} x ${o.bodySize} B, batch sends`, chart.throughput, chart.cdfs));
   const summary = summaryParts.join('\n');
@@ -192,12 +187,13 @@ async function runProfile(o: BenchOptions, runner: RunnerOptions, emit: Emit, pr
       await target.stop();
     }
     const summary = summarizeProfiles(dir, 15);
-    for (const [process, frames] of Object.entries(summary)) emit({ type: 'profile', style, process, frames });
-    parts.push(`CPU profile, ${style} sends (${target.flush}): top self-time frames per process`);
-    for (const [process, frames] of Object.entries(summary)) {
-      parts.push(`  ${process}:`);
-      for (const f of frames) parts.push(`    ${f.percent.toFixed(1).padStart(5)}%  ${f.name}  ${f.location}`);
+    for (const [process, profile] of Object.entries(summary)) emit({ type: 'profile', style, process, ...profile });
+    parts.push(`CPU profile, ${style} sends (${target.flush}): top self-time frames per process, as a share of busy time`);
+    for (const [process, { idlePercent, frames }] of Object.entries(summary)) {
+      parts.push(`  ${process} (event loop idle ${idlePercent.toFixed(0)}% of samples):`);
+      for (const f of frames) parts.push(`    ${f.percent.toFixed(1).padStart(5)}%  ${f.name}  ${f.location}  <- ${f.topCaller}`);
     }
   }
+  parts.push(`profiles: ${profDir}`);
   return parts.join('\n');
 }

@@ -194,7 +194,8 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     const lastConfirmNs = Math.max(...produced.map((r) => r.lastConfirmNs));
     const failedSends = produced.reduce((sum, r) => sum + r.failed, 0);
     const produceSeconds = (lastConfirmNs - firstSendNs) / 1e9;
-    options.log(`  ${spec.name}: produced ${spec.messages - failedSends}/${spec.messages} in ${produceSeconds.toFixed(2)} s`);
+    const firstError = produced.find((r) => r.firstError)?.firstError;
+    options.log(`  ${spec.name}: ${spec.messages - failedSends}/${spec.messages} confirmed in ${produceSeconds.toFixed(2)} s${failedSends ? ` (${failedSends} failed: ${firstError})` : ''}`);
 
     if (spec.consume === 'after') consumers = await startConsumers();
     let consumed: ConsumerResult[] = [];
@@ -233,7 +234,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       produced: produced.map((r) => r.timeline),
       consumed: consumed.map((r) => r.timeline),
       firstSendNs,
-      firstError: produced.find((r) => r.firstError)?.firstError,
+      firstError,
     };
   } finally {
     for (const child of children) child.kill();

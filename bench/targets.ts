@@ -45,9 +45,8 @@ export async function startTarget(kind: BrokerKind, flush: FlushMode, options: T
 async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<BrokerTarget> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ferrymq-bench-'));
   const port = await freePort();
-  const env: Record<string, string> = { FERRYMQ_LOG_LEVEL: 'error' };
-  if (options.cpuProfDir) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProfDir}`.trim();
-  const broker = new BrokerProcess({ dataDir, port, flush: flush === 'SYNC_FLUSH' ? 'sync' : 'async', env });
+  const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const broker = new BrokerProcess({ dataDir, port, flush: flush === 'SYNC_FLUSH' ? 'sync' : 'async', nodeArgs, env: { FERRYMQ_LOG_LEVEL: 'error' } });
   broker.spawn();
   if ((await broker.waitReady(60_000)) !== 'ready') throw new Error(`FerryMQ broker exited at start:\n${broker.output}`);
   const address = `127.0.0.1:${port}`;

@@ -1,0 +1,207 @@
+/**
+ * The benchmark harness's own accounting: body stamps, loss and duplicate counting over several
+ * consumers, quantiles, medians and ratios, the chart, the profile reader, the option checks, and
+ * one tiny end-to-end workload through real broker, producer and consumer processes.
+ */
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchOptionsOf, type BenchArgs } from '../../cli/bench.js';
+import { ratePoints, renderChart } from '../../bench/chart.js';
+import { summarizeProfiles } from '../../bench/profile.js';
+import { formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
+import { runWorkload, type WorkloadSpec } from '../../bench/runner.js';
+import { startTarget, type BrokerTarget } from '../../bench/targets.js';
+import { cdfPoints, LatencyRecorder, quantile, readStamp, SequenceTracker, stampBody, TimelineRecorder } from '../../bench/workload.js';
+
+describe('body stamp', () => {
+  it('carries a monotonic send time and the sequence number in the first 12 bytes', () => {
+    const before = Number(process.hrtime.bigint());
+    const body = stampBody(1024, 123_456);
+    const after = Number(process.hrtime.bigint());
+    expect(body.length).toBe(1024);
+    const { sentNs, seq } = readStamp(body);
+    expect(seq).toBe(123_456);
+    expect(sentNs).toBeGreaterThanOrEqual(before);
+    expect(sentNs).toBeLessThanOrEqual(after);
+  });
+
+  it('never makes a body shorter than its header, and refuses to read a short one', () => {
+    expect(stampBody(4, 1).length).toBe(12);
+    expect(() => readStamp(Buffer.alloc(11))).toThrow(/too short/);
+  });
+});
+
+describe('SequenceTracker', () => {
+  it('counts unique deliveries, duplicates and out-of-range numbers', () => {
+    const t = new SequenceTracker(10);
+    for (const seq of [0, 1, 2, 2, 9, 10]) t.add(seq);
+    expect(t.unique).toBe(4);
+    expect(t.duplicates).toBe(2);
+    expect(t.deliveries).toBe(6);
+    expect(t.complete).toBe(false);
+    for (const seq of [3, 4, 5, 6, 7, 8]) t.add(seq);
+    expect(t.complete).toBe(true);
+  });
+
+  it('merges the bit sets of several consumers, so a message seen twice counts once', () => {
+    const a = new SequenceTracker(20);
+    const b = new SequenceTracker(20);
+    for (let i = 0; i < 12; i++) a.add(i);
+    for (let i = 10; i < 19; i++) b.add(i);
+    expect(SequenceTracker.unionCount(20, [a.toBase64(), b.toBase64()])).toBe(19);
+  });
+});
+
+describe('quantiles and spreads', () => {
+  it('uses nearest rank', () => {
+    const sorted = Float64Array.from({ length: 1000 }, (_, i) => i + 1);
+    expect(quantile(sorted, 0.5)).toBe(500);
+    expect(quantile(sorted, 0.99)).toBe(990);
+    expect(quantile(sorted, 0.999)).toBe(999);
+    expect(quantile(sorted, 1)).toBe(1000);
+    expect(quantile([], 0.5)).toBe(0);
+  });
+
+  it('summarizes latencies with a CDF that ends at the maximum', () => {
+    const recorder = new LatencyRecorder();
+    for (let i = 100_000; i >= 1; i--) recorder.add(i / 1000); // more than the initial capacity, unsorted
+    const s = recorder.summary();
+    expect(s.count).toBe(100_000);
+    expect(s.p50).toBe(50);
+    expect(s.max).toBe(100);
+    expect(s.cdf.at(-1)).toEqual([100, 1]);
+    const fractions = cdfPoints(Float64Array.of(1, 2, 3)).map(([, f]) => f);
+    expect([...fractions].sort((x, y) => x - y)).toEqual(fractions);
+  });
+
+  it('takes the median, min and max, ignoring missing values', () => {
+    expect(spread([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, runs: 3 });
+    expect(spread([4, 1, Number.NaN, 2, 3]).median).toBe(2.5);
+    expect(spread([Number.NaN]).runs).toBe(0);
+  });
+
+  it('reports FerryMQ / RocketMQ ratios of medians and checks targets', () => {
+    const run = (broker: 'ferrymq' | 'rocketmq', r: number, produceBatch: number, latencyP99: number): HeadlineRun => ({ broker, flush: 'SYNC_FLUSH', run: r, figures: { produceBatch, latencyP99 } });
+    const runs = [run('ferrymq', 1, 130_000, 2), run('ferrymq', 2, 90_000, 3), run('ferrymq', 3, 125_000, 1), run('rocketmq', 1, 50_000, 4), run('rocketmq', 2, 60_000, 4), run('rocketmq', 3, 40_000, 5)];
+    const { summaries, ratios } = summarize(runs);
+    const ferryProduce = summaries.find((s) => s.broker === 'ferrymq' && s.figure === 'produceBatch')!;
+    expect(ferryProduce).toMatchObject({ median: 125_000, min: 90_000, max: 130_000, target: 120_000, meetsTarget: true });
+    expect(ratios.find((r) => r.figure === 'produceBatch')!.ratio).toBeCloseTo(125_000 / 50_000);
+    expect(ratios.find((r) => r.figure === 'latencyP99')!.ratio).toBeCloseTo(2 / 4);
+    expect(summaries.find((s) => s.broker === 'ferrymq' && s.figure === 'latencyP99')!.meetsTarget).toBe(true);
+    const text = formatSummary(summaries, ratios);
+    expect(text).toContain('125,000 [90,000 - 130,000]');
+    expect(text).toContain('2.50x');
+  });
+});
+
+describe('chart', () => {
+  it('turns timelines into msg/s per bin on a common origin', () => {
+    const t = new TimelineRecorder(1_000_000_000, 100);
+    t.add(1_000_000_000 + 50e6, 10);
+    t.add(1_000_000_000 + 150e6, 20);
+    expect(ratePoints({ label: 'x', timelines: [t.snapshot()], originNs: 1_000_000_000, dashed: false })).toEqual([
+      [0.1, 100],
+      [0.2, 200],
+    ]);
+  });
+
+  it('renders an SVG with one line per series and the legends', () => {
+    const t = new TimelineRecorder(0, 100);
+    t.add(10e6, 5);
+    const svg = renderChart('title & more', [{ label: 'FerryMQ sync consume', timelines: [t.snapshot()], originNs: 0, dashed: false }], [{ label: 'FerryMQ sync', points: [[0.2, 0.5], [1.5, 1]] }]);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('title &amp; more');
+    expect(svg.match(/<polyline/g)).toHaveLength(2);
+    expect(svg).toContain('FerryMQ sync consume');
+    expect(svg).not.toContain('NaN');
+  });
+});
+
+describe('profile reader', () => {
+  it('ranks functions by self time, leaves idle out of the shares and names the top caller', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferrymq-bench-test-'));
+    try {
+      mkdirSync(join(dir, 'broker'));
+      const frame = (functionName: string) => ({ functionName, url: 'file:///x/storage/a.ts', lineNumber: 9 });
+      const profile = {
+        nodes: [
+          { id: 1, callFrame: frame('(root)'), hitCount: 0, children: [2, 3, 5] },
+          { id: 2, callFrame: frame('(idle)'), hitCount: 100 },
+          { id: 3, callFrame: frame('append'), hitCount: 30, children: [4] },
+          { id: 4, callFrame: frame('encode'), hitCount: 60 },
+          { id: 5, callFrame: frame('decode'), hitCount: 10 },
+        ],
+      };
+      writeFileSync(join(dir, 'broker', 'p.cpuprofile'), JSON.stringify(profile));
+      const { broker } = summarizeProfiles(dir, 2);
+      expect(broker!.idlePercent).toBe(50);
+      expect(broker!.frames.map((f) => [f.name, f.percent])).toEqual([
+        ['encode', 60],
+        ['append', 30],
+      ]);
+      expect(broker!.frames[0]!.topCaller).toMatch(/^append /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('options', () => {
+  const args: BenchArgs = {
+    brokers: ['ferrymq'],
+    flush: ['sync', 'async'],
+    runs: 3,
+    messages: 200_000,
+    'body-size': 1024,
+    queues: 4,
+    'batch-size': 256,
+    'batch-window': 4,
+    pipeline: 256,
+    'latency-rate': 5000,
+    'latency-seconds': 10,
+    scenarios: ['headline'],
+    scale: 1,
+    profile: false,
+    out: 'bench/results',
+  };
+
+  it('maps flags to options and expands "all"', () => {
+    const o = benchOptionsOf({ ...args, scenarios: ['all'] });
+    expect(o.flush).toEqual(['SYNC_FLUSH', 'ASYNC_FLUSH']);
+    expect(o.scenarios).toContain('pull-backlog');
+    expect(o.scenarios).toContain('headline');
+  });
+
+  it('refuses bad values with a message naming the flag', () => {
+    expect(() => benchOptionsOf({ ...args, flush: ['fast'] })).toThrow(/--flush/);
+    expect(() => benchOptionsOf({ ...args, brokers: ['kafka'] })).toThrow(/--brokers/);
+    expect(() => benchOptionsOf({ ...args, runs: 0 })).toThrow(/--runs/);
+    expect(() => benchOptionsOf({ ...args, 'body-size': 8 })).toThrow(/--body-size/);
+    expect(() => benchOptionsOf({ ...args, scenarios: ['nope'] })).toThrow(/unknown scenario/);
+  });
+});
+
+describe('one workload through real processes', () => {
+  let target: BrokerTarget;
+  beforeAll(async () => {
+    target = await startTarget('ferrymq', 'ASYNC_FLUSH');
+  });
+  afterAll(async () => {
+    await target?.stop();
+  });
+
+  it('produces with batches, consumes concurrently, and accounts for every message', async () => {
+    const spec: WorkloadSpec = { name: 'test', client: 'ferrymq', style: 'batch', messages: 3_000, bodySize: 100, queues: 2, producers: 1, consumers: 1, consume: 'concurrent', batchSize: 256, window: 4, ratePerSec: 0, recordLatency: true };
+    const outcome = await runWorkload(target, spec, { binMs: 100, idleTimeoutMs: 10_000, commitIntervalMs: 100, log: () => undefined });
+    expect(outcome.failedSends).toBe(0);
+    expect(outcome.lost).toBe(0);
+    expect(outcome.duplicates).toBe(0);
+    expect(outcome.produceRate).toBeGreaterThan(0);
+    expect(outcome.e2eSeconds).toBeGreaterThanOrEqual(outcome.produceSeconds);
+    expect(outcome.latency!.count).toBe(3_000);
+    expect(outcome.produced[0]!.counts.reduce((a, b) => a + b, 0)).toBe(3_000);
+  }, 60_000);
+});
