@@ -69,6 +69,12 @@ export interface MessageStoreOptions {
 
 type Rejection = Exclude<AppendResult, { status: 'PUT_OK' }>;
 
+/** A message's properties as stored (CRC property appended) and their UTF-8 size. */
+interface PreparedProperties {
+  properties: string;
+  bytes: number;
+}
+
 function refuse(status: Rejection['status'], reason: string): Rejection {
   return { status, reason };
 }
@@ -353,58 +359,64 @@ export class MessageStore implements MessageStoreApi {
     return undefined;
   }
 
-  /** Stages one validated message into its queue; returns its result (valid once the batch is written). */
-  private stage(message: MessageToAppend, properties: string, propertiesBytes: number): { batch: PendingBatch; result: AppendResult } {
-    const topicMap = this.queueMap(message.topic);
-    let queue = topicMap.get(message.queueId);
+  /**
+   * Stages validated messages of one queue as consecutive records of one pending batch; the
+   * results are valid once the batch's `done` resolves.
+   */
+  private stage(messages: readonly MessageToAppend[], prepared: readonly PreparedProperties[]): { batch: PendingBatch; results: AppendResult[] } {
+    const { topic, queueId } = messages[0];
+    const topicMap = this.queueMap(topic);
+    let queue = topicMap.get(queueId);
     if (!queue) {
-      queue = new QueueLog(message.topic, message.queueId, join(this.dataDir, 'queues', message.topic, String(message.queueId)), this.queueContext);
-      topicMap.set(message.queueId, queue);
+      queue = new QueueLog(topic, queueId, join(this.dataDir, 'queues', topic, String(queueId)), this.queueContext);
+      topicMap.set(queueId, queue);
     }
     // Valid topic names are ASCII: characters are bytes.
-    const size = recordSize(message.body.length, message.topic.length, propertiesBytes);
-    const slot = queue.stage(size);
+    const sizes = messages.map((m, i) => recordSize(m.body.length, topic.length, prepared[i].bytes));
+    const slots = queue.stage(sizes);
     const storeTimestamp = this.clock.now();
     const storeHost = this.storeHost;
-    encodeRecord(
-      {
-        queueId: message.queueId,
-        flag: message.flag,
-        queueOffset: slot.queueOffset,
-        physicalOffset: slot.physicalOffset,
-        sysFlag: message.sysFlag,
-        bornTimestamp: message.bornTimestamp,
-        bornHost: message.bornHost,
-        storeTimestamp,
-        storeHost,
-        reconsumeTimes: message.reconsumeTimes,
-        body: message.body,
-        topic: message.topic,
-        properties,
-      },
-      slot.chunk,
-      slot.at,
-    );
-    const crc = stampRecordCrc(slot.chunk, slot.at, size);
-    queue.recordStaged(slot, size, message.tagsCode, crc, storeTimestamp);
-    for (const key of message.keys) {
-      slot.batch.keys.push({ topic: message.topic, key, physicalOffset: slot.physicalOffset, storeTimestamp });
-    }
-    return {
-      batch: slot.batch,
-      result: {
+    const results = slots.map((slot, i): AppendResult => {
+      const message = messages[i];
+      const size = sizes[i];
+      encodeRecord(
+        {
+          queueId,
+          flag: message.flag,
+          queueOffset: slot.queueOffset,
+          physicalOffset: slot.physicalOffset,
+          sysFlag: message.sysFlag,
+          bornTimestamp: message.bornTimestamp,
+          bornHost: message.bornHost,
+          storeTimestamp,
+          storeHost,
+          reconsumeTimes: message.reconsumeTimes,
+          body: message.body,
+          topic,
+          properties: prepared[i].properties,
+        },
+        slot.chunk,
+        slot.at,
+      );
+      const crc = stampRecordCrc(slot.chunk, slot.at, size);
+      queue.recordStaged(slot, size, message.tagsCode, crc, storeTimestamp);
+      for (const key of message.keys) {
+        slot.batch.keys.push({ topic, key, physicalOffset: slot.physicalOffset, storeTimestamp });
+      }
+      return {
         status: AppendStatus.PUT_OK,
-        queueId: message.queueId,
+        queueId,
         queueOffset: slot.queueOffset,
         physicalOffset: slot.physicalOffset,
         storeTimestamp,
         msgId: this.msgIdPrefix + slot.physicalOffset.toString(16).toUpperCase().padStart(16, '0'),
-      },
-    };
+      };
+    });
+    return { batch: slots[0].batch, results };
   }
 
   /** The stored properties (CRC property appended) and their UTF-8 size, or a refusal. */
-  private preparedProperties(message: MessageToAppend): { properties: string; bytes: number } | Rejection {
+  private preparedProperties(message: MessageToAppend): PreparedProperties | Rejection {
     const given = Buffer.byteLength(message.properties);
     if (given > this.propertiesLimit) {
       return refuse(AppendStatus.PROPERTIES_TOO_LARGE, `properties are ${given} bytes, more than the ${this.propertiesLimit}-byte limit`);
@@ -420,19 +432,21 @@ export class MessageStore implements MessageStoreApi {
     if (problem) return problem;
     const prepared = this.preparedProperties(message);
     if ('status' in prepared) return prepared;
-    const { batch, result } = this.stage(message, prepared.properties, prepared.bytes);
+    const { batch, results } = this.stage([message], [prepared]);
     try {
       await batch.done;
-      return result;
+      return results[0];
     } catch (err) {
       if (err instanceof StoreWriteError) return refuse(err.status, err.message);
       throw err;
     }
   }
 
+  /** All messages go to one queue as consecutive records, written (and refused) together. */
   async appendBatch(messages: readonly MessageToAppend[]): Promise<AppendResult[]> {
     if (messages.length === 0) return [];
-    const prepared: { properties: string; bytes: number }[] = [];
+    const prepared: PreparedProperties[] = [];
+    let total = 0;
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i];
       let problem = this.validate(message);
@@ -445,17 +459,19 @@ export class MessageStore implements MessageStoreApi {
         const reason = messages.length > 1 ? `message ${i} of the batch: ${problem.reason}` : problem.reason;
         return messages.map(() => refuse(problem.status, reason));
       }
-      prepared.push(props as { properties: string; bytes: number });
+      prepared.push(props as PreparedProperties);
+      total += recordSize(message.body.length, message.topic.length, (props as PreparedProperties).bytes);
     }
-    const staged = messages.map((message, i) => this.stage(message, prepared[i].properties, prepared[i].bytes));
+    // A batch is stored in one segment; like RocketMQ, its size is bounded as a single message's is.
+    if (total > this.maxRecordSize()) {
+      return messages.map(() =>
+        refuse(AppendStatus.BODY_TOO_LARGE, `batch of ${messages.length} records is ${total} bytes, more than the ${this.maxRecordSize()}-byte record limit`),
+      );
+    }
+    const { batch, results } = this.stage(messages, prepared);
     try {
-      // A batch staged across a segment roll spans two pending batches.
-      let last: PendingBatch | undefined;
-      for (const { batch } of staged) {
-        if (batch !== last) await batch.done;
-        last = batch;
-      }
-      return staged.map((s) => s.result);
+      await batch.done;
+      return results;
     } catch (err) {
       if (err instanceof StoreWriteError) return messages.map(() => refuse(err.status, err.message));
       throw err;

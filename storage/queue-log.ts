@@ -173,31 +173,30 @@ export class QueueLog implements FlushTarget {
   }
 
   /**
-   * Reserves room for one record of `size` bytes in the active segment's pending batch, rolling
-   * the segment first when the record would not fit. Synchronous: offsets are assigned in call order.
+   * Reserves room for records of `sizes` bytes, consecutive in one pending batch of the active
+   * segment (so they are written, and fail, together), rolling the segment first when they would
+   * not fit. Synchronous: offsets are assigned in call order.
    */
-  stage(size: number): StagedSlot {
+  stage(sizes: readonly number[]): StagedSlot[] {
+    let total = 0;
+    for (const size of sizes) total += size;
     let active = this.segments[this.segments.length - 1];
-    if (!active || (this.nextPosition > SEGMENT_HEADER_SIZE && this.nextPosition + size > this.ctx.config.segmentSize)) {
+    if (!active || (this.nextPosition > SEGMENT_HEADER_SIZE && this.nextPosition + total > this.ctx.config.segmentSize)) {
       active = this.roll();
     }
     let batch = this.staged[this.staged.length - 1];
     // Capped batches let the next one be written while the previous one syncs.
-    if (!batch || batch.segment !== active || (batch.count > 0 && batch.log.length + size > this.ctx.config.writeBatchBytes)) {
+    if (!batch || batch.segment !== active || (batch.count > 0 && batch.log.length + total > this.ctx.config.writeBatchBytes)) {
       batch = new PendingBatch(this.ctx, active, this.nextPosition, this.nextOffset, false);
       this.staged.push(batch);
     }
-    const { chunk, at } = batch.log.reserve(size);
-    const slot: StagedSlot = {
-      batch,
-      chunk,
-      at,
-      queueOffset: this.nextOffset,
-      physicalOffset: active.physBase + this.nextPosition,
-    };
-    this.nextOffset += 1;
-    this.nextPosition += size;
-    return slot;
+    return sizes.map((size) => {
+      const { chunk, at } = batch.log.reserve(size);
+      const slot: StagedSlot = { batch, chunk, at, queueOffset: this.nextOffset, physicalOffset: active.physBase + this.nextPosition };
+      this.nextOffset += 1;
+      this.nextPosition += size;
+      return slot;
+    });
   }
 
   /** Records the index entry of a record just encoded into `slot`, and wakes the writer if idle. */

@@ -141,6 +141,22 @@ describe('MessageStore append and read', () => {
     expect(events).toEqual([{ q: 3, max: 3, resolvedFirst: true }]);
   });
 
+  it('stores a batch in one segment, even past the segment size, and bounds its total size', async () => {
+    await store.close();
+    store = await openStore(dir.path, { config: { segmentSize: 1024, maxMessageSize: 4096 } });
+    const topic = createTopic(store);
+    await store.append(message(topic, 0, 'first'.padEnd(600, '.')));
+    const results = await store.appendBatch(Array.from({ length: 10 }, (_, i) => message(topic, 0, `b${i}`.padEnd(200, '.'))));
+    expect(results.map((r) => (r.status === 'PUT_OK' ? r.queueOffset : r.status))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const physical = results.map((r) => (r as { physicalOffset: number }).physicalOffset);
+    // One run of consecutive positions in a fresh segment: the batch was not split by the roll.
+    for (let i = 1; i < physical.length; i++) expect(physical[i] - physical[i - 1]).toBe(physical[1] - physical[0]);
+    expect((await store.lookup(physical[9]))?.queueOffset).toBe(10);
+    const tooBig = await store.appendBatch(Array.from({ length: 40 }, () => message(topic, 0, 'x'.repeat(1000))));
+    expect(tooBig.every((r) => r.status === AppendStatus.BODY_TOO_LARGE)).toBe(true);
+    expect(store.maxOffset(topic, 0)).toBe(11);
+  });
+
   it('strips a __CRC32# property carried over from a stored record', async () => {
     const topic = createTopic(store);
     const copy = { ...message(topic, 0, 'again', { tags: 'T' }), properties: 'TAGS\x01T\x02__CRC32#\x010123456789\x02' };
