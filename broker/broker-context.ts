@@ -15,6 +15,7 @@ import type { DelayDeliveryService } from './delay/delay-delivery-service.js';
 import type { PullHoldService } from './pull-hold-service.js';
 import type { QueueLockService } from './queue-lock-service.js';
 import type { TopicConfigManager } from './topic-config-manager.js';
+import type { TransactionCheckService } from './transaction/transaction-check-service.js';
 
 /**
  * A step of the send path between building a message and appending it. It may rewrite the message
@@ -34,6 +35,8 @@ export interface BrokerContext {
   readonly pullHolds: PullHoldService;
   /** Moves due delayed and retried messages to their topics (issue #7). */
   readonly delayDelivery: DelayDeliveryService;
+  /** Resolved half messages and the producer state check. */
+  readonly transactions: TransactionCheckService;
   /** Applied in order to every message before it is appended (send, batch send). */
   readonly putMessageHooks: PutMessageHook[];
   /** `host:port` that clients are told to use (routes, message ids). */

@@ -24,7 +24,9 @@ import { notifyConsumerIdsChanged } from './handlers/notify-consumer-ids-changed
 import { PullHoldService } from './pull-hold-service.js';
 import { QueueLockService } from './queue-lock-service.js';
 import { TopicConfigManager } from './topic-config-manager.js';
-import { ensureHalfTopic, transactionPutMessageHook } from './transaction/half-message.js';
+import { transactionPutMessageHook } from './transaction/half-message.js';
+import { sendTransactionCheck } from './handlers/check-transaction-state.js';
+import { TransactionCheckService } from './transaction/transaction-check-service.js';
 import { DelayDeliveryService } from './delay/delay-delivery-service.js';
 import { delayPutMessageHook } from './delay/delay-queue.js';
 import { parseDelaySchedule } from './delay/delay-schedule.js';
@@ -57,22 +59,6 @@ export class BrokerServer {
       storeHost: { ip: storeIp, port: config.port },
       logger,
     });
-    const server = createServer();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: config.host, port: config.port }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
-    const port = (server.address() as AddressInfo).port;
-    const storeHost = { ip: storeIp, port };
-    store.setStoreHost(storeHost);
 
     const connections = new Map<number, Connection>();
     const clients = new ClientRegistry({
@@ -99,9 +85,42 @@ export class BrokerServer {
     });
     const delaySchedule = parseDelaySchedule(config.messageDelayLevel);
     // Half messages first: a prepared message is parked as is, its DELAY applies once committed.
-    ensureHalfTopic(topics);
     const putMessageHooks: PutMessageHook[] = [transactionPutMessageHook(), delayPutMessageHook(delaySchedule, clock)];
     const delayDelivery = new DelayDeliveryService({ store, schedule: delaySchedule, clock, logger });
+    const transactions = new TransactionCheckService({
+      store,
+      topics,
+      timeoutMs: config.transactionTimeoutMs,
+      checkIntervalMs: config.transactionCheckIntervalMs,
+      maxChecks: config.transactionCheckMax,
+      sendCheck: (group, header, body) => sendTransactionCheck(connections, clients, group, header, body),
+      clock,
+      logger,
+    });
+    // Before listening: a check must not miss resolutions written before the last shutdown.
+    try {
+      await transactions.start();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    const server = createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: config.host, port: config.port }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await transactions.shutdown();
+      await store.close();
+      throw err;
+    }
+    const port = (server.address() as AddressInfo).port;
+    const storeHost = { ip: storeIp, port };
+    store.setStoreHost(storeHost);
     const context: BrokerContext = {
       config,
       store,
@@ -114,6 +133,7 @@ export class BrokerServer {
       pullHolds,
       putMessageHooks,
       delayDelivery,
+      transactions,
       advertisedAddress: `${advertisedHost}:${port}`,
       storeHost,
       startedAt: clock.now(),
@@ -159,6 +179,7 @@ export class BrokerServer {
     context.clients.shutdown();
     context.locks.shutdown();
     context.offsets.shutdown();
+    await context.transactions.shutdown();
     await context.delayDelivery.shutdown();
     await closed;
     await context.store.close();

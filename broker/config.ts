@@ -47,6 +47,12 @@ export interface BrokerConfig {
   maxHeldPullsPerConnection: number;
   /** Pulls held at once over all connections. */
   maxHeldPullsTotal: number;
+  /** A half message unresolved for this long is checked with its producer (RocketMQ transactionTimeOut). */
+  transactionTimeoutMs: number;
+  /** How often unresolved half messages are checked. */
+  transactionCheckIntervalMs: number;
+  /** Checks per half message before it is given up (discarded). */
+  transactionCheckMax: number;
   /** Lease of an orderly-consumption queue lock (RocketMQ REBALANCE_LOCK_MAX_LIVE_TIME). */
   lockLeaseMs: number;
   /** Hold empty pulls up to the client's suspend time; off = hold them `shortPollingTimeMs`. */
@@ -84,6 +90,9 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   maxPendingWriteBytesPerConnection: 64 * 1024 * 1024,
   maxHeldPullsPerConnection: 1024,
   maxHeldPullsTotal: 65_536,
+  transactionTimeoutMs: 6_000, // RocketMQ transactionTimeOut
+  transactionCheckIntervalMs: 60_000, // RocketMQ transactionCheckInterval
+  transactionCheckMax: 15, // RocketMQ transactionCheckMax
   lockLeaseMs: 60_000,
   longPollingEnable: true,
   shortPollingTimeMs: 1000,

@@ -3,7 +3,8 @@
  * Header: producerGroup, tranStateTableOffset (the half message's queue offset), commitLogOffset
  * (its physical offset), commitOrRollback (8 commit, 12 rollback, 0 unknown), fromTransactionCheck,
  * msgId, transactionId. A commit copies the half message to its real topic and queue; a rollback
- * and "unknown" write nothing (see transaction/half-message.ts).
+ * writes nothing; both are recorded as resolved. "Unknown" (0) leaves it to the state check
+ * (see transaction/).
  */
 import { decodeRecord, MessageSysFlag } from '../../protocol/message-codec.js';
 import { MessageConst } from '../../protocol/properties.js';
@@ -33,7 +34,12 @@ export const endTransaction: RequestHandler = async ({ broker }, request) => {
   if (half.queueOffset !== tranStateTableOffset) {
     return createResponse(request, ResponseCode.SYSTEM_ERROR, undefined, 'The transaction state table offset wrong');
   }
-  if (decision === MessageSysFlag.TRANSACTION_ROLLBACK) return createResponse(request, ResponseCode.SUCCESS);
+  // A producer may answer twice (its own END plus a check): only the first decision counts.
+  if (broker.transactions.isResolved(half.queueOffset)) return createResponse(request, ResponseCode.SUCCESS);
+  if (decision === MessageSysFlag.TRANSACTION_ROLLBACK) {
+    await broker.transactions.resolve(half.queueOffset);
+    return createResponse(request, ResponseCode.SUCCESS);
+  }
 
   const committed = committedMessageOf(half);
   if ('invalid' in committed) return createResponse(request, ResponseCode.SYSTEM_ERROR, undefined, committed.invalid);
@@ -43,5 +49,6 @@ export const endTransaction: RequestHandler = async ({ broker }, request) => {
   if (result.status !== AppendStatus.PUT_OK) {
     return createResponse(request, appendStatusToCode(result.status), undefined, result.reason);
   }
+  await broker.transactions.resolve(half.queueOffset);
   return createResponse(request, ResponseCode.SUCCESS);
 };

@@ -7,16 +7,15 @@
  *   committed: topic REAL_TOPIC, queue REAL_QID, properties minus REAL_TOPIC / REAL_QID / TRAN_MSG,
  *              sysFlag transaction type = commit; then the ordinary put hooks (a DELAY applies now)
  *
- * A rollback writes nothing. Not implemented: the broker's state check (CHECK_TRANSACTION_STATE to
- * the producer) for half messages left unresolved, so those stay invisible.
+ * A rollback writes nothing. Resolutions and the state check: transaction-check-service.ts.
  */
 import { MessageSysFlag } from '../../protocol/message-codec.js';
 import { MessageConst, encodeProperties, type PropertyMap } from '../../protocol/properties.js';
 import { javaStringHashCode } from '../../protocol/tag-filter.js';
+import { CRC_PROPERTY_NAME } from '../../storage/record-crc.js';
 import type { MessageToAppend } from '../../storage/types.js';
 import type { PutMessageHook } from '../broker-context.js';
 import { indexKeysOf } from '../handlers/put-message.js';
-import { newTopicConfig, PERM_READ, PERM_WRITE, type TopicConfigManager } from '../topic-config-manager.js';
 
 export const TRANS_HALF_TOPIC = 'RMQ_SYS_TRANS_HALF_TOPIC';
 
@@ -29,10 +28,6 @@ export function isTransactionPrepared(properties: Readonly<PropertyMap>): boolea
 /** `sysFlag` with its transaction type (bits 2-3) replaced. */
 export function withTransactionType(sysFlag: number, type: number): number {
   return (sysFlag & ~TRANSACTION_TYPE_MASK) | type;
-}
-
-export function ensureHalfTopic(topics: TopicConfigManager): void {
-  if (!topics.get(TRANS_HALF_TOPIC)) topics.put(newTopicConfig(TRANS_HALF_TOPIC, 1, PERM_READ | PERM_WRITE));
 }
 
 /** The send path's hook that parks a producer's half message; other messages pass unchanged. */
@@ -74,6 +69,7 @@ export function committedMessageOf(half: HalfRecord): { message: MessageToAppend
   delete properties[MessageConst.REAL_TOPIC];
   delete properties[MessageConst.REAL_QID];
   delete properties[MessageConst.TRAN_MSG];
+  delete properties[CRC_PROPERTY_NAME];
   const tags = properties[MessageConst.TAGS];
   return {
     properties,
