@@ -143,23 +143,37 @@ describe('crash recovery', () => {
     await store!.close().catch(() => undefined);
   });
 
-  it('reads only the unflushed tail after a crash, not the whole log', async () => {
-    const { topic, store: crashed } = await prepare(400, { checkpointAt: 390 });
+  /** Opens the store counting the bytes it reads; returns the store, that count, and the log size. */
+  async function openCounting(topic: string) {
     let total = 0;
     for (const f of await segmentFiles(topic, 0, 'log')) total += (await stat(f)).size;
-    let bytesRead = 0;
+    const counter = { bytesRead: 0 };
     const io = new NodeFileIO();
     const counting = Object.assign(Object.create(io) as NodeFileIO, {
       read: (handle: FileHandle, target: Buffer, at: number, length: number, position: number) => {
-        bytesRead += length;
+        counter.bytesRead += length;
         return io.read(handle, target, at, length, position);
       },
     });
     const store = await openStore(dir.path, { fileIO: counting });
+    return { store, bytesRead: counter.bytesRead, total };
+  }
+
+  it('reads only the unflushed tail after a crash, not the whole log', async () => {
+    const { topic, store: crashed } = await prepare(400, { checkpointAt: 390 });
+    const { store, bytesRead, total } = await openCounting(topic);
     expect(store.maxOffset(topic, 0)).toBe(400);
     expect(bytesRead).toBeLessThan(total / 5);
     await store.close();
     await crashed!.close().catch(() => undefined);
+  });
+
+  it('opens fast after a clean shutdown: headers, last index entries and the last record only', async () => {
+    const { topic } = await prepare(400);
+    const { store, bytesRead, total } = await openCounting(topic);
+    expect(store.maxOffset(topic, 0)).toBe(400);
+    expect(bytesRead).toBeLessThan(total / 20);
+    await store.close();
   });
 
   it('detects a flipped bit in the last record after a clean shutdown and cuts the log there', async () => {
