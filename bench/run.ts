@@ -148,7 +148,7 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
     writeFileSync(jsonlPath, `${lines.join('\n')}\n`);
   };
   const profDir = o.profile ? join(outDir, `profiles-${stamp}`) : undefined;
-  const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 100, log, cpuProfDir: profDir };
+  const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 1_000, log, cpuProfDir: profDir };
   emit({ type: 'options', ...o, startedAt: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length });
 
   const chart = { throughput: [] as ThroughputSeries[], cdfs: [] as CdfSeries[] };
