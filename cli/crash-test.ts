@@ -97,12 +97,10 @@ export function formatReport(result: CrashTestResult, verbose: boolean): string 
     ...r.unexpected.slice(0, 20).map((id) => `never-sent id served: ${id}`),
   ];
   if (problems.length > 0) lines.push('', 'Problems:', ...problems.map((p) => `  - ${p}`));
-  lines.push(
-    '',
-    result.ok
-      ? 'PASS: every acknowledged message survived; nothing corrupt was served.'
-      : 'FAIL: a durability promise was broken (see above).',
-  );
+  let verdict = 'PASS: every acknowledged message survived; nothing corrupt was served.';
+  if (result.aborted) verdict = `INCOMPLETE: ${result.aborted.split('\n')[0]} (the counts above cover the cycles before it, without the final drain)`;
+  else if (!result.ok) verdict = 'FAIL: a durability promise was broken (see above).';
+  lines.push('', verdict);
   return lines.join('\n');
 }
 
@@ -168,7 +166,8 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
       process.stdout.write(argv.json ? JSON.stringify(result, null, 2) + '\n' : formatReport(result, argv.verbose) + '\n');
       if (result.ok && !argv.keep) rmSync(workDir, { recursive: true, force: true });
       else if (!argv.json) process.stderr.write(`crash-test: data and history kept in ${workDir}\n`);
-      process.exitCode = result.ok ? 0 : 1;
+      if (result.aborted && !argv.json) process.stderr.write(`crash-test: ${result.aborted}\n`);
+      process.exitCode = result.aborted ? 2 : result.ok ? 0 : 1;
     } catch (error) {
       process.stderr.write(`crash-test: ${error instanceof Error ? error.message : String(error)}\n`);
       if (workDir) process.stderr.write(`crash-test: data and history kept in ${workDir}\n`);

@@ -140,6 +140,12 @@ export interface CycleSummary {
 
 export interface CrashTestResult {
   ok: boolean;
+  /**
+   * Set when the run could not finish (the broker stopped starting, for example). The report then
+   * covers the history up to that point, without the final drain: acknowledged messages not yet
+   * consumed show up as lost, so read it together with this message.
+   */
+  aborted?: string;
   report: CheckReport;
   cycles: CycleSummary[];
   /** Spawn-to-ready on the empty store: Node's own start-up, for comparison. */
@@ -260,12 +266,15 @@ export class CrashTest {
       if (!(CRASH_POINTS as readonly string[]).includes(point)) return undefined;
       return `${point}:${randomInt(this.random, 1, Math.min(o.crashPointMaxHit, RARE_POINT_MAX_HIT[point] ?? Infinity))}`;
     });
+    let baselineMs = 0;
+    let restartMs = 0;
+    let aborted: string | undefined;
     try {
       const baseline = await this.start('initial');
       if (baseline.outcome !== 'ready') throw new Error(`broker exited during its first start:\n${this.broker.output}`);
+      baselineMs = restartMs = baseline.ms;
       await this.createTopic(this.topic, o.queues);
       if (o.delayKeys > 0) await this.createTopic(this.delayTopic, 1);
-      let restartMs = baseline.ms;
       let armedFired = false;
       if (points[0] !== undefined) {
         await this.broker.stop();
@@ -278,18 +287,25 @@ export class CrashTest {
         ({ ms: restartMs, fired: armedFired } = await this.restartAfterCrash(cycle, summary, points[cycle + 1]));
       }
       await this.finish();
+    } catch (error) {
+      // The run cannot go on (the broker no longer starts, say): report what the history shows so far.
+      aborted = `run aborted after ${cycles.length} of ${o.cycles} cycles: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    try {
       const report = checkHistory(this.history.events, {
         readBack: [...this.readBack.values()],
         lossWindowMs: o.flush === 'async' ? o.lossWindowMs : 0,
         commitsDurable: o.flush === 'sync',
       });
-      const recoveryMs = quantiles(cycles.map((c) => c.restartMs).slice(1).concat(restartMs));
+      const restarts = cycles.map((c) => c.restartMs).slice(1);
+      const recoveryMs = quantiles(aborted ? restarts : restarts.concat(restartMs));
       report.recoveryMs = recoveryMs;
       return {
-        ok: report.ok && this.violations.length === 0,
+        ok: aborted === undefined && report.ok && this.violations.length === 0,
+        aborted,
         report,
         cycles,
-        startupBaselineMs: baseline.ms,
+        startupBaselineMs: baselineMs,
         recoveryMs,
         violations: this.violations,
         flush: o.flush,

@@ -12,6 +12,7 @@ const FAST = { producers: 2, consumers: 2, queues: 4, keysPerProducer: 3, runMs:
 /** Every promise held; on failure the assertion shows what broke. */
 function expectAllPromisesKept(result: CrashTestResult): void {
   const { report } = result;
+  expect(result.aborted).toBeUndefined();
   expect(result.violations.join('\n')).toBe('');
   expect(report.lost).toEqual([]);
   expect(report.misplaced).toEqual([]);
@@ -23,7 +24,7 @@ function expectAllPromisesKept(result: CrashTestResult): void {
   expect(result.ok).toBe(true);
   // The run did real work: messages were acked, and acked after restarts too (a crash point may
   // fire before a cycle's workload starts, so not necessarily in every cycle).
-  expect(report.acked).toBeGreaterThan(50);
+  expect(report.acked).toBeGreaterThan(10);
   expect(result.cycles.filter((c) => c.acked > 0).length).toBeGreaterThanOrEqual(Math.ceil(result.cycles.length / 2));
 }
 
@@ -89,6 +90,7 @@ describe('crash harness against a broker child process', () => {
       expect(cut).toBeGreaterThan(0);
     };
     const result = await runCrashTest({ ...FAST, flush: 'sync', cycles: 1, seed: 505, kills: ['kill9'], afterKill: cutLogTails });
+    expect(result.aborted).toBeUndefined();
     expect(result.ok).toBe(false);
     expect(result.report.lost.length + result.report.misplaced.length).toBeGreaterThan(0);
   }, 120_000);
