@@ -33,6 +33,7 @@ export class Connection implements ClientChannel {
   private halfFrameTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private pausedForWrites = false;
+  private corked = false;
 
   constructor(
     private readonly socket: Socket,
@@ -71,9 +72,16 @@ export class Connection implements ClientChannel {
     if (this.closing) return false;
     const parts = encodeFrame(command);
     let ok = true;
-    this.socket.cork();
+    if (!this.corked) {
+      // Responses finished in the same turn (e.g. every send of one group commit) leave in one writev.
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     for (const part of parts) ok = this.socket.write(part);
-    this.socket.uncork();
     if (this.socket.writableLength > this.options.maxPendingWriteBytes) {
       this.close(`more than ${this.options.maxPendingWriteBytes} unsent response bytes (peer not reading)`);
       return false;
