@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { FlushMode } from '../test/crash/broker-process.js';
 import {
+  checkKillPlans,
   DEFAULT_CRASH_TEST_OPTIONS,
   DEFAULT_KILL_PLANS,
   runCrashTest,
@@ -138,6 +139,8 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
     let workDir: string | undefined;
     try {
       const cycles = positiveInt('cycles', argv.cycles);
+      const kills = argv.kills && argv.kills.length > 0 ? argv.kills : DEFAULT_KILL_PLANS;
+      checkKillPlans(kills);
       const seed = argv.seed ?? Math.floor(Math.random() * 2 ** 31);
       const base = resolve(argv.data ?? tmpdir());
       mkdirSync(base, { recursive: true });
@@ -154,7 +157,7 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
         seed,
         dataDir: join(workDir, 'data'),
         historyPath: join(workDir, 'history.jsonl'),
-        kills: argv.kills && argv.kills.length > 0 ? argv.kills : DEFAULT_KILL_PLANS,
+        kills,
         lossWindowMs: argv.flush === 'async' ? argv['flush-interval-ms'] : 0,
         brokerEnv: {
           ...DEFAULT_CRASH_TEST_OPTIONS.brokerEnv,

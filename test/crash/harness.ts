@@ -4,12 +4,11 @@
  *      cycle's plan says so) and time it until it accepts TCP;
  *   2. verify what the previous crash left: read every new record back (valid, dense, each acked id
  *      at its (queue, offset)), send a probe per queue (it must land at max + 1, i.e. at maxOffset);
- *   3. run producers (unique ids, per-key sequential sends to hash(key) % queues) and clustering
- *      consumers (static queue split, pull from the committed offset, commit after each batch), all
- *      recording into the history;
+ *   3. run producers (unique ids, per-key sequential sends to one queue per key, plus delayed
+ *      messages to a second topic) and clustering consumers, all recording into the history;
  *   4. kill: SIGKILL at a seeded random moment, or wait for the armed crash point to fire; the plan
- *      `recovery` also restarts once with the `recovery` crash point armed (it must die there, and
- *      the next start must recover cleanly).
+ *      `recovery` crashes mid-record, then restarts once with the `recovery` crash point armed (it
+ *      must die there, and the next start must recover cleanly).
  * After the last cycle: a clean restart, verification, a drain of every queue from the committed
  * offsets, a full read-back, and the checker over the whole history.
  */
@@ -51,6 +50,15 @@ export const CRASH_POINTS = [
 const RARE_POINT_MAX_HIT: Partial<Record<string, number>> = { 'segment-roll': 3, 'checkpoint-write': 5, 'delay-enqueue': 3 };
 
 export const DEFAULT_KILL_PLANS: readonly KillPlan[] = ['kill9', ...CRASH_POINTS, 'kill9', 'recovery'];
+
+/** Throws a RangeError naming the first plan that is not `kill9`, `recovery` or a crash point. */
+export function checkKillPlans(plans: readonly string[]): void {
+  if (plans.length === 0) throw new RangeError('at least one kill plan is required');
+  const known = new Set<string>(['kill9', 'recovery', ...CRASH_POINTS]);
+  for (const plan of plans) {
+    if (!known.has(plan)) throw new RangeError(`unknown kill plan "${plan}"; use one of: ${[...known].join(', ')}`);
+  }
+}
 
 /**
  * `wire`: producers and consumers speak the protocol directly (one send in flight per key, a static
@@ -232,7 +240,7 @@ export class CrashTest {
     if (o.cycles < 0 || o.producers < 1 || o.consumers < 1 || o.queues < 1 || o.keysPerProducer < 1) {
       throw new RangeError('cycles >= 0, producers, consumers, queues and keysPerProducer >= 1 are required');
     }
-    if (o.kills.length === 0) throw new RangeError('at least one kill plan is required');
+    checkKillPlans(o.kills);
     this.random = seededRandom(o.seed);
     const tag = `${o.seed}_${Date.now().toString(36)}`;
     this.topic = `crash_${tag}`;
