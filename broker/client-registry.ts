@@ -96,11 +96,14 @@ export class ClientRegistry {
       state.messageModel = consumer.messageModel;
       state.consumeFromWhere = consumer.consumeFromWhere;
       // The latest heartbeat of the group describes its subscriptions (RocketMQ keeps the newest subVersion).
-      state.subscriptions = new Map(consumer.subscriptions.map((s) => [s.topic, s]));
+      const subscriptions = new Map(consumer.subscriptions.map((s) => [s.topic, s]));
+      const subscriptionsChanged = !sameSubscriptions(state.subscriptions, subscriptions);
+      state.subscriptions = subscriptions;
       const known = state.clients.get(channel);
       if (!known) this.warnOnDuplicateClientId(consumer.groupName, state, channel, clientId);
       state.clients.set(channel, { channel, clientId, lastUpdate: now });
-      if (!known || known.clientId !== clientId) this.changed(consumer.groupName, state);
+      // As RocketMQ: a new member or a changed subscription makes the group rebalance.
+      if (!known || known.clientId !== clientId || subscriptionsChanged) this.changed(consumer.groupName, state);
     }
   }
 
@@ -194,4 +197,10 @@ export class ClientRegistry {
       this.options.onChannelExpired?.(channel);
     }
   }
+}
+
+function sameSubscriptions(a: ReadonlyMap<string, SubscriptionData>, b: ReadonlyMap<string, SubscriptionData>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [topic, sub] of a) if (b.get(topic)?.subString !== sub.subString) return false;
+  return true;
 }

@@ -27,6 +27,12 @@ describe('ClientRegistry', () => {
     expect(changed).toHaveBeenCalledTimes(1); // a repeat heartbeat is no change
     registry.heartbeat(b, 'ip@2', [], [consumer('G')]);
     expect(changed).toHaveBeenLastCalledWith('G', [a, b]);
+    expect(changed).toHaveBeenCalledTimes(2);
+    registry.heartbeat(a, 'ip@1', ['P'], [consumer('G', 'T2')]); // subscribes another topic
+    expect(changed).toHaveBeenCalledTimes(3);
+    registry.heartbeat(b, 'ip@2', [], [consumer('G', 'T2')]);
+    expect(changed).toHaveBeenCalledTimes(3);
+    registry.heartbeat(b, 'ip@2', [], [consumer('G')]);
     expect(registry.consumerIds('G')).toEqual(['ip@1', 'ip@2']);
     expect(registry.subscription('G', 'T')?.subString).toBe('TagA');
 
