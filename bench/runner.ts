@@ -105,6 +105,7 @@ class Child {
         if (text.startsWith('{')) this.onLine(JSON.parse(text) as ChildLine);
       }
     });
+    this.proc.stdin!.on('error', () => undefined); // a child that already exited
     this.proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr = (this.stderr + chunk).slice(-4000)));
     this.proc.once('exit', (code, signal) => {
       if (code === 0) return;
@@ -133,7 +134,7 @@ class Child {
   }
 
   command(text: string): void {
-    this.proc.stdin!.write(`${text}\n`);
+    if (this.proc.exitCode === null && this.proc.stdin!.writable) this.proc.stdin!.write(`${text}\n`);
   }
 
   kill(): void {
@@ -203,7 +204,9 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       const results = consumers.map((c) => c.waitFor<ConsumerResult>('result'));
       // Several consumers cannot know when the group as a whole is done; the orchestrator tells them.
       const watch = spec.consumers > 1 ? setInterval(() => {
-        if (consumers.reduce((sum, c) => sum + c.latestProgress.unique, 0) >= spec.messages) for (const c of consumers) c.command('finish');
+        if (consumers.reduce((sum, c) => sum + c.latestProgress.unique, 0) < spec.messages) return;
+        clearInterval(watch);
+        for (const c of consumers) c.command('finish');
       }, 50) : undefined;
       try {
         consumed = await Promise.all(results);

@@ -80,18 +80,20 @@ function outcomeFigures(o: WorkloadOutcome): object {
   return { ...rest, latency: latency && { ...latency, cdf: undefined } };
 }
 
-/** Round-trip times of `count` single pulls (32 messages, no long poll) at random offsets below `maxOffset`. */
-async function pullRoundTrips(target: BrokerTarget, topic: string, queues: number, maxOffset: number, count: number): Promise<LatencySummary> {
+/** Round-trip times of `count` single pulls (32 messages, no long poll) at random offsets of the topic's queues. */
+async function pullRoundTrips(target: BrokerTarget, topic: string, queues: number, count: number): Promise<LatencySummary> {
   const remoting = new RemotingClient({ requestTimeoutMs: 10_000 });
   const api = new BrokerApi(remoting, 10_000);
   const recorder = new LatencyRecorder();
   try {
+    const mqs = Array.from({ length: queues }, (_, queueId) => ({ topic, brokerName: 'broker-a', queueId }));
+    const maxOffsets = await Promise.all(mqs.map((mq) => api.maxOffset(target.brokerAddr, mq)));
     for (let i = 0; i < count; i++) {
-      const queueId = i % queues;
-      const offset = Math.floor(Math.random() * Math.max(1, maxOffset - 32));
+      const queue = mqs[i % queues]!;
+      const offset = Math.floor(Math.random() * Math.max(1, maxOffsets[i % queues]! - 32));
       const start = nowNs();
-      const answer = await api.pull(target.brokerAddr, { group: 'bench_pull_probe', queue: { topic, brokerName: 'broker-a', queueId }, offset, maxNums: 32, subscription: '*', subVersion: 0, suspendTimeoutMs: 0 }, 10_000);
-      if (answer.status !== 'FOUND') throw new Error(`pull at ${topic}/${queueId}@${offset}: ${answer.status}`);
+      const answer = await api.pull(target.brokerAddr, { group: 'bench_pull_probe', queue, offset, maxNums: 32, subscription: '*', subVersion: 0, suspendTimeoutMs: 0 }, 10_000);
+      if (answer.status !== 'FOUND') throw new Error(`pull at ${topic}/${queue.queueId}@${offset}: ${answer.status}`);
       recorder.add((nowNs() - start) / 1e6);
     }
   } finally {
@@ -139,10 +141,10 @@ export const OTHER_SCENARIOS = {
       const fillSpec = (name: string, messages: number) => baseSpec(ctx, { name, messages, consume: 'none', bodySize: 100 });
       const small = await runWorkload(target, fillSpec('pull-small', 10_000), ctx.runner);
       const empty = await runWorkload(target, latencySpec('pull-latency-empty'), ctx.runner);
-      const smallPulls = await pullRoundTrips(target, small.topic, o.queues, 10_000 / o.queues, 2_000);
+      const smallPulls = await pullRoundTrips(target, small.topic, o.queues, 2_000);
       const fill = await runWorkload(target, fillSpec('pull-backlog-fill', backlog), ctx.runner);
       const deep = await runWorkload(target, latencySpec('pull-latency-backlog'), ctx.runner);
-      const deepPulls = await pullRoundTrips(target, fill.topic, o.queues, backlog / o.queues, 2_000);
+      const deepPulls = await pullRoundTrips(target, fill.topic, o.queues, 2_000);
       const rss = peakRssMiB(target.brokerPid);
       const strip = (l: LatencySummary | undefined) => l && { ...l, cdf: undefined };
       ctx.emit({ type: 'scenario', scenario: 'pull-backlog', flush, backlog, buildRate: fill.produceRate, emptyLatency: strip(empty.latency), backlogLatency: strip(deep.latency), smallPulls: strip(smallPulls), deepPulls: strip(deepPulls), peakRssMiB: rss });
