@@ -72,10 +72,6 @@ export class QueueLockService {
     for (const key of this.leases.keys()) if (key.split('\u0000')[1] === topic) this.leases.delete(key);
   }
 
-  get size(): number {
-    return this.leases.size;
-  }
-
   // Expired leases are harmless (checked on use); the sweep only bounds memory.
   private scheduleSweep(): void {
     if (!this.running) return;
