@@ -1,4 +1,5 @@
 /** `ferrymq send`: produce one or many messages through the SDK's Producer. */
+import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { Producer, type SendResult } from '../client/index.js';
 import { checkName, parseInteger, UsageError } from './args.js';
@@ -24,15 +25,10 @@ const SEND_WINDOW = 32;
 /** Largest --size: the broker's default maxMessageSize. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function bodyOf(argv: SendArgs): Promise<Buffer> {
+function bodyOf(argv: SendArgs): Buffer {
   if (argv.body !== undefined && argv.size !== undefined) throw new UsageError('give a body or --size, not both');
-  if (argv.body === '-') return readStdin();
+  // yargs hands a lone `-` positional over as ''.
+  if (argv.body === '-' || (argv.body === '' && process.argv.includes('-'))) return readFileSync(0);
   if (argv.body !== undefined) return Buffer.from(argv.body, 'utf8');
   if (argv.size === undefined) throw new UsageError('give a body (text, or - for stdin) or --size <bytes>');
   const size = parseInteger('--size', argv.size, 0, MAX_BODY_BYTES);
@@ -64,7 +60,7 @@ export const sendCommand: CommandModule<GlobalArgs, SendArgs> = {
         const delayLevel = argv.delayLevel === undefined ? undefined : parseInteger('--delay-level', argv.delayLevel, 1, 18);
         checkName('--topic', argv.topic);
         checkName('--group', argv.group);
-        const body = await bodyOf(argv);
+        const body = bodyOf(argv);
         const keys = argv.key === undefined ? undefined : [argv.key].flat();
         const admin = new AdminClient({ address, requestTimeoutMs: argv.timeout });
         try {

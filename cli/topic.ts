@@ -33,7 +33,8 @@ const create: CommandModule<GlobalArgs, TopicArgs> = {
       .positional('topic', { type: 'string', demandOption: true, describe: 'topic name ([%|a-zA-Z0-9_-], at most 127)' })
       .option('queues', { type: 'number', default: 4, describe: 'number of queues (1..1024)' })
       .option('perm', { type: 'string', choices: Object.keys(PERMS), default: 'rw', describe: 'read/write permission' })
-      .option('order', { type: 'boolean', default: false, describe: 'mark the topic as ordered' }) as unknown as Argv<TopicArgs>,
+      .option('order', { type: 'boolean', default: false, describe: 'mark the topic as ordered' })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<TopicArgs>,
   handler: (argv) =>
     withAdmin('topic create', argv, async (admin) => {
       const topic = checkName('topic', argv.topic);
@@ -102,7 +103,10 @@ const describeTopic: CommandModule<GlobalArgs, TopicArgs> = {
 const remove: CommandModule<GlobalArgs, TopicArgs> = {
   command: 'delete <topic>',
   describe: 'Delete a topic: its queues, stored messages and committed offsets',
-  builder: (y) => y.positional('topic', { type: 'string', demandOption: true }) as unknown as Argv<TopicArgs>,
+  builder: (y) =>
+    y
+      .positional('topic', { type: 'string', demandOption: true })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<TopicArgs>,
   handler: (argv) =>
     withAdmin('topic delete', argv, async (admin) => {
       const topic = argv.topic;

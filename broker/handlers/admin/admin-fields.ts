@@ -51,7 +51,7 @@ let cachedVersion: string | undefined;
 export function ferrymqVersion(): string {
   if (cachedVersion !== undefined) return cachedVersion;
   let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 8; i++) {
     const candidate = join(dir, 'package.json');
     if (existsSync(candidate)) {
       const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
