@@ -244,6 +244,7 @@ export class QueueLog implements FlushTarget {
         try {
           await this.writeBatch(batch);
         } catch (err) {
+          await batch.indexWritten; // so the cut below is not overtaken by it
           await this.abandonFrom(this.writtenMark, [batch, ...this.staged.splice(0)], err);
           continue;
         }
@@ -269,14 +270,15 @@ export class QueueLog implements FlushTarget {
       await io.datasync(files.log);
       crashPoint('mid-record-write');
     }
-    await io.writev(files.log, views, batch.position);
-    crashPoint('append-before-fsync');
-    // The index entries follow the log bytes; the syncer waits for them before making the batch readable.
+    // Index entries are written alongside (recovery checks them against the log anyway); the
+    // syncer waits for them before making the batch readable.
     const indexAt = (batch.firstOffset - segment.baseOffset) * INDEX_ENTRY_SIZE;
     batch.indexWritten = io.writev(files.idx, batch.idx.views(), indexAt).then(
       () => undefined,
       (err: unknown) => err,
     );
+    await io.writev(files.log, views, batch.position);
+    crashPoint('append-before-fsync');
     this.writtenMark = { offset: batch.firstOffset + batch.count, position: batch.position + batch.log.length, segment };
   }
 
@@ -319,6 +321,7 @@ export class QueueLog implements FlushTarget {
     // Wait for a sync still in flight on an earlier group to settle first.
     while (this.syncerRunning) await new Promise((resolve) => setImmediate(resolve));
     const failing = [...group, ...this.written.splice(0), ...this.staged.splice(0)];
+    await Promise.all(failing.map((b) => b.indexWritten));
     await this.abandonFrom(this.commitMark, failing, err);
     this.syncFailure = undefined;
   }
