@@ -40,9 +40,17 @@ export async function computeStartOffset(input: StartOffsetInput): Promise<numbe
   }
 }
 
-/** Whether the group has a committed offset on any of these queues. */
+/**
+ * Whether the group has a committed offset on any of these queues. Memory is asked first: a store
+ * read replaces the cached offset, which must not happen to a queue this consumer is working on.
+ */
 export async function storeHasAnyOffset(store: OffsetStore, queues: readonly MessageQueue[]): Promise<boolean> {
+  const unknown: MessageQueue[] = [];
   for (const mq of queues) {
+    if ((await store.read(mq)) >= 0) return true;
+    unknown.push(mq);
+  }
+  for (const mq of unknown) {
     if ((await store.read(mq, true).catch(() => -1)) >= 0) return true;
   }
   return false;

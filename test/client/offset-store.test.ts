@@ -2,6 +2,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BrokerOffsetStore, LocalFileOffsetStore } from '../../client/offset-store.js';
+import { storeHasAnyOffset } from '../../client/start-offset.js';
 import type { MessageQueue } from '../../client/message-queue.js';
 import { tempDir } from '../helpers/common.js';
 
@@ -65,5 +66,21 @@ describe('LocalFileOffsetStore', () => {
     const file = join(dir.path, 'offsets.json');
     await writeFile(file, '{"version":9}');
     await expect(new LocalFileOffsetStore(file).load()).rejects.toThrow(/unrecognised/);
+  });
+});
+
+describe('storeHasAnyOffset', () => {
+  it('answers from memory first and never overwrites an offset in use with an older stored one', async () => {
+    const queried: number[] = [];
+    const store = new BrokerOffsetStore('g', {
+      queryOffset: async (_g, mq) => { queried.push(mq.queueId); return 3; },
+      updateOffset: async () => {},
+    });
+    store.update(q1, 40, false);
+    expect(await storeHasAnyOffset(store, [q0, q1])).toBe(true);
+    expect(queried).toEqual([]);
+    expect(await store.read(q1)).toBe(40);
+    const fresh = new BrokerOffsetStore('g', { queryOffset: async () => undefined, updateOffset: async () => {} });
+    expect(await storeHasAnyOffset(fresh, [q0, q1])).toBe(false);
   });
 });
