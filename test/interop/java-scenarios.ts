@@ -20,6 +20,12 @@ export const JSON_SCENARIOS = [
   'push-broadcasting',
   'orderly-and-locks',
   'lite-pull-assign-seek',
+  'retry-and-dlq',
+  'delay-level',
+  'tag-filter',
+  'resume-after-restart',
+  'transaction',
+  'sql-filter-rejected',
 ] as const;
 
 /** Run in a second JVM started with rocketmq.serialize.type=ROCKETMQ (binary headers). */

@@ -17,6 +17,8 @@ import org.apache.rocketmq.client.consumer.PullStatus;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
+import org.apache.rocketmq.client.producer.TransactionListener;
+import org.apache.rocketmq.client.producer.TransactionMQProducer;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
@@ -59,6 +61,8 @@ final class Kit implements AutoCloseable {
         config.setPollNameServerInterval(1000);
         config.setHeartbeatBrokerInterval(1000);
         config.setPersistConsumerOffsetInterval(1000);
+        // Route, heartbeat and offset calls: 3 s by default, too tight for a cold JVM on a loaded CI box.
+        config.setMqClientApiTimeout(10_000);
         // The VIP channel (broker port - 2) is exercised only by the vip-channel scenario.
         config.setVipChannelEnabled(false);
     }
@@ -74,6 +78,16 @@ final class Kit implements AutoCloseable {
         producer.setSendMsgTimeout(5000);
         producer.setRetryTimesWhenSendFailed(0);
         producer.setRetryTimesWhenSendAsyncFailed(0);
+        producer.start();
+        closers.add(producer::shutdown);
+        return producer;
+    }
+
+    TransactionMQProducer transactionProducer(TransactionListener listener) throws Exception {
+        TransactionMQProducer producer = new TransactionMQProducer(name("TPG") + "_" + (clientCount + 1));
+        configure(producer);
+        producer.setSendMsgTimeout(5000);
+        producer.setTransactionListener(listener);
         producer.start();
         closers.add(producer::shutdown);
         return producer;

@@ -32,6 +32,8 @@ import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageDecoder;
 import org.apache.rocketmq.common.message.MessageQueue;
 import org.apache.rocketmq.common.protocol.RequestCode;
+import org.apache.rocketmq.common.filter.FilterAPI;
+import org.apache.rocketmq.common.protocol.body.CheckClientRequestBody;
 import org.apache.rocketmq.common.protocol.body.ClusterInfo;
 import org.apache.rocketmq.common.protocol.body.LockBatchRequestBody;
 import org.apache.rocketmq.common.protocol.body.LockBatchResponseBody;
@@ -52,6 +54,7 @@ import org.apache.rocketmq.common.protocol.header.ViewMessageRequestHeader;
 import org.apache.rocketmq.common.protocol.header.namesrv.GetRouteInfoRequestHeader;
 import org.apache.rocketmq.common.protocol.route.QueueData;
 import org.apache.rocketmq.common.protocol.route.TopicRouteData;
+import org.apache.rocketmq.common.sysflag.MessageSysFlag;
 import org.apache.rocketmq.remoting.CommandCustomHeader;
 import org.apache.rocketmq.remoting.RemotingClient;
 import org.apache.rocketmq.remoting.protocol.RemotingCommand;
@@ -181,6 +184,23 @@ public final class Probes {
         });
         probe("send-back-stored-message", () -> report("send-back-stored-message", sendBack(offsetOfLast, group, lastOffsetMsgId, topic), List.of()));
         probe("send-back-bad-offset", () -> report("send-back-bad-offset", sendBack(offsetOfLast + 1, group, lastOffsetMsgId, topic), List.of()));
+        probe("half-message-visible-before-commit", () -> {
+            // A transaction's half message (sysFlag PREPARED, TRAN_MSG=true) must stay invisible until END_TRANSACTION.
+            String halfTopic = kit.name("TH");
+            SendMessageRequestHeader h = sendHeader(halfTopic, 0, MessageSysFlag.TRANSACTION_PREPARED_TYPE);
+            h.setProperties("TAGS\u0001data\u0002TRAN_MSG\u0001true\u0002PGROUP\u0001PG_probe\u0002WAIT\u0001true\u0002");
+            RemotingCommand sent = call(brokerAddr, RequestCode.SEND_MESSAGE_V2, SendMessageRequestHeaderV2.createSendMessageRequestHeaderV2(h),
+                "half".getBytes(StandardCharsets.UTF_8));
+            RemotingCommand pulled = pull(halfTopic, 0, 0, 4, "*", group);
+            report("half-message-visible-before-commit", sent, List.of(), "visible=" + count(pulled));
+        });
+        probe("check-client-config-sql92", () -> {
+            CheckClientRequestBody body = new CheckClientRequestBody();
+            body.setClientId("probe-client");
+            body.setGroup(kit.name("G9"));
+            body.setSubscriptionData(FilterAPI.build(topic, "a > 1", "SQL92"));
+            report("check-client-config-sql92", call(brokerAddr, RequestCode.CHECK_CLIENT_CONFIG, null, body.encode()), List.of());
+        });
         probe("unregister-unknown-client", () -> {
             UnregisterClientRequestHeader h = new UnregisterClientRequestHeader();
             h.setClientID("nobody@" + kit.suffix);
@@ -229,6 +249,18 @@ public final class Probes {
             report("update-offset", call(brokerAddr, RequestCode.UPDATE_CONSUMER_OFFSET, h, null), List.of());
             report("query-offset-after-update", queryOffset(group, topic, 0), List.of("offset"));
         });
+        probe("update-offset-oneway-then-query", () -> {
+            // What commitSync()/persistAll do: UPDATE_CONSUMER_OFFSET as a oneway request, then a query.
+            UpdateConsumerOffsetRequestHeader h = new UpdateConsumerOffsetRequestHeader();
+            h.setConsumerGroup(group);
+            h.setTopic(topic);
+            h.setQueueId(0);
+            h.setCommitOffset(3L);
+            RemotingCommand oneway = RemotingCommand.createRequestCommand(RequestCode.UPDATE_CONSUMER_OFFSET, h);
+            remoting.invokeOneway(brokerAddr, oneway, 3000);
+            Thread.sleep(200);
+            report("update-offset-oneway-then-query", queryOffset(group, topic, 0), List.of("offset"));
+        });
         probe("update-offset-unknown-topic", () -> {
             UpdateConsumerOffsetRequestHeader h = new UpdateConsumerOffsetRequestHeader();
             h.setConsumerGroup(group);
@@ -276,8 +308,21 @@ public final class Probes {
             RemotingCommand r = consumerList(liveGroup);
             int ids = r.getBody() == null ? -1 : GetConsumerListByGroupResponseBody.decode(r.getBody(), GetConsumerListByGroupResponseBody.class).getConsumerIdList().size();
             report("consumer-list-live-group", r, List.of(), "consumerIds=" + ids);
-            RemotingCommand retry = route("%RETRY%" + liveGroup);
-            report("route-retry-topic-after-heartbeat", retry, List.of(), routeSummary(retry));
+            // Apache registers the retry topic with the name server asynchronously: give it 5 s.
+            RemotingCommand[] retry = {null};
+            try {
+                Kit.await("route of %RETRY%" + liveGroup, 5000, () -> {
+                    try {
+                        retry[0] = route("%RETRY%" + liveGroup);
+                    } catch (Exception e) {
+                        return false;
+                    }
+                    return retry[0].getCode() == 0;
+                });
+            } catch (AssertionError timedOut) {
+                // report what was seen last
+            }
+            report("route-retry-topic-after-heartbeat", retry[0], List.of(), routeSummary(retry[0]));
             adminProbes(topic, liveGroup);
         });
 

@@ -37,8 +37,24 @@ public final class Scenarios {
         s.put("push-broadcasting", ConsumerScenarios::pushBroadcasting);
         s.put("orderly-and-locks", ConsumerScenarios::orderlyAndLocks);
         s.put("lite-pull-assign-seek", ConsumerScenarios::litePullAssignSeek);
+        s.put("retry-and-dlq", DeliveryScenarios::retryAndDlq);
+        s.put("delay-level", DeliveryScenarios::delayLevel);
+        s.put("tag-filter", DeliveryScenarios::tagFilter);
+        s.put("resume-after-restart", DeliveryScenarios::resumeAfterRestart);
+        s.put("transaction", DeliveryScenarios::transaction);
+        s.put("sql-filter-rejected", DeliveryScenarios::sqlFilterRejected);
         s.put("serialize-rocketmq", ProducerScenarios::serializeRocketmq);
         return s;
+    }
+
+    /** The innermost frame of our own code, which says which step of a scenario failed. */
+    static String ownFrame(Throwable e) {
+        for (StackTraceElement frame : e.getStackTrace()) {
+            if (frame.getClassName().startsWith("io.ferrymq.")) {
+                return frame.getClassName().replace("io.ferrymq.interop.", "") + "." + frame.getMethodName() + ":" + frame.getLineNumber();
+            }
+        }
+        return "?";
     }
 
     public static void main(String[] args) {
@@ -84,6 +100,7 @@ public final class Scenarios {
                 if (e.getCause() != null) {
                     reason += " | cause: " + String.valueOf(e.getCause()).replace('\n', ' ');
                 }
+                reason += " | at " + ownFrame(e);
                 System.out.println("SCENARIO " + name + " FAIL " + (System.currentTimeMillis() - start) + " " + reason);
                 e.printStackTrace();
             } finally {
