@@ -11,6 +11,7 @@
 import { PullConsumer } from '../client/index.js';
 import { aliOns, aliOptions } from './ali-ons.js';
 import {
+  cpuSecondsSince,
   emit,
   LatencyRecorder,
   nowNs,
@@ -33,6 +34,7 @@ class Recorder {
   firstReceiveNs = 0;
   lastHandledNs = 0;
   lastNewNs = nowNs();
+  private readonly cpuStart = process.cpuUsage();
 
   constructor(private readonly job: ConsumerJob) {
     this.tracker = new SequenceTracker(job.sequenceSpace);
@@ -72,6 +74,7 @@ class Recorder {
       lastHandledNs: this.lastHandledNs,
       committedNs,
       timeline: this.timeline.snapshot(),
+      cpuSeconds: cpuSecondsSince(this.cpuStart),
       latency: this.latency?.summary(),
     };
   }

@@ -4,7 +4,7 @@
  */
 import { Producer } from '../client/index.js';
 import { aliOns, aliOptions } from './ali-ons.js';
-import { emit, nowNs, onStdinLine, runWindowed, stampBody, TimelineRecorder, type ProducerJob, type ProducerResult } from './workload.js';
+import { cpuSecondsSince, emit, nowNs, onStdinLine, runWindowed, stampBody, TimelineRecorder, type ProducerJob, type ProducerResult } from './workload.js';
 
 interface Sender {
   /** Sends messages seq..seq+count-1 as one request (count > 1 only for batch-capable clients). */
@@ -51,6 +51,7 @@ export async function runProducer(job: ProducerJob): Promise<void> {
     emit({ type: 'ready' });
   });
 
+  const cpuStart = process.cpuUsage();
   const startNs = nowNs();
   const timeline = new TimelineRecorder(startNs, job.binMs);
   let sent = 0;
@@ -80,7 +81,7 @@ export async function runProducer(job: ProducerJob): Promise<void> {
     await sendAtRate(job, startNs, sendCounted);
   }
 
-  const result: ProducerResult = { type: 'result', sent, confirmed, failed, firstSendNs: startNs, lastConfirmNs, timeline: timeline.snapshot(), firstError };
+  const result: ProducerResult = { type: 'result', sent, confirmed, failed, firstSendNs: startNs, lastConfirmNs, timeline: timeline.snapshot(), cpuSeconds: cpuSecondsSince(cpuStart), firstError };
   emit(result);
   await sender.close().catch(() => undefined);
 }

@@ -22,6 +22,10 @@ export const FIGURES = {
   latencyP999: { label: 'latency p99.9 at 5k/s', unit: 'ms', higherIsBetter: false },
   latencyMax: { label: 'latency max at 5k/s', unit: 'ms', higherIsBetter: false },
   peakRssMiB: { label: 'broker peak RSS (VmHWM)', unit: 'MiB', higherIsBetter: false },
+  brokerCpuBatch: { label: 'broker CPU per msg, batch', unit: 'us', higherIsBetter: false },
+  brokerCpuPipelined: { label: 'broker CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
+  producerCpuPipelined: { label: 'producer CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
+  consumerCpuBatch: { label: 'consumer CPU per msg, batch', unit: 'us', higherIsBetter: false },
   lost: { label: 'messages lost (all phases)', unit: '', higherIsBetter: false },
   duplicates: { label: 'duplicates (all phases)', unit: '', higherIsBetter: false },
 } as const;
@@ -111,6 +115,7 @@ export function formatNumber(value: number, unit: string): string {
   if (Number.isNaN(value)) return '-';
   if (unit === 'msg/s' || unit === '') return Math.round(value).toLocaleString('en-US');
   if (unit === 'MiB') return value.toFixed(0);
+  if (unit === 'us') return value.toFixed(1);
   return value < 10 ? value.toFixed(3) : value.toFixed(1);
 }
 

@@ -112,12 +112,16 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, emit: Emit, c
             latencyP999: l?.p999,
             latencyMax: l?.max,
             peakRssMiB: rss,
+            brokerCpuBatch: batch.cpuUsPerMessage.broker,
+            brokerCpuPipelined: pipelined.cpuUsPerMessage.broker,
+            producerCpuPipelined: pipelined.cpuUsPerMessage.producers,
+            consumerCpuBatch: batch.cpuUsPerMessage.consumers,
             lost: batch.lost + pipelined.lost + latency.lost,
             duplicates: batch.duplicates + pipelined.duplicates + latency.duplicates,
           };
           emit({ type: 'headline', ...context, figures });
           results.push({ broker, flush, run, figures });
-          runner.log(`  ${broker} ${flush}: batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms, RSS ${rss.toFixed(0)} MiB, lost ${figures.lost}, dup ${figures.duplicates}`);
+          runner.log(`  ${broker} ${flush}: batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch.toFixed(1)}/${figures.brokerCpuPipelined.toFixed(1)} us/msg, lost ${figures.lost}, dup ${figures.duplicates}`);
           if (run === 1) {
             const name = `${broker === 'ferrymq' ? 'FerryMQ' : 'RocketMQ'} ${flush === 'SYNC_FLUSH' ? 'sync' : 'async'}`;
             chart.throughput.push({ label: `${name} produce (batch)`, timelines: batch.produced, originNs: batch.firstSendNs, dashed: true });

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CHILD_ENTRY } from './child.js';
-import { createBenchTopic, type BrokerTarget } from './targets.js';
+import { cpuSeconds, createBenchTopic, type BrokerTarget } from './targets.js';
 import {
   SequenceTracker,
   type ChildLine,
@@ -56,6 +56,8 @@ export interface WorkloadOutcome {
   /** Drain rate of a backlog (consume 'after'): messages / (first receive -> last commit). */
   drainRate: number;
   failedSends: number;
+  /** CPU time per message in microseconds, per process kind (broker over the whole workload). */
+  cpuUsPerMessage: { broker: number; producers: number; consumers: number };
   lost: number;
   duplicates: number;
   latency?: LatencySummary;
@@ -189,6 +191,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     children.push(...producers);
     await Promise.all(producers.map((p) => p.waitFor('ready')));
     const producerResults = producers.map((p) => p.waitFor<ProducerResult>('result'));
+    const brokerCpuStart = cpuSeconds(target.brokerPid);
     for (const p of producers) p.command('go');
     const produced = await Promise.all(producerResults);
     const firstSendNs = Math.min(...produced.map((r) => r.firstSendNs));
@@ -215,6 +218,13 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       }
     }
 
+    const brokerCpu = cpuSeconds(target.brokerPid) - brokerCpuStart;
+    const perMessageUs = (seconds: number) => (seconds * 1e6) / spec.messages;
+    const cpuUsPerMessage = {
+      broker: perMessageUs(brokerCpu),
+      producers: perMessageUs(produced.reduce((sum, r) => sum + r.cpuSeconds, 0)),
+      consumers: perMessageUs(consumed.reduce((sum, r) => sum + r.cpuSeconds, 0)),
+    };
     const unique = consumed.length ? SequenceTracker.unionCount(spec.messages, consumed.map((r) => r.seenBits)) : 0;
     const deliveries = consumed.reduce((sum, r) => sum + r.deliveries, 0);
     const committedNs = Math.max(...consumed.map((r) => r.committedNs));
@@ -231,6 +241,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       e2eRate: unique / e2eSeconds,
       drainRate: unique / drainSeconds,
       failedSends,
+      cpuUsPerMessage,
       lost: spec.consume === 'none' ? 0 : spec.messages - unique,
       duplicates: deliveries - unique,
       latency: consumed[0]?.latency,

@@ -95,6 +95,18 @@ export function peakRssMiB(pid: number): number {
   }
 }
 
+/** CPU time (user + system) a live process has used so far, in seconds, or NaN (from /proc/<pid>/stat, 100 ticks/s). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Creates a topic on the broker and waits until the name server routes all its queues. */
 export async function createBenchTopic(target: BrokerTarget, topic: string, queueNums: number): Promise<void> {
   const remoting = new RemotingClient({ requestTimeoutMs: 10_000 });

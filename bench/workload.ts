@@ -70,6 +70,8 @@ export interface ProducerResult {
   firstSendNs: number;
   lastConfirmNs: number;
   timeline: Timeline;
+  /** CPU time of this process from `go` to the last confirm, in seconds. */
+  cpuSeconds: number;
   firstError?: string;
 }
 
@@ -95,6 +97,8 @@ export interface ConsumerResult {
   /** When the commit covering the last handled message was acknowledged. */
   committedNs: number;
   timeline: Timeline;
+  /** CPU time of this process from `ready` to the final commit, in seconds. */
+  cpuSeconds: number;
   latency?: LatencySummary;
 }
 
@@ -105,6 +109,12 @@ export interface ProgressLine {
 }
 
 export type ChildLine = { type: 'ready' } | ProgressLine | ProducerResult | ConsumerResult;
+
+/** CPU time (user + system) this process used since `since` (a process.cpuUsage() value), in seconds. */
+export function cpuSecondsSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
+}
 
 /** The monotonic clock shared by all processes of the machine (CLOCK_MONOTONIC on Linux). */
 export function nowNs(): number {
