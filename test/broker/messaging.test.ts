@@ -14,7 +14,7 @@ let broker: TestBroker;
 let client: RawClient;
 
 beforeAll(async () => {
-  broker = await startBroker({ lockLeaseMs: 400, store: { maxMessageSize: 64 * 1024 } });
+  broker = await startBroker({ lockLeaseMs: 1500, store: { maxMessageSize: 64 * 1024 } });
   client = await RawClient.connect(broker.port);
 });
 afterAll(async () => {
@@ -282,7 +282,7 @@ describe('orderly locks', () => {
     const unlockBody = Buffer.from(JSON.stringify({ consumerGroup: group, clientId: 'c1', mqSet: [mq(0)] }));
     expect((await client.request(RequestCode.UNLOCK_BATCH_MQ, {}, unlockBody)).code).toBe(ResponseCode.SUCCESS);
     expect(await lock(other, 'c2', [0, 1])).toEqual([0]);
-    await new Promise((r) => setTimeout(r, 500)); // the 400 ms test lease of c1 on queue 1 expires
+    await new Promise((r) => setTimeout(r, 1700)); // the 1.5 s test lease of c1 on queue 1 expires
     expect(await lock(other, 'c2', [0, 1])).toEqual([0, 1]); // renews 0, takes 1
     expect(await lock(client, 'c1', [0, 1])).toEqual([]);
     const bad = await other.request(RequestCode.LOCK_BATCH_MQ, {}, Buffer.from('{"clientId":1}'));

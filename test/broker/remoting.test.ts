@@ -200,7 +200,7 @@ describe('remoting basics', () => {
   });
 
   it('tells a group\'s clients when its membership changes, and drops idle connections', async () => {
-    const small = await startBroker({ channelIdleTimeoutMs: 400 });
+    const small = await startBroker({ channelIdleTimeoutMs: 1500 });
     try {
       const group = uniqueName('G');
       const heartbeat = (clientID: string) =>
