@@ -213,8 +213,9 @@ export class QueueLog implements FlushTarget {
   private wakeWriter(): void {
     if (this.writerRunning) return;
     this.writerRunning = true;
-    // After the current microtasks: appends made in the same burst share the first write.
-    setImmediate(() => void this.runWriter());
+    // Start soon, but not synchronously: appends already on their way join the first write, and
+    // the rest of a burst is encoded while that write syncs (measured faster than setImmediate).
+    queueMicrotask(() => void this.runWriter());
   }
 
   private roll(): Segment {
