@@ -21,6 +21,8 @@ type ConsumeArgs = GlobalArgs & {
   max?: number;
   idleMs?: number;
   offsetDir?: string;
+  reject: boolean;
+  maxReconsumeTimes?: number;
   json: boolean;
 };
 
@@ -58,6 +60,8 @@ export const consumeCommand: CommandModule<GlobalArgs, ConsumeArgs> = {
       })
       .option('max', { type: 'number', describe: 'exit after this many messages' })
       .option('idle-ms', { type: 'number', describe: 'exit after this long without a message' })
+      .option('reject', { type: 'boolean', default: false, describe: 'fail every message (it comes back as a retry, then goes to the dead-letter queue)' })
+      .option('max-reconsume-times', { type: 'number', describe: 'failed deliveries before the dead-letter queue (default 16)' })
       .option('offset-dir', { type: 'string', describe: 'broadcasting: directory of the offset file (default ~/.ferrymq/offsets)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per message' })
       .example('$0 consume --topic T --group G --from first --max 10', 'read ten messages as group G')
@@ -71,6 +75,7 @@ export const consumeCommand: CommandModule<GlobalArgs, ConsumeArgs> = {
         const max = argv.max === undefined ? undefined : parseInteger('--max', argv.max, 1);
         const idleMs = argv.idleMs === undefined ? undefined : parseInteger('--idle-ms', argv.idleMs, 1);
         const start = startOf(argv.from);
+        const maxReconsumeTimes = argv.maxReconsumeTimes === undefined ? undefined : parseInteger('--max-reconsume-times', argv.maxReconsumeTimes, 0, 16);
         try {
           parseTagExpression(argv.tag);
         } catch (err) {
@@ -95,6 +100,7 @@ export const consumeCommand: CommandModule<GlobalArgs, ConsumeArgs> = {
           consumeThreadMax: 1,
           consumeMessageBatchMaxSize: 1,
           persistOffsetIntervalMs: 1000,
+          maxReconsumeTimes,
         });
         consumer.subscribe(argv.topic, argv.tag);
         let received = 0;
@@ -113,7 +119,7 @@ export const consumeCommand: CommandModule<GlobalArgs, ConsumeArgs> = {
           received += messages.length;
           armIdle();
           if (max !== undefined && received >= max) finish();
-          return ConsumeStatus.SUCCESS;
+          return argv.reject ? ConsumeStatus.RECONSUME_LATER : ConsumeStatus.SUCCESS;
         });
         armIdle();
         const onSignal = () => finish();

@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ferrymqVersion } from '../broker/handlers/admin/admin-fields.js';
 import { DEFAULT_BROKER } from './args.js';
+import { benchCommand } from './bench.js';
 import { consumeCommand } from './consume.js';
 import { crashTestCommand } from './crash-test.js';
 import { dlqCommand } from './dlq.js';
@@ -46,6 +47,7 @@ await yargs(hideBin(process.argv))
   .command(dlqCommand)
   .command(statusCommand)
   .command(crashTestCommand)
+  .command(benchCommand)
   .demandCommand(1, 'name a command (see --help)')
   .recommendCommands()
   .strict()
