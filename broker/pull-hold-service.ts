@@ -95,6 +95,13 @@ export class PullHoldService {
     return connectionId === undefined ? this.total : (this.perConnection.get(connectionId) ?? 0);
   }
 
+  /** Number of pulls held on a topic's queues. */
+  heldOnTopic(topic: string): number {
+    let count = 0;
+    for (const [key, held] of this.byQueue) if (key.slice(0, key.lastIndexOf('@')) === topic) count += held.size;
+    return count;
+  }
+
   /** Forgets the held pulls of a deleted topic's queues after answering them. */
   wakeTopic(topic: string): void {
     for (const [key, held] of this.byQueue) {

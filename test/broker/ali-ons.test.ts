@@ -105,11 +105,10 @@ describe('ali-ons against FerryMQ', () => {
     const producer = await producerFor();
     const first: AliMessage[] = [];
     const second: AliMessage[] = [];
-    const heldBefore = broker.broker.context.pullHolds.heldCount();
     await consumerFor(group, topic, 'TagA', { isBroadcast: true }, first);
     await consumerFor(group, topic, 'TagA', { isBroadcast: true }, second);
-    // Each consumer pulls both queues of the topic plus its retry topic.
-    await waitFor(() => broker.broker.context.pullHolds.heldCount() - heldBefore >= 4, { timeoutMs: 15_000, what: 'broadcast pulls held' });
+    // Both consumers pull both queues: once all four pulls are held, messages sent now reach both.
+    await waitFor(() => broker.broker.context.pullHolds.heldOnTopic(topic) >= 4, { timeoutMs: 15_000, what: 'broadcast pulls held' });
     for (let i = 0; i < 6; i++) {
       const result = await producer.send(new Message(topic, i % 2 === 0 ? 'TagA' : 'TagB', Buffer.from(`b-${i}`)));
       expect(result.sendStatus).toBe('SEND_OK');

@@ -37,6 +37,8 @@ describe('PullHoldService', () => {
     const ahead = vi.fn();
     service.hold(pull(waiting, 1, 5));
     service.hold(pull(ahead, 2, 7));
+    expect(service.heldOnTopic('T')).toBe(2);
+    expect(service.heldOnTopic('U')).toBe(0);
     service.notify('T', 0, 6);
     service.notify('T', 1, 100);
     expect(waiting).toHaveBeenCalledTimes(1);
