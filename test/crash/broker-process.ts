@@ -18,6 +18,8 @@ export interface BrokerProcessOptions {
   port: number;
   /** Extra `start` arguments. */
   extraArgs?: readonly string[];
+  /** Overrides `brokerCommand()`, e.g. compiled JavaScript while the caller runs from sources. */
+  command?: { command: string; args: string[] };
   /** Node flags for the broker process, e.g. `--cpu-prof` (not allowed in NODE_OPTIONS). */
   nodeArgs?: readonly string[];
   /** Extra environment for the broker, e.g. FERRYMQ_STORE_SEGMENT_SIZE for tiny segments. */
@@ -95,7 +97,7 @@ export class BrokerProcess {
   /** Spawns the broker; `crashPoint` arms FERRYMQ_CRASH_POINT (e.g. `segment-roll:3`) in the child only. */
   spawn(crashPoint?: string): void {
     if (this.running) throw new Error('broker already running');
-    const { command, args } = brokerCommand();
+    const { command, args } = this.options.command ?? brokerCommand();
     const env = { ...process.env, ...this.options.env };
     if (crashPoint) env.FERRYMQ_CRASH_POINT = crashPoint;
     else delete env.FERRYMQ_CRASH_POINT;
