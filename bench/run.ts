@@ -13,12 +13,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { compileBenchProcesses } from './build.js';
 import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
 import { summarizeProfiles } from './profile.js';
 import { formatSummary, summarize, type HeadlineRun } from './report.js';
 import { runWorkload, type RunnerOptions, type WorkloadOutcome, type WorkloadSpec } from './runner.js';
 import { OTHER_SCENARIOS, type ScenarioName } from './scenarios.js';
-import { peakRssMiB, startTarget, type BrokerKind, type BrokerTarget, type FlushMode } from './targets.js';
+import { peakRssMiB, startTarget, type BrokerKind, type BrokerTarget, type FlushMode, type TargetOptions } from './targets.js';
 
 export interface BenchOptions {
   brokers: BrokerKind[];
@@ -37,6 +38,8 @@ export interface BenchOptions {
   /** Scale factor for the other scenarios' message counts (1 = as in the issue). */
   scale: number;
   rocketmqHeap?: string;
+  /** Run broker, producer and consumer through tsx from sources instead of compiling them first. */
+  fromSource: boolean;
   /** Profile the FerryMQ broker, producer and consumer (V8 --cpu-prof) and print the top frames. */
   profile: boolean;
   out: string;
@@ -57,6 +60,7 @@ export const DEFAULT_BENCH_OPTIONS: BenchOptions = {
   latencySeconds: 10,
   scenarios: ['headline'],
   scale: 1,
+  fromSource: false,
   profile: false,
   out: 'bench/results',
   binMs: 100,
@@ -84,7 +88,7 @@ function outcomeLine(outcome: WorkloadOutcome, context: object): object {
   return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined } };
 }
 
-async function runHeadline(o: BenchOptions, runner: RunnerOptions, emit: Emit, chart: { throughput: ThroughputSeries[]; cdfs: CdfSeries[] }): Promise<HeadlineRun[]> {
+async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions: TargetOptions, emit: Emit, chart: { throughput: ThroughputSeries[]; cdfs: CdfSeries[] }): Promise<HeadlineRun[]> {
   const specs = headlineSpecs(o);
   const results: HeadlineRun[] = [];
   for (let run = 1; run <= o.runs; run++) {
@@ -92,7 +96,7 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, emit: Emit, c
       // Brokers alternate within a run, so slow phases of a shared machine hit both.
       for (const broker of o.brokers) {
         runner.log(`run ${run}/${o.runs}, ${flush}, ${broker}: starting the broker`);
-        const target = await startTarget(broker, flush, { rocketmqHeap: o.rocketmqHeap });
+        const target = await startTarget(broker, flush, targetOptions);
         emit({ type: 'broker', broker, flush, run, settings: target.settings });
         try {
           const batch = await runWorkload(target, specs.batch, runner);
@@ -152,13 +156,15 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
     writeFileSync(jsonlPath, `${lines.join('\n')}\n`);
   };
   const profDir = o.profile ? join(outDir, `profiles-${stamp}`) : undefined;
-  const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 1_000, log, cpuProfDir: profDir };
+  const compiled = o.fromSource ? undefined : compileBenchProcesses(log);
+  const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 1_000, log, cpuProfDir: profDir, childEntry: compiled?.child };
+  const targetOptions: TargetOptions = { rocketmqHeap: o.rocketmqHeap, brokerEntry: compiled?.broker };
   emit({ type: 'options', ...o, startedAt: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length });
 
   const chart = { throughput: [] as ThroughputSeries[], cdfs: [] as CdfSeries[] };
   const summaryParts: string[] = [];
   if (o.scenarios.includes('headline') && !o.profile) {
-    const runs = await runHeadline(o, runner, emit, chart);
+    const runs = await runHeadline(o, runner, targetOptions, emit, chart);
     const { summaries, ratios } = summarize(runs);
     for (const line of [...summaries, ...ratios]) emit(line);
     summaryParts.push(formatSummary(summaries, ratios));
@@ -166,10 +172,10 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
   const others = o.scenarios.filter((s): s is ScenarioName => s in OTHER_SCENARIOS);
   for (const name of others) {
     log(`scenario ${name}`);
-    const text = await OTHER_SCENARIOS[name]({ options: o, runner, emit, startTarget: (flush: FlushMode) => startTarget('ferrymq', flush) });
+    const text = await OTHER_SCENARIOS[name]({ options: o, runner, emit, startTarget: (flush: FlushMode) => startTarget('ferrymq', flush, targetOptions) });
     summaryParts.push(text);
   }
-  if (o.profile && profDir) summaryParts.push(await runProfile(o, runner, emit, profDir));
+  if (o.profile && profDir) summaryParts.push(await runProfile(o, runner, targetOptions, emit, profDir));
 
   writeFileSync(svgPath, renderChart(`FerryMQ benchmark ${stamp.slice(0, 10)}: ${o.messages.toLocaleString('en-US')} x ${o.bodySize} B, batch sends`, chart.throughput, chart.cdfs));
   const summary = summaryParts.join('\n');
@@ -178,12 +184,12 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
 }
 
 /** The headline batch and pipelined workloads on FerryMQ (SYNC_FLUSH) under --cpu-prof, then the top frames per process. */
-async function runProfile(o: BenchOptions, runner: RunnerOptions, emit: Emit, profDir: string): Promise<string> {
+async function runProfile(o: BenchOptions, runner: RunnerOptions, targetOptions: TargetOptions, emit: Emit, profDir: string): Promise<string> {
   const specs = headlineSpecs(o);
   const parts: string[] = [];
   for (const style of ['batch', 'pipelined'] as const) {
     const dir = join(profDir, style);
-    const target: BrokerTarget = await startTarget('ferrymq', o.flush[0] ?? 'SYNC_FLUSH', { cpuProfDir: join(dir, 'broker') });
+    const target: BrokerTarget = await startTarget('ferrymq', o.flush[0] ?? 'SYNC_FLUSH', { ...targetOptions, cpuProfDir: join(dir, 'broker') });
     try {
       const outcome = await runWorkload(target, specs[style], { ...runner, cpuProfDir: dir });
       emit(outcomeLine(outcome, { broker: 'ferrymq', flush: target.flush, profile: true }));

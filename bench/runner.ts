@@ -68,6 +68,8 @@ export interface WorkloadOutcome {
 }
 
 export interface RunnerOptions {
+  /** Script of the producer and consumer processes (child.ts, or its compiled copy). */
+  childEntry?: string;
   /** Directory for V8 CPU profiles of the producer and consumer processes. */
   cpuProfDir?: string;
   /** Throughput timeline bin. */
@@ -92,11 +94,12 @@ class Child {
     readonly label: string,
     role: 'producer' | 'consumer',
     job: ProducerJob | ConsumerJob,
-    cpuProfDir: string | undefined,
+    options: RunnerOptions,
   ) {
-    const tsx = CHILD_ENTRY.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(cpuProfDir, role)}`] : [];
-    this.proc = spawn(process.execPath, [...tsx, ...prof, CHILD_ENTRY, role, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const entry = options.childEntry ?? CHILD_ENTRY;
+    const tsx = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const prof = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfDir, role)}`] : [];
+    this.proc = spawn(process.execPath, [...tsx, ...prof, entry, role, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let pending = '';
     this.proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       pending += chunk;
@@ -164,7 +167,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       binMs: options.binMs,
     };
     const startConsumers = async () => {
-      const consumers = Array.from({ length: spec.consumers }, (_, i) => new Child(`consumer ${i + 1}`, 'consumer', consumerJob, options.cpuProfDir));
+      const consumers = Array.from({ length: spec.consumers }, (_, i) => new Child(`consumer ${i + 1}`, 'consumer', consumerJob, options));
       children.push(...consumers);
       await Promise.all(consumers.map((c) => c.waitFor('ready')));
       return consumers;
@@ -186,7 +189,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
         ratePerSec: spec.ratePerSec / spec.producers,
         binMs: options.binMs,
       };
-      return new Child(`producer ${i + 1}`, 'producer', job, options.cpuProfDir);
+      return new Child(`producer ${i + 1}`, 'producer', job, options);
     });
     children.push(...producers);
     await Promise.all(producers.map((p) => p.waitFor('ready')));

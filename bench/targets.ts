@@ -31,6 +31,8 @@ export interface BrokerTarget {
 export interface TargetOptions {
   /** FerryMQ only: write a V8 CPU profile of the broker into this directory (on clean exit). */
   cpuProfDir?: string;
+  /** FerryMQ only: a `ferrymq start` script to run with node (default: as the crash harness starts it). */
+  brokerEntry?: string;
   /** RocketMQ only: -Xms/-Xmx of the broker JVM. */
   rocketmqHeap?: string;
 }
@@ -46,7 +48,8 @@ async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<B
   const dataDir = await mkdtemp(join(tmpdir(), 'ferrymq-bench-'));
   const port = await freePort();
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-  const broker = new BrokerProcess({ dataDir, port, flush: flush === 'SYNC_FLUSH' ? 'sync' : 'async', nodeArgs, env: { FERRYMQ_LOG_LEVEL: 'error' } });
+  const command = options.brokerEntry ? { command: process.execPath, args: [options.brokerEntry] } : undefined;
+  const broker = new BrokerProcess({ dataDir, port, flush: flush === 'SYNC_FLUSH' ? 'sync' : 'async', command, nodeArgs, env: { FERRYMQ_LOG_LEVEL: 'error' } });
   broker.spawn();
   if ((await broker.waitReady(60_000)) !== 'ready') throw new Error(`FerryMQ broker exited at start:\n${broker.output}`);
   const address = `127.0.0.1:${port}`;
@@ -56,7 +59,7 @@ async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<B
     nameServer: address,
     brokerAddr: address,
     brokerPid: broker.pid!,
-    settings: { flushMode: flush, dataDir: 'fresh temp dir', config: 'defaults (docs/broker.md)', node: process.version },
+    settings: { flushMode: flush, dataDir: 'fresh temp dir', config: 'defaults (docs/broker.md)', node: process.version, code: options.brokerEntry ? 'compiled by tsc' : 'tsx (sources)' },
     async stop() {
       await broker.stop(30_000);
       await rm(dataDir, { recursive: true, force: true });

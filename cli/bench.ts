@@ -26,6 +26,7 @@ export interface BenchArgs {
   scale: number;
   'rocketmq-heap'?: string;
   profile: boolean;
+  'from-source': boolean;
   out: string;
 }
 
@@ -68,6 +69,7 @@ export function benchOptionsOf(argv: BenchArgs): BenchOptions {
     scale: argv.scale,
     rocketmqHeap: argv['rocketmq-heap'],
     profile: argv.profile,
+    fromSource: argv['from-source'],
     out: argv.out,
     binMs: d.binMs,
   };
@@ -93,6 +95,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('scale', { type: 'number', default: d.scale, describe: 'multiplies the message counts of the other scenarios' })
       .option('rocketmq-heap', { type: 'string', describe: 'RocketMQ broker -Xms/-Xmx (default 1g)' })
       .option('profile', { type: 'boolean', default: false, describe: 'profile FerryMQ (broker, producer, consumer) with --cpu-prof and print the top frames' })
+      .option('from-source', { type: 'boolean', default: false, describe: 'run broker, producer and consumer through tsx instead of compiling them with tsc first' })
       .option('out', { type: 'string', default: d.out, describe: 'directory for the .jsonl results and the .svg chart' }) as unknown as Argv<BenchArgs>,
   handler: async (argv) => {
     let options: BenchOptions;

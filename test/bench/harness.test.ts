@@ -165,6 +165,7 @@ describe('options', () => {
     scenarios: ['headline'],
     scale: 1,
     profile: false,
+    'from-source': false,
     out: 'bench/results',
   };
 
