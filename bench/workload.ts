@@ -121,9 +121,15 @@ export function nowNs(): number {
   return Number(process.hrtime.bigint());
 }
 
+let filler = Buffer.alloc(0);
+
 /** A body of `size` bytes (at least the 12-byte header) stamped with `seq` and the current time. */
 export function stampBody(size: number, seq: number): Buffer {
-  const body = Buffer.alloc(Math.max(size, BODY_HEADER_BYTES), 0x61);
+  const length = Math.max(size, BODY_HEADER_BYTES);
+  if (filler.length < length) filler = Buffer.alloc(length, 0x61);
+  // allocUnsafe takes small bodies from Node's pool; every byte is then overwritten.
+  const body = Buffer.allocUnsafe(length);
+  filler.copy(body, 0, 0, length);
   body.writeBigInt64BE(process.hrtime.bigint(), 0);
   body.writeUInt32BE(seq, 8);
   return body;
