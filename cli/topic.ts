@@ -13,9 +13,9 @@ function permText(perm: number): string {
   return `${perm & 4 ? 'r' : '-'}${perm & 2 ? 'w' : '-'}`;
 }
 
-/** System topics: retry and dead-letter queues, the delay schedule, Java's auto-create template. */
+/** System topics: retry and dead-letter queues, the delay schedule, transaction topics, Java's auto-create template. */
 export function isSystemTopic(name: string): boolean {
-  return name.startsWith('%RETRY%') || name.startsWith('%DLQ%') || name === 'SCHEDULE_TOPIC_XXXX' || name === 'TBW102';
+  return name.startsWith('%RETRY%') || name.startsWith('%DLQ%') || name.startsWith('RMQ_SYS_') || name === 'SCHEDULE_TOPIC_XXXX' || name === 'TBW102';
 }
 
 /** The topic's config, or a UsageError naming it (exit 2). */
