@@ -1,6 +1,6 @@
 /**
  * The `ferrymq` command: a thin registry of command modules, one file per command group.
- * `bin/ferrymq.js` loads the compiled copy of this file; `npm start` runs `ferrymq start`.
+ * `bin/ferrymq.cjs` loads the compiled copy of this file; `npm start` runs `ferrymq start`.
  * Exit codes: 0 ok, 1 the work failed, 2 a bad argument (see run.ts).
  */
 import yargs from 'yargs';
