@@ -12,6 +12,7 @@ import java.util.TreeSet;
 import org.apache.rocketmq.common.admin.ConsumeStats;
 import org.apache.rocketmq.common.admin.TopicStatsTable;
 import org.apache.rocketmq.common.protocol.body.ConsumerConnection;
+import org.apache.rocketmq.common.protocol.body.KVTable;
 import org.apache.rocketmq.common.protocol.body.TopicConfigSerializeWrapper;
 import org.apache.rocketmq.common.protocol.body.UnlockBatchRequestBody;
 import org.apache.rocketmq.common.protocol.header.ConsumerSendMsgBackRequestHeader;
@@ -74,6 +75,13 @@ public final class Probes {
     private final RemotingClient remoting;
     private final String namesrv;
     private String brokerAddr;
+
+    /** The runtime-info keys mqadmin clusterList (with and without -m) reads (rocketmq-tools 4.9.8). */
+    static final List<String> CLUSTER_LIST_KEYS = List.of("brokerVersionDesc", "commitLogDiskRatio", "earliestMessageTimeStamp",
+        "getTransferedTps", "putTps", "pageCacheLockTimeMills", "msgGetTotalTodayMorning", "msgGetTotalTodayNow",
+        "msgGetTotalYesterdayMorning", "msgPutTotalTodayMorning", "msgPutTotalTodayNow", "msgPutTotalYesterdayMorning",
+        "pullThreadPoolQueueHeadWaitTimeMills", "pullThreadPoolQueueSize", "sendThreadPoolQueueHeadWaitTimeMills",
+        "sendThreadPoolQueueSize");
 
     private Probes(Kit kit, MQClientInstance client) {
         this.kit = kit;
@@ -444,8 +452,20 @@ public final class Probes {
             h.setTopic("no_such_topic_" + kit.suffix);
             report("admin-topic-stats-unknown-topic", call(brokerAddr, RequestCode.GET_TOPIC_STATS_INFO, h, null), List.of());
         });
-        probe("admin-broker-runtime-info", () ->
-            report("admin-broker-runtime-info", call(brokerAddr, RequestCode.GET_BROKER_RUNTIME_INFO, null, null), List.of()));
+        probe("admin-broker-runtime-info", () -> {
+            RemotingCommand r = call(brokerAddr, RequestCode.GET_BROKER_RUNTIME_INFO, null, null);
+            Map<String, String> table = r.getCode() == 0 && r.getBody() != null
+                ? KVTable.decode(r.getBody(), KVTable.class).getTable() : Map.of();
+            List<String> missing = new ArrayList<>();
+            for (String key : CLUSTER_LIST_KEYS) {
+                if (!table.containsKey(key)) {
+                    missing.add(key);
+                }
+            }
+            String putTps = table.get("putTps");
+            report("admin-broker-runtime-info", r, List.of(), "missingForClusterList=" + missing
+                + " putTpsFields=" + (putTps == null ? 0 : putTps.split(" ").length));
+        });
         probe("admin-all-topic-config", () -> {
             RemotingCommand r = call(brokerAddr, RequestCode.GET_ALL_TOPIC_CONFIG, null, null);
             boolean has = r.getCode() == 0 && r.getBody() != null
