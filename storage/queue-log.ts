@@ -4,9 +4,9 @@
  * Appends are staged synchronously: the record is encoded into the pending batch of the queue's
  * active segment with its queue offset, physical offset and store time already in place, and its
  * CRC computed once. A writer writes staged batches (one `writev` each) and their index entries;
- * a syncer lets the flush policy make everything written so far durable (one fdatasync per touched
- * file in SYNC_FLUSH) and then makes it readable, in order. Appends that arrive while a sync runs
- * are written meanwhile and share the next sync (group commit).
+ * once it has caught up, a syncer lets the flush policy make everything written so far durable (one
+ * fdatasync per touched file in SYNC_FLUSH) and then makes it readable, in order. Appends that
+ * arrive while a sync runs are written meanwhile and share the next sync (group commit).
  */
 import type { Logger } from 'pino';
 import { dirname } from 'node:path';
@@ -250,10 +250,12 @@ export class QueueLog implements FlushTarget {
           continue;
         }
         this.written.push(batch);
-        this.wakeSyncer();
+        // Sync once the writer has caught up: one fdatasync then covers everything staged so far.
+        if (this.staged.length === 0) this.wakeSyncer();
       }
     } finally {
       this.writerRunning = false;
+      this.wakeSyncer();
     }
   }
 
@@ -292,7 +294,8 @@ export class QueueLog implements FlushTarget {
   /** The syncer: one flush-policy round (fdatasync in SYNC_FLUSH) per touched segment for everything written so far. */
   private async runSyncer(): Promise<void> {
     try {
-      while (this.written.length > 0 && !this.syncFailure) {
+      // While the writer is behind, it wakes the syncer again when it catches up.
+      while (this.written.length > 0 && !this.syncFailure && this.staged.length === 0) {
         const group = this.written.splice(0);
         try {
           const indexErrors = await Promise.all(group.map((b) => b.indexWritten));
