@@ -43,6 +43,9 @@ export interface QueueLogContext {
   batchCommitted(queue: QueueLog, batch: PendingBatch): void;
 }
 
+/** Written batches after which a sync starts even while more are staged. */
+const SYNC_AFTER_BATCHES = 8;
+
 /** A write failure that every append of the affected batches reports. */
 export class StoreWriteError extends Error {
   constructor(
@@ -250,8 +253,7 @@ export class QueueLog implements FlushTarget {
           continue;
         }
         this.written.push(batch);
-        // Sync once the writer has caught up: one fdatasync then covers everything staged so far.
-        if (this.staged.length === 0) this.wakeSyncer();
+        if (this.syncDue()) this.wakeSyncer();
       }
     } finally {
       this.writerRunning = false;
@@ -285,6 +287,14 @@ export class QueueLog implements FlushTarget {
     this.writtenMark = { offset: batch.firstOffset + batch.count, position: batch.position + batch.log.length, segment };
   }
 
+  /**
+   * Sync once the writer has caught up, so that one fdatasync covers a whole burst of appends; but
+   * no later than after SYNC_AFTER_BATCHES written batches, so a steady stream cannot starve it.
+   */
+  private syncDue(): boolean {
+    return this.staged.length === 0 || this.written.length >= SYNC_AFTER_BATCHES;
+  }
+
   private wakeSyncer(): void {
     if (this.syncerRunning || this.syncFailure || this.written.length === 0) return;
     this.syncerRunning = true;
@@ -295,7 +305,7 @@ export class QueueLog implements FlushTarget {
   private async runSyncer(): Promise<void> {
     try {
       // While the writer is behind, it wakes the syncer again when it catches up.
-      while (this.written.length > 0 && !this.syncFailure && this.staged.length === 0) {
+      while (this.written.length > 0 && !this.syncFailure && this.syncDue()) {
         const group = this.written.splice(0);
         try {
           const indexErrors = await Promise.all(group.map((b) => b.indexWritten));
