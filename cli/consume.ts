@@ -41,7 +41,9 @@ function printMessage(msg: ReceivedMessage, json: boolean): void {
   const tags = msg.tags ? ` tags=${msg.tags}` : '';
   const keys = msg.keys.length > 0 ? ` keys=${msg.keys.join(',')}` : '';
   const retry = msg.reconsumeTimes > 0 ? ` reconsumeTimes=${msg.reconsumeTimes}` : '';
-  process.stdout.write(`${formatTime(msg.storeTimestamp)} ${msg.topic}/${msg.queue.queueId}@${msg.queueOffset} ${msg.msgId}${tags}${keys}${retry} ${bodyText(msg.body, 200)}\n`);
+  // A redelivery comes from the group's %RETRY% queue; its original topic is shown beside it.
+  const origin = msg.queue.topic === msg.topic ? '' : ` topic=${msg.topic}`;
+  process.stdout.write(`${formatTime(msg.storeTimestamp)} ${msg.queue.topic}/${msg.queue.queueId}@${msg.queueOffset} ${msg.msgId}${origin}${tags}${keys}${retry} ${bodyText(msg.body, 200)}\n`);
 }
 
 export const consumeCommand: CommandModule<GlobalArgs, ConsumeArgs> = {
@@ -130,7 +132,7 @@ export const consumeCommand: CommandModule<GlobalArgs, ConsumeArgs> = {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         await consumer.shutdown();
-        if (!argv.json) process.stderr.write(`${received} message(s) consumed\n`);
+        if (!argv.json) process.stderr.write(`${received} message(s) received\n`);
       },
       argv.broker,
     ),

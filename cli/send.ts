@@ -89,7 +89,7 @@ export const sendCommand: CommandModule<GlobalArgs, SendArgs> = {
         }
         const rows = results.map((r) => ({ msgId: r.msgId, queueId: r.queue.queueId, queueOffset: r.queueOffset, status: r.status }));
         if (argv.json) printJson(rows);
-        else if (count <= 20) printTable(rows, ['msgId', 'queueId', 'queueOffset', 'status']);
+        else if (count <= 5) printTable(rows, ['msgId', 'queueId', 'queueOffset', 'status']);
         else process.stdout.write(`${count} messages sent to ${argv.topic}\n`);
       },
       argv.broker,
