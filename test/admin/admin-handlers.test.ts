@@ -91,11 +91,11 @@ describe('groups and offsets', () => {
     await consumer.start(async (msgs) => void got.push(...msgs));
     try {
       await waitFor(() => got.length === 4, { what: '4 messages consumed' });
-      const stats = await waitFor(async () => {
+      const stats = (await waitFor(async () => {
         const s = await admin.consumeStats(group);
         const mine = s.offsetTable.filter((e) => e.queue.topic === topic);
         return mine.length === 2 && mine.every((e) => e.value.consumerOffset === e.value.brokerOffset) ? mine : undefined;
-      }, { what: 'offsets committed' });
+      }, { what: 'offsets committed' }))!;
       expect(stats.reduce((sum, e) => sum + e.value.brokerOffset, 0)).toBe(4);
       for (const e of stats) if (e.value.consumerOffset > 0) expect(e.value.lastTimestamp).toBeGreaterThan(0);
 
