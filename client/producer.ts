@@ -6,7 +6,7 @@ import { createUniqueId } from '../protocol/message-id.js';
 import { MessageConst, encodeProperties } from '../protocol/properties.js';
 import { ResponseCode } from '../protocol/response-code.js';
 import type { SendMessageRequestHeader } from '../protocol/send-header.js';
-import { encodeBatchBody } from './batch-codec.js';
+import { encodeBatchBody } from '../protocol/batch-codec.js';
 import { ClientInstance, type ClientMember, type ClientOptions } from './client-instance.js';
 import type { Message } from './message.js';
 import { queueKey, type MessageQueue } from './message-queue.js';

@@ -13,3 +13,4 @@ export * from './tag-filter.js';
 export * from './send-header.js';
 export * from './bodies.js';
 export * from './admin-bodies.js';
+export * from './batch-codec.js';

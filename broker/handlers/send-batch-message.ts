@@ -1,9 +1,10 @@
 /**
  * SEND_BATCH_MESSAGE (320): the send header (with batch=true) plus a body of many messages for one
- * queue (see batch-body.ts). All are appended together with consecutive offsets. As in RocketMQ,
+ * queue (see protocol/batch-codec.ts). All are appended together with consecutive offsets. As in RocketMQ,
  * a batch cannot target a %RETRY% topic nor carry delayed or transactional messages. The answer's msgId is the
  * records' msgIds joined by commas; queueOffset is the first record's.
  */
+import { FrameError } from '../../protocol/errors.js';
 import { decodeProperties, MessageConst } from '../../protocol/properties.js';
 import { createResponse } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
@@ -11,7 +12,7 @@ import { AppendStatus } from '../../storage/types.js';
 import type { RequestHandler } from '../broker-context.js';
 import { appendStatusToCode } from '../status-map.js';
 import { RETRY_GROUP_TOPIC_PREFIX } from '../topic-config-manager.js';
-import { decodeBatchBody, type BatchEntry } from './batch-body.js';
+import { decodeBatchBody, type BatchEntry } from '../../protocol/batch-codec.js';
 import { bornHostOf, buildMessageToAppend } from './put-message.js';
 import { RequestRejectedError } from './request-fields.js';
 import { checkSendTopic, readSendHeader, targetQueueId } from './send-message.js';
@@ -27,7 +28,7 @@ export const sendBatchMessage: RequestHandler = async (ctx, request) => {
   try {
     entries = decodeBatchBody(request.body ?? Buffer.alloc(0));
   } catch (err) {
-    throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, `bad batch body: ${(err as Error).message}`);
+    throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, `bad batch body: ${err instanceof FrameError ? err.reason : String(err)}`);
   }
   if (entries.length === 0) throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch body holds no message');
   const bornHost = bornHostOf(ctx);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeBatchBody } from '../../client/batch-codec.js';
+import { encodeBatchBody } from '../../protocol/batch-codec.js';
 import { parseRocketMQJson, type LockBatchResponseBody, type TopicRouteData } from '../../protocol/bodies.js';
 import { scanRecords } from '../../protocol/message-codec.js';
 import { decodeOffsetMsgId } from '../../protocol/message-id.js';
@@ -168,6 +168,7 @@ describe('send, pull and lookups', () => {
     expect(scanRecords(pulled.body!).records.map((r) => [r.queueOffset, r.body.toString()])).toEqual([[0, 'x'], [1, 'y'], [2, 'z']]);
     const bad = await client.request(RequestCode.SEND_BATCH_MESSAGE, header, Buffer.from('garbage!'));
     expect(bad.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+    expect(bad.remark).toMatch(/^bad batch body: batch entry 0 at byte 0: /);
   });
 
   it('answers a delayed send with the queue the producer asked for', async () => {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { decodeBatchBody } from '../../broker/handlers/batch-body.js';
+import { decodeBatchBody } from '../../protocol/batch-codec.js';
 import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from '../../protocol/frame-codec.js';
 import { decodeProperties } from '../../protocol/properties.js';
 import type { RemotingCommand } from '../../protocol/remoting-command.js';
