@@ -169,6 +169,10 @@ public final class Probes {
             RemotingCommand r = route(topic);
             report("route-auto-created-topic", r, List.of(), routeSummary(r));
         });
+        probe("route-retry-topic-unknown-group", () ->
+            report("route-retry-topic-unknown-group", route("%RETRY%" + kit.name("G10")), List.of()));
+        probe("send-to-retry-topic-unknown-group", () ->
+            report("send-to-retry-topic-unknown-group", send("%RETRY%" + kit.name("G11"), 0, "x", 0), List.of()));
         probe("route-default-topic-TBW102", () -> {
             RemotingCommand r = route("TBW102");
             report("route-default-topic-TBW102", r, List.of(), routeSummary(r));
@@ -290,6 +294,14 @@ public final class Probes {
             h.setQueueId(0);
             report("max-offset-unknown-topic", call(brokerAddr, RequestCode.GET_MAX_OFFSET, h, null), List.of("offset"));
         });
+        probe("max-offset-bad-queue-id", () -> {
+            GetMaxOffsetRequestHeader h = new GetMaxOffsetRequestHeader();
+            h.setTopic(topic);
+            h.setQueueId(99);
+            report("max-offset-bad-queue-id", call(brokerAddr, RequestCode.GET_MAX_OFFSET, h, null), List.of("offset"));
+        });
+        probe("query-offset-bad-queue-id", () ->
+            report("query-offset-bad-queue-id", queryOffset(group, topic, 99), List.of("offset")));
         probe("min-offset", () -> {
             GetMinOffsetRequestHeader h = new GetMinOffsetRequestHeader();
             h.setTopic(topic);
