@@ -93,7 +93,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('latency-seconds', { type: 'number', default: d.latencySeconds, describe: 'duration of the latency workload' })
       .option('scenarios', { type: 'array', string: true, default: d.scenarios, describe: `what to run: ${SCENARIO_NAMES.join(', ')}, or all` })
       .option('scale', { type: 'number', default: d.scale, describe: 'multiplies the message counts of the other scenarios' })
-      .option('rocketmq-heap', { type: 'string', describe: 'RocketMQ broker -Xms/-Xmx (default 1g)' })
+      .option('rocketmq-heap', { type: 'string', describe: 'RocketMQ broker -Xms/-Xmx (default 512m)' })
       .option('profile', { type: 'boolean', default: false, describe: 'profile FerryMQ (broker, producer, consumer) with --cpu-prof and print the top frames' })
       .option('from-source', { type: 'boolean', default: false, describe: 'run broker, producer and consumer through tsx instead of compiling them with tsc first' })
       .option('out', { type: 'string', default: d.out, describe: 'directory for the .jsonl results and the .svg chart' }) as unknown as Argv<BenchArgs>,
