@@ -37,8 +37,8 @@ export const invokeBrokerToResetOffset: RequestHandler = async ({ broker }, requ
   const topic = requireTopic(request);
   const group = requireString(request, 'group');
   const timestamp = requireLong(request, 'timestamp');
-  // Java's header field is `isForce`; fastjson also accepts `force`.
-  const isForce = optionalBool(request, 'isForce', optionalBool(request, 'force', false));
+  // Java names header fields after the class fields, so the boolean arrives as `isForce`.
+  const isForce = optionalBool(request, 'isForce', false);
   const explicitOffset = optionalLong(request, 'offset', -1);
   const onlyQueue = optionalInt(request, 'queueId', -1);
   const config = requireExistingTopic(broker, topic);
