@@ -244,7 +244,10 @@ async function waitForText(
   for (;;) {
     const text = files.map(readIfExists).join('\n');
     if (needles.every((needle) => text.includes(needle))) return;
-    if (exitCode !== undefined) throw new Error(`${what} exited (${exitCode}) before it was ready:\n${tail(text)}`);
+    if (exitCode !== undefined) {
+      const bindFailure = text.includes('Address already in use') ? ' (Address already in use)' : '';
+      throw new Error(`${what} exited (${exitCode}) before it was ready${bindFailure}:\n${tail(text)}`);
+    }
     if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms:\n${tail(text)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -278,6 +281,17 @@ function track(child: ChildProcess): void {
  */
 export async function startRocketMQ(options: StartRocketMQOptions = {}): Promise<RocketMQ> {
   const classpath = rocketmqServerClasspath();
+  // Ports are picked free, but another process may bind one before the JVM does: try new ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(classpath, options);
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOnce(classpath: string, options: StartRocketMQOptions): Promise<RocketMQ> {
   const dir = await mkdtemp(join(tmpdir(), 'ferrymq-rocketmq-'));
   const home = join(dir, 'home');
   const storeDir = join(dir, 'store');
