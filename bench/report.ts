@@ -152,3 +152,34 @@ export function formatSummary(summaries: readonly SummaryLine[], ratios: readonl
   }
   return lines.join('\n');
 }
+
+/** The same tables as markdown, for docs/benchmarks.md. */
+export function formatMarkdown(summaries: readonly SummaryLine[], ratios: readonly RatioLine[]): string {
+  const lines: string[] = [];
+  const flushes = [...new Set(summaries.map((s) => s.flush))];
+  const brokers = [...new Set(summaries.map((s) => s.broker))];
+  const cell = (s: SummaryLine | undefined) => (s ? `${formatNumber(s.median, s.unit)} [${formatNumber(s.min, s.unit)} - ${formatNumber(s.max, s.unit)}]` : '-');
+  for (const flush of flushes) {
+    const runs = Math.max(...summaries.filter((s) => s.flush === flush).map((s) => s.runs));
+    lines.push(`**${flush}**, median [min - max] of ${runs} run${runs === 1 ? '' : 's'}`, '');
+    const names = brokers.map((b) => (b === 'ferrymq' ? 'FerryMQ' : 'RocketMQ 4.9.7'));
+    const ratioHeader = brokers.length > 1 ? ['FerryMQ / RocketMQ'] : [];
+    lines.push(`| figure | ${[...names, ...ratioHeader, 'target (FerryMQ)'].join(' | ')} |`);
+    lines.push(`|---|${[...names, ...ratioHeader, ''].map(() => '---').join('|')}|`);
+    for (const figure of Object.keys(FIGURES) as FigureName[]) {
+      const row = summaries.filter((s) => s.flush === flush && s.figure === figure);
+      if (row.length === 0) continue;
+      const { label, unit } = FIGURES[figure];
+      const cells = brokers.map((b) => cell(row.find((r) => r.broker === b)));
+      if (brokers.length > 1) {
+        const ratio = ratios.find((r) => r.flush === flush && r.figure === figure);
+        cells.push(ratio ? `${ratio.ratio.toFixed(2)}x` : '-');
+      }
+      const ferry = row.find((r) => r.broker === 'ferrymq');
+      cells.push(ferry?.target === undefined ? '' : `${FIGURES[figure].higherIsBetter ? '≥' : '≤'} ${formatNumber(ferry.target, unit)}: ${ferry.meetsTarget ? 'met' : '**missed**'}`);
+      lines.push(`| ${label}${unit && unit !== 'msg/s' ? ` (${unit})` : ''} | ${cells.join(' | ')} |`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { compileBenchProcesses } from './build.js';
 import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
 import { summarizeProfiles } from './profile.js';
-import { formatSummary, summarize, type HeadlineRun } from './report.js';
+import { formatMarkdown, formatSummary, summarize, type HeadlineRun } from './report.js';
 import { runWorkload, type RunnerOptions, type WorkloadOutcome, type WorkloadSpec } from './runner.js';
 import { OTHER_SCENARIOS, type ScenarioName } from './scenarios.js';
 import { peakRssMiB, startTarget, type BrokerKind, type BrokerTarget, type FlushMode, type TargetOptions } from './targets.js';
@@ -168,6 +168,7 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
     const { summaries, ratios } = summarize(runs);
     for (const line of [...summaries, ...ratios]) emit(line);
     summaryParts.push(formatSummary(summaries, ratios));
+    writeFileSync(svgPath.replace(/\.svg$/, '.md'), formatMarkdown(summaries, ratios));
   }
   const others = o.scenarios.filter((s): s is ScenarioName => s in OTHER_SCENARIOS);
   for (const name of others) {

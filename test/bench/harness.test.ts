@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchOptionsOf, type BenchArgs } from '../../cli/bench.js';
 import { ratePoints, renderChart } from '../../bench/chart.js';
 import { summarizeProfiles } from '../../bench/profile.js';
-import { formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
+import { formatMarkdown, formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
 import { runWorkload, type WorkloadSpec } from '../../bench/runner.js';
 import { startTarget, type BrokerTarget } from '../../bench/targets.js';
 import { cdfPoints, LatencyRecorder, quantile, readStamp, SequenceTracker, stampBody, TimelineRecorder } from '../../bench/workload.js';
@@ -94,6 +94,8 @@ describe('quantiles and spreads', () => {
     const text = formatSummary(summaries, ratios);
     expect(text).toContain('125,000 [90,000 - 130,000]');
     expect(text).toContain('2.50x');
+    const markdown = formatMarkdown(summaries, ratios);
+    expect(markdown).toContain('| produce msg/s, batch sends | 125,000 [90,000 - 130,000] | 50,000 [40,000 - 60,000] | 2.50x | ≥ 120,000: met |');
   });
 });
 
