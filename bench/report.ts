@@ -23,9 +23,12 @@ export const FIGURES = {
   latencyMax: { label: 'latency max at 5k/s', unit: 'ms', higherIsBetter: false },
   peakRssMiB: { label: 'broker peak RSS (VmHWM)', unit: 'MiB', higherIsBetter: false },
   brokerCpuBatch: { label: 'broker CPU per msg, batch', unit: 'us', higherIsBetter: false },
+  producerCpuBatch: { label: 'producer CPU per msg, batch', unit: 'us', higherIsBetter: false },
+  consumerCpuBatch: { label: 'consumer CPU per msg, batch', unit: 'us', higherIsBetter: false },
+  /** What all cores could do if the three processes were CPU-bound: cores x 1e6 / (their CPU us per message). */
+  cpuCeilingBatch: { label: 'CPU-bound ceiling, batch (all cores)', unit: 'msg/s', higherIsBetter: true },
   brokerCpuPipelined: { label: 'broker CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
   producerCpuPipelined: { label: 'producer CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
-  consumerCpuBatch: { label: 'consumer CPU per msg, batch', unit: 'us', higherIsBetter: false },
   lost: { label: 'messages lost (all phases)', unit: '', higherIsBetter: false },
   duplicates: { label: 'duplicates (all phases)', unit: '', higherIsBetter: false },
 } as const;

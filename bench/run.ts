@@ -12,6 +12,7 @@
  * `<out>/bench-<time>.svg` beside the JSON.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compileBenchProcesses } from './build.js';
 import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
@@ -119,7 +120,9 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
             brokerCpuBatch: batch.cpuUsPerMessage.broker,
             brokerCpuPipelined: pipelined.cpuUsPerMessage.broker,
             producerCpuPipelined: pipelined.cpuUsPerMessage.producers,
+            producerCpuBatch: batch.cpuUsPerMessage.producers,
             consumerCpuBatch: batch.cpuUsPerMessage.consumers,
+            cpuCeilingBatch: (cpus().length * 1e6) / (batch.cpuUsPerMessage.broker + batch.cpuUsPerMessage.producers + batch.cpuUsPerMessage.consumers),
             lost: batch.lost + pipelined.lost + latency.lost,
             duplicates: batch.duplicates + pipelined.duplicates + latency.duplicates,
           };
@@ -159,7 +162,7 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
   const compiled = o.fromSource ? undefined : compileBenchProcesses(log);
   const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 1_000, log, cpuProfDir: profDir, childEntry: compiled?.child };
   const targetOptions: TargetOptions = { rocketmqHeap: o.rocketmqHeap, brokerEntry: compiled?.broker };
-  emit({ type: 'options', ...o, startedAt: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length });
+  emit({ type: 'options', ...o, startedAt: new Date().toISOString(), node: process.version, cpus: cpus().length });
 
   const chart = { throughput: [] as ThroughputSeries[], cdfs: [] as CdfSeries[] };
   const summaryParts: string[] = [];
