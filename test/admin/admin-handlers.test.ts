@@ -215,5 +215,16 @@ describe('runtime info', () => {
     for (const key of ['commitLogDiskRatio', 'storeTotalBytes', 'msgPutTotal', 'msgConsumedTotal', 'bootTimestamp']) {
       expect(Number.isFinite(Number(info[key])), key).toBe(true);
     }
+    // RocketMQ's keys, computed from store times: everything in this file was stored minutes ago at most.
+    const total = Number(info.msgPutTotal);
+    expect(total).toBeGreaterThan(0);
+    const [, , tps600] = info.putTps!.split(' ').map(Number);
+    expect(Math.abs(tps600! * 600 - total)).toBeLessThanOrEqual(3);
+    expect(info.msgPutTotalTodayNow).toBe(String(total));
+    expect(Number(info.msgPutTotalYesterdayMorning)).toBe(0);
+    expect(Number(info.earliestMessageTimeStamp)).toBeGreaterThan(Date.now() - 600_000);
+    for (const key of ['getTransferedTps', 'msgPutTotalTodayMorning', 'msgGetTotalTodayNow', 'msgGetTotalTodayMorning', 'msgGetTotalYesterdayMorning', 'pageCacheLockTimeMills', 'sendThreadPoolQueueSize', 'sendThreadPoolQueueHeadWaitTimeMills', 'pullThreadPoolQueueSize', 'pullThreadPoolQueueHeadWaitTimeMills']) {
+      expect(info[key], key).toBeDefined();
+    }
   });
 });

@@ -53,6 +53,11 @@ describe.skipIf(missing !== null)('mqadmin 4.9.8 against FerryMQ', () => {
     expect((await run('topicList')).split('\n').map((l) => l.trim())).toContain(topic);
   });
 
+  it('clusterList reads the broker runtime info (106, 28)', { timeout: MQADMIN_TIMEOUT_MS }, async () => {
+    const line = (await run('clusterList')).split('\n').find((l) => l.startsWith('DefaultCluster'));
+    expect(line).toMatch(/broker-a\s+0\s+127\.0\.0\.1:\d+\s+FerryMQ/);
+  });
+
   it('topicStatus shows per-queue offsets (202)', { timeout: MQADMIN_TIMEOUT_MS }, async () => {
     for (let i = 0; i < 6; i++) msgIds.push((await producer.send({ topic, body: `m${i}` })).msgId);
     const rows = (await run('topicStatus', '-t', topic))
