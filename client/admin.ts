@@ -1,3 +1,8 @@
+/**
+ * Operating a FerryMQ broker (or a RocketMQ 4.x broker, for the codes they share) over the admin
+ * request codes: topics, groups and their lag, offset resets, runtime info, and message lookups.
+ * One address serves as both name server and broker, as FerryMQ does; every call is one request.
+ */
 import {
   decodeConsumeStats,
   decodeResetOffsetBody,
@@ -20,11 +25,6 @@ import { BrokerApi } from './broker-api.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { RemotingClient } from './remoting-client.js';
 
-/**
- * Operating a FerryMQ broker (or a RocketMQ 4.x broker, for the codes they share) over the admin
- * request codes: topics, groups and their lag, offset resets, runtime info, and message lookups.
- * One address serves as both name server and broker, as FerryMQ does; every call is one request.
- */
 
 export interface AdminClientOptions {
   /** `host:port` of the broker. */
