@@ -114,6 +114,11 @@ export class ClientInstance {
     this.remoting.onRequest(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, (request) => this.onResetOffset(request));
   }
 
+  /** How long to wait for a pull the broker may hold `suspendMs`: the hold, a request timeout and 2 s of slack. */
+  longPollTimeoutMs(suspendMs: number): number {
+    return suspendMs + this.requestTimeoutMs + 2_000;
+  }
+
   /** Adds a member without the one-member-per-group check (internal producers share a group name). */
   join(member: ClientMember): void {
     this.members.add(member);

@@ -1,6 +1,7 @@
 import { inflateSync } from 'node:zlib';
-import { MessageSysFlag, type DecodedRecord } from '../protocol/message-codec.js';
+import { decodeRecords, MessageSysFlag, type DecodedRecord } from '../protocol/message-codec.js';
 import { MessageConst } from '../protocol/properties.js';
+import { tagMatches, type TagExpression } from '../protocol/tag-filter.js';
 import type { MessageQueue } from './message-queue.js';
 
 /** A message to send. */
@@ -57,7 +58,7 @@ export function deliveryId(msg: ReceivedMessage): string {
  * the original topic restored from RETRY_TOPIC (the queue stays the retry queue, which is where
  * its offset is committed).
  */
-export function toReceivedMessage(record: DecodedRecord, brokerName: string, retryTopic: string | undefined): ReceivedMessage {
+function toReceivedMessage(record: DecodedRecord, brokerName: string, retryTopic: string | undefined): ReceivedMessage {
   const props = record.propertyMap;
   const compressed = (record.sysFlag & MessageSysFlag.COMPRESSED) !== 0;
   const keys = props[MessageConst.KEYS];
@@ -80,4 +81,19 @@ export function toReceivedMessage(record: DecodedRecord, brokerName: string, ret
     flag: record.flag,
     sysFlag: record.sysFlag,
   };
+}
+
+/**
+ * The records of a FOUND pull answer that pass the tag filter, as received messages. Everything in
+ * the retry queue is kept: a redelivery carries its original tags, already filtered once.
+ */
+export function receivedFromPull(body: Buffer | undefined, mq: MessageQueue, filter: TagExpression, retryTopic: string | undefined): ReceivedMessage[] {
+  const messages: ReceivedMessage[] = [];
+  if (!body) return messages;
+  const keepAll = mq.topic === retryTopic;
+  for (const record of decodeRecords(body)) {
+    const msg = toReceivedMessage(record, mq.brokerName, retryTopic);
+    if (keepAll || tagMatches(filter, msg.tags)) messages.push(msg);
+  }
+  return messages;
 }

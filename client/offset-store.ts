@@ -1,6 +1,8 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { InvalidArgumentError } from '../protocol/errors.js';
+import type { MessageModel } from './consume-types.js';
 import { queueKey, type MessageQueue } from './message-queue.js';
 
 /**
@@ -174,4 +176,19 @@ export class LocalFileOffsetStore extends MemoryOffsets implements OffsetStore {
       await dirHandle.close();
     }
   }
+}
+
+/**
+ * The store a consumer of this message model uses: clustering keeps offsets on the broker,
+ * broadcasting in `<offsetStoreDir>/<group>/<instanceName>.json` (default ~/.ferrymq/offsets).
+ */
+export function createOffsetStore(
+  messageModel: MessageModel,
+  group: string,
+  backend: () => BrokerOffsetBackend,
+  options: { offsetStoreDir?: string; instanceName?: string },
+): OffsetStore {
+  if (messageModel === 'CLUSTERING') return new BrokerOffsetStore(group, backend());
+  const dir = options.offsetStoreDir ?? join(homedir(), '.ferrymq', 'offsets');
+  return new LocalFileOffsetStore(join(dir, group, `${options.instanceName ?? 'DEFAULT'}.json`));
 }

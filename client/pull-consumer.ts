@@ -1,20 +1,17 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { ConsumerData } from '../protocol/bodies.js';
 import { FerryMQError, InvalidArgumentError } from '../protocol/errors.js';
-import { decodeRecords } from '../protocol/message-codec.js';
-import { parseTagExpression, tagMatches, type TagExpression } from '../protocol/tag-filter.js';
 import { averageStrategy } from './allocate/average.js';
 import type { AllocateStrategy } from './allocate/strategy.js';
 import { PullStatus } from './broker-api.js';
 import { ClientInstance, type ClientMember, type ClientOptions } from './client-instance.js';
 import { IntervalTask } from './clock.js';
 import type { MessageModel } from './consume-types.js';
-import { toReceivedMessage, type ReceivedMessage } from './message.js';
+import { receivedFromPull, type ReceivedMessage } from './message.js';
 import { compareQueues, queueKey, type MessageQueue } from './message-queue.js';
-import { BrokerOffsetStore, LocalFileOffsetStore, type OffsetStore } from './offset-store.js';
-import { backoffDelay, sleep } from './retry.js';
+import { createOffsetStore, type OffsetStore } from './offset-store.js';
+import { backoffDelay, PULL_FAILURE_BACKOFF, sleep } from './retry.js';
 import { computeStartOffset, storeHasAnyOffset, type ConsumeFromWhere } from './start-offset.js';
+import { consumerDataOf, newSubscription, wireExpression, type Subscription } from './subscription.js';
 
 export interface PullConsumerOptions extends ClientOptions {
   group: string;
@@ -51,8 +48,7 @@ interface Fetcher {
   buffer: ReceivedMessage[];
   paused: boolean;
   released: boolean;
-  expression: TagExpression;
-  subscription: string;
+  filter: Subscription;
 }
 
 /**
@@ -67,7 +63,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
   private readonly options: PullConsumerOptions;
   private readonly strategy: AllocateStrategy;
   private readonly fetchers = new Map<string, Fetcher>();
-  private readonly subscriptions = new Map<string, { expression: string; parsed: TagExpression; subVersion: number }>();
+  private readonly subscriptions = new Map<string, Subscription>();
   private readonly initialQueues = new Map<string, Set<string>>();
   private assigned: MessageQueue[] | undefined;
   private lastPolled: Array<{ fetcher: Fetcher; generation: number; offset: number }> = [];
@@ -105,9 +101,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
     if (this.running) return;
     const instance = ClientInstance.acquire(this.options, this.member);
     this.instance = instance;
-    this.store = this.messageModel === 'CLUSTERING'
-      ? new BrokerOffsetStore(this.group, instance.offsetBackend())
-      : new LocalFileOffsetStore(join(this.options.offsetStoreDir ?? join(homedir(), '.ferrymq', 'offsets'), this.group, `${this.options.instanceName ?? 'DEFAULT'}.json`));
+    this.store = createOffsetStore(this.messageModel, this.group, () => instance.offsetBackend(), this.options);
     try {
       await this.store.load();
     } catch (error) {
@@ -136,15 +130,16 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
     this.client();
     this.subscriptions.clear();
     this.assigned = [...queues].sort(compareQueues);
-    const parsed = parseTagExpression(expression);
-    await this.updateFetchers(this.assigned, () => ({ parsed, expression }));
+    const filters = new Map<string, Subscription>();
+    for (const mq of this.assigned) if (!filters.has(mq.topic)) filters.set(mq.topic, newSubscription(mq.topic, expression));
+    await this.updateFetchers(this.assigned, (topic) => filters.get(topic)!);
   }
 
   /** Consumes a topic with the group: queues are spread over the members (or all of them when broadcasting). */
   async subscribe(topic: string, expression = '*'): Promise<void> {
     const instance = this.client();
     if (this.assigned) throw new InvalidArgumentError('this consumer uses assign(); subscribe() and assign() do not mix');
-    this.subscriptions.set(topic, { expression, parsed: parseTagExpression(expression), subVersion: Date.now() });
+    this.subscriptions.set(topic, newSubscription(topic, expression));
     await instance.updateRoute(topic);
     await instance.sendHeartbeat().catch(() => {});
     await this.rebalancer!.runNow();
@@ -270,22 +265,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
   }
 
   private consumerData(): ConsumerData {
-    return {
-      groupName: this.group,
-      consumeType: 'CONSUME_ACTIVELY',
-      messageModel: this.messageModel,
-      consumeFromWhere: `CONSUME_FROM_${this.options.consumeFromWhere ?? 'LAST_OFFSET'}`,
-      subscriptionDataSet: [...this.subscriptions].map(([topic, s]) => ({
-        classFilterMode: false,
-        topic,
-        subString: s.parsed.all ? '*' : s.expression,
-        tagsSet: [...s.parsed.tags],
-        codeSet: [...s.parsed.codes],
-        subVersion: s.subVersion,
-        expressionType: 'TAG',
-      })),
-      unitMode: false,
-    };
+    return consumerDataOf(this.group, 'CONSUME_ACTIVELY', this.messageModel, this.options.consumeFromWhere ?? 'LAST_OFFSET', this.subscriptions.values());
   }
 
   private acknowledgePrevious(): void {
@@ -342,7 +322,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
     await this.updateFetchers(mine, (topic) => this.subscriptions.get(topic)!);
   }
 
-  private async updateFetchers(queues: readonly MessageQueue[], filterOf: (topic: string) => { parsed: TagExpression; expression: string }): Promise<void> {
+  private async updateFetchers(queues: readonly MessageQueue[], filterOf: (topic: string) => Subscription): Promise<void> {
     const instance = this.instance!;
     const wanted = new Set(queues.map(queueKey));
     for (const [key, fetcher] of [...this.fetchers]) {
@@ -372,8 +352,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
           return known;
         },
       });
-      const { parsed, expression } = filterOf(mq.topic);
-      const fetcher: Fetcher = { mq, generation: 0, nextPullOffset: offset, position: offset, consumed: offset, buffer: [], paused: false, released: false, expression: parsed, subscription: parsed.all ? '*' : expression };
+      const fetcher: Fetcher = { mq, generation: 0, nextPullOffset: offset, position: offset, consumed: offset, buffer: [], paused: false, released: false, filter: filterOf(mq.topic) };
       this.store.update(mq, offset, false);
       this.fetchers.set(key, fetcher);
       void this.fetchLoop(fetcher);
@@ -396,15 +375,13 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
         const address = await instance.requireMaster(fetcher.mq.brokerName);
         const result = await instance.api.pull(
           address,
-          { group: this.group, queue: fetcher.mq, offset: fetcher.nextPullOffset, maxNums: this.options.pullBatchSize ?? 32, subscription: fetcher.subscription, subVersion: Date.now(), suspendTimeoutMs: suspendMs },
-          suspendMs + instance.requestTimeoutMs + 2_000,
+          { group: this.group, queue: fetcher.mq, offset: fetcher.nextPullOffset, maxNums: this.options.pullBatchSize ?? 32, subscription: wireExpression(fetcher.filter), subVersion: Date.now(), suspendTimeoutMs: suspendMs },
+          instance.longPollTimeoutMs(suspendMs),
         );
         failures = 0;
         if (!current()) return;
         if (result.status === PullStatus.FOUND) {
-          const messages = decodeRecords(result.body ?? Buffer.alloc(0))
-            .map((record) => toReceivedMessage(record, fetcher.mq.brokerName, undefined))
-            .filter((msg) => tagMatches(fetcher.expression, msg.tags));
+          const messages = receivedFromPull(result.body, fetcher.mq, fetcher.filter.parsed, undefined);
           fetcher.buffer.push(...messages);
           if (messages.length > 0) this.wake?.();
         } else if (result.status === PullStatus.OFFSET_ILLEGAL) {
@@ -413,7 +390,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
         fetcher.nextPullOffset = result.nextBeginOffset;
       } catch (err) {
         if (!current()) return;
-        const delay = backoffDelay(failures++, { initialDelayMs: 100, maxDelayMs: 3_000, factor: 2, jitter: 0.3 });
+        const delay = backoffDelay(failures++, PULL_FAILURE_BACKOFF);
         instance.logger.debug({ err, queue: fetcher.mq, delay }, 'pull failed');
         await sleep(delay);
       }

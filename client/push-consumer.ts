@@ -1,10 +1,6 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { ConsumerData } from '../protocol/bodies.js';
 import { FerryMQError, InvalidArgumentError } from '../protocol/errors.js';
-import { decodeRecords } from '../protocol/message-codec.js';
 import { MessageConst } from '../protocol/properties.js';
-import { parseTagExpression, tagMatches, type TagExpression } from '../protocol/tag-filter.js';
 import { averageStrategy } from './allocate/average.js';
 import type { AllocateStrategy } from './allocate/strategy.js';
 import { PullStatus } from './broker-api.js';
@@ -15,16 +11,16 @@ import { OrderlyConsumeService } from './consume-orderly.js';
 import type { ConsumeHost, ConsumeStats, MessageListener, MessageModel, ReceivedProcessQueue } from './consume-types.js';
 import { DuplicateCounter } from './duplicate-counter.js';
 import type { Logger } from './logger.js';
-import { toReceivedMessage, type ReceivedMessage } from './message.js';
+import { receivedFromPull, type ReceivedMessage } from './message.js';
 import { compareQueues, queueKey, type MessageQueue } from './message-queue.js';
-import { BrokerOffsetStore, LocalFileOffsetStore, type OffsetStore } from './offset-store.js';
+import { createOffsetStore, type OffsetStore } from './offset-store.js';
 import { ProcessQueue } from './process-queue.js';
 import { Producer } from './producer.js';
 import { allocationReport, RebalanceService, type AllocationReport } from './rebalance-service.js';
-import { backoffDelay, sleep } from './retry.js';
+import { backoffDelay, PULL_FAILURE_BACKOFF, sleep } from './retry.js';
 import { computeStartOffset, storeHasAnyOffset, type ConsumeFromWhere } from './start-offset.js';
+import { consumerDataOf, newSubscription, wireExpression, type Subscription } from './subscription.js';
 import { TaskPool } from './task-pool.js';
-
 
 export interface PushConsumerOptions extends ClientOptions {
   group: string;
@@ -71,13 +67,6 @@ export interface PushConsumerOptions extends ClientOptions {
   offsetStoreDir?: string;
   /** Recent deliveries remembered by the duplicate counter. Default 10000. */
   duplicateWindow?: number;
-}
-
-interface Subscription {
-  topic: string;
-  expression: string;
-  parsed: TagExpression;
-  subVersion: number;
 }
 
 interface OwnedQueue {
@@ -144,7 +133,7 @@ export class PushConsumer {
   /** Subscribes a topic with a tag expression (`*`, `TagA || TagB`). Call before or after start(). */
   subscribe(topic: string, expression = '*'): this {
     if (!topic) throw new InvalidArgumentError('topic is required');
-    this.subscriptions.set(topic, { topic, expression, parsed: parseTagExpression(expression), subVersion: Date.now() });
+    this.subscriptions.set(topic, newSubscription(topic, expression));
     if (this.running) {
       void this.instance!.sendHeartbeat().catch(() => {});
       void this.rebalancer!.rebalanceNow();
@@ -163,16 +152,14 @@ export class PushConsumer {
     const instance = ClientInstance.acquire(this.options, this.member);
     this.instance = instance;
     try {
-      this.offsetStore = this.messageModel === 'CLUSTERING'
-        ? new BrokerOffsetStore(this.group, instance.offsetBackend())
-        : new LocalFileOffsetStore(join(this.options.offsetStoreDir ?? join(homedir(), '.ferrymq', 'offsets'), this.group, `${this.options.instanceName ?? 'DEFAULT'}.json`));
+      this.offsetStore = createOffsetStore(this.messageModel, this.group, () => instance.offsetBackend(), this.options);
       await this.offsetStore.load();
     } catch (error) {
       await instance.release(this.member);
       this.instance = undefined;
       throw error;
     }
-    if (this.messageModel === 'CLUSTERING') this.subscriptions.set(this.retryTopic, { topic: this.retryTopic, expression: '*', parsed: parseTagExpression('*'), subVersion: Date.now() });
+    if (this.messageModel === 'CLUSTERING') this.subscriptions.set(this.retryTopic, newSubscription(this.retryTopic, '*'));
     this.pool = new TaskPool(this.options.consumeThreadMax ?? 20);
     const host: ConsumeHost = {
       group: this.group,
@@ -277,22 +264,7 @@ export class PushConsumer {
   }
 
   private consumerData(): ConsumerData {
-    return {
-      groupName: this.group,
-      consumeType: 'CONSUME_PASSIVELY',
-      messageModel: this.messageModel,
-      consumeFromWhere: `CONSUME_FROM_${this.options.consumeFromWhere ?? 'LAST_OFFSET'}`,
-      subscriptionDataSet: [...this.subscriptions.values()].map((s) => ({
-        classFilterMode: false,
-        topic: s.topic,
-        subString: s.parsed.all ? '*' : s.expression,
-        tagsSet: [...s.parsed.tags],
-        codeSet: [...s.parsed.codes],
-        subVersion: s.subVersion,
-        expressionType: 'TAG',
-      })),
-      unitMode: false,
-    };
+    return consumerDataOf(this.group, 'CONSUME_PASSIVELY', this.messageModel, this.options.consumeFromWhere ?? 'LAST_OFFSET', this.subscriptions.values());
   }
 
   private async rebalance(): Promise<void> {
@@ -419,16 +391,14 @@ export class PushConsumer {
         const committed = this.messageModel === 'CLUSTERING' ? await this.offsetStore.read(mq) : -1;
         const result = await instance.api.pull(
           address,
-          { group: this.group, queue: mq, offset: next, maxNums: pullBatchSize, subscription: sub.parsed.all ? '*' : sub.expression, subVersion: sub.subVersion, commitOffset: committed, suspendTimeoutMs: suspendMs },
-          suspendMs + instance.requestTimeoutMs + 2_000,
+          { group: this.group, queue: mq, offset: next, maxNums: pullBatchSize, subscription: wireExpression(sub), subVersion: sub.subVersion, commitOffset: committed, suspendTimeoutMs: suspendMs },
+          instance.longPollTimeoutMs(suspendMs),
         );
         failures = 0;
         if (pq.dropped || !this.running) break;
         switch (result.status) {
           case PullStatus.FOUND: {
-            const messages = decodeRecords(result.body ?? Buffer.alloc(0))
-              .map((record) => toReceivedMessage(record, mq.brokerName, retryTopic))
-              .filter((msg) => mq.topic === retryTopic || tagMatches(sub.parsed, msg.tags));
+            const messages = receivedFromPull(result.body, mq, sub.parsed, retryTopic);
             for (const msg of messages) {
               msg.properties[MessageConst.MIN_OFFSET] = String(result.minOffset);
               msg.properties[MessageConst.MAX_OFFSET] = String(result.maxOffset);
@@ -456,7 +426,7 @@ export class PushConsumer {
         if (this.options.pullIntervalMs) await sleep(this.options.pullIntervalMs);
       } catch (err) {
         if (!this.running || pq.dropped) break;
-        const delay = backoffDelay(failures++, { initialDelayMs: 100, maxDelayMs: 3_000, factor: 2, jitter: 0.3 });
+        const delay = backoffDelay(failures++, PULL_FAILURE_BACKOFF);
         this.logger.debug({ err, queue: mq, delay }, 'pull failed');
         await sleep(delay);
       }
@@ -500,10 +470,8 @@ export class PushConsumer {
 
   private async lock(queues: readonly MessageQueue[]): Promise<MessageQueue[]> {
     const instance = this.instance!;
-    const byBroker = new Map<string, MessageQueue[]>();
-    for (const mq of queues) byBroker.set(mq.brokerName, [...(byBroker.get(mq.brokerName) ?? []), mq]);
     const locked: MessageQueue[] = [];
-    for (const [brokerName, mqs] of byBroker) {
+    for (const [brokerName, mqs] of byBroker(queues)) {
       try {
         locked.push(...(await instance.api.lockQueues(await instance.requireMaster(brokerName), this.group, instance.clientId, mqs)));
       } catch (err) {
@@ -515,10 +483,8 @@ export class PushConsumer {
 
   private async unlock(queues: readonly MessageQueue[]): Promise<void> {
     const instance = this.instance!;
-    const byBroker = new Map<string, MessageQueue[]>();
-    for (const mq of queues) byBroker.set(mq.brokerName, [...(byBroker.get(mq.brokerName) ?? []), mq]);
     await Promise.allSettled(
-      [...byBroker].map(async ([brokerName, mqs]) => instance.api.unlockQueues(await instance.requireMaster(brokerName), this.group, instance.clientId, mqs)),
+      [...byBroker(queues)].map(async ([brokerName, mqs]) => instance.api.unlockQueues(await instance.requireMaster(brokerName), this.group, instance.clientId, mqs)),
     );
   }
 
@@ -562,4 +528,15 @@ export class PushConsumer {
       entry.loop = this.pullLoop(entry, offset);
     }
   }
+}
+
+/** Lock and unlock requests go to each queue's own broker. */
+function byBroker(queues: readonly MessageQueue[]): Map<string, MessageQueue[]> {
+  const groups = new Map<string, MessageQueue[]>();
+  for (const mq of queues) {
+    const group = groups.get(mq.brokerName);
+    if (group) group.push(mq);
+    else groups.set(mq.brokerName, [mq]);
+  }
+  return groups;
 }

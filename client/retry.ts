@@ -17,6 +17,9 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { initialDelayMs: 100, maxDelayMs: 10_000, factor: 2, jitter: 0.5 };
 
+/** Between failed pulls of one queue: quick at first, never more than 3 s apart. */
+export const PULL_FAILURE_BACKOFF: BackoffOptions = { initialDelayMs: 100, maxDelayMs: 3_000, factor: 2, jitter: 0.3 };
+
 /** Delay before retry number `attempt` (0-based). `random` is injectable for deterministic tests. */
 export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF, random: () => number = Math.random): number {
   const exponential = Math.min(options.maxDelayMs, options.initialDelayMs * Math.pow(options.factor, Math.max(0, attempt)));
