@@ -2,39 +2,10 @@
  * The npm client ali-ons, unmodified, against a real broker over TCP: produce, cluster consumption
  * with a tag filter, and broadcast consumption.
  */
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ons, onsClientOptions, type OnsConsumer, type OnsMessage, type OnsProducer } from '../helpers/ali-ons.js';
 import { uniqueName, waitFor } from '../helpers/common.js';
 import { createTopic, startBroker, type TestBroker } from '../helpers/broker.js';
-
-const require = createRequire(import.meta.url);
-const { Producer, Consumer, Message } = require('ali-ons') as {
-  Producer: new (options: object) => AliProducer;
-  Consumer: new (options: object) => AliConsumer;
-  Message: new (topic: string, tags: string, body: Buffer) => { keys?: string[] };
-};
-
-interface AliProducer {
-  ready(): Promise<void>;
-  send(message: object): Promise<{ sendStatus: string; msgId: string; queueOffset: number }>;
-  close(): Promise<void>;
-  on(event: 'error', listener: (err: Error) => void): void;
-}
-interface AliMessage {
-  msgId: string;
-  tags: string;
-  body: Buffer;
-}
-interface AliConsumer {
-  ready(): Promise<void>;
-  subscribe(topic: string, expression: string, handler: (msg: AliMessage) => Promise<void>): void;
-  close(): Promise<void>;
-  on(event: 'error', listener: (err: Error) => void): void;
-}
-
-const silentLogger = { info() {}, warn() {}, error() {}, debug() {} };
-// ali-ons asserts an HTTP client even when nameSrv is given; it is only used for Aliyun address lookup.
-const httpclient = { request: async () => ({ status: 404, data: '' }) };
 
 let broker: TestBroker;
 const closers: (() => Promise<void>)[] = [];
@@ -47,20 +18,16 @@ afterAll(async () => {
   await broker.stop();
 });
 
-function clientOptions() {
-  return { nameSrv: broker.nameSrv, httpclient, logger: silentLogger, instanceName: uniqueName('i') };
-}
-
-async function producerFor(): Promise<AliProducer> {
-  const producer = new Producer({ ...clientOptions(), producerGroup: uniqueName('PG') });
+async function producerFor(): Promise<OnsProducer> {
+  const producer = new ons.Producer({ ...onsClientOptions(broker.nameSrv), producerGroup: uniqueName('PG') });
   producer.on('error', () => undefined);
   await producer.ready();
   closers.push(() => producer.close());
   return producer;
 }
 
-async function consumerFor(group: string, topic: string, expression: string, extra: object, received: AliMessage[]): Promise<AliConsumer> {
-  const consumer = new Consumer({ ...clientOptions(), consumerGroup: group, rebalanceInterval: 500, ...extra });
+async function consumerFor(group: string, topic: string, expression: string, extra: object, received: OnsMessage[]): Promise<OnsConsumer> {
+  const consumer = new ons.Consumer({ ...onsClientOptions(broker.nameSrv), consumerGroup: group, rebalanceInterval: 500, ...extra });
   // ali-ons reports QUERY_NOT_FOUND and similar through 'error' events; they are expected here.
   consumer.on('error', () => undefined);
   consumer.subscribe(topic, expression, async (msg) => {
@@ -79,13 +46,13 @@ describe('ali-ons against FerryMQ', () => {
     const producer = await producerFor();
     const sentIds = new Map<string, string>();
     const sendOne = async (tag: string, i: number) => {
-      const result = await producer.send(new Message(topic, tag, Buffer.from(`${tag}-${i}`)));
+      const result = await producer.send(new ons.Message(topic, tag, Buffer.from(`${tag}-${i}`)));
       expect(result.sendStatus).toBe('SEND_OK');
       sentIds.set(`${tag}-${i}`, result.msgId);
     };
     // Sent before the group exists: a new group on a young queue starts at offset 0.
     for (let i = 0; i < 4; i++) await sendOne(i % 2 === 0 ? 'TagA' : 'TagB', i);
-    const received: AliMessage[] = [];
+    const received: OnsMessage[] = [];
     await consumerFor(group, topic, 'TagA', {}, received);
     for (let i = 4; i < 8; i++) await sendOne(i % 2 === 0 ? 'TagA' : 'TagB', i);
     await waitFor(() => received.length >= 4, { timeoutMs: 20_000, what: '4 TagA messages' });
@@ -103,14 +70,14 @@ describe('ali-ons against FerryMQ', () => {
     const group = uniqueName('GID');
     createTopic(broker, topic, 2);
     const producer = await producerFor();
-    const first: AliMessage[] = [];
-    const second: AliMessage[] = [];
+    const first: OnsMessage[] = [];
+    const second: OnsMessage[] = [];
     await consumerFor(group, topic, 'TagA', { isBroadcast: true }, first);
     await consumerFor(group, topic, 'TagA', { isBroadcast: true }, second);
     // Both consumers pull both queues: once all four pulls are held, messages sent now reach both.
     await waitFor(() => broker.broker.context.pullHolds.heldOnTopic(topic) >= 4, { timeoutMs: 15_000, what: 'broadcast pulls held' });
     for (let i = 0; i < 6; i++) {
-      const result = await producer.send(new Message(topic, i % 2 === 0 ? 'TagA' : 'TagB', Buffer.from(`b-${i}`)));
+      const result = await producer.send(new ons.Message(topic, i % 2 === 0 ? 'TagA' : 'TagB', Buffer.from(`b-${i}`)));
       expect(result.sendStatus).toBe('SEND_OK');
     }
     await waitFor(() => first.length >= 3 && second.length >= 3, { timeoutMs: 20_000, what: 'both broadcast consumers' });
@@ -124,16 +91,16 @@ describe('ali-ons against FerryMQ', () => {
     const group = uniqueName('GID');
     createTopic(broker, topic, 1);
     const producer = await producerFor();
-    for (let i = 0; i < 3; i++) await producer.send(new Message(topic, 'TagA', Buffer.from(`before-${i}`)));
-    const early: AliMessage[] = [];
+    for (let i = 0; i < 3; i++) await producer.send(new ons.Message(topic, 'TagA', Buffer.from(`before-${i}`)));
+    const early: OnsMessage[] = [];
     const consumer = await consumerFor(group, topic, '*', {}, early);
     await waitFor(() => early.length >= 3, { timeoutMs: 20_000, what: 'first 3 messages' });
     await consumer.close(); // persists its offsets (UPDATE_CONSUMER_OFFSET)
 
     await broker.restart();
     const producerAfter = await producerFor();
-    for (let i = 0; i < 2; i++) await producerAfter.send(new Message(topic, 'TagA', Buffer.from(`after-${i}`)));
-    const late: AliMessage[] = [];
+    for (let i = 0; i < 2; i++) await producerAfter.send(new ons.Message(topic, 'TagA', Buffer.from(`after-${i}`)));
+    const late: OnsMessage[] = [];
     await consumerFor(group, topic, '*', {}, late);
     await waitFor(() => late.length >= 2, { timeoutMs: 20_000, what: 'messages after the restart' });
     await new Promise((r) => setTimeout(r, 300));

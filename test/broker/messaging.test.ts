@@ -6,9 +6,8 @@ import { decodeOffsetMsgId } from '../../protocol/message-id.js';
 import type { RemotingCommand } from '../../protocol/remoting-command.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
-import { toV2 } from '../../protocol/send-header.js';
 import { uniqueName } from '../helpers/common.js';
-import { createTopic, RawClient, startBroker, type TestBroker } from '../helpers/broker.js';
+import { createTopic, RawClient, sendHeaderV2, startBroker, type TestBroker } from '../helpers/broker.js';
 
 let broker: TestBroker;
 let client: RawClient;
@@ -24,18 +23,7 @@ afterAll(async () => {
 
 function send(topic: string, body: string, properties: Record<string, string> = {}, queueId = 0, via = client) {
   const props = Object.entries(properties).map(([k, v]) => `${k}\u0001${v}\u0002`).join('');
-  const header = toV2({
-    producerGroup: 'PG',
-    topic,
-    defaultTopic: 'TBW102',
-    defaultTopicQueueNums: 4,
-    queueId,
-    sysFlag: 0,
-    bornTimestamp: Date.now(),
-    flag: 0,
-    properties: props,
-  });
-  return via.request(RequestCode.SEND_MESSAGE_V2, header, Buffer.from(body));
+  return via.request(RequestCode.SEND_MESSAGE_V2, sendHeaderV2(topic, { queueId, properties: props }), Buffer.from(body));
 }
 
 const PULL_SUSPEND = 2;
@@ -160,7 +148,7 @@ describe('send, pull and lookups', () => {
     const topic = uniqueName('batch');
     createTopic(broker, topic, 1);
     const body = encodeBatchBody(['x', 'y', 'z'].map((b) => ({ flag: 0, body: Buffer.from(b), properties: `KEYS\u0001k-${b}\u0002` })));
-    const header = { ...toV2({ producerGroup: 'PG', topic, defaultTopic: 'TBW102', defaultTopicQueueNums: 4, queueId: 0, sysFlag: 0, bornTimestamp: Date.now(), flag: 0, properties: '', batch: true }) };
+    const header = sendHeaderV2(topic, { batch: true });
     const response = await client.request(RequestCode.SEND_BATCH_MESSAGE, header, body);
     expect(response.code).toBe(ResponseCode.SUCCESS);
     expect(response.extFields.msgId.split(',')).toHaveLength(3);

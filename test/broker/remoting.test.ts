@@ -5,9 +5,8 @@ import { encodeFrame } from '../../protocol/frame-codec.js';
 import { createRequest } from '../../protocol/remoting-command.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
-import { toV2 } from '../../protocol/send-header.js';
 import { uniqueName, waitFor } from '../helpers/common.js';
-import { createTopic, RawClient, startBroker, type TestBroker } from '../helpers/broker.js';
+import { createTopic, RawClient, sendHeaderV2, startBroker, type TestBroker } from '../helpers/broker.js';
 
 let broker: TestBroker;
 
@@ -16,19 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => broker.stop());
 
-function sendHeader(topic: string, queueId = 0, properties = 'TAGS\u0001A\u0002') {
-  return toV2({
-    producerGroup: 'PG',
-    topic,
-    defaultTopic: 'TBW102',
-    defaultTopicQueueNums: 4,
-    queueId,
-    sysFlag: 0,
-    bornTimestamp: Date.now(),
-    flag: 0,
-    properties,
-  });
-}
+const sendHeader = (topic: string) => sendHeaderV2(topic, { properties: 'TAGS\u0001A\u0002' });
 
 describe('remoting basics', () => {
   it('answers an unknown request code with 3 and a remark', async () => {

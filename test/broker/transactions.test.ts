@@ -4,9 +4,8 @@ import { decodeOffsetMsgId } from '../../protocol/message-id.js';
 import type { RemotingCommand } from '../../protocol/remoting-command.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
-import { toV2 } from '../../protocol/send-header.js';
 import { uniqueName, waitFor } from '../helpers/common.js';
-import { createTopic, RawClient, startBroker, type TestBroker } from '../helpers/broker.js';
+import { createTopic, RawClient, sendHeaderV2, startBroker, type TestBroker } from '../helpers/broker.js';
 
 let broker: TestBroker;
 
@@ -23,15 +22,9 @@ async function producer(group: string): Promise<RawClient> {
 }
 
 function sendHalf(client: RawClient, topic: string, group: string, body: string) {
-  const header = toV2({
+  const header = sendHeaderV2(topic, {
     producerGroup: group,
-    topic,
-    defaultTopic: 'TBW102',
-    defaultTopicQueueNums: 4,
-    queueId: 0,
     sysFlag: 4,
-    bornTimestamp: Date.now(),
-    flag: 0,
     properties: `TRAN_MSG\u0001true\u0002PGROUP\u0001${group}\u0002UNIQ_KEY\u0001${uniqueName('U')}\u0002`,
   });
   return client.request(RequestCode.SEND_MESSAGE_V2, header, Buffer.from(body));

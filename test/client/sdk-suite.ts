@@ -3,7 +3,6 @@
  * (`sdk-ferrymq.test.ts`) and a real Apache RocketMQ (`sdk-rocketmq.test.ts`). The same code must
  * pass on both. Every test uses fresh topic and group names and short client intervals.
  */
-import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ConsumeStatus,
@@ -16,6 +15,7 @@ import {
   type PushConsumerOptions,
   type ReceivedMessage,
 } from '../../client/index.js';
+import { ons, onsClientOptions, type OnsMessage } from '../helpers/ali-ons.js';
 import { tempDir, uniqueName, waitFor } from '../helpers/common.js';
 
 export interface SdkTarget {
@@ -27,32 +27,6 @@ export interface SdkTarget {
 /** Fast timers for tests: the defaults (20-30 s) are production values. */
 export const FAST = { routeRefreshIntervalMs: 500, heartbeatIntervalMs: 500 } as const;
 const FAST_CONSUMER = { ...FAST, rebalanceIntervalMs: 500, persistOffsetIntervalMs: 300, pullSuspendMs: 1_000 } as const;
-
-interface OnsMessage {
-  topic: string;
-  tags?: string;
-  body: Buffer;
-  msgId: string;
-  keys?: string[];
-}
-interface AliOns {
-  Consumer: new (options: Record<string, unknown>) => {
-    ready(): Promise<void>;
-    subscribe(topic: string, expression: string, handler: (msg: OnsMessage) => Promise<unknown>): void;
-    on(event: 'error', listener: (err: Error) => void): void;
-    close(): Promise<void>;
-  };
-  Producer: new (options: Record<string, unknown>) => {
-    ready(): Promise<void>;
-    send(msg: OnsMessage): Promise<{ msgId: string; sendStatus: string }>;
-    close(): Promise<void>;
-  };
-  Message: new (topic: string, tags: string, body: Buffer) => OnsMessage;
-}
-const ons = createRequire(import.meta.url)('ali-ons') as AliOns;
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-// ali-ons asserts an HTTP client even when nameSrv is given; it is never called then.
-const httpclient = { request: async () => Promise.reject(new Error('no HTTP in tests')) };
 
 export function sdkSuite(target: () => SdkTarget): void {
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -524,7 +498,7 @@ export function sdkSuite(target: () => SdkTarget): void {
     it('ali-ons producer → SDK consumer', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 2);
-      const onsProducer = new ons.Producer({ producerGroup: uniqueName('PG'), nameSrv: target().nameSrv, httpclient, logger: quiet, instanceName: uniqueName('p') });
+      const onsProducer = new ons.Producer({ ...onsClientOptions(target().nameSrv), producerGroup: uniqueName('PG') });
       await onsProducer.ready();
       cleanups.push(() => onsProducer.close());
       const got: ReceivedMessage[] = [];
@@ -543,7 +517,7 @@ export function sdkSuite(target: () => SdkTarget): void {
       const topic = uniqueName('T');
       await target().createTopic(topic, 2);
       const got: OnsMessage[] = [];
-      const onsConsumer = new ons.Consumer({ consumerGroup: uniqueName('G'), nameSrv: target().nameSrv, httpclient, logger: quiet, instanceName: uniqueName('c'), consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' });
+      const onsConsumer = new ons.Consumer({ ...onsClientOptions(target().nameSrv), consumerGroup: uniqueName('G'), consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' });
       onsConsumer.on('error', () => undefined);
       onsConsumer.subscribe(topic, 'TagA', async (msg) => { got.push(msg); });
       await onsConsumer.ready();

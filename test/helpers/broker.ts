@@ -9,9 +9,11 @@ import { BrokerServer } from '../../broker/broker-server.js';
 import { resolveBrokerConfig, type BrokerConfig } from '../../broker/config.js';
 import { newTopicConfig, PERM_READ, PERM_WRITE } from '../../broker/topic-config-manager.js';
 import { FrameDecoder, encodeFrame } from '../../protocol/frame-codec.js';
+import { decodeRecords, type DecodedRecord } from '../../protocol/message-codec.js';
 import { createRequest, isResponse, type ExtFieldsInput, type RemotingCommand } from '../../protocol/remoting-command.js';
+import { toV2, type SendMessageRequestHeader } from '../../protocol/send-header.js';
 import type { StoreConfig } from '../../storage/config.js';
-import { tempDir } from './common.js';
+import { tempDir, uniqueName } from './common.js';
 
 export type BrokerOverrides = Partial<Omit<BrokerConfig, 'store'>> & { store?: Partial<StoreConfig> };
 
@@ -68,6 +70,35 @@ export async function startBroker(overrides: BrokerOverrides = {}): Promise<Test
 export function createTopic(target: TestBroker | BrokerServer, name: string, queueNums: number): void {
   const broker = target instanceof BrokerServer ? target : target.broker;
   broker.context.topics.put(newTopicConfig(name, queueNums, PERM_READ | PERM_WRITE));
+}
+
+/** Creates a read-write topic with a fresh name, and returns the name. */
+export function newTopic(target: TestBroker, queueNums = 1, prefix = 'T'): string {
+  const topic = uniqueName(prefix);
+  createTopic(target, topic, queueNums);
+  return topic;
+}
+
+/** Up to 1000 records of a queue from `fromOffset` on, read straight from the broker's store. */
+export async function storedRecords(target: TestBroker, topic: string, queueId = 0, fromOffset = 0): Promise<DecodedRecord[]> {
+  const result = await target.broker.context.store.read(topic, queueId, fromOffset, 1000, 64 * 1024 * 1024);
+  return result.buffers.flatMap((b) => decodeRecords(b));
+}
+
+/** The SEND_MESSAGE_V2 (310) header of a plain send to queue 0 by group `PG`, with `fields` overriding. */
+export function sendHeaderV2(topic: string, fields: Partial<SendMessageRequestHeader> = {}): Record<string, string> {
+  return toV2({
+    producerGroup: 'PG',
+    topic,
+    defaultTopic: 'TBW102',
+    defaultTopicQueueNums: 4,
+    queueId: 0,
+    sysFlag: 0,
+    bornTimestamp: Date.now(),
+    flag: 0,
+    properties: '',
+    ...fields,
+  });
 }
 
 /** A minimal remoting client: one socket, responses matched by opaque, server requests recorded. */

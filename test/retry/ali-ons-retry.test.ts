@@ -2,43 +2,13 @@
  * Retry, DLQ and delayed sends end to end with ali-ons against a real broker using the short delay
  * profile (100..440 ms). ali-ons sends back with delayLevel 0, so retry n waits level 3 + n - 1.
  */
-import { createRequire } from 'node:module';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULE_TOPIC } from '../../broker/delay/delay-queue.js';
 import { TEST_DELAY_LEVELS, parseDelaySchedule } from '../../broker/delay/delay-schedule.js';
-import { decodeRecords, type DecodedRecord } from '../../protocol/message-codec.js';
+import { ons, onsClientOptions, type OnsConsumer, type OnsProducer, type OnsMessage } from '../helpers/ali-ons.js';
 import { uniqueName, waitFor } from '../helpers/common.js';
-import { createTopic, startBroker, type TestBroker } from '../helpers/broker.js';
+import { newTopic, startBroker, storedRecords, type TestBroker } from '../helpers/broker.js';
 
-interface OnsMessage {
-  topic: string;
-  body: Buffer;
-  msgId: string;
-  originMessageId?: string;
-  reconsumeTimes: number;
-  delayTimeLevel?: number;
-}
-interface OnsConsumer {
-  ready(): Promise<void>;
-  subscribe(topic: string, expression: string, handler: (msg: OnsMessage) => Promise<unknown>): void;
-  on(event: 'error', listener: (err: Error) => void): void;
-  close(): Promise<void>;
-}
-interface OnsProducer {
-  ready(): Promise<void>;
-  send(msg: OnsMessage): Promise<{ msgId: string; sendStatus: string }>;
-  close(): Promise<void>;
-}
-interface AliOns {
-  Consumer: new (options: Record<string, unknown>) => OnsConsumer;
-  Producer: new (options: Record<string, unknown>) => OnsProducer;
-  Message: new (topic: string, tags: string, body: Buffer) => OnsMessage;
-}
-const ons = createRequire(import.meta.url)('ali-ons') as AliOns;
-
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-// ali-ons asserts an HTTP client even when nameSrv is given; it is never called then.
-const httpclient = { request: async () => Promise.reject(new Error('no HTTP in tests')) };
 const schedule = parseDelaySchedule(TEST_DELAY_LEVELS);
 
 let broker: TestBroker;
@@ -47,7 +17,7 @@ const consumers: OnsConsumer[] = [];
 
 beforeAll(async () => {
   broker = await startBroker({ messageDelayLevel: TEST_DELAY_LEVELS });
-  producer = new ons.Producer({ producerGroup: uniqueName('PG'), nameSrv: broker.nameSrv, httpclient, logger: quiet, instanceName: uniqueName('p') });
+  producer = new ons.Producer({ ...onsClientOptions(broker.nameSrv), producerGroup: uniqueName('PG') });
   await producer.ready();
 });
 
@@ -63,33 +33,15 @@ afterAll(async () => {
 function newConsumer(group: string, options: Record<string, unknown> = {}): OnsConsumer {
   // A known group gets its %RETRY% route on the first lookup (no 30 s wait for the next route poll).
   broker.broker.context.topics.ensureGroup(group);
-  const consumer = new ons.Consumer({
-    consumerGroup: group,
-    nameSrv: broker.nameSrv,
-    httpclient,
-    logger: quiet,
-    instanceName: uniqueName('c'),
-    ...options,
-  });
+  const consumer = new ons.Consumer({ ...onsClientOptions(broker.nameSrv), consumerGroup: group, ...options });
   consumer.on('error', () => undefined); // the handler's own failures are reported here
   consumers.push(consumer);
   return consumer;
 }
 
-async function records(topic: string, queueId = 0): Promise<DecodedRecord[]> {
-  const result = await broker.broker.context.store.read(topic, queueId, 0, 1000, 64 * 1024 * 1024);
-  return result.buffers.flatMap((b) => decodeRecords(b));
-}
-
-function newTopic(queues = 1): string {
-  const topic = uniqueName('T');
-  createTopic(broker, topic, queues);
-  return topic;
-}
-
 describe('ali-ons clustering consumer', () => {
   it('a listener that always fails gets 16 redeliveries at growing delays, then one copy lands in %DLQ%<group>', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const deliveries: { at: number; reconsumeTimes: number; originMessageId?: string; msgId: string }[] = [];
     const consumer = newConsumer(group);
@@ -101,7 +53,7 @@ describe('ali-ons clustering consumer', () => {
     const sent = await producer.send(new ons.Message(topic, 'TagA', Buffer.from('poison')));
 
     const dlq = `%DLQ%${group}`;
-    await waitFor(async () => (await records(dlq)).length > 0, { what: 'the DLQ copy', timeoutMs: 25_000, intervalMs: 50 });
+    await waitFor(async () => (await storedRecords(broker, dlq)).length > 0, { what: 'the DLQ copy', timeoutMs: 25_000, intervalMs: 50 });
     expect(deliveries.map((d) => d.reconsumeTimes)).toEqual(Array.from({ length: 17 }, (_, i) => i));
     expect(deliveries[0].msgId).toBe(sent.msgId);
     for (let n = 1; n <= 16; n++) {
@@ -109,7 +61,7 @@ describe('ali-ons clustering consumer', () => {
       // Retry n waited at least level 3 + (n - 1) after the failed attempt before it.
       expect(deliveries[n].at - deliveries[n - 1].at).toBeGreaterThanOrEqual(schedule.delayMs(2 + n) - 5);
     }
-    const [dead, ...more] = await records(dlq);
+    const [dead, ...more] = await storedRecords(broker, dlq);
     expect(more).toHaveLength(0);
     expect(dead.body.toString()).toBe('poison');
     expect(dead.reconsumeTimes).toBe(17);
@@ -120,7 +72,7 @@ describe('ali-ons clustering consumer', () => {
   });
 
   it('a handler that throws once gets the retry with reconsumeTimes 1 and originMessageId set', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const seen: OnsMessage[] = [];
     const consumer = newConsumer(group);
@@ -137,11 +89,11 @@ describe('ali-ons clustering consumer', () => {
     expect(seen[1].body.toString()).toBe('once');
     await new Promise((r) => setTimeout(r, 500));
     expect(seen).toHaveLength(2);
-    expect(await records(`%DLQ%${group}`)).toHaveLength(0);
+    expect(await storedRecords(broker, `%DLQ%${group}`)).toHaveLength(0);
   });
 
   it('maxReconsumeTimes: 2 ends in the DLQ after reconsumeTimes 2', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const times: number[] = [];
     const consumer = newConsumer(group, { maxReconsumeTimes: 2 });
@@ -151,9 +103,9 @@ describe('ali-ons clustering consumer', () => {
     });
     await consumer.ready();
     const sent = await producer.send(new ons.Message(topic, 'TagA', Buffer.from('two')));
-    await waitFor(async () => (await records(`%DLQ%${group}`)).length > 0, { what: 'the DLQ copy', timeoutMs: 10_000 });
+    await waitFor(async () => (await storedRecords(broker, `%DLQ%${group}`)).length > 0, { what: 'the DLQ copy', timeoutMs: 10_000 });
     expect(times).toEqual([0, 1, 2]);
-    const [dead] = await records(`%DLQ%${group}`);
+    const [dead] = await storedRecords(broker, `%DLQ%${group}`);
     expect(dead.reconsumeTimes).toBe(3);
     expect(dead.propertyMap.ORIGIN_MESSAGE_ID).toBe(sent.msgId);
   });
@@ -161,9 +113,9 @@ describe('ali-ons clustering consumer', () => {
 
 describe('ali-ons broadcasting consumer', () => {
   it('a failing listener causes no redelivery and nothing on the retry or delay queues', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
-    const scheduledBefore = await Promise.all(Array.from({ length: 18 }, (_, i) => records(SCHEDULE_TOPIC, i)));
+    const scheduledBefore = await Promise.all(Array.from({ length: 18 }, (_, i) => storedRecords(broker, SCHEDULE_TOPIC, i)));
     let calls = 0;
     const consumer = newConsumer(group, { isBroadcast: true, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' });
     consumer.subscribe(topic, '*', async () => {
@@ -176,15 +128,15 @@ describe('ali-ons broadcasting consumer', () => {
     // Longer than the whole short retry chain's first step (level 3) plus delivery.
     await new Promise((r) => setTimeout(r, 1000));
     expect(calls).toBe(1);
-    expect(await records(`%RETRY%${group}`)).toHaveLength(0);
-    const scheduledAfter = await Promise.all(Array.from({ length: 18 }, (_, i) => records(SCHEDULE_TOPIC, i)));
+    expect(await storedRecords(broker, `%RETRY%${group}`)).toHaveLength(0);
+    const scheduledAfter = await Promise.all(Array.from({ length: 18 }, (_, i) => storedRecords(broker, SCHEDULE_TOPIC, i)));
     expect(scheduledAfter.map((r) => r.length)).toEqual(scheduledBefore.map((r) => r.length));
   });
 });
 
 describe('ali-ons delayed send', () => {
   it('is not consumed before its level delay and is consumed soon after', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const level = 18;
     const received: { at: number; body: string }[] = [];

@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SCHEDULE_TOPIC } from '../../broker/delay/delay-queue.js';
-import { decodeRecords, type DecodedRecord } from '../../protocol/message-codec.js';
+import type { DecodedRecord } from '../../protocol/message-codec.js';
 import { encodeProperties } from '../../protocol/properties.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { uniqueName, waitFor } from '../helpers/common.js';
-import { RawClient, createTopic, startBroker, type TestBroker } from '../helpers/broker.js';
+import { RawClient, createTopic, startBroker, storedRecords, type TestBroker } from '../helpers/broker.js';
 
 const MESSAGES = 2000;
 const LEVEL = 2;
@@ -32,8 +32,7 @@ afterAll(async () => {
 async function readAll(topic: string, queueId: number): Promise<DecodedRecord[]> {
   const out: DecodedRecord[] = [];
   for (;;) {
-    const result = await broker.broker.context.store.read(topic, queueId, out.length, 1000, 64 * 1024 * 1024);
-    const batch = result.buffers.flatMap((b) => decodeRecords(b));
+    const batch = await storedRecords(broker, topic, queueId, out.length);
     if (batch.length === 0) return out;
     out.push(...batch);
   }

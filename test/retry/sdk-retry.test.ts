@@ -6,9 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULE_TOPIC } from '../../broker/delay/delay-queue.js';
 import { TEST_DELAY_LEVELS, parseDelaySchedule } from '../../broker/delay/delay-schedule.js';
 import { ConsumeStatus, Producer, PushConsumer, type PushConsumerOptions, type ReceivedMessage } from '../../client/index.js';
-import { decodeRecords, type DecodedRecord } from '../../protocol/message-codec.js';
 import { tempDir, uniqueName, waitFor } from '../helpers/common.js';
-import { createTopic, startBroker, type TestBroker } from '../helpers/broker.js';
+import { newTopic, startBroker, storedRecords, type TestBroker } from '../helpers/broker.js';
 
 const schedule = parseDelaySchedule(TEST_DELAY_LEVELS);
 let broker: TestBroker;
@@ -30,17 +29,6 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-async function records(topic: string, queueId = 0): Promise<DecodedRecord[]> {
-  const result = await broker.broker.context.store.read(topic, queueId, 0, 1000, 64 * 1024 * 1024);
-  return result.buffers.flatMap((b) => decodeRecords(b));
-}
-
-function newTopic(): string {
-  const topic = uniqueName('T');
-  createTopic(broker, topic, 1);
-  return topic;
-}
-
 async function startConsumer(topic: string, options: Omit<PushConsumerOptions, 'nameServer'>, listener: (msg: ReceivedMessage) => ConsumeStatus | void) {
   const consumer = new PushConsumer({ nameServer: broker.nameSrv, consumeFromWhere: 'FIRST_OFFSET', ...options });
   consumers.push(consumer);
@@ -55,7 +43,7 @@ async function startConsumer(topic: string, options: Omit<PushConsumerOptions, '
 
 describe('SDK clustering consumer', () => {
   it('RECONSUME_LATER every time: 16 redeliveries with reconsumeTimes 1..16 at growing delays, then one copy in %DLQ%<group>', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const deliveries: { at: number; msg: ReceivedMessage }[] = [];
     await startConsumer(topic, { group }, (msg) => {
@@ -63,7 +51,7 @@ describe('SDK clustering consumer', () => {
       return ConsumeStatus.RECONSUME_LATER;
     });
     const sent = await producer.send({ topic, body: 'poison', tags: 'TagA' });
-    await waitFor(async () => (await records(`%DLQ%${group}`)).length > 0, { what: 'the DLQ copy', timeoutMs: 25_000, intervalMs: 50 });
+    await waitFor(async () => (await storedRecords(broker, `%DLQ%${group}`)).length > 0, { what: 'the DLQ copy', timeoutMs: 25_000, intervalMs: 50 });
     expect(deliveries.map((d) => d.msg.reconsumeTimes)).toEqual(Array.from({ length: 17 }, (_, i) => i));
     for (let n = 1; n <= 16; n++) {
       expect(deliveries[n].msg.topic).toBe(topic);
@@ -71,7 +59,7 @@ describe('SDK clustering consumer', () => {
       expect(deliveries[n].msg.uniqKey).toBe(sent.uniqKey);
       expect(deliveries[n].at - deliveries[n - 1].at).toBeGreaterThanOrEqual(schedule.delayMs(2 + n) - 5);
     }
-    const dlq = await records(`%DLQ%${group}`);
+    const dlq = await storedRecords(broker, `%DLQ%${group}`);
     expect(dlq).toHaveLength(1);
     expect(dlq[0].reconsumeTimes).toBe(17);
     await new Promise((r) => setTimeout(r, 600));
@@ -81,10 +69,10 @@ describe('SDK clustering consumer', () => {
 
 describe('SDK broadcasting consumer', () => {
   it('a failing listener causes no redelivery and nothing on the retry or delay queues', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const offsets = await tempDir();
-    const scheduledBefore = await Promise.all(Array.from({ length: 18 }, (_, i) => records(SCHEDULE_TOPIC, i)));
+    const scheduledBefore = await Promise.all(Array.from({ length: 18 }, (_, i) => storedRecords(broker, SCHEDULE_TOPIC, i)));
     let calls = 0;
     try {
       await startConsumer(topic, { group, messageModel: 'BROADCASTING', offsetStoreDir: offsets.path }, () => {
@@ -95,8 +83,8 @@ describe('SDK broadcasting consumer', () => {
       await waitFor(() => calls > 0, { what: 'the first delivery' });
       await new Promise((r) => setTimeout(r, 1000));
       expect(calls).toBe(1);
-      expect(await records(`%RETRY%${group}`)).toHaveLength(0);
-      const scheduledAfter = await Promise.all(Array.from({ length: 18 }, (_, i) => records(SCHEDULE_TOPIC, i)));
+      expect(await storedRecords(broker, `%RETRY%${group}`)).toHaveLength(0);
+      const scheduledAfter = await Promise.all(Array.from({ length: 18 }, (_, i) => storedRecords(broker, SCHEDULE_TOPIC, i)));
       expect(scheduledAfter.map((r) => r.length)).toEqual(scheduledBefore.map((r) => r.length));
     } finally {
       await Promise.all(consumers.splice(0).map((c) => c.shutdown()));
@@ -107,7 +95,7 @@ describe('SDK broadcasting consumer', () => {
 
 describe('SDK delayed send', () => {
   it('is not delivered before its level delay and is delivered soon after', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const received: number[] = [];
     await startConsumer(topic, { group: uniqueName('G') }, () => {
       received.push(Date.now());

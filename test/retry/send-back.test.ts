@@ -5,13 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULE_TOPIC } from '../../broker/delay/delay-queue.js';
 import { TEST_DELAY_LEVELS, parseDelaySchedule } from '../../broker/delay/delay-schedule.js';
-import { decodeRecords, type DecodedRecord } from '../../protocol/message-codec.js';
+import type { DecodedRecord } from '../../protocol/message-codec.js';
 import { decodeOffsetMsgId } from '../../protocol/message-id.js';
 import { encodeProperties, type PropertyMap } from '../../protocol/properties.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { uniqueName, waitFor } from '../helpers/common.js';
-import { RawClient, createTopic, startBroker, type TestBroker } from '../helpers/broker.js';
+import { RawClient, newTopic, startBroker, storedRecords, type TestBroker } from '../helpers/broker.js';
 
 const schedule = parseDelaySchedule(TEST_DELAY_LEVELS);
 let broker: TestBroker;
@@ -70,27 +70,16 @@ function sendBack(offset: number, group: string, fields: Record<string, string |
   });
 }
 
-async function records(topic: string, queueId = 0): Promise<DecodedRecord[]> {
-  const result = await broker.broker.context.store.read(topic, queueId, 0, 1000, 64 * 1024 * 1024);
-  return result.buffers.flatMap((b) => decodeRecords(b));
-}
-
 /** Waits until `topic` holds at least `count` records, and returns them. */
 async function waitForRecords(topic: string, count = 1, queueId = 0): Promise<DecodedRecord[]> {
   let found: DecodedRecord[] = [];
-  await waitFor(async () => (found = await records(topic, queueId)).length >= count, { what: `${count} records on ${topic}`, intervalMs: 5 });
+  await waitFor(async () => (found = await storedRecords(broker, topic, queueId)).length >= count, { what: `${count} records on ${topic}`, intervalMs: 5 });
   return found;
-}
-
-function newTopic(): string {
-  const topic = uniqueName('T');
-  createTopic(broker, topic, 1);
-  return topic;
 }
 
 describe('CONSUMER_SEND_MSG_BACK', () => {
   it('puts a retry copy on %RETRY%<group> after level 3 + reconsumeTimes, with the retry properties', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const { msgId } = await send({ topic, properties: { TAGS: 'TagA', KEYS: 'order-1' }, body: 'first' });
     const sentBackAt = Date.now();
@@ -98,7 +87,7 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
     expect(response.code, response.remark).toBe(ResponseCode.SUCCESS);
 
     const retryTopic = `%RETRY%${group}`;
-    expect(await records(retryTopic)).toHaveLength(0);
+    expect(await storedRecords(broker, retryTopic)).toHaveLength(0);
     const [retry] = await waitForRecords(retryTopic);
     expect(Date.now() - sentBackAt).toBeGreaterThanOrEqual(schedule.delayMs(3) - 5);
     expect(retry.body.toString()).toBe('first');
@@ -109,7 +98,7 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
   });
 
   it('keeps RETRY_TOPIC and ORIGIN_MESSAGE_ID along the chain and ends in %DLQ%<group> at maxReconsumeTimes', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const retryTopic = `%RETRY%${group}`;
     const dlqTopic = `%DLQ%${group}`;
@@ -125,33 +114,33 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
     }
     // reconsumeTimes 2 >= max 2: straight to the DLQ, no delay.
     expect((await sendBack(offset, group, { maxReconsumeTimes: 2 })).code).toBe(ResponseCode.SUCCESS);
-    const [dead] = await records(dlqTopic);
+    const [dead] = await storedRecords(broker, dlqTopic);
     expect(dead.reconsumeTimes).toBe(3);
     expect(dead.propertyMap).toMatchObject({ RETRY_TOPIC: topic, ORIGIN_MESSAGE_ID: msgId });
     expect(broker.broker.context.topics.get(dlqTopic)).toMatchObject({ writeQueueNums: 1, readQueueNums: 1, perm: 6 });
-    expect(await records(retryTopic)).toHaveLength(2);
+    expect(await storedRecords(broker, retryTopic)).toHaveLength(2);
   });
 
   it('sends to the DLQ at once for a negative delay level', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const { msgId } = await send({ topic, properties: {} });
     expect((await sendBack(decodeOffsetMsgId(msgId).physicalOffset, group, { delayLevel: -1 })).code).toBe(ResponseCode.SUCCESS);
-    expect(await records(`%DLQ%${group}`)).toHaveLength(1);
+    expect(await storedRecords(broker, `%DLQ%${group}`)).toHaveLength(1);
   });
 
   it('uses the requested delay level when it is not 0', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const { msgId } = await send({ topic, properties: {} });
-    const before = await records(SCHEDULE_TOPIC, 0);
+    const before = await storedRecords(broker, SCHEDULE_TOPIC, 0);
     expect((await sendBack(decodeOffsetMsgId(msgId).physicalOffset, group, { delayLevel: 1 })).code).toBe(ResponseCode.SUCCESS);
-    const parked = (await records(SCHEDULE_TOPIC, 0)).slice(before.length);
+    const parked = (await storedRecords(broker, SCHEDULE_TOPIC, 0)).slice(before.length);
     expect(parked.map((r) => r.propertyMap.REAL_TOPIC)).toContain(`%RETRY%${group}`);
   });
 
   it('ignores the request max for clients older than 3.4.9 and uses the group retryMaxTimes', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const { msgId } = await send({ topic, properties: {} });
     const request = {
@@ -163,7 +152,7 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
     const { createRequest } = await import('../../protocol/remoting-command.js');
     const response = await client.send(createRequest(RequestCode.CONSUMER_SEND_MSG_BACK, request, undefined, { version: 120 }));
     expect(response.code).toBe(ResponseCode.SUCCESS);
-    expect(await records(`%DLQ%${group}`)).toHaveLength(0);
+    expect(await storedRecords(broker, `%DLQ%${group}`)).toHaveLength(0);
     expect(await waitForRecords(`%RETRY%${group}`)).toHaveLength(1);
   });
 
@@ -186,7 +175,7 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
   });
 
   it('drops the message (and answers SUCCESS) for a group configured without retry queues', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const group = uniqueName('G');
     const config = broker.broker.context.topics.ensureGroup(group)!;
     broker.broker.context.store.meta.putGroup({ ...config, retryQueueNums: 0 });
@@ -224,15 +213,15 @@ describe('send path', () => {
     broker.broker.context.topics.ensureGroup(group);
     await send({ topic: `%RETRY%${group}`, properties: {}, body: 'still-retrying', reconsumeTimes: 2, maxReconsumeTimes: 3 });
     await send({ topic: `%RETRY%${group}`, properties: {}, body: 'dead', reconsumeTimes: 3, maxReconsumeTimes: 3 });
-    expect((await records(`%RETRY%${group}`)).map((r) => r.body.toString())).toEqual(['still-retrying']);
-    expect((await records(`%DLQ%${group}`)).map((r) => r.body.toString())).toEqual(['dead']);
+    expect((await storedRecords(broker, `%RETRY%${group}`)).map((r) => r.body.toString())).toEqual(['still-retrying']);
+    expect((await storedRecords(broker, `%DLQ%${group}`)).map((r) => r.body.toString())).toEqual(['dead']);
   });
 
   it('parks a DELAY message until its level is due, then delivers it to its queue', async () => {
-    const topic = newTopic();
+    const topic = newTopic(broker);
     const level = 10;
     const { sentAt } = await send({ topic, properties: { DELAY: String(level), TAGS: 'later' }, body: 'delayed' });
-    expect(await records(topic)).toHaveLength(0);
+    expect(await storedRecords(broker, topic)).toHaveLength(0);
     const [delivered] = await waitForRecords(topic);
     const waited = Date.now() - sentAt;
     expect(waited).toBeGreaterThanOrEqual(schedule.delayMs(level) - 20);
