@@ -104,8 +104,9 @@ export class CheckpointService {
   }
 
   /**
-   * Syncs the index files written since the last checkpoint, then records the marks. The marks are
-   * read first: whatever they cover had its index entries written before they were taken.
+   * Writes out in-memory index entries and syncs the index files written since the last checkpoint,
+   * then records the marks. The marks are read first: whatever they cover was readable, so its index
+   * entries are among those written out.
    */
   runOnce(force = false): Promise<void> {
     // One at a time: two writers would share the temp file.
@@ -120,6 +121,7 @@ export class CheckpointService {
     const signature = JSON.stringify(entries);
     if (!force && signature === this.lastWritten) return;
     for (const queue of queues) {
+      await queue.flushIndexTails();
       const segments = [...queue.indexUnsynced];
       queue.indexUnsynced.clear();
       for (const segment of segments) {

@@ -3,10 +3,10 @@
  *
  * Appends are staged synchronously: the record is encoded into the pending batch of the queue's
  * active segment with its queue offset, physical offset and store time already in place, and its
- * CRC computed once. A writer writes staged batches (one `writev` each) and their index entries;
- * once it has caught up, a syncer lets the flush policy make everything written so far durable (one
+ * CRC computed once. A writer writes staged batches (one `writev` each); once it has caught up, a syncer lets the flush policy make everything written so far durable (one
  * fdatasync per touched file in SYNC_FLUSH) and then makes it readable, in order. Appends that
- * arrive while a sync runs are written meanwhile and share the next sync (group commit).
+ * arrive while a sync runs are written meanwhile and share the next sync (group commit). Index
+ * entries of readable batches stay in memory and go to the .idx file in bulk (see `Segment`).
  */
 import type { Logger } from 'pino';
 import { dirname } from 'node:path';
@@ -14,7 +14,7 @@ import type { StoreConfig } from './config.js';
 import { crashPoint, crashPointArmed } from './crash-point.js';
 import { INDEX_ENTRY_SIZE, decodeIndexEntry, encodeIndexEntry, type IndexEntry } from './consume-index.js';
 import type { DirectorySyncer } from './dir-sync.js';
-import { isNoSpaceError, type FileIO } from './file-io.js';
+import { isNoSpaceError, type FileHandle, type FileIO } from './file-io.js';
 import type { DurableMark, FlushPolicy, FlushTarget } from './flush-policy.js';
 import { scanSegment, type ScanLimits } from './queue-recovery.js';
 import { readRecordCrc } from './record-crc.js';
@@ -42,6 +42,9 @@ export interface QueueLogContext {
   /** A batch became readable (key indexing, listeners). */
   batchCommitted(queue: QueueLog, batch: PendingBatch): void;
 }
+
+/** Index bytes held in memory per segment before they are written out (the checkpoint also writes them). */
+const INDEX_TAIL_FLUSH_BYTES = 64 * 1024;
 
 /** Written batches after which a sync starts even while more are staged. */
 const SYNC_AFTER_BATCHES = 8;
@@ -75,8 +78,6 @@ export class PendingBatch {
   lastStoreTimestamp = 0;
   /** Holds a pin on the segment's files from its write until it is committed or refused. */
   pinned = false;
-  /** Settles with the index write's error, or undefined. */
-  indexWritten: Promise<unknown> = Promise.resolve(undefined);
   readonly done: Promise<void>;
   resolve!: () => void;
   reject!: (err: Error) => void;
@@ -131,7 +132,7 @@ export class QueueLog implements FlushTarget {
   private writtenMark: WriteMark = this.commitMark;
   /** Durable data, for the checkpoint. */
   synced: DurableMark | undefined;
-  /** Segments whose index got entries since the last checkpoint (index files are not fsync'ed per round). */
+  /** Segments whose index file got entries since the last checkpoint (index files are not fsync'ed per write). */
   readonly indexUnsynced = new Set<Segment>();
 
   constructor(
@@ -157,6 +158,7 @@ export class QueueLog implements FlushTarget {
 
   /** Installs the state found by recovery. */
   restore(segments: Segment[], synced: boolean): void {
+    for (const segment of segments) segment.indexFileCount = segment.entryCount;
     this.segments.push(...segments);
     const last = segments[segments.length - 1];
     this.maxOffset = this.nextOffset = last.baseOffset + last.entryCount;
@@ -248,7 +250,6 @@ export class QueueLog implements FlushTarget {
         try {
           await this.writeBatch(batch);
         } catch (err) {
-          await batch.indexWritten; // so the cut below is not overtaken by it
           await this.abandonFrom(this.writtenMark, [batch, ...this.staged.splice(0)], err);
           continue;
         }
@@ -275,13 +276,6 @@ export class QueueLog implements FlushTarget {
       await io.datasync(files.log);
       crashPoint('mid-record-write');
     }
-    // Index entries are written alongside (recovery checks them against the log anyway); the
-    // syncer waits for them before making the batch readable.
-    const indexAt = (batch.firstOffset - segment.baseOffset) * INDEX_ENTRY_SIZE;
-    batch.indexWritten = io.writev(files.idx, batch.idx.views(), indexAt).then(
-      () => undefined,
-      (err: unknown) => err,
-    );
     await io.writev(files.log, views, batch.position);
     crashPoint('append-before-fsync');
     this.writtenMark = { offset: batch.firstOffset + batch.count, position: batch.position + batch.log.length, segment };
@@ -308,9 +302,6 @@ export class QueueLog implements FlushTarget {
       while (this.written.length > 0 && !this.syncFailure && this.syncDue()) {
         const group = this.written.splice(0);
         try {
-          const indexErrors = await Promise.all(group.map((b) => b.indexWritten));
-          const indexError = indexErrors.find((e) => e !== undefined);
-          if (indexError !== undefined) throw indexError;
           const touched = new Map<Segment, PendingBatch>();
           for (const batch of group) if (!touched.has(batch.segment)) touched.set(batch.segment, batch);
           await Promise.all(
@@ -335,7 +326,6 @@ export class QueueLog implements FlushTarget {
     // Wait for a sync still in flight on an earlier group to settle first.
     while (this.syncerRunning) await new Promise((resolve) => setImmediate(resolve));
     const failing = [...group, ...this.written.splice(0), ...this.staged.splice(0)];
-    await Promise.all(failing.map((b) => b.indexWritten));
     await this.abandonFrom(this.commitMark, failing, err);
     this.syncFailure = undefined;
   }
@@ -368,7 +358,10 @@ export class QueueLog implements FlushTarget {
     this.maxOffset = batch.firstOffset + batch.count;
     this.commitMark = { offset: this.maxOffset, position: segment.logEnd, segment };
     if (this.ctx.flush.mode === 'SYNC_FLUSH') this.synced = this.committedMark();
-    this.indexUnsynced.add(segment);
+    segment.indexTail.push(Buffer.concat(batch.idx.views()));
+    if ((segment.entryCount - segment.indexFileCount) * INDEX_ENTRY_SIZE >= INDEX_TAIL_FLUSH_BYTES) {
+      this.flushIndexTail(segment).catch((err) => this.ctx.logger.error({ err, path: segment.idxPath }, 'index write failed; entries stay in memory'));
+    }
     this.unpin(batch);
     batch.resolve();
     this.ctx.batchCommitted(this, batch);
@@ -409,8 +402,8 @@ export class QueueLog implements FlushTarget {
       if (mark.segment) {
         const files = await this.ctx.handles.acquire(mark.segment);
         try {
+          // The index holds committed entries only (in its file or its tail): nothing to cut there.
           await this.ctx.io.truncate(files.log, mark.position);
-          await this.ctx.io.truncate(files.idx, (mark.offset - mark.segment.baseOffset) * INDEX_ENTRY_SIZE);
         } finally {
           this.ctx.handles.release(mark.segment);
         }
@@ -478,9 +471,8 @@ export class QueueLog implements FlushTarget {
     const files = await handles.acquire(segment);
     try {
       if (segment.deleted) return 'SEGMENT_GONE';
-      const indexBytes = Buffer.allocUnsafe(scanLimit * INDEX_ENTRY_SIZE);
-      const got = await io.read(files.idx, indexBytes, 0, indexBytes.length, first * INDEX_ENTRY_SIZE);
-      if (got < indexBytes.length) return 'INDEX_DAMAGED';
+      const indexBytes = await this.readIndex(segment, files.idx, first, scanLimit);
+      if (!indexBytes) return 'INDEX_DAMAGED';
       const ranges: { position: number; length: number; entries: IndexEntry[] }[] = [];
       let scanned = 0;
       let matched = 0;
@@ -521,6 +513,47 @@ export class QueueLog implements FlushTarget {
     }
   }
 
+  /**
+   * Index entries [first, first + count) of a segment: the tail part is copied first, synchronously
+   * (a concurrent tail write only moves entries into the file, where they are read next).
+   * Undefined when the file part is short (a damaged index).
+   */
+  private async readIndex(segment: Segment, idx: FileHandle, first: number, count: number): Promise<Buffer | undefined> {
+    const bytes = Buffer.allocUnsafe(count * INDEX_ENTRY_SIZE);
+    const inFile = Math.max(0, Math.min(count, segment.indexFileCount - first));
+    if (inFile < count) segment.copyIndexTail(bytes, inFile * INDEX_ENTRY_SIZE, first + inFile, count - inFile);
+    if (inFile === 0) return bytes;
+    const length = inFile * INDEX_ENTRY_SIZE;
+    const got = await this.ctx.io.read(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE);
+    return got === length ? bytes : undefined;
+  }
+
+  /** Writes a segment's in-memory index entries to its .idx file (one write at a time per segment). */
+  async flushIndexTail(segment: Segment): Promise<void> {
+    while (segment.indexTailFlush) await segment.indexTailFlush;
+    if (segment.indexTail.length === 0 || segment.deleted) return;
+    const chunks = segment.indexTail.slice();
+    const at = segment.indexFileCount;
+    segment.indexTailFlush = (async () => {
+      const files = await this.ctx.handles.acquire(segment);
+      try {
+        await this.ctx.io.writev(files.idx, chunks, at * INDEX_ENTRY_SIZE);
+      } finally {
+        this.ctx.handles.release(segment);
+      }
+      // Batches committed meanwhile stay in the tail.
+      segment.indexTail.splice(0, chunks.length);
+      segment.indexFileCount = at + chunks.reduce((n, c) => n + c.length, 0) / INDEX_ENTRY_SIZE;
+      this.indexUnsynced.add(segment);
+    })().finally(() => (segment.indexTailFlush = undefined));
+    await segment.indexTailFlush;
+  }
+
+  /** Writes every segment's in-memory index entries out (before a checkpoint vouches for them). */
+  async flushIndexTails(): Promise<void> {
+    for (const segment of this.segments) if (segment.indexTail.length > 0) await this.flushIndexTail(segment);
+  }
+
   /** The index entry of a readable offset, or undefined. */
   async entryAt(offset: number): Promise<IndexEntry | undefined> {
     if (offset < this.minOffset || offset >= this.maxOffset) return undefined;
@@ -529,9 +562,8 @@ export class QueueLog implements FlushTarget {
     const files = await this.ctx.handles.acquire(segment);
     try {
       if (segment.deleted) return undefined;
-      const bytes = Buffer.allocUnsafe(INDEX_ENTRY_SIZE);
-      const got = await this.ctx.io.read(files.idx, bytes, 0, INDEX_ENTRY_SIZE, (offset - segment.baseOffset) * INDEX_ENTRY_SIZE);
-      return got === INDEX_ENTRY_SIZE ? decodeIndexEntry(bytes, 0) : undefined;
+      const bytes = await this.readIndex(segment, files.idx, offset - segment.baseOffset, 1);
+      return bytes ? decodeIndexEntry(bytes, 0) : undefined;
     } finally {
       this.ctx.handles.release(segment);
     }
@@ -606,8 +638,9 @@ export class QueueLog implements FlushTarget {
     try {
       const scan = await scanSegment(this.ctx.io, files.log, segment, SEGMENT_HEADER_SIZE, segment.baseOffset, segment.logEnd, this.ctx.limits);
       if (scan.entries.length < segment.entryCount) throw new Error(`log ${segment.logPath} holds fewer records than readable`);
-      const bytes = Buffer.allocUnsafe(segment.entryCount * INDEX_ENTRY_SIZE);
-      scan.entries.slice(0, segment.entryCount).forEach((entry, i) =>
+      // Only the file part can be damaged; the tail in memory is authoritative.
+      const bytes = Buffer.allocUnsafe(segment.indexFileCount * INDEX_ENTRY_SIZE);
+      scan.entries.slice(0, segment.indexFileCount).forEach((entry, i) =>
         encodeIndexEntry(bytes, i * INDEX_ENTRY_SIZE, entry.position, entry.size, entry.tagsCode, entry.crc, entry.storeTimestamp),
       );
       await this.ctx.io.writev(files.idx, [bytes], 0);

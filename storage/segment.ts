@@ -70,6 +70,15 @@ export class Segment {
   logEnd = SEGMENT_HEADER_SIZE;
   /** Store time of the newest readable record (0 when empty); retention judges the segment by it. */
   newestStoreTimestamp = 0;
+  /**
+   * Index entries [0, indexFileCount) are in the .idx file; the readable ones after them,
+   * [indexFileCount, entryCount), are only in `indexTail` (one Buffer per committed batch) until
+   * they are written out in bulk: the append path pays no index write.
+   */
+  indexFileCount = 0;
+  readonly indexTail: Buffer[] = [];
+  /** The write of `indexTail` to the file in progress, if any. */
+  indexTailFlush: Promise<void> | undefined;
   /** Open handles, managed by `SegmentHandleCache`. */
   handles: { log: FileHandle; idx: FileHandle } | undefined;
   opening: Promise<{ log: FileHandle; idx: FileHandle }> | undefined;
@@ -86,6 +95,25 @@ export class Segment {
     const stem = segmentFileStem(baseOffset);
     this.logPath = join(dir, `${stem}.log`);
     this.idxPath = join(dir, `${stem}.idx`);
+  }
+
+  /** Copies `count` entries starting at entry `from` (>= indexFileCount) from the tail into `target`. */
+  copyIndexTail(target: Buffer, targetAt: number, from: number, count: number): void {
+    let skip = (from - this.indexFileCount) * INDEX_ENTRY_SIZE;
+    let left = count * INDEX_ENTRY_SIZE;
+    let at = targetAt;
+    for (const chunk of this.indexTail) {
+      if (left <= 0) break;
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      const n = Math.min(chunk.length - skip, left);
+      chunk.copy(target, at, skip, skip + n);
+      at += n;
+      left -= n;
+      skip = 0;
+    }
   }
 
   /** Bytes on disk for retention (log + index). */

@@ -157,6 +157,28 @@ describe('MessageStore append and read', () => {
     expect(store.maxOffset(topic, 0)).toBe(11);
   });
 
+  it('reads index entries across the boundary between the .idx file and the in-memory tail', async () => {
+    await store.close();
+    store = await openStore(dir.path, { config: { segmentSize: 4 * 1024 * 1024 } });
+    const topic = createTopic(store);
+    const total = 2600; // the first 2048 entries (64 KiB) get written out, the rest stay in memory
+    await Promise.all(Array.from({ length: total }, (_, i) => store.append(message(topic, 0, `r${i}`))));
+    const seen: string[] = [];
+    // Small reads from 1900 to the end cross the boundary wherever the write-out cut it.
+    for (let offset = 1900; offset < total; ) {
+      const read = await store.read(topic, 0, offset, 7, 1 << 20);
+      expect(read.status).toBe(GetMessageStatus.FOUND);
+      seen.push(...decodeRecords(Buffer.concat(read.buffers)).map((r) => r.body.toString()));
+      offset = read.nextBeginOffset;
+    }
+    expect(seen).toEqual(Array.from({ length: total - 1900 }, (_, i) => `r${1900 + i}`));
+    await store.runCheckpoint(); // writes the tail out; reads still agree
+    const again = await store.read(topic, 0, 2590, 32, 1 << 20);
+    expect(decodeRecords(Buffer.concat(again.buffers)).map((r) => r.body.toString())).toEqual(
+      Array.from({ length: 10 }, (_, i) => `r${2590 + i}`),
+    );
+  });
+
   it('strips a __CRC32# property carried over from a stored record', async () => {
     const topic = createTopic(store);
     const copy = { ...message(topic, 0, 'again', { tags: 'T' }), properties: 'TAGS\x01T\x02__CRC32#\x010123456789\x02' };

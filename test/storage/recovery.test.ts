@@ -193,7 +193,8 @@ describe('crash recovery', () => {
     const [log] = (await segmentFiles(topic, 0, 'log')).slice(-1);
     const idx = await readFile(log.replace(/\.log$/, '.idx'));
     const bytes = await readFile(log);
-    const sixth = Number(idx.readBigInt64BE(6 * 32));
+    // The index may not hold entries past the checkpoint yet (they live in memory): walk the log.
+    const sixth = 32 + decodeRecords(bytes.subarray(32)).slice(0, 6).reduce((sum, r) => sum + r.totalSize, 0);
     for (const at of [sixth + 4, sixth + 20, sixth + 60, sixth + 100]) {
       const copy = Buffer.from(bytes);
       copy[at] ^= 0x01; // magic, queue offset, store time, body/properties: each is caught
