@@ -255,7 +255,23 @@ describe('dead letters and status', () => {
   });
 
   it('reports the broker status with rates', async () => {
-    const status = await cliJson<Record<string, unknown>>(['status', '--interval', '200']);
+    const topic = uniqueName('T');
+    await admin.createTopic(topic, { queueNums: 1 });
+    const producer = new Producer({ nameServer: broker.nameSrv, group: uniqueName('P') });
+    await producer.start();
+    let sending = true;
+    const load = (async () => {
+      while (sending) await producer.send({ topic, body: 'load' });
+    })();
+    let status: Record<string, unknown>;
+    try {
+      status = await cliJson<Record<string, unknown>>(['status', '--interval', '1000']);
+    } finally {
+      sending = false;
+      await load;
+      await producer.shutdown();
+    }
+    expect(status.produceRate as number).toBeGreaterThan(0);
     expect(status).toMatchObject({ broker: broker.address, brokerName: 'broker-a', flushMode: 'SYNC_FLUSH' });
     for (const key of ['uptimeMs', 'diskUsedRatio', 'storeBytes', 'topics', 'connections', 'messagesStored', 'produceRate', 'consumeRate']) {
       expect(typeof status[key], key).toBe('number');
