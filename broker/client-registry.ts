@@ -5,6 +5,7 @@
  * through `onConsumerIdsChanged` so the broker can send NOTIFY_CONSUMER_IDS_CHANGED (40).
  */
 import type { Logger } from 'pino';
+import type { SubscriptionData as WireSubscriptionData } from '../protocol/bodies.js';
 import { systemClock, type Clock, type TimerHandle } from '../storage/clock.js';
 
 /** The connection a registration belongs to (the broker's Connection satisfies it). */
@@ -13,15 +14,8 @@ export interface ClientChannel {
   readonly remoteAddress: string;
 }
 
-/** One entry of a heartbeat's `subscriptionDataSet`. */
-export interface SubscriptionData {
-  topic: string;
-  subString: string;
-  tagsSet: string[];
-  codeSet: number[];
-  subVersion: number;
-  expressionType?: string;
-}
+/** One entry of a heartbeat's `subscriptionDataSet` (the broker has no use for classFilterMode). */
+export type SubscriptionData = Omit<WireSubscriptionData, 'classFilterMode'>;
 
 export interface ConsumerHeartbeat {
   groupName: string;

@@ -10,7 +10,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { FrameDecoder, encodeFrame } from '../protocol/frame-codec.js';
+import { FrameDecoder, writeFrame } from '../protocol/frame-codec.js';
 import type { RemotingCommand } from '../protocol/remoting-command.js';
 import type { ClientChannel } from './client-registry.js';
 
@@ -33,7 +33,6 @@ export class Connection implements ClientChannel {
   private halfFrameTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private pausedForWrites = false;
-  private corked = false;
 
   constructor(
     private readonly socket: Socket,
@@ -70,18 +69,7 @@ export class Connection implements ClientChannel {
   /** Writes one command; false when the connection is closed or was closed for exceeding the write cap. */
   send(command: RemotingCommand): boolean {
     if (this.closing) return false;
-    const parts = encodeFrame(command);
-    let ok = true;
-    if (!this.corked) {
-      // Responses finished in the same turn (e.g. every send of one group commit) leave in one writev.
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    for (const part of parts) ok = this.socket.write(part);
+    const ok = writeFrame(this.socket, command);
     if (this.socket.writableLength > this.options.maxPendingWriteBytes) {
       this.close(`more than ${this.options.maxPendingWriteBytes} unsent response bytes (peer not reading)`);
       return false;

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { ConnectionClosedError, InvalidArgumentError, RequestTimeoutError } from '../protocol/errors.js';
-import { FrameDecoder, encodeFrame } from '../protocol/frame-codec.js';
+import { FrameDecoder, writeFrame } from '../protocol/frame-codec.js';
 import { createResponse, isResponse, isOneway, type RemotingCommand } from '../protocol/remoting-command.js';
 import { ResponseCode } from '../protocol/response-code.js';
 import { requestCodeName } from '../protocol/request-code.js';
@@ -38,7 +38,6 @@ interface Pending {
 class Connection {
   readonly pending = new Map<number, Pending>();
   private readonly decoder: FrameDecoder;
-  private corked = false;
   closed = false;
 
   constructor(
@@ -68,16 +67,7 @@ class Connection {
   /** Frames written in one tick leave in one writev: many concurrent sends cost one syscall. */
   write(cmd: RemotingCommand): void {
     if (this.closed) throw new ConnectionClosedError(this.address);
-    const parts = encodeFrame(cmd);
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    for (const part of parts) this.socket.write(part);
+    writeFrame(this.socket, cmd);
   }
 
   destroy(cause?: Error): void {

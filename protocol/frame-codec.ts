@@ -11,6 +11,7 @@
  * for it, so a forged length costs nothing. A `FrameError` means the stream is out of sync: close
  * the connection (the decoder refuses further input).
  */
+import type { Writable } from 'node:stream';
 import { FrameError, InvalidArgumentError } from './errors.js';
 import {
   decodeBinaryHeader,
@@ -194,6 +195,25 @@ export function encodeFrame(cmd: RemotingCommand): Buffer[] {
   head.writeUInt32BE(4 + headerLength + bodyLength, 0);
   head.writeUInt32BE(((cmd.serializeType << 24) | headerLength) >>> 0, 4);
   return bodyLength > 0 ? [head, cmd.body as Buffer] : [head];
+}
+
+/** What `writeFrame` needs of a socket (a `net.Socket` or any `stream.Writable`). */
+export type FrameSink = Pick<Writable, 'cork' | 'uncork' | 'write' | 'writableCorked'>;
+
+/**
+ * Writes a command's frame. The sink is corked until the next tick, so every frame written in one
+ * turn of the event loop (the responses of one group commit, a producer's concurrent sends) leaves
+ * in one writev. Returns `write`'s answer for the last part: false means the sink's buffer is full.
+ */
+export function writeFrame(sink: FrameSink, cmd: RemotingCommand): boolean {
+  const parts = encodeFrame(cmd);
+  if (sink.writableCorked === 0) {
+    sink.cork();
+    process.nextTick(() => sink.uncork());
+  }
+  let ok = true;
+  for (const part of parts) ok = sink.write(part);
+  return ok;
 }
 
 function checkLengths(headerLength: number, bodyLength: number): void {

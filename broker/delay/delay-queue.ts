@@ -9,6 +9,7 @@
  *
  * One queue per level holds entries in delivery order by construction: same delay, appended in time order.
  */
+import type { DecodedRecord } from '../../protocol/message-codec.js';
 import { MessageConst, decodeProperties, encodeProperties, type PropertyMap } from '../../protocol/properties.js';
 import { javaStringHashCode } from '../../protocol/tag-filter.js';
 import type { Clock } from '../../storage/clock.js';
@@ -61,17 +62,10 @@ export function delayPutMessageHook(schedule: DelaySchedule, clock: Pick<Clock, 
 }
 
 /** What delivery needs from a parked record. */
-export interface ParkedRecord {
-  queueOffset: number;
-  storeTimestamp: number;
-  body: Buffer;
-  flag: number;
-  sysFlag: number;
-  bornTimestamp: number;
-  bornHost: { ip: string; port: number };
-  reconsumeTimes: number;
-  properties: string;
-}
+export type ParkedRecord = Pick<
+  DecodedRecord,
+  'queueOffset' | 'storeTimestamp' | 'body' | 'flag' | 'sysFlag' | 'bornTimestamp' | 'bornHost' | 'reconsumeTimes' | 'properties'
+>;
 
 /**
  * When a parked record is due: store time + the level's delay, but never later than now + delay, so

@@ -9,7 +9,7 @@
  *
  * A rollback writes nothing. Resolutions and the state check: transaction-check-service.ts.
  */
-import { MessageSysFlag } from '../../protocol/message-codec.js';
+import { MessageSysFlag, type DecodedRecord } from '../../protocol/message-codec.js';
 import { MessageConst, encodeProperties, type PropertyMap } from '../../protocol/properties.js';
 import { javaStringHashCode } from '../../protocol/tag-filter.js';
 import { CRC_PROPERTY_NAME } from '../../storage/record-crc.js';
@@ -50,15 +50,7 @@ export function transactionPutMessageHook(): PutMessageHook {
 }
 
 /** What a commit needs from the half record. */
-export interface HalfRecord {
-  body: Buffer;
-  flag: number;
-  sysFlag: number;
-  bornTimestamp: number;
-  bornHost: { ip: string; port: number };
-  reconsumeTimes: number;
-  propertyMap: PropertyMap;
-}
+export type HalfRecord = Pick<DecodedRecord, 'body' | 'flag' | 'sysFlag' | 'bornTimestamp' | 'bornHost' | 'reconsumeTimes' | 'propertyMap'>;
 
 /** The committed message for the real topic, or the reason the half record cannot be committed. */
 export function committedMessageOf(half: HalfRecord): { message: MessageToAppend; properties: PropertyMap } | { invalid: string } {

@@ -83,10 +83,12 @@ describe('transaction state checks', () => {
     expect(
       (await endTransaction(client, group, { tranStateTableOffset: rolledBack.extFields.queueOffset, commitLogOffset: String(rolledBackOffset) }, 12)).code,
     ).toBe(ResponseCode.SUCCESS);
+    // On a slow box a check may come before the rollback lands (timeout 100 ms); none may come after it.
+    const checksBeforeRollback = checksFor(client, rolledBackOffset).length;
     await waitFor(() => checksFor(client, ignoredOffset).length >= 3, { timeoutMs: 5000, what: '3 checks' });
     await new Promise((r) => setTimeout(r, 400));
     expect(checksFor(client, ignoredOffset)).toHaveLength(3);
-    expect(checksFor(client, rolledBackOffset)).toHaveLength(0);
+    expect(checksFor(client, rolledBackOffset)).toHaveLength(checksBeforeRollback);
     client.close();
 
     await broker.restart();

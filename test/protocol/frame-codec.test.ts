@@ -1,5 +1,6 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { FrameDecoder, decodeFrame, encodeFrame } from '../../protocol/frame-codec.js';
+import { FrameDecoder, decodeFrame, encodeFrame, writeFrame } from '../../protocol/frame-codec.js';
 import { FrameError } from '../../protocol/errors.js';
 import { createRequest, createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
 
@@ -163,5 +164,31 @@ describe('FrameDecoder', () => {
     const bytes = frameBytes(cmd);
     const dec = new FrameDecoder({ maxFrameSize: bytes.length });
     expect(dec.push(bytes)).toHaveLength(1);
+  });
+});
+
+describe('writeFrame', () => {
+  it('corks the sink until the next tick: the frames of one turn leave in one writev', async () => {
+    const writes: Buffer[][] = [];
+    const sink = new Writable({
+      writev(chunks, callback) {
+        writes.push(chunks.map((c) => c.chunk as Buffer));
+        callback();
+      },
+      write(chunk: Buffer, _encoding, callback) {
+        writes.push([chunk]);
+        callback();
+      },
+    });
+    const commands = sampleCommands();
+    for (const cmd of commands.slice(0, 3)) expect(writeFrame(sink, cmd)).toBe(true);
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writes).toHaveLength(1);
+    expect(new FrameDecoder({ maxFrameSize: MAX }).push(Buffer.concat(writes[0]!))).toEqual(commands.slice(0, 3));
+    writeFrame(sink, commands[3]!);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(2);
+    expect(sink.writableCorked).toBe(0);
   });
 });
