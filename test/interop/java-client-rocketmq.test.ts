@@ -15,6 +15,7 @@ import {
   knownDifferences,
   runProbes,
   runScenarios,
+  SECOND_JVM,
   summarize,
   type ScenarioRun,
 } from './java-scenarios.js';
@@ -31,7 +32,7 @@ describe.skipIf(missing !== null)('Java client 4.9.8 against Apache RocketMQ', (
     buildJavaKit();
     mq = await startRocketMQ();
     jsonRun = await runScenarios(mq.nameSrv, JSON_SCENARIOS);
-    binaryRun = await runScenarios(mq.nameSrv, BINARY_SCENARIOS, { serialize: 'ROCKETMQ' });
+    binaryRun = await runScenarios(mq.nameSrv, BINARY_SCENARIOS, SECOND_JVM);
     console.info(`Java scenarios on Apache RocketMQ: ${summarize(jsonRun)}, ${summarize(binaryRun)}`);
   }, 300_000);
 
@@ -46,7 +47,7 @@ describe.skipIf(missing !== null)('Java client 4.9.8 against Apache RocketMQ', (
   }
 
   for (const name of BINARY_SCENARIOS) {
-    it(`${name} (binary headers)`, () => {
+    it(`${name} (binary headers, default rebalance interval)`, () => {
       expect(binaryRun.results.get(name)?.passed, describeFailure(binaryRun, name)).toBe(true);
     });
   }

@@ -13,6 +13,7 @@ import {
   JSON_SCENARIOS,
   knownDifferences,
   runScenarios,
+  SECOND_JVM,
   summarize,
   type ScenarioRun,
 } from './java-scenarios.js';
@@ -33,7 +34,7 @@ describe.skipIf(missing !== null)('Java client 4.9.8 against FerryMQ', () => {
     buildJavaKit();
     broker = await startBroker();
     jsonRun = await runScenarios(broker.nameSrv, JSON_SCENARIOS);
-    binaryRun = await runScenarios(broker.nameSrv, BINARY_SCENARIOS, { serialize: 'ROCKETMQ' });
+    binaryRun = await runScenarios(broker.nameSrv, BINARY_SCENARIOS, SECOND_JVM);
     console.info(`Java scenarios on FerryMQ: ${summarize(jsonRun)}, ${summarize(binaryRun)}`);
   }, 400_000);
 
@@ -54,7 +55,7 @@ describe.skipIf(missing !== null)('Java client 4.9.8 against FerryMQ', () => {
   }
 
   for (const name of BINARY_SCENARIOS) {
-    it(`${name} (binary headers)`, () => expectOutcome(binaryRun, name));
+    it(`${name} (binary headers, default rebalance interval)`, () => expectOutcome(binaryRun, name));
   }
 
   it('VIP channel (broker port - 2): served, or the docs tell users to set vipChannelEnabled=false', () => {

@@ -28,8 +28,17 @@ export const JSON_SCENARIOS = [
   'sql-filter-rejected',
 ] as const;
 
-/** Run in a second JVM started with rocketmq.serialize.type=ROCKETMQ (binary headers). */
-export const BINARY_SCENARIOS = ['serialize-rocketmq'] as const;
+/**
+ * Run in a second JVM with binary headers (rocketmq.serialize.type=ROCKETMQ) and the client's
+ * default 20 s rebalance interval (the first JVM rebalances every second to be quick).
+ */
+export const BINARY_SCENARIOS = ['serialize-rocketmq', 'rebalance-on-notify'] as const;
+
+/** How the second JVM runs: see BINARY_SCENARIOS. */
+export const SECOND_JVM = {
+  serialize: 'ROCKETMQ',
+  sysProps: { 'rocketmq.client.rebalance.waitInterval': '20000' },
+} as const;
 
 export interface ScenarioResult {
   name: string;
@@ -88,12 +97,16 @@ export function parseScenarioOutput(stdout: string): Map<string, ScenarioResult>
 export async function runScenarios(
   nameSrv: string,
   scenarios: readonly string[],
-  { serialize, timeoutMs = 240_000 }: { serialize?: 'ROCKETMQ'; timeoutMs?: number } = {},
+  {
+    serialize,
+    sysProps = {},
+    timeoutMs = 240_000,
+  }: { serialize?: 'ROCKETMQ'; sysProps?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<ScenarioRun> {
   const args = [nameSrv, ...(serialize ? ['--serialize', serialize] : []), ...scenarios];
   const home = await tempDir('ferrymq-java-');
   try {
-    const raw = await runJavaKit('io.ferrymq.interop.Scenarios', args, { timeoutMs, home: home.path });
+    const raw = await runJavaKit('io.ferrymq.interop.Scenarios', args, { timeoutMs, home: home.path, sysProps });
     const logFile = join(home.path, 'logs/rocketmqlogs/rocketmq_client.log');
     const brokerErrors = existsSync(logFile) ? summarizeClientLog(readFileSync(logFile, 'utf8')) : [];
     return { results: parseScenarioOutput(raw.stdout), raw, brokerErrors };

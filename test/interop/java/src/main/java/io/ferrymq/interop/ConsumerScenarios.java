@@ -29,6 +29,7 @@ import org.apache.rocketmq.client.impl.consumer.ProcessQueue;
 import org.apache.rocketmq.client.impl.factory.MQClientInstance;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.common.MixAll;
+import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.common.message.MessageQueue;
@@ -107,6 +108,42 @@ final class ConsumerScenarios {
         long aFromOwnQueues = received.get("a").stream()
             .filter(d -> queuesOfA.contains(Integer.parseInt(d.substring(d.indexOf('@') + 1)))).count();
         kit.note("handled: a " + received.get("a").size() + " (" + aFromOwnQueues + " from its 4 queues), b " + received.get("b").size());
+    }
+
+    /**
+     * With the client's default 20 s rebalance interval, a group rebalances within seconds of a
+     * member joining or leaving only if the broker sends NOTIFY_CONSUMER_IDS_CHANGED (40).
+     */
+    static void rebalanceOnNotify(Kit kit) throws Exception {
+        long interval = Long.parseLong(System.getProperty("rocketmq.client.rebalance.waitInterval", "20000"));
+        check(interval >= 20_000, "run with -Drocketmq.client.rebalance.waitInterval=20000 (is " + interval + ")");
+        DefaultMQProducer producer = kit.producer();
+        String topic = kit.name("T");
+        kit.createTopic(producer, topic, 8);
+        String group = kit.name("G");
+        Map<String, List<String>> received = new ConcurrentHashMap<>();
+        DefaultMQPushConsumer a = kit.pushConsumer(group);
+        a.subscribe(topic, DATA_TAG);
+        a.registerMessageListener(recordInto(received, "a"));
+        a.start();
+        Kit.await("the first consumer owns all 8 queues", 10_000, () -> owned(a, topic).size() == 8,
+            () -> "a owns " + owned(a, topic).size());
+
+        DefaultMQPushConsumer b = kit.pushConsumer(group);
+        b.subscribe(topic, DATA_TAG);
+        b.registerMessageListener(recordInto(received, "b"));
+        long joined = System.currentTimeMillis();
+        b.start();
+        Kit.await("4 + 4 after the second consumer joined", 10_000,
+            () -> owned(a, topic).size() == 4 && owned(b, topic).size() == 4,
+            () -> "a owns " + owned(a, topic).size() + ", b owns " + owned(b, topic).size());
+        long joinMs = System.currentTimeMillis() - joined;
+
+        long left = System.currentTimeMillis();
+        b.shutdown(); // unregisters (35): the broker tells the rest of the group
+        Kit.await("the first consumer owns all 8 again after the second left", 10_000, () -> owned(a, topic).size() == 8,
+            () -> "a owns " + owned(a, topic).size());
+        kit.note("rebalanced " + joinMs + " ms after a join and " + (System.currentTimeMillis() - left) + " ms after a leave");
     }
 
     static void pushBroadcasting(Kit kit) throws Exception {
@@ -231,16 +268,16 @@ final class ConsumerScenarios {
         }
         DefaultLitePullConsumer consumer = kit.litePullConsumer(kit.name("G"));
         consumer.setAutoCommit(false);
+        consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
         // Commits here are explicit. A periodic persist racing commitSync() could send an older
         // offset after the new one; committed() then reads it back into the client for good.
         consumer.setPersistConsumerOffsetInterval(60_000);
         consumer.start();
         List<MessageQueue> queues = new ArrayList<>(consumer.fetchMessageQueues(topic));
         checkEquals(4, queues.size(), "queues from fetchMessageQueues");
+        // From the first offset by configuration, not by seek(): a seek right after assign() races
+        // the pulls assign() started, and the client then hands out some messages twice.
         consumer.assign(queues);
-        for (MessageQueue mq : queues) {
-            consumer.seek(mq, 0);
-        }
         Map<String, MessageExt> got = new HashMap<>();
         long phase = System.currentTimeMillis();
         long deadline = System.currentTimeMillis() + 15_000;
@@ -249,7 +286,7 @@ final class ConsumerScenarios {
                 check(got.put(m.getMsgId(), m) == null, "duplicate from poll: " + body(m));
             }
         }
-        checkEquals(21, got.size(), "messages polled after seek to 0 (20 + warm-up)");
+        checkEquals(21, got.size(), "messages polled from the first offset (20 + warm-up)");
         Map<Integer, Long> maxOffset = new HashMap<>();
         for (MessageExt m : got.values()) {
             maxOffset.merge(m.getQueueId(), m.getQueueOffset(), Math::max);

@@ -75,7 +75,7 @@ final class Kit implements AutoCloseable {
         DefaultMQProducer producer = new DefaultMQProducer(name("PG") + "_" + (clientCount + 1));
         configure(producer);
         producer.setVipChannelEnabled(vipChannel);
-        producer.setSendMsgTimeout(5000);
+        producer.setSendMsgTimeout(15_000); // generous: a loaded CI box can stall a cold JVM for seconds
         producer.setRetryTimesWhenSendFailed(0);
         producer.setRetryTimesWhenSendAsyncFailed(0);
         producer.start();
@@ -86,7 +86,7 @@ final class Kit implements AutoCloseable {
     TransactionMQProducer transactionProducer(TransactionListener listener) throws Exception {
         TransactionMQProducer producer = new TransactionMQProducer(name("TPG") + "_" + (clientCount + 1));
         configure(producer);
-        producer.setSendMsgTimeout(5000);
+        producer.setSendMsgTimeout(15_000);
         producer.setTransactionListener(listener);
         producer.start();
         closers.add(producer::shutdown);
@@ -157,7 +157,7 @@ final class Kit implements AutoCloseable {
         if (reader == null) {
             reader = new DefaultMQPullConsumer(name("READER"));
             configure(reader);
-            reader.setConsumerPullTimeoutMillis(5000);
+            reader.setConsumerPullTimeoutMillis(15_000);
             reader.start();
             closers.add(reader::shutdown);
         }

@@ -358,7 +358,7 @@ public final class Probes {
             report("view-message-bad-offset", call(brokerAddr, RequestCode.VIEW_MESSAGE_BY_ID, h, null), List.of());
         });
         probe("query-message-by-key", () -> {
-            RemotingCommand r = Kit.awaitValue("key index", 5000, () -> {
+            RemotingCommand r = Kit.awaitValue("key index", 10_000, () -> {
                 RemotingCommand q = queryMessage(topic, key, System.currentTimeMillis() + 60_000L);
                 return q.getCode() == 0 && count(q) == 3 ? q : null;
             });
@@ -474,9 +474,10 @@ public final class Probes {
                     missing.add(key);
                 }
             }
+            // mqadmin parses the first space-separated field; how many follow depends on uptime.
             String putTps = table.get("putTps");
-            report("admin-broker-runtime-info", r, List.of(), "missingForClusterList=" + missing
-                + " putTpsFields=" + (putTps == null ? 0 : putTps.split(" ").length));
+            boolean putTpsParses = putTps != null && putTps.trim().split(" ")[0].matches("-?[0-9]+(\\.[0-9]+)?");
+            report("admin-broker-runtime-info", r, List.of(), "missingForClusterList=" + missing + " putTpsParses=" + putTpsParses);
         });
         probe("admin-all-topic-config", () -> {
             RemotingCommand r = call(brokerAddr, RequestCode.GET_ALL_TOPIC_CONFIG, null, null);

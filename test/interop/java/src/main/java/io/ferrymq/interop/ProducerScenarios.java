@@ -268,9 +268,9 @@ final class ProducerScenarios {
         T get() throws Exception;
     }
 
-    /** The Apache broker builds its key index asynchronously: retry briefly before failing. */
+    /** The Apache broker builds its key index asynchronously: retry for up to 10 s before failing. */
     static <T> T retry(String what, Attempt<T> attempt) throws Exception {
-        long deadline = System.currentTimeMillis() + 5_000;
+        long deadline = System.currentTimeMillis() + 10_000;
         for (;;) {
             try {
                 T value = attempt.get();
