@@ -74,6 +74,7 @@ export function formatReport(result: CrashTestResult, verbose: boolean): string 
     ['corrupt records served', String(r.invalidServed.length)],
     ['offset gaps', String(r.gaps.length)],
     ['restart after crash', `p50 ${ms(result.recoveryMs.p50)}, p99 ${ms(result.recoveryMs.p99)}, max ${ms(result.recoveryMs.max)} (n=${result.recoveryMs.count})`],
+    ['restart after a clean stop', result.cleanRestartMs === undefined ? '-' : ms(result.cleanRestartMs)],
     ['empty-store start (baseline)', ms(result.startupBaselineMs)],
     ['unavailability windows', `${r.unavailability.length}, longest ${ms(longestOutage)}`],
   ];

@@ -9,8 +9,9 @@
  *   4. kill: SIGKILL at a seeded random moment, or wait for the armed crash point to fire; the plan
  *      `recovery` crashes mid-record, then restarts once with the `recovery` crash point armed (it
  *      must die there, and the next start must recover cleanly).
- * After the last cycle: a clean restart, verification, a drain of every queue from the committed
- * offsets, a full read-back, and the checker over the whole history.
+ * After the last cycle: a restart and verification, a drain of every queue from the committed
+ * offsets, a clean stop and restart (the fast path), a full read-back, and the checker over the
+ * whole history.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -160,6 +161,8 @@ export interface CrashTestResult {
   startupBaselineMs: number;
   /** Spawn-to-ready after each crash. */
   recoveryMs: Quantiles;
+  /** Spawn-to-ready after the final clean stop (the clean-shutdown fast path). */
+  cleanRestartMs: number | undefined;
   /** Every invariant violation, cycle-tagged. */
   violations: string[];
   flush: FlushMode;
@@ -276,6 +279,7 @@ export class CrashTest {
     });
     let baselineMs = 0;
     let restartMs = 0;
+    let cleanRestartMs: number | undefined;
     let aborted: string | undefined;
     try {
       const baseline = await this.start('initial');
@@ -294,7 +298,7 @@ export class CrashTest {
         o.onCycle?.(summary, cycle + 1, o.cycles);
         ({ ms: restartMs, fired: armedFired } = await this.restartAfterCrash(cycle, summary, points[cycle + 1]));
       }
-      await this.finish();
+      cleanRestartMs = await this.finish();
     } catch (error) {
       // The run cannot go on (the broker no longer starts, say): report what the history shows so far.
       aborted = `run aborted after ${cycles.length} of ${o.cycles} cycles: ${error instanceof Error ? error.message : String(error)}`;
@@ -315,6 +319,7 @@ export class CrashTest {
         cycles,
         startupBaselineMs: baselineMs,
         recoveryMs,
+        cleanRestartMs,
         violations: this.violations,
         flush: o.flush,
         client: o.client,
@@ -401,14 +406,19 @@ export class CrashTest {
     return this.startArmed(`cycle-${cycle + 1}`, nextPoint);
   }
 
-  private async finish(): Promise<void> {
+  /** Verifies, drains, then stops cleanly and restarts once (the clean-shutdown path); returns that restart's time. */
+  private async finish(): Promise<number> {
     const cycle = this.options.cycles;
     if (!(await this.verify(cycle))) throw new Error(`broker died during the final verification:\n${this.broker.output}`);
     await this.drain();
+    await this.broker.stop();
+    const clean = await this.start('clean-restart');
+    if (clean.outcome !== 'ready') throw new Error(`broker exited during a restart after a clean stop:\n${this.broker.output}`);
     // The final read-back covers every record from offset 0, so damage to old data is caught too.
     this.verifiedUpTo.fill(0);
     if (!(await this.readBackAll(cycle))) throw new Error(`broker died during the final read-back:\n${this.broker.output}`);
     await this.broker.stop();
+    return clean.ms;
   }
 
   private newClient(): RemotingClient {
