@@ -12,7 +12,7 @@
  * `<out>/bench-<time>.svg` beside the JSON.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compileBenchProcesses } from './build.js';
 import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
@@ -126,9 +126,9 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
             lost: batch.lost + pipelined.lost + latency.lost,
             duplicates: batch.duplicates + pipelined.duplicates + latency.duplicates,
           };
-          emit({ type: 'headline', ...context, figures });
+          emit({ type: 'headline', ...context, figures, loadAverage1m: loadavg()[0] });
           results.push({ broker, flush, run, figures });
-          runner.log(`  ${broker} ${flush}: batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch.toFixed(1)}/${figures.brokerCpuPipelined.toFixed(1)} us/msg, lost ${figures.lost}, dup ${figures.duplicates}`);
+          runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch.toFixed(1)}/${figures.brokerCpuPipelined.toFixed(1)} us/msg, lost ${figures.lost}, dup ${figures.duplicates}`);
           if (run === 1) {
             const name = `${broker === 'ferrymq' ? 'FerryMQ' : 'RocketMQ'} ${flush === 'SYNC_FLUSH' ? 'sync' : 'async'}`;
             chart.throughput.push({ label: `${name} produce (batch)`, timelines: batch.produced, originNs: batch.firstSendNs, dashed: true });
@@ -162,7 +162,7 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
   const compiled = o.fromSource ? undefined : compileBenchProcesses(log);
   const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 1_000, log, cpuProfDir: profDir, childEntry: compiled?.child };
   const targetOptions: TargetOptions = { rocketmqHeap: o.rocketmqHeap, brokerEntry: compiled?.broker };
-  emit({ type: 'options', ...o, startedAt: new Date().toISOString(), node: process.version, cpus: cpus().length });
+  emit({ type: 'options', ...o, startedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage1m: loadavg()[0] });
 
   const chart = { throughput: [] as ThroughputSeries[], cdfs: [] as CdfSeries[] };
   const summaryParts: string[] = [];
