@@ -7,8 +7,6 @@ import {
   decodeConsumeStats,
   decodeResetOffsetBody,
   decodeTopicStatsTable,
-  encodeFastjsonBody,
-  parseFastjson,
   type ConsumeStats,
   type ConsumerConnection,
   type ConnectionInfo,
@@ -17,6 +15,7 @@ import {
   type TopicConfigBody,
   type TopicOffset,
 } from '../protocol/admin-bodies.js';
+import { encodeJsonBody, parseRocketMQJson } from '../protocol/bodies.js';
 import { decodeRecords, type DecodedRecord } from '../protocol/message-codec.js';
 import { decodeOffsetMsgId } from '../protocol/message-id.js';
 import { RequestCode } from '../protocol/request-code.js';
@@ -90,7 +89,7 @@ export class AdminClient {
   /** Every topic config, system topics included, sorted by name. */
   async topicConfigs(): Promise<TopicConfigBody[]> {
     const response = await this.api.call(this.address, RequestCode.GET_ALL_TOPIC_CONFIG);
-    const body = parseFastjson(response.body ?? '{}') as { topicConfigTable?: Record<string, TopicConfigBody> };
+    const body = parseRocketMQJson<{ topicConfigTable?: Record<string, TopicConfigBody> }>(response.body ?? '{}');
     return Object.values(body.topicConfigTable ?? {}).sort((a, b) => (a.topicName < b.topicName ? -1 : a.topicName > b.topicName ? 1 : 0));
   }
 
@@ -113,7 +112,7 @@ export class AdminClient {
       okCodes: [ResponseCode.SUCCESS, ResponseCode.CONSUMER_NOT_ONLINE],
     });
     if (response.code !== ResponseCode.SUCCESS || !response.body) return undefined;
-    return parseFastjson(response.body) as ConsumerConnection;
+    return parseRocketMQJson<ConsumerConnection>(response.body);
   }
 
   /** Live producers of a group; [] when none. */
@@ -122,17 +121,17 @@ export class AdminClient {
       okCodes: [ResponseCode.SUCCESS, ResponseCode.SYSTEM_ERROR],
     });
     if (response.code !== ResponseCode.SUCCESS || !response.body) return [];
-    return (parseFastjson(response.body) as { connectionSet?: ConnectionInfo[] }).connectionSet ?? [];
+    return parseRocketMQJson<{ connectionSet?: ConnectionInfo[] }>(response.body).connectionSet ?? [];
   }
 
   async subscriptionGroups(): Promise<SubscriptionGroupBody[]> {
     const response = await this.api.call(this.address, RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG);
-    const body = parseFastjson(response.body ?? '{}') as { subscriptionGroupTable?: Record<string, SubscriptionGroupBody> };
+    const body = parseRocketMQJson<{ subscriptionGroupTable?: Record<string, SubscriptionGroupBody> }>(response.body ?? '{}');
     return Object.values(body.subscriptionGroupTable ?? {}).sort((a, b) => (a.groupName < b.groupName ? -1 : a.groupName > b.groupName ? 1 : 0));
   }
 
   async createSubscriptionGroup(config: Partial<SubscriptionGroupBody> & { groupName: string }): Promise<void> {
-    await this.api.call(this.address, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, undefined, encodeFastjsonBody(config));
+    await this.api.call(this.address, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, undefined, encodeJsonBody(config));
   }
 
   async deleteSubscriptionGroup(group: string, removeOffset = false): Promise<void> {
@@ -151,7 +150,7 @@ export class AdminClient {
   /** Every committed offset: `topic@group` → queueId → offset. */
   async allConsumerOffsets(): Promise<Record<string, Record<string, number>>> {
     const response = await this.api.call(this.address, RequestCode.GET_ALL_CONSUMER_OFFSET);
-    return (parseFastjson(response.body ?? '{}') as { offsetTable?: Record<string, Record<string, number>> }).offsetTable ?? {};
+    return parseRocketMQJson<{ offsetTable?: Record<string, Record<string, number>> }>(response.body ?? '{}').offsetTable ?? {};
   }
 
   /** Moves the group's committed offsets (running consumers follow via 220). Always forced: backwards or forwards. */
@@ -177,7 +176,7 @@ export class AdminClient {
   /** GET_BROKER_RUNTIME_INFO's key/value table. */
   async runtimeInfo(): Promise<Record<string, string>> {
     const response = await this.api.call(this.address, RequestCode.GET_BROKER_RUNTIME_INFO);
-    return (parseFastjson(response.body ?? '{}') as { table?: Record<string, string> }).table ?? {};
+    return parseRocketMQJson<{ table?: Record<string, string> }>(response.body ?? '{}').table ?? {};
   }
 
   // messages

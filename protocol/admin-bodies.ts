@@ -1,15 +1,9 @@
 /**
- * Bodies of the admin request codes (RocketMQ 4.9 `common/admin/*` and `common/protocol/body/*`),
- * and the fastjson text they travel as.
- *
- * fastjson writes a Java Map whose keys are objects with each key as a JSON object, unquoted:
- *
- *   {"offsetTable":{{"brokerName":"broker-a","queueId":0,"topic":"T"}:{"maxOffset":5,"minOffset":0}}}
- *
- * No standard JSON parser accepts that, and Java admin tools (mqadmin) only accept that, so
- * `encodeFastjson` writes a JS `Map` this way and `parseFastjson` reads it back into a `Map`.
- * Bodies whose maps are keyed by strings or numbers are plain JSON (fastjson reads `{"0":…}` for a
- * `Map<Long,…>`), and are written as such.
+ * Bodies of the admin request codes (RocketMQ 4.9 `common/admin/*` and `common/protocol/body/*`).
+ * They travel as fastjson text, read by `parseRocketMQJson` and written by `encodeJsonBody`
+ * (`bodies.ts`). A Java `Map<MessageQueue, V>` has object keys there, so it is a JS `Map` on our side;
+ * `encodeMessageQueueTable` / `decodeMessageQueueTable` convert. Maps keyed by strings or numbers are
+ * plain JSON objects (fastjson reads `{"0":…}` for a `Map<Long,…>`).
  *
  *   code  body (response unless noted)
  *     21  TopicConfigSerializeWrapper {topicConfigTable:{name:TopicConfig}, dataVersion}
@@ -26,6 +20,7 @@
  *    208  ConsumeStats {offsetTable:{MessageQueue:{brokerOffset,consumerOffset,lastTimestamp}}, consumeTps}
  *    222  ResetOffsetBody {offsetTable:{MessageQueue:offset}}   (also the body of 220, broker → client)
  */
+import { parseRocketMQJson } from './bodies.js';
 import { InvalidArgumentError } from './errors.js';
 
 export interface MessageQueueKey {
@@ -104,163 +99,6 @@ export interface SubscriptionGroupBody {
   notifyConsumerIdsChangedEnable: boolean;
 }
 
-const MAX_DEPTH = 64;
-
-/**
- * JSON text of `value`, where a `Map` becomes an object whose keys are written as JSON values:
- * a string key quoted, anything else (number, object) as its own JSON. `undefined` fields are dropped.
- */
-export function encodeFastjson(value: unknown): string {
-  if (value instanceof Map) {
-    const parts: string[] = [];
-    for (const [k, v] of value) {
-      if (v === undefined) continue;
-      parts.push(`${typeof k === 'string' ? JSON.stringify(k) : encodeFastjson(k)}:${encodeFastjson(v)}`);
-    }
-    return `{${parts.join(',')}}`;
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : encodeFastjson(v))).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const parts: string[] = [];
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) parts.push(`${JSON.stringify(k)}:${encodeFastjson(v)}`);
-    return `{${parts.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-export function encodeFastjsonBody(value: unknown): Buffer {
-  return Buffer.from(encodeFastjson(value), 'utf8');
-}
-
-/**
- * Parses fastjson output. Objects whose keys are all strings or bare numbers become plain objects
- * (number keys as strings); an object with any object- or array-valued key becomes a `Map`.
- * Nesting is limited to 64 levels, so hostile input cannot overflow the stack.
- */
-export function parseFastjson(input: Buffer | string): unknown {
-  const text = typeof input === 'string' ? input : input.toString('utf8');
-  const parser = new FastjsonParser(text);
-  const value = parser.value(0);
-  parser.end();
-  return value;
-}
-
-class FastjsonParser {
-  private at = 0;
-
-  constructor(private readonly text: string) {}
-
-  end(): void {
-    this.skipSpace();
-    if (this.at < this.text.length) this.fail('unexpected text after the value');
-  }
-
-  value(depth: number): unknown {
-    if (depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH}`);
-    this.skipSpace();
-    const c = this.text[this.at];
-    if (c === '{') return this.object(depth);
-    if (c === '[') return this.array(depth);
-    if (c === '"') return this.string();
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-    for (const [word, result] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (this.text.startsWith(word, this.at)) {
-        this.at += word.length;
-        return result;
-      }
-    }
-    return this.fail(c === undefined ? 'unexpected end of text' : `unexpected character ${JSON.stringify(c)}`);
-  }
-
-  private object(depth: number): unknown {
-    this.at++; // {
-    const entries: [unknown, unknown][] = [];
-    let objectKeys = false;
-    this.skipSpace();
-    if (this.text[this.at] === '}') {
-      this.at++;
-      return {};
-    }
-    for (;;) {
-      this.skipSpace();
-      const key = this.value(depth + 1);
-      if (key !== null && typeof key === 'object') objectKeys = true;
-      this.skipSpace();
-      this.expect(':');
-      entries.push([key, this.value(depth + 1)]);
-      this.skipSpace();
-      if (this.text[this.at] === ',') {
-        this.at++;
-        continue;
-      }
-      this.expect('}');
-      break;
-    }
-    if (objectKeys) return new Map(entries);
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of entries) out[String(k)] = v;
-    return out;
-  }
-
-  private array(depth: number): unknown[] {
-    this.at++; // [
-    const out: unknown[] = [];
-    this.skipSpace();
-    if (this.text[this.at] === ']') {
-      this.at++;
-      return out;
-    }
-    for (;;) {
-      out.push(this.value(depth + 1));
-      this.skipSpace();
-      if (this.text[this.at] === ',') {
-        this.at++;
-        continue;
-      }
-      this.expect(']');
-      return out;
-    }
-  }
-
-  private string(): string {
-    const start = this.at;
-    this.at++; // opening quote
-    for (;;) {
-      const c = this.text[this.at];
-      if (c === undefined) this.fail('unterminated string');
-      if (c === '\\') this.at += 2;
-      else if (c === '"') break;
-      else this.at++;
-    }
-    this.at++;
-    try {
-      return JSON.parse(this.text.slice(start, this.at)) as string;
-    } catch {
-      return this.fail('bad string escape');
-    }
-  }
-
-  private number(): number {
-    const match = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(this.text.slice(this.at, this.at + 64));
-    if (!match) return this.fail('bad number');
-    this.at += match[0].length;
-    return Number(match[0]);
-  }
-
-  private skipSpace(): void {
-    while (this.at < this.text.length && ' \t\r\n'.includes(this.text[this.at]!)) this.at++;
-  }
-
-  private expect(c: string): void {
-    if (this.text[this.at] !== c) this.fail(`expected ${JSON.stringify(c)}`);
-    this.at++;
-  }
-
-  private fail(why: string): never {
-    throw new InvalidArgumentError(`malformed JSON body at character ${this.at}: ${why}`);
-  }
-}
-
 /** `Map<MessageQueue, V>` in fastjson form, keys ordered as Java's MessageQueue.compareTo. */
 export function encodeMessageQueueTable<V>(entries: readonly QueueEntry<V>[]): Map<MessageQueueKey, V> {
   const sorted = [...entries].sort((a, b) => compareQueueKeys(a.queue, b.queue));
@@ -292,13 +130,21 @@ function compareQueueKeys(a: MessageQueueKey, b: MessageQueueKey): number {
   return a.queueId - b.queueId;
 }
 
+function parseObjectBody(body: Buffer): Record<string, unknown> {
+  const parsed = parseRocketMQJson(body);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || parsed instanceof Map) {
+    throw new InvalidArgumentError('expected a JSON object body');
+  }
+  return parsed as Record<string, unknown>;
+}
+
 function numberField(raw: unknown, field: string): number {
   const value = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)[field] : undefined;
   return typeof value === 'number' ? value : 0;
 }
 
 export function decodeTopicStatsTable(body: Buffer): QueueEntry<TopicOffset>[] {
-  const parsed = parseFastjson(body) as { offsetTable?: unknown };
+  const parsed = parseObjectBody(body);
   return decodeMessageQueueTable(parsed.offsetTable, (v) => ({
     minOffset: numberField(v, 'minOffset'),
     maxOffset: numberField(v, 'maxOffset'),
@@ -307,7 +153,7 @@ export function decodeTopicStatsTable(body: Buffer): QueueEntry<TopicOffset>[] {
 }
 
 export function decodeConsumeStats(body: Buffer): ConsumeStats {
-  const parsed = parseFastjson(body) as { offsetTable?: unknown; consumeTps?: unknown };
+  const parsed = parseObjectBody(body);
   return {
     offsetTable: decodeMessageQueueTable(parsed.offsetTable, (v) => ({
       brokerOffset: numberField(v, 'brokerOffset'),
@@ -319,6 +165,6 @@ export function decodeConsumeStats(body: Buffer): ConsumeStats {
 }
 
 export function decodeResetOffsetBody(body: Buffer): QueueEntry<number>[] {
-  const parsed = parseFastjson(body) as { offsetTable?: unknown };
+  const parsed = parseObjectBody(body);
   return decodeMessageQueueTable(parsed.offsetTable, (v) => (typeof v === 'number' ? v : 0));
 }

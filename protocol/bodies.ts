@@ -1,8 +1,15 @@
 /**
- * JSON bodies of the remoting requests FerryMQ speaks (RocketMQ 4.9.8 classes of the same names).
- * Java brokers and name servers serialise them with fastjson, which writes integer map keys
- * unquoted (`"brokerAddrs":{0:"127.0.0.1:10911"}`); `parseRocketMQJson` reads that as well as
- * standard JSON. FerryMQ itself always writes standard JSON (`encodeJsonBody`).
+ * JSON bodies of the remoting requests FerryMQ speaks (RocketMQ 4.9.8 classes of the same names),
+ * and the one reader and writer of body JSON for all request codes, admin ones included.
+ *
+ * Java brokers and name servers serialise bodies with fastjson, which differs from JSON in two ways:
+ *
+ *   integer map keys are unquoted      {"brokerAddrs":{0:"127.0.0.1:10911"}}
+ *   object map keys are JSON objects   {"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:5}}
+ *
+ * The second form is how a Java `Map<MessageQueue, V>` travels, and the only form Java reads for one.
+ * `parseRocketMQJson` reads both (an object with any object- or array-valued key becomes a `Map`);
+ * `encodeJsonBody` writes standard JSON, except that a JS `Map` is written in the second form.
  */
 import { InvalidArgumentError } from './errors.js';
 
@@ -88,8 +95,30 @@ export interface UnlockBatchRequestBody {
   mqSet: MessageQueue[];
 }
 
-export function encodeJsonBody(obj: unknown): Buffer {
-  return Buffer.from(JSON.stringify(obj), 'utf8');
+/**
+ * UTF-8 JSON of `value`, where a `Map` becomes an object whose keys are written as JSON values: a
+ * string key quoted, a number or object key as its own JSON (fastjson's form, see the top of the file).
+ * `undefined` fields are dropped, as `JSON.stringify` does.
+ */
+export function encodeJsonBody(value: unknown): Buffer {
+  return Buffer.from(jsonText(value), 'utf8');
+}
+
+function jsonText(value: unknown): string {
+  if (value instanceof Map) {
+    const parts: string[] = [];
+    for (const [k, v] of value) {
+      if (v !== undefined) parts.push(`${typeof k === 'string' ? JSON.stringify(k) : jsonText(k)}:${jsonText(v)}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : jsonText(v))).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const parts: string[] = [];
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) parts.push(`${JSON.stringify(k)}:${jsonText(v)}`);
+    return `{${parts.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /** Deeper nesting than this is refused rather than risking the stack. */
@@ -98,7 +127,9 @@ export const MAX_JSON_DEPTH = 256;
 /**
  * Parses a JSON body as Java RocketMQ writes it. Standard JSON takes the fast path (`JSON.parse`);
  * otherwise a linear-time parser also accepts unquoted object keys (fastjson's integer keys, or
- * identifier-like keys). Garbage gives an `InvalidArgumentError` with the byte position.
+ * identifier-like keys, read as strings) and object- or array-valued keys, which turn their object
+ * into a `Map` (fastjson's `Map<MessageQueue, V>`). Garbage gives an `InvalidArgumentError` with the
+ * position; nesting (keys included) deeper than `MAX_JSON_DEPTH` is refused.
  */
 export function parseRocketMQJson<T = unknown>(input: Buffer | string): T {
   const text = typeof input === 'string' ? input : input.toString('utf8');
@@ -116,6 +147,8 @@ const WS_CR = 13;
 
 class LenientJsonParser {
   private pos = 0;
+  /** Next backslash at or after some earlier position (Infinity: none left); see parseString. */
+  private nextBackslash = -1;
 
   constructor(private readonly text: string) {}
 
@@ -160,8 +193,10 @@ class LenientJsonParser {
     return value;
   }
 
-  private parseObject(depth: number): Record<string, unknown> {
+  private parseObject(depth: number): Record<string, unknown> | Map<unknown, unknown> {
     const out: Record<string, unknown> = {};
+    // Takes over from `out` at the first object- or array-valued key.
+    let map: Map<unknown, unknown> | undefined;
     this.pos++; // {
     this.skipWhitespace();
     if (this.text[this.pos] === '}') {
@@ -170,22 +205,35 @@ class LenientJsonParser {
     }
     for (;;) {
       this.skipWhitespace();
-      const key = this.text[this.pos] === '"' ? this.parseString() : this.parseBareKey();
+      const key = this.parseKey(depth);
       this.skipWhitespace();
       if (this.text[this.pos] !== ':') this.fail('expected ":" after an object key');
       this.pos++;
       this.skipWhitespace();
       const value = this.parseValue(depth + 1);
-      // defineProperty so a "__proto__" key stays data, as with JSON.parse.
-      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      if (map === undefined && typeof key === 'string') {
+        // defineProperty so a "__proto__" key stays data, as with JSON.parse.
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      } else {
+        map ??= new Map(Object.entries(out));
+        map.set(key, value);
+      }
       this.skipWhitespace();
       const sep = this.text[this.pos++];
-      if (sep === '}') return out;
+      if (sep === '}') return map ?? out;
       if (sep !== ',') {
         this.pos--;
         this.fail('expected "," or "}" in an object');
       }
     }
+  }
+
+  /** A quoted or bare key is a string; `{…}` or `[…]` is a key value, counted in the nesting depth. */
+  private parseKey(depth: number): unknown {
+    const c = this.text[this.pos];
+    if (c === '"') return this.parseString();
+    if (c === '{' || c === '[') return this.parseValue(depth + 1);
+    return this.parseBareKey();
   }
 
   private parseBareKey(): string {
@@ -227,16 +275,17 @@ class LenientJsonParser {
     const t = this.text;
     this.pos++; // opening quote
     let out = '';
-    // Each search result is reused until passed, so many escapes in one string stay linear.
+    // Each search result is reused until passed, so many escapes in one string stay linear; the
+    // backslash search is kept across strings, or each string would scan the rest of the body.
     let quote = -1;
-    let escape = -1;
     for (;;) {
       if (quote < this.pos) quote = t.indexOf('"', this.pos);
       if (quote < 0) this.fail('unterminated string');
-      if (escape < this.pos) {
-        escape = t.indexOf('\\', this.pos);
-        if (escape < 0) escape = Infinity;
+      if (this.nextBackslash < this.pos) {
+        const found = t.indexOf('\\', this.pos);
+        this.nextBackslash = found < 0 ? Infinity : found;
       }
+      const escape = this.nextBackslash;
       if (quote < escape) {
         out += t.slice(this.pos, quote);
         this.pos = quote + 1;

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../client/admin.js';
 import { Producer, PushConsumer, type ReceivedMessage } from '../../client/index.js';
-import { decodeResetOffsetBody, parseFastjson } from '../../protocol/admin-bodies.js';
+import { decodeResetOffsetBody } from '../../protocol/admin-bodies.js';
+import { parseRocketMQJson } from '../../protocol/bodies.js';
 import { BrokerResponseError } from '../../protocol/errors.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
@@ -64,11 +65,11 @@ describe('topics', () => {
     const raw = await RawClient.connect(broker.port);
     try {
       const all = await raw.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER);
-      expect((parseFastjson(all.body!) as { topicList: string[] }).topicList).toContain(topic);
+      expect(parseRocketMQJson<{ topicList: string[] }>(all.body!).topicList).toContain(topic);
       const byCluster = await raw.request(RequestCode.GET_TOPICS_BY_CLUSTER, { cluster: 'DefaultCluster' });
-      expect((parseFastjson(byCluster.body!) as { topicList: string[] }).topicList).toContain(topic);
+      expect(parseRocketMQJson<{ topicList: string[] }>(byCluster.body!).topicList).toContain(topic);
       expect((await raw.request(RequestCode.GET_TOPICS_BY_CLUSTER, { cluster: 'Other' })).code).toBe(ResponseCode.SYSTEM_ERROR);
-      const cluster = parseFastjson((await raw.request(RequestCode.GET_BROKER_CLUSTER_INFO)).body!);
+      const cluster = parseRocketMQJson((await raw.request(RequestCode.GET_BROKER_CLUSTER_INFO)).body!);
       expect(cluster).toEqual({
         brokerAddrTable: { 'broker-a': { cluster: 'DefaultCluster', brokerName: 'broker-a', brokerAddrs: { '0': broker.address } } },
         clusterAddrTable: { DefaultCluster: ['broker-a'] },

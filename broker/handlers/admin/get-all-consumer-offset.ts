@@ -3,7 +3,7 @@
  * `{offsetTable:{"topic@group":{"queueId":offset}}}`: every committed offset the broker holds,
  * including commits not yet flushed to SQLite.
  */
-import { encodeFastjsonBody } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { RequestHandler } from '../../broker-context.js';
@@ -15,5 +15,5 @@ export const getAllConsumerOffset: RequestHandler = async ({ broker }, request) 
       (offsetTable[`${entry.topic}@${entry.group}`] ??= {})[String(entry.queueId)] = entry.offset;
     }
   }
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody({ offsetTable }));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody({ offsetTable }));
 };

@@ -2,7 +2,7 @@
  * GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), no header. Body: SubscriptionGroupWrapper
  * `{subscriptionGroupTable:{name:SubscriptionGroupConfig}, dataVersion:{timestamp,counter}}`.
  */
-import { encodeFastjsonBody } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { RequestHandler } from '../../broker-context.js';
@@ -11,5 +11,5 @@ import { subscriptionGroupBody } from './subscription-group-body.js';
 export const getAllSubscriptionGroupConfig: RequestHandler = async ({ broker }, request) => {
   const subscriptionGroupTable = Object.fromEntries(broker.store.meta.listGroups().map((g) => [g.groupName, subscriptionGroupBody(g)]));
   const body = { subscriptionGroupTable, dataVersion: { timestamp: broker.startedAt, counter: 0 } };
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody(body));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody(body));
 };

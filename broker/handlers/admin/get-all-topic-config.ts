@@ -3,7 +3,8 @@
  * `{topicConfigTable:{name:{topicName,readQueueNums,writeQueueNums,perm,topicFilterType,topicSysFlag,order}}, dataVersion:{timestamp,counter}}`.
  * Every stored topic is listed, system ones (%RETRY%, %DLQ%, the schedule topic) included.
  */
-import { encodeFastjsonBody, type TopicConfigBody } from '../../../protocol/admin-bodies.js';
+import type { TopicConfigBody } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { TopicConfig } from '../../../storage/types.js';
@@ -25,5 +26,5 @@ export const getAllTopicConfig: RequestHandler = async ({ broker }, request) => 
   const topicConfigTable: Record<string, TopicConfigBody> = {};
   for (const config of broker.topics.list()) topicConfigTable[config.topicName] = topicConfigBody(config);
   const body = { topicConfigTable, dataVersion: { timestamp: broker.startedAt, counter: 0 } };
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody(body));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody(body));
 };

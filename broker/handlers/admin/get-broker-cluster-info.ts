@@ -3,7 +3,7 @@
  * `{brokerAddrTable:{brokerName:{cluster,brokerName,brokerAddrs:{"0":"host:port"}}}, clusterAddrTable:{cluster:[brokerName]}}`.
  * One cluster with this one master broker. mqadmin's `updateTopic -c <cluster>` reads it.
  */
-import { encodeFastjsonBody } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { RequestHandler } from '../../broker-context.js';
@@ -14,5 +14,5 @@ export const getBrokerClusterInfo: RequestHandler = async ({ broker }, request) 
     brokerAddrTable: { [brokerName]: { cluster: clusterName, brokerName, brokerAddrs: { '0': broker.advertisedAddress } } },
     clusterAddrTable: { [clusterName]: [brokerName] },
   };
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody(body));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody(body));
 };

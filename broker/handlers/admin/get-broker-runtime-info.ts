@@ -13,7 +13,7 @@
  * FerryMQ's own keys (version, uptime, flush mode, counts, msgPutTotal, msgConsumedTotal) are listed
  * in docs/protocol.md; `ferrymq status` samples the two totals twice for exact rates.
  */
-import { encodeFastjsonBody } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { BrokerContext, RequestHandler } from '../../broker-context.js';
@@ -99,5 +99,5 @@ export async function runtimeInfo(broker: BrokerContext): Promise<Record<string,
 }
 
 export const getBrokerRuntimeInfo: RequestHandler = async ({ broker }, request) => {
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody({ table: await runtimeInfo(broker) }));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody({ table: await runtimeInfo(broker) }));
 };

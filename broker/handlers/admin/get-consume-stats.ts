@@ -8,7 +8,8 @@
  * missing committed offset counts as 0, and lastTimestamp is the store time of the last consumed
  * message. consumeTps is always 0: FerryMQ keeps no per-group rate counters.
  */
-import { encodeFastjsonBody, encodeMessageQueueTable, type OffsetWrapper, type QueueEntry } from '../../../protocol/admin-bodies.js';
+import { encodeMessageQueueTable, type OffsetWrapper, type QueueEntry } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { BrokerContext, RequestHandler } from '../../broker-context.js';
@@ -42,5 +43,5 @@ export const getConsumeStats: RequestHandler = async ({ broker }, request) => {
     }
   }
   const body = { offsetTable: encodeMessageQueueTable(entries), consumeTps: 0 };
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody(body));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody(body));
 };

@@ -5,7 +5,8 @@
  * The registry does not keep each client's language and version, so every connection reports
  * JAVA and the 4.9.8 version ordinal.
  */
-import { encodeFastjsonBody, type ConnectionInfo, type ConsumerConnection } from '../../../protocol/admin-bodies.js';
+import type { ConnectionInfo, ConsumerConnection } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { CLIENT_VERSION, createResponse, DEFAULT_LANGUAGE } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { ClientInfo } from '../../client-registry.js';
@@ -29,5 +30,5 @@ export const getConsumerConnectionList: RequestHandler = async ({ broker }, requ
     messageModel: state.messageModel,
     consumeFromWhere: state.consumeFromWhere,
   };
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody(body));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody(body));
 };

@@ -3,7 +3,7 @@
  * `{connectionSet:[{clientId,clientAddr,language,version}]}`. An unknown or empty group: 1 SYSTEM_ERROR
  * "the producer group[g] not exist", as RocketMQ answers.
  */
-import { encodeFastjsonBody } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { RequestHandler } from '../../broker-context.js';
@@ -17,5 +17,5 @@ export const getProducerConnectionList: RequestHandler = async ({ broker }, requ
     return createResponse(request, ResponseCode.SYSTEM_ERROR, undefined, `the producer group[${group}] not exist`);
   }
   const body = { connectionSet: clients.map(connectionInfoOf) };
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody(body));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody(body));
 };

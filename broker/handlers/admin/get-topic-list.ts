@@ -4,7 +4,7 @@
  * - GET_TOPICS_BY_CLUSTER (224), header `cluster`: every topic of that cluster (this broker's when
  *   the name matches; any other name is 1 SYSTEM_ERROR "cluster [c] not exist").
  */
-import { encodeFastjsonBody } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { BrokerContext, RequestHandler } from '../../broker-context.js';
@@ -15,7 +15,7 @@ function topicNames(broker: BrokerContext): string[] {
 }
 
 export const getAllTopicListFromNameserver: RequestHandler = async ({ broker }, request) => {
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody({ topicList: topicNames(broker) }));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody({ topicList: topicNames(broker) }));
 };
 
 export const getTopicsByCluster: RequestHandler = async ({ broker }, request) => {
@@ -23,5 +23,5 @@ export const getTopicsByCluster: RequestHandler = async ({ broker }, request) =>
   if (cluster !== broker.config.clusterName) {
     return createResponse(request, ResponseCode.SYSTEM_ERROR, undefined, `cluster [${cluster}] not exist`);
   }
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody({ topicList: topicNames(broker) }));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody({ topicList: topicNames(broker) }));
 };

@@ -4,7 +4,8 @@
  * one entry per queue; lastUpdateTimestamp is the store time of the newest message, 0 when empty.
  * Unknown topic: 17 TOPIC_NOT_EXIST.
  */
-import { encodeFastjsonBody, encodeMessageQueueTable, type QueueEntry, type TopicOffset } from '../../../protocol/admin-bodies.js';
+import { encodeMessageQueueTable, type QueueEntry, type TopicOffset } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { RequestHandler } from '../../broker-context.js';
@@ -23,5 +24,5 @@ export const getTopicStatsInfo: RequestHandler = async ({ broker }, request) => 
     entries.push({ queue: queueKeyOf(broker, topic, queueId), value: { minOffset, maxOffset, lastUpdateTimestamp } });
   }
   const body = { offsetTable: encodeMessageQueueTable(entries) };
-  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeFastjsonBody(body));
+  return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody(body));
 };

@@ -17,7 +17,8 @@
  * broker has never seen is 26 SUBSCRIPTION_GROUP_NOT_EXIST; time targets are "first at or after",
  * not "closest".
  */
-import { encodeFastjsonBody, encodeMessageQueueTable, type QueueEntry } from '../../../protocol/admin-bodies.js';
+import { encodeMessageQueueTable, type QueueEntry } from '../../../protocol/admin-bodies.js';
+import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createRequest, createResponse } from '../../../protocol/remoting-command.js';
 import { RequestCode } from '../../../protocol/request-code.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
@@ -63,7 +64,7 @@ export const invokeBrokerToResetOffset: RequestHandler = async ({ broker }, requ
   }
   broker.offsets.reset(group, topic, entries.map((e) => ({ queueId: e.queue.queueId, offset: e.value })));
 
-  const body = encodeFastjsonBody({ offsetTable: encodeMessageQueueTable(entries) });
+  const body = encodeJsonBody({ offsetTable: encodeMessageQueueTable(entries) });
   const state = broker.clients.consumerGroup(group);
   let notified = 0;
   for (const client of state?.clients.values() ?? []) {

@@ -4,7 +4,7 @@
  * whichBrokerWhenConsumeSlowly, consumeMessageOrderly, …}`; missing fields keep the stored value,
  * or RocketMQ's default for a new group.
  */
-import { parseFastjson } from '../../../protocol/admin-bodies.js';
+import { parseRocketMQJson } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import { validateTopicName } from '../../../storage/topic-name.js';
@@ -31,7 +31,7 @@ export const updateAndCreateSubscriptionGroup: RequestHandler = async ({ broker 
   if (!request.body || request.body.length === 0) reject('the body is empty');
   let body: Record<string, unknown>;
   try {
-    body = parseFastjson(request.body) as Record<string, unknown>;
+    body = parseRocketMQJson<Record<string, unknown>>(request.body);
   } catch (err) {
     return reject((err as Error).message);
   }
