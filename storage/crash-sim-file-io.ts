@@ -8,8 +8,9 @@
  * - `random`: each unsynced sector independently survives or not; lost sectors inside the new
  *   length read back as zeros (the zero-filled tail of a file whose size reached the disk first).
  * Files created since their directory's last fsync disappear in `drop` mode. Truncations and renames
- * are treated as durable at once. After `crash()` every call on this instance fails, as the dead
- * process could no longer do I/O; open a fresh instance to "reboot".
+ * are treated as durable at once. After `crash()` every call on this instance fails, including
+ * calls in flight when it happened (the dead process never saw them complete); open a fresh
+ * instance to "reboot". A write that completes while an fdatasync runs counts as unsynced.
  *
  * ENOSPC: `injectNoSpace(afterBytes)` lets that many more bytes be written, then writes fail with
  * ENOSPC after writing what fits (a partial write, as a real full disk does). `failNextSyncs(n)`
@@ -105,7 +106,10 @@ export class CrashSimFileIO implements FileIO {
     if (this.crashed) throw Object.assign(new Error('simulated power loss: I/O after crash'), { code: 'EIO' });
     this.inFlight += 1;
     try {
-      return await op();
+      const result = await op();
+      // A call that completes after the power went out was never seen by the dead process.
+      if (this.crashed) throw Object.assign(new Error('simulated power loss: I/O interrupted'), { code: 'EIO' });
+      return result;
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0 && this.drained) {
@@ -129,6 +133,10 @@ export class CrashSimFileIO implements FileIO {
     return this.guard(async () => {
       const existed = fs.existsSync(path);
       const handle = await this.inner.open(path, mode);
+      if (this.crashed) {
+        fs.closeSync(handle.fd);
+        return handle;
+      }
       this.openHandles.add(handle);
       if (!existed) {
         this.createdSinceDirSync.add(path);
@@ -178,11 +186,14 @@ export class CrashSimFileIO implements FileIO {
         this.failingSyncs -= 1;
         throw Object.assign(new Error('EIO: i/o error, fdatasync (simulated)'), { code: 'EIO' });
       }
+      // Only writes completed before the sync started are certainly covered by it.
+      const before = this.tracks.get(handle.path);
+      const covered = new Set(before?.writes);
       await this.inner.datasync(handle);
       const track = this.tracks.get(handle.path);
       if (track) {
-        track.writes = [];
-        track.durableSize = fs.fstatSync(handle.fd).size;
+        for (const write of covered) track.durableSize = Math.max(track.durableSize, write.position + write.length);
+        track.writes = track.writes.filter((write) => !covered.has(write));
       }
     });
   }
