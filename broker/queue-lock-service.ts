@@ -4,13 +4,8 @@
  * lease; the holder renews it by locking again, and an expired lease can be taken by anyone.
  * Leases live in memory only: after a restart clients simply lock again.
  */
+import type { MessageQueue } from '../protocol/bodies.js';
 import { systemClock, type Clock, type TimerHandle } from '../storage/clock.js';
-
-export interface LockedQueue {
-  topic: string;
-  brokerName: string;
-  queueId: number;
-}
 
 interface Lease {
   clientId: string;
@@ -40,9 +35,9 @@ export class QueueLockService {
   }
 
   /** Locks (or renews) every queue that is free, expired or already ours; returns those now held by `clientId`. */
-  tryLock(group: string, clientId: string, queues: readonly LockedQueue[]): LockedQueue[] {
+  tryLock(group: string, clientId: string, queues: readonly MessageQueue[]): MessageQueue[] {
     const now = this.clock.now();
-    const locked: LockedQueue[] = [];
+    const locked: MessageQueue[] = [];
     for (const mq of queues) {
       const key = lockKey(group, mq);
       const lease = this.leases.get(key);
@@ -54,7 +49,7 @@ export class QueueLockService {
   }
 
   /** Releases the queues `clientId` holds; locks held by others are left alone. */
-  unlock(group: string, clientId: string, queues: readonly LockedQueue[]): void {
+  unlock(group: string, clientId: string, queues: readonly MessageQueue[]): void {
     for (const mq of queues) {
       const key = lockKey(group, mq);
       if (this.leases.get(key)?.clientId === clientId) this.leases.delete(key);
@@ -62,7 +57,7 @@ export class QueueLockService {
   }
 
   /** The live holder of a queue, if any (admin views). */
-  holder(group: string, mq: LockedQueue): string | undefined {
+  holder(group: string, mq: MessageQueue): string | undefined {
     const lease = this.leases.get(lockKey(group, mq));
     return lease && lease.expiresAt > this.clock.now() ? lease.clientId : undefined;
   }
@@ -83,6 +78,6 @@ export class QueueLockService {
   }
 }
 
-function lockKey(group: string, mq: LockedQueue): string {
+function lockKey(group: string, mq: MessageQueue): string {
   return `${group}\u0000${mq.topic}\u0000${mq.brokerName}\u0000${mq.queueId}`;
 }

@@ -1,5 +1,5 @@
 import { errorFromResponse } from '../protocol/errors.js';
-import { encodeJsonBody, parseRocketMQJson, type ConsumerListBody, type HeartbeatData, type LockBatchRequestBody, type LockBatchResponseBody, type TopicRouteData } from '../protocol/bodies.js';
+import { encodeJsonBody, parseRocketMQJson, type ConsumerListBody, type HeartbeatData, type LockBatchRequestBody, type LockBatchResponseBody, type TopicRouteData, type UnlockBatchRequestBody } from '../protocol/bodies.js';
 import { createRequest, type ExtFieldsInput, type RemotingCommand } from '../protocol/remoting-command.js';
 import { RequestCode } from '../protocol/request-code.js';
 import { ResponseCode } from '../protocol/response-code.js';
@@ -200,7 +200,7 @@ export class BrokerApi {
   }
 
   async unlockQueues(address: string, group: string, clientId: string, queues: readonly MessageQueue[]): Promise<void> {
-    await this.call(address, RequestCode.UNLOCK_BATCH_MQ, undefined, encodeJsonBody({ consumerGroup: group, clientId, mqSet: [...queues] } satisfies LockBatchRequestBody));
+    await this.call(address, RequestCode.UNLOCK_BATCH_MQ, undefined, encodeJsonBody({ consumerGroup: group, clientId, mqSet: [...queues] } satisfies UnlockBatchRequestBody));
   }
 
   /** Creates or updates a topic on one broker (code 17); used by tests, examples and admin tools. */

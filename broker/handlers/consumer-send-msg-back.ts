@@ -13,7 +13,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { decodeRecord } from '../../protocol/message-codec.js';
-import { MessageConst, encodeProperties } from '../../protocol/properties.js';
+import { MessageConst } from '../../protocol/properties.js';
 import { createResponse } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { validateTopicName } from '../../storage/topic-name.js';
@@ -77,7 +77,7 @@ export const consumerSendMsgBack: RequestHandler = async (ctx, request) => {
       queueId,
       body: original.body,
       flag: original.flag,
-      properties: encodeProperties(properties),
+      properties,
       sysFlag: original.sysFlag,
       bornTimestamp: original.bornTimestamp,
       reconsumeTimes: original.reconsumeTimes + 1,

@@ -1,17 +1,10 @@
 /** The JSON body shared by LOCK_BATCH_MQ (41) and UNLOCK_BATCH_MQ (42), checked field by field. */
-import { parseRocketMQJson } from '../../protocol/bodies.js';
+import { parseRocketMQJson, type LockBatchRequestBody } from '../../protocol/bodies.js';
 import type { RemotingCommand } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
-import type { LockedQueue } from '../queue-lock-service.js';
 import { RequestRejectedError } from './request-fields.js';
 
-export interface LockBody {
-  consumerGroup: string;
-  clientId: string;
-  mqSet: LockedQueue[];
-}
-
-export function parseLockBody(request: RemotingCommand): LockBody {
+export function parseLockBody(request: RemotingCommand): LockBatchRequestBody {
   const reject = (why: string) => new RequestRejectedError(ResponseCode.SYSTEM_ERROR, `bad lock body: ${why}`);
   if (!request.body || request.body.length === 0) throw reject('missing');
   let parsed: unknown;
@@ -20,7 +13,7 @@ export function parseLockBody(request: RemotingCommand): LockBody {
   } catch (err) {
     throw reject((err as Error).message);
   }
-  const body = parsed as Partial<Record<keyof LockBody, unknown>>;
+  const body = parsed as Partial<Record<keyof LockBatchRequestBody, unknown>>;
   if (typeof body?.consumerGroup !== 'string' || body.consumerGroup === '') throw reject('consumerGroup is missing');
   if (typeof body.clientId !== 'string' || body.clientId === '') throw reject('clientId is missing');
   if (!Array.isArray(body.mqSet)) throw reject('mqSet is not a list');

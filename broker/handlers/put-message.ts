@@ -3,7 +3,8 @@
  * the store's `MessageToAppend` (broker-added CLUSTER property, tag hash for filtering, keys for
  * the key index), then run the broker's put hooks (where issue #7's delay queue plugs in).
  */
-import { decodeProperties, encodeProperties, KEY_SEPARATOR, MessageConst, type PropertyMap } from '../../protocol/properties.js';
+import { encodeProperties, KEY_SEPARATOR, MessageConst, type PropertyMap } from '../../protocol/properties.js';
+import { ipv4Bytes, type SocketAddress } from '../../protocol/socket-address.js';
 import { javaStringHashCode } from '../../protocol/tag-filter.js';
 import type { MessageToAppend } from '../../storage/types.js';
 import type { BrokerContext, RequestContext } from '../broker-context.js';
@@ -13,18 +14,26 @@ export interface ProducedMessage {
   queueId: number;
   body: Buffer;
   flag: number;
-  /** The properties string as the producer sent it. */
-  properties: string;
+  /** The producer's properties, decoded; the broker adds CLUSTER to this map. */
+  properties: PropertyMap;
   sysFlag: number;
   bornTimestamp: number;
   reconsumeTimes: number;
 }
 
+/** Parsed once per connection rather than once per send. */
+const bornHosts = new WeakMap<RequestContext['connection'], SocketAddress>();
+
 /** The peer's IPv4 address and port (IPv6 peers become 127.0.0.1: stored hosts are IPv4 for ali-ons). */
-export function bornHostOf(ctx: RequestContext): { ip: string; port: number } {
-  const [host, port] = splitAddress(ctx.connection.remoteAddress);
-  const ip = host.startsWith('::ffff:') ? host.slice(7) : host;
-  return { ip: /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip : '127.0.0.1', port };
+export function bornHostOf(ctx: RequestContext): SocketAddress {
+  let bornHost = bornHosts.get(ctx.connection);
+  if (!bornHost) {
+    const [host, port] = splitAddress(ctx.connection.remoteAddress);
+    const ip = host.startsWith('::ffff:') ? host.slice(7) : host;
+    bornHost = { ip: ipv4Bytes(ip) ? ip : '127.0.0.1', port };
+    bornHosts.set(ctx.connection, bornHost);
+  }
+  return bornHost;
 }
 
 function splitAddress(address: string): [string, number] {
@@ -43,9 +52,9 @@ export function indexKeysOf(properties: Readonly<PropertyMap>): string[] {
 export function buildMessageToAppend(
   broker: BrokerContext,
   produced: ProducedMessage,
-  bornHost: { ip: string; port: number },
+  bornHost: SocketAddress,
 ): MessageToAppend {
-  const properties = decodeProperties(produced.properties);
+  const properties = produced.properties;
   properties[MessageConst.CLUSTER] = broker.config.clusterName;
   const tags = properties[MessageConst.TAGS];
   let message: MessageToAppend = {

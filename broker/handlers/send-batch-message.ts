@@ -47,7 +47,7 @@ export const sendBatchMessage: RequestHandler = async (ctx, request) => {
         queueId,
         body: entry.body,
         flag: entry.flag,
-        properties: entry.properties,
+        properties,
         sysFlag: header.sysFlag,
         bornTimestamp: header.bornTimestamp,
         reconsumeTimes: header.reconsumeTimes ?? 0,

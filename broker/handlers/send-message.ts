@@ -4,6 +4,7 @@
  * queueId range (a negative queueId picks a random queue). The answer carries msgId =
  * hex(storeHost, port, physicalOffset) of the stored record, queueId and queueOffset.
  */
+import { decodeProperties } from '../../protocol/properties.js';
 import { decodeSendHeader } from '../../protocol/send-header.js';
 import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
@@ -65,7 +66,7 @@ export const sendMessage: RequestHandler = async (ctx, request) => {
       queueId,
       body: request.body ?? Buffer.alloc(0),
       flag: header.flag,
-      properties: header.properties ?? '',
+      properties: decodeProperties(header.properties ?? ''),
       sysFlag: header.sysFlag,
       bornTimestamp: header.bornTimestamp,
       reconsumeTimes: header.reconsumeTimes ?? 0,
