@@ -26,6 +26,16 @@ export interface ProcessProfile {
   /** Share of all samples the event loop was idle. */
   idlePercent: number;
   frames: HotFrame[];
+  /** Self time summed per source file (native frames and GC under their own names), hottest first. */
+  files: { file: string; percent: number }[];
+}
+
+/** Which bucket a frame's self time goes to in the per-file view. */
+function fileOf(node: ProfileNode): string {
+  const { url, functionName } = node.callFrame;
+  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  const path = url.startsWith('file://') ? relative(process.cwd(), new URL(url).pathname) : url;
+  return path.replace(/^bench\/results\/build\//, '');
 }
 
 function location(url: string, line: number): string {
@@ -41,6 +51,7 @@ function frameName(node: ProfileNode): string {
 /** The hottest `limit` functions by self time over the given profiles (summed), and the idle share. */
 export function hotFrames(files: readonly string[], limit: number): ProcessProfile {
   const byFunction = new Map<string, { name: string; location: string; hits: number; callers: Map<string, number> }>();
+  const byFile = new Map<string, number>();
   let busy = 0;
   let idle = 0;
   for (const file of files) {
@@ -56,6 +67,7 @@ export function hotFrames(files: readonly string[], limit: number): ProcessProfi
         continue;
       }
       busy += hits;
+      byFile.set(fileOf(node), (byFile.get(fileOf(node)) ?? 0) + hits);
       const where = location(node.callFrame.url, node.callFrame.lineNumber);
       const key = `${name}@${where}`;
       const entry = byFunction.get(key) ?? { name, location: where, hits: 0, callers: new Map<string, number>() };
@@ -75,7 +87,11 @@ export function hotFrames(files: readonly string[], limit: number): ProcessProfi
       percent: busy ? (100 * f.hits) / busy : 0,
       topCaller: [...f.callers.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '',
     }));
-  return { idlePercent: busy + idle ? (100 * idle) / (busy + idle) : 0, frames };
+  const hotFiles = [...byFile.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([file, hits]) => ({ file, percent: busy ? (100 * hits) / busy : 0 }));
+  return { idlePercent: busy + idle ? (100 * idle) / (busy + idle) : 0, frames, files: hotFiles };
 }
 
 /** Per subdirectory of `dir` (broker, producer, consumer): the hottest frames of its profiles. */

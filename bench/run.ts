@@ -203,9 +203,10 @@ async function runProfile(o: BenchOptions, runner: RunnerOptions, targetOptions:
     const summary = summarizeProfiles(dir, 15);
     for (const [process, profile] of Object.entries(summary)) emit({ type: 'profile', style, process, ...profile });
     parts.push(`CPU profile, ${style} sends (${target.flush}): top self-time frames per process, as a share of busy time`);
-    for (const [process, { idlePercent, frames }] of Object.entries(summary)) {
+    for (const [process, { idlePercent, frames, files }] of Object.entries(summary)) {
       parts.push(`  ${process} (event loop idle ${idlePercent.toFixed(0)}% of samples):`);
       for (const f of frames) parts.push(`    ${f.percent.toFixed(1).padStart(5)}%  ${f.name}  ${f.location}  <- ${f.topCaller}`);
+      parts.push(`    by file: ${files.slice(0, 8).map((f) => `${f.file} ${f.percent.toFixed(1)}%`).join(', ')}`);
     }
   }
   parts.push(`profiles: ${profDir}`);

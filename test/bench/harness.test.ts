@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchOptionsOf, type BenchArgs } from '../../cli/bench.js';
 import { ratePoints, renderChart } from '../../bench/chart.js';
@@ -145,6 +145,7 @@ describe('profile reader', () => {
         ['append', 30],
       ]);
       expect(broker!.frames[0]!.topCaller).toMatch(/^append /);
+      expect(broker!.files).toEqual([{ file: relative(process.cwd(), '/x/storage/a.ts'), percent: 100 }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
