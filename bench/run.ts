@@ -85,8 +85,8 @@ function headlineSpecs(o: BenchOptions): Record<'batch' | 'pipelined' | 'latency
 }
 
 function outcomeLine(outcome: WorkloadOutcome, context: object): object {
-  const { produced: _p, consumed: _c, latency, ...figures } = outcome;
-  return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined } };
+  const { produced: _p, consumed: _c, latency, brokerResponsiveness, ...figures } = outcome;
+  return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined }, brokerResponsiveness: { ...brokerResponsiveness, cdf: undefined } };
 }
 
 async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions: TargetOptions, emit: Emit, chart: { throughput: ThroughputSeries[]; cdfs: CdfSeries[] }): Promise<HeadlineRun[]> {
@@ -116,6 +116,9 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
             latencyP99: l?.p99,
             latencyP999: l?.p999,
             latencyMax: l?.max,
+            probeP99Batch: batch.brokerResponsiveness.p99,
+            probeMaxBatch: batch.brokerResponsiveness.max,
+            probeP99Pipelined: pipelined.brokerResponsiveness.p99,
             peakRssMiB: rss,
             brokerCpuBatch: batch.cpuUsPerMessage.broker,
             brokerCpuPipelined: pipelined.cpuUsPerMessage.broker,

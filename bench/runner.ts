@@ -10,8 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CHILD_ENTRY } from './child.js';
+import { BrokerApi } from '../client/broker-api.js';
+import { RemotingClient } from '../client/remoting-client.js';
 import { cpuSeconds, createBenchTopic, type BrokerTarget } from './targets.js';
 import {
+  LatencyRecorder,
+  nowNs,
   SequenceTracker,
   type ChildLine,
   type ClientKind,
@@ -23,6 +27,9 @@ import {
   type SendStyle,
   type Timeline,
 } from './workload.js';
+
+/** How often the responsiveness probe asks the broker. */
+const PROBE_INTERVAL_MS = 20;
 
 export interface WorkloadSpec {
   /** Short name used in topic names and results. */
@@ -56,6 +63,8 @@ export interface WorkloadOutcome {
   /** Drain rate of a backlog (consume 'after'): messages / (first receive -> last commit). */
   drainRate: number;
   failedSends: number;
+  /** Round trips of a cheap request (max offset) every 20 ms during the workload. */
+  brokerResponsiveness: LatencySummary;
   /** CPU time per message in microseconds, per process kind (broker over the whole workload). */
   cpuUsPerMessage: { broker: number; producers: number; consumers: number };
   lost: number;
@@ -78,6 +87,45 @@ export interface RunnerOptions {
   idleTimeoutMs: number;
   commitIntervalMs: number;
   log: (line: string) => void;
+}
+
+/**
+ * Asks the broker for a queue's max offset every `intervalMs` on its own connection while a
+ * workload runs: the answer times show how long the broker leaves a cheap request waiting
+ * (event-loop stalls, or a full run queue), next to the message latencies.
+ */
+class ResponsivenessProbe {
+  private readonly remoting = new RemotingClient({ requestTimeoutMs: 30_000 });
+  private readonly api = new BrokerApi(this.remoting, 30_000);
+  private readonly recorder = new LatencyRecorder();
+  private running = true;
+  private readonly loop: Promise<void>;
+  private stopped: Promise<LatencySummary> | undefined;
+
+  constructor(target: BrokerTarget, topic: string, intervalMs: number) {
+    const mq = { topic, brokerName: 'broker-a', queueId: 0 };
+    this.loop = (async () => {
+      while (this.running) {
+        const start = nowNs();
+        try {
+          await this.api.maxOffset(target.brokerAddr, mq);
+          this.recorder.add((nowNs() - start) / 1e6);
+        } catch {
+          // A failed probe is not a measurement; the workload reports the broker's errors.
+        }
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      }
+    })();
+  }
+
+  stop(): Promise<LatencySummary> {
+    this.running = false;
+    this.stopped ??= this.loop.then(() => {
+      this.remoting.close();
+      return this.recorder.summary();
+    });
+    return this.stopped;
+  }
 }
 
 /** A child process speaking the JSON-line protocol of workload.ts. */
@@ -153,6 +201,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
   const group = `bench_cg_${id}`;
   await createBenchTopic(target, topic, spec.queues);
   const children: Child[] = [];
+  let probe: ResponsivenessProbe | undefined;
   try {
     const consumerJob: ConsumerJob = {
       client: spec.client,
@@ -194,6 +243,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     children.push(...producers);
     await Promise.all(producers.map((p) => p.waitFor('ready')));
     const producerResults = producers.map((p) => p.waitFor<ProducerResult>('result'));
+    probe = new ResponsivenessProbe(target, topic, PROBE_INTERVAL_MS);
     const brokerCpuStart = cpuSeconds(target.brokerPid);
     for (const p of producers) p.command('go');
     const produced = await Promise.all(producerResults);
@@ -222,6 +272,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     }
 
     const brokerCpu = cpuSeconds(target.brokerPid) - brokerCpuStart;
+    const brokerResponsiveness = await probe.stop();
     const perMessageUs = (seconds: number) => (seconds * 1e6) / spec.messages;
     const cpuUsPerMessage = {
       broker: perMessageUs(brokerCpu),
@@ -244,6 +295,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       e2eRate: unique / e2eSeconds,
       drainRate: unique / drainSeconds,
       failedSends,
+      brokerResponsiveness,
       cpuUsPerMessage,
       lost: spec.consume === 'none' ? 0 : spec.messages - unique,
       duplicates: deliveries - unique,
@@ -255,5 +307,6 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     };
   } finally {
     for (const child of children) child.kill();
+    await probe?.stop();
   }
 }

@@ -79,8 +79,8 @@ async function simple(ctx: ScenarioContext, name: string, title: string, spec: P
 }
 
 function outcomeFigures(o: WorkloadOutcome): object {
-  const { produced: _p, consumed: _c, latency, ...rest } = o;
-  return { ...rest, latency: latency && { ...latency, cdf: undefined } };
+  const { produced: _p, consumed: _c, latency, brokerResponsiveness, ...rest } = o;
+  return { ...rest, latency: latency && { ...latency, cdf: undefined }, brokerResponsiveness: { ...brokerResponsiveness, cdf: undefined } };
 }
 
 /** Round-trip times of `count` single pulls (32 messages, no long poll) at random offsets of the topic's queues. */

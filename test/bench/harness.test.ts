@@ -206,6 +206,7 @@ describe('one workload through real processes', () => {
     expect(outcome.produceRate).toBeGreaterThan(0);
     expect(outcome.e2eSeconds).toBeGreaterThanOrEqual(outcome.produceSeconds);
     expect(outcome.latency!.count).toBe(3_000);
+    expect(outcome.brokerResponsiveness.count).toBeGreaterThan(0);
     expect(outcome.produced[0]!.counts.reduce((a, b) => a + b, 0)).toBe(3_000);
   }, 60_000);
 });
