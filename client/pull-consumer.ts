@@ -9,6 +9,7 @@ import type { MessageModel } from './consume-types.js';
 import { receivedFromPull, type ReceivedMessage } from './message.js';
 import { compareQueues, queueKey, type MessageQueue } from './message-queue.js';
 import { createOffsetStore, type OffsetStore } from './offset-store.js';
+import { RebalanceService } from './rebalance-service.js';
 import { backoffDelay, PULL_FAILURE_BACKOFF, sleep } from './retry.js';
 import { computeStartOffset, storeHasAnyOffset, type ConsumeFromWhere } from './start-offset.js';
 import { consumerDataOf, newSubscription, wireExpression, type Subscription } from './subscription.js';
@@ -69,7 +70,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
   private lastPolled: Array<{ fetcher: Fetcher; generation: number; offset: number }> = [];
   private instance: ClientInstance | undefined;
   private store!: OffsetStore;
-  private rebalancer: IntervalTask | undefined;
+  private rebalancer: RebalanceService | undefined;
   private committer: IntervalTask | undefined;
   private running = false;
   private wake: (() => void) | undefined;
@@ -87,7 +88,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
       group: this.group,
       topics: () => this.topics(),
       consumerData: () => this.consumerData(),
-      onConsumerIdsChanged: () => void this.rebalancer?.runNow(),
+      onConsumerIdsChanged: () => void this.rebalancer?.rebalanceNow(),
       resetOffsets: async (topic, offsets, timestamp) => {
         for (const [key, fetcher] of [...this.fetchers]) {
           if (fetcher.mq.topic !== topic) continue;
@@ -109,7 +110,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
       throw error;
     }
     this.running = true;
-    this.rebalancer = new IntervalTask(this.options.rebalanceIntervalMs ?? 20_000, () => this.rebalance(), instance.clock, (err) => instance.logger.warn({ err }, 'rebalance failed'));
+    this.rebalancer = new RebalanceService(this.options.rebalanceIntervalMs ?? 20_000, () => this.rebalance(), instance.clock, instance.logger);
     this.rebalancer.start();
     if (this.options.autoCommit ?? true) {
       this.committer = new IntervalTask(this.options.autoCommitIntervalMs ?? 5_000, () => this.persist(), instance.clock, (err) => instance.logger.warn({ err }, 'auto-commit failed'));
@@ -142,7 +143,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
     this.subscriptions.set(topic, newSubscription(topic, expression));
     await instance.updateRoute(topic);
     await instance.sendHeartbeat().catch(() => {});
-    await this.rebalancer!.runNow();
+    await this.rebalancer!.rebalanceNow();
   }
 
   /** Queues currently consumed, sorted. */

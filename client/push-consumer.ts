@@ -399,9 +399,11 @@ export class PushConsumer {
         switch (result.status) {
           case PullStatus.FOUND: {
             const messages = receivedFromPull(result.body, mq, sub.parsed, retryTopic);
+            const minOffset = String(result.minOffset);
+            const maxOffset = String(result.maxOffset);
             for (const msg of messages) {
-              msg.properties[MessageConst.MIN_OFFSET] = String(result.minOffset);
-              msg.properties[MessageConst.MAX_OFFSET] = String(result.maxOffset);
+              msg.properties[MessageConst.MIN_OFFSET] = minOffset;
+              msg.properties[MessageConst.MAX_OFFSET] = maxOffset;
             }
             next = result.nextBeginOffset;
             if (pq.add(messages) > 0) {
