@@ -11,7 +11,7 @@
  * Output: JSON lines on stdout and in `<out>/bench-<time>.jsonl`, a human summary on stderr, and
  * `<out>/bench-<time>.svg` beside the JSON.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compileBenchProcesses } from './build.js';
@@ -188,6 +188,17 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
   const summary = summaryParts.join('\n');
   log(`\n${summary}\nresults: ${jsonlPath}\nchart:   ${svgPath}`);
   return { jsonlPath, svgPath, summary };
+}
+
+/** Summary tables from the `headline` lines of an earlier results file (e.g. a run stopped early). */
+export function summarizeResultsFile(path: string): { text: string; markdown: string } {
+  const runs = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { type: string } & HeadlineRun)
+    .filter((line) => line.type === 'headline');
+  const { summaries, ratios } = summarize(runs);
+  return { text: formatSummary(summaries, ratios), markdown: formatMarkdown(summaries, ratios) };
 }
 
 /** The headline batch and pipelined workloads on FerryMQ (SYNC_FLUSH) under --cpu-prof, then the top frames per process. */

@@ -5,7 +5,7 @@
  * SVG chart into `--out`. `npm run bench` runs the same command.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULT_BENCH_OPTIONS, runBench, type BenchOptions } from '../bench/run.js';
+import { DEFAULT_BENCH_OPTIONS, runBench, summarizeResultsFile, type BenchOptions } from '../bench/run.js';
 import { OTHER_SCENARIOS } from '../bench/scenarios.js';
 import type { BrokerKind, FlushMode } from '../bench/targets.js';
 import { ExitCode } from './run.js';
@@ -28,6 +28,7 @@ export interface BenchArgs {
   profile: boolean;
   'from-source': boolean;
   out: string;
+  summarize?: string;
 }
 
 const SCENARIO_NAMES = ['headline', ...Object.keys(OTHER_SCENARIOS)];
@@ -96,8 +97,14 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('rocketmq-heap', { type: 'string', describe: 'RocketMQ broker -Xms/-Xmx (default 512m)' })
       .option('profile', { type: 'boolean', default: false, describe: 'profile FerryMQ (broker, producer, consumer) with --cpu-prof and print the top frames' })
       .option('from-source', { type: 'boolean', default: false, describe: 'run broker, producer and consumer through tsx instead of compiling them with tsc first' })
+      .option('summarize', { type: 'string', describe: 'only print the summary (and markdown) of an earlier .jsonl results file' })
       .option('out', { type: 'string', default: d.out, describe: 'directory for the .jsonl results and the .svg chart' }) as unknown as Argv<BenchArgs>,
   handler: async (argv) => {
+    if (argv.summarize) {
+      const { text, markdown } = summarizeResultsFile(argv.summarize);
+      process.stdout.write(`${text}\n${markdown}\n`);
+      return;
+    }
     let options: BenchOptions;
     try {
       options = benchOptionsOf(argv);
