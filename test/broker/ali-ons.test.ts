@@ -13,8 +13,12 @@ const closers: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   broker = await startBroker();
 });
+async function closeAll(): Promise<void> {
+  for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+}
+
 afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => undefined);
+  await closeAll();
   await broker.stop();
 });
 
@@ -96,6 +100,8 @@ describe('ali-ons against FerryMQ', () => {
     const consumer = await consumerFor(group, topic, '*', {}, early);
     await waitFor(() => early.length >= 3, { timeoutMs: 20_000, what: 'first 3 messages' });
     await consumer.close(); // persists its offsets (UPDATE_CONSUMER_OFFSET)
+    // A client left connected across the restart reconnects into ECONNREFUSED, which ali-ons can throw uncaught.
+    await closeAll();
 
     await broker.restart();
     const producerAfter = await producerFor();
