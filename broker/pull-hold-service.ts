@@ -98,14 +98,14 @@ export class PullHoldService {
   /** Number of pulls held on a topic's queues. */
   heldOnTopic(topic: string): number {
     let count = 0;
-    for (const [key, held] of this.byQueue) if (key.slice(0, key.lastIndexOf('@')) === topic) count += held.size;
+    for (const held of this.byQueue.values()) if (topicOf(held) === topic) count += held.size;
     return count;
   }
 
   /** Forgets the held pulls of a deleted topic's queues after answering them. */
   wakeTopic(topic: string): void {
     for (const [key, held] of this.byQueue) {
-      if (key.slice(0, key.lastIndexOf('@')) === topic) for (const pull of [...held]) this.release(key, pull);
+      if (topicOf(held) === topic) for (const pull of [...held]) this.release(key, pull);
     }
   }
 
@@ -125,6 +125,12 @@ export class PullHoldService {
     this.total -= 1;
     return true;
   }
+}
+
+/** The topic of one queue's held pulls (a set is dropped when it empties). */
+function topicOf(held: ReadonlySet<HeldPull>): string | undefined {
+  for (const pull of held) return pull.topic;
+  return undefined;
 }
 
 function queueKey(topic: string, queueId: number): string {

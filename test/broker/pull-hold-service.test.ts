@@ -63,6 +63,21 @@ describe('PullHoldService', () => {
     expect(rerun).toHaveBeenCalledTimes(1);
   });
 
+  it('wakes every held pull of a deleted topic, on all its queues, and no other', () => {
+    const { service } = setup();
+    const onT = vi.fn();
+    const onTopicWithT = vi.fn();
+    service.hold({ ...pull(onT, 1), queueId: 0 });
+    service.hold({ ...pull(onT, 2), queueId: 3 });
+    service.hold({ ...pull(onTopicWithT, 3), topic: 'T_1' });
+    expect(service.heldOnTopic('T')).toBe(2);
+    service.wakeTopic('T');
+    expect(onT).toHaveBeenCalledTimes(2);
+    expect(onTopicWithT).not.toHaveBeenCalled();
+    expect(service.heldOnTopic('T')).toBe(0);
+    expect(service.heldOnTopic('T_1')).toBe(1);
+  });
+
   it('answers at once when data arrived between the read and the hold', async () => {
     const { service, offsets } = setup();
     offsets.value = 6;
