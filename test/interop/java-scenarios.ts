@@ -21,6 +21,7 @@ export const JSON_SCENARIOS = [
   'orderly-and-locks',
   'lite-pull-assign-seek',
   'retry-and-dlq',
+  'orderly-failure-moves-on',
   'delay-level',
   'tag-filter',
   'resume-after-restart',

@@ -18,7 +18,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.MessageSelector;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
+import org.apache.rocketmq.client.consumer.listener.ConsumeOrderlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
+import org.apache.rocketmq.client.consumer.listener.MessageListenerOrderly;
 import org.apache.rocketmq.client.exception.MQClientException;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.LocalTransactionState;
@@ -90,6 +92,39 @@ final class DeliveryScenarios {
         Thread.sleep(1500);
         checkEquals(3, attempts.size(), "deliveries (none after the DLQ)");
         kit.note("DLQ record: reconsumeTimes=" + dead.get(0).getReconsumeTimes() + " RETRY_TOPIC=" + dead.get(0).getProperty("RETRY_TOPIC"));
+    }
+
+    /**
+     * An orderly listener that keeps failing: the client retries locally (reconsumeTimes 0, 1, 2),
+     * then hands the message to the broker (a send to %RETRY%<group> with RECONSUME_TIME =
+     * MAX_RECONSUME_TIMES = 2, bound for %DLQ%<group>) and the queue moves on, in order. Where the
+     * broker parks that send is the probe send-to-retry-topic-past-max (Apache: 1 min in
+     * SCHEDULE_TOPIC_XXXX first, so this scenario does not wait for the DLQ).
+     */
+    static void orderlyFailureMovesOn(Kit kit) throws Exception {
+        DefaultMQProducer producer = kit.producer();
+        String topic = kit.name("T");
+        List<MessageQueue> queues = kit.createTopic(producer, topic, 4);
+        List<String> seen = Collections.synchronizedList(new ArrayList<>());
+        DefaultMQPushConsumer consumer = kit.pushConsumer(kit.name("G"));
+        consumer.setMaxReconsumeTimes(2);
+        consumer.setSuspendCurrentQueueTimeMillis(100);
+        consumer.subscribe(topic, DATA_TAG);
+        consumer.registerMessageListener((MessageListenerOrderly) (msgs, ctx) -> {
+            for (MessageExt m : msgs) {
+                seen.add(body(m) + "#" + m.getReconsumeTimes());
+            }
+            return "poison".equals(body(msgs.get(0)))
+                ? ConsumeOrderlyStatus.SUSPEND_CURRENT_QUEUE_A_MOMENT : ConsumeOrderlyStatus.SUCCESS;
+        });
+        consumer.start();
+        for (String b : new String[] {"before", "poison", "after"}) {
+            producer.send(data(topic, b), (mqs, msg, arg) -> mqs.get(1), null);
+        }
+        Kit.await("the message after the poison one", 30_000, () -> seen.contains("after#0"), () -> seen.toString());
+        Thread.sleep(1500); // the poison message must not come back (it is on its way to the DLQ)
+        checkEquals(List.of("before#0", "poison#0", "poison#1", "poison#2", "after#0"), new ArrayList<>(seen),
+            "deliveries in " + queues.get(1) + " (body#reconsumeTimes)");
     }
 
     /** setDelayTimeLevel(1): delivered about 1 s later, to the topic and queue it was sent to. */

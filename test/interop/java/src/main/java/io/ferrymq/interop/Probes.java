@@ -432,6 +432,17 @@ public final class Probes {
             }
             report("admin-consumer-connection-list", r, List.of(), summary);
         });
+        probe("send-to-retry-topic-past-max", () -> {
+            // What an orderly consumer sends after its last local retry: reconsumeTimes = max = 2, DELAY = 5.
+            SendMessageRequestHeader h = sendHeader("%RETRY%" + liveGroup, 0, 0);
+            h.setReconsumeTimes(2);
+            h.setMaxReconsumeTimes(2);
+            h.setProperties("TAGS\u0001data\u0002DELAY\u00015\u0002RETRY_TOPIC\u0001" + topic + "\u0002WAIT\u0001true\u0002");
+            RemotingCommand r = call(brokerAddr, RequestCode.SEND_MESSAGE_V2, SendMessageRequestHeaderV2.createSendMessageRequestHeaderV2(h),
+                "past-max".getBytes(StandardCharsets.UTF_8));
+            Thread.sleep(1000);
+            report("send-to-retry-topic-past-max", r, List.of(), "retryMax=" + maxOffset("%RETRY%" + liveGroup) + " dlqMax=" + maxOffset("%DLQ%" + liveGroup));
+        });
         probe("admin-consumer-connection-list-unknown-group", () -> {
             GetConsumerConnectionListRequestHeader h = new GetConsumerConnectionListRequestHeader();
             h.setConsumerGroup(kit.name("G8"));
@@ -505,6 +516,15 @@ public final class Probes {
             h.setTopic(created);
             report("admin-delete-topic-in-broker", call(brokerAddr, RequestCode.DELETE_TOPIC_IN_BROKER, h, null), List.of());
         });
+    }
+
+    /** Max offset of queue 0, or -1 when the broker refuses to say. */
+    private long maxOffset(String topic) throws Exception {
+        GetMaxOffsetRequestHeader h = new GetMaxOffsetRequestHeader();
+        h.setTopic(topic);
+        h.setQueueId(0);
+        RemotingCommand r = call(brokerAddr, RequestCode.GET_MAX_OFFSET, h, null);
+        return r.getCode() == 0 ? Long.parseLong(r.getExtFields().get("offset")) : -1;
     }
 
     private RemotingCommand sendBack(long offset, String group, String originMsgId, String originTopic) throws Exception {

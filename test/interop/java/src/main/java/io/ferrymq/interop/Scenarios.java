@@ -41,6 +41,7 @@ public final class Scenarios {
         s.put("orderly-and-locks", ConsumerScenarios::orderlyAndLocks);
         s.put("lite-pull-assign-seek", ConsumerScenarios::litePullAssignSeek);
         s.put("retry-and-dlq", DeliveryScenarios::retryAndDlq);
+        s.put("orderly-failure-moves-on", DeliveryScenarios::orderlyFailureMovesOn);
         s.put("delay-level", DeliveryScenarios::delayLevel);
         s.put("tag-filter", DeliveryScenarios::tagFilter);
         s.put("resume-after-restart", DeliveryScenarios::resumeAfterRestart);
