@@ -178,11 +178,9 @@ export function encodeFrame(cmd: RemotingCommand): Buffer[] {
   let head: Buffer;
   let headerLength: number;
   if (cmd.serializeType === SerializeType.ROCKETMQ) {
-    const header = encodeBinaryHeader(cmd);
-    headerLength = header.length;
+    head = encodeBinaryHeader(cmd, PREFIX);
+    headerLength = head.length - PREFIX;
     checkLengths(headerLength, bodyLength);
-    head = Buffer.allocUnsafe(PREFIX + headerLength);
-    header.copy(head, PREFIX);
   } else if (cmd.serializeType === SerializeType.JSON) {
     const json = encodeJsonHeader(cmd);
     headerLength = Buffer.byteLength(json, 'utf8');

@@ -139,34 +139,45 @@ function decodeJsonExtFields(value: unknown): Record<string, string> {
 
 const BINARY_FIXED = 2 + 1 + 2 + 4 + 4 + 4 + 4;
 
-export function encodeBinaryHeader(cmd: CommandHeader): Buffer {
-  const remark = cmd.remark === undefined || cmd.remark === null ? undefined : Buffer.from(cmd.remark, 'utf8');
-  const entries: Array<[Buffer, Buffer]> = [];
+/**
+ * The binary header, written after `reserve` bytes left for the caller (the frame prefix), so a
+ * frame needs no second buffer and copy. Strings are measured, then written in place.
+ */
+export function encodeBinaryHeader(cmd: CommandHeader, reserve = 0): Buffer {
+  const remark = cmd.remark === undefined || cmd.remark === null ? undefined : cmd.remark;
+  const remarkLen = remark === undefined ? 0 : Buffer.byteLength(remark, 'utf8');
+  const entries: string[] = [];
   let extLen = 0;
   for (const key of Object.keys(cmd.extFields)) {
     const value = cmd.extFields[key];
     if (value === undefined || value === null) continue;
-    const k = Buffer.from(key, 'utf8');
-    const v = Buffer.from(String(value), 'utf8');
-    entries.push([k, v]);
-    extLen += 2 + k.length + 4 + v.length;
+    const text = String(value);
+    entries.push(key, text);
+    extLen += 2 + Buffer.byteLength(key, 'utf8') + 4 + Buffer.byteLength(text, 'utf8');
   }
-  const out = Buffer.allocUnsafe(BINARY_FIXED + (remark?.length ?? 0) + extLen);
-  let pos = out.writeInt16BE((cmd.code << 16) >> 16, 0);
+  const out = Buffer.allocUnsafe(reserve + BINARY_FIXED + remarkLen + extLen);
+  let pos = out.writeInt16BE((cmd.code << 16) >> 16, reserve);
   pos = out.writeInt8(languageOrdinal(cmd.language), pos);
   pos = out.writeInt16BE((cmd.version << 16) >> 16, pos);
   pos = out.writeInt32BE(cmd.opaque | 0, pos);
   pos = out.writeInt32BE(cmd.flag | 0, pos);
-  pos = out.writeInt32BE(remark?.length ?? 0, pos);
-  if (remark) pos += remark.copy(out, pos);
+  pos = out.writeInt32BE(remarkLen, pos);
+  if (remark !== undefined) pos += out.write(remark, pos, 'utf8');
   pos = out.writeInt32BE(extLen, pos);
-  for (const [k, v] of entries) {
-    pos = out.writeInt16BE(k.length, pos);
-    pos += k.copy(out, pos);
-    pos = out.writeInt32BE(v.length, pos);
-    pos += v.copy(out, pos);
+  for (let i = 0; i < entries.length; i += 2) {
+    pos = writeString(out, pos, entries[i]!, 2);
+    pos = writeString(out, pos, entries[i + 1]!, 4);
   }
   return out;
+}
+
+/** A length field of `lengthBytes` (2 or 4), then the UTF-8 bytes; returns the position after. */
+function writeString(out: Buffer, pos: number, text: string, lengthBytes: 2 | 4): number {
+  const start = pos + lengthBytes;
+  const length = out.write(text, start, 'utf8');
+  if (lengthBytes === 2) out.writeInt16BE(length, pos);
+  else out.writeInt32BE(length, pos);
+  return start + length;
 }
 
 export function decodeBinaryHeader(bytes: Buffer): CommandHeader {
