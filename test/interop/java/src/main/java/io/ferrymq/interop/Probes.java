@@ -30,6 +30,7 @@ import org.apache.rocketmq.client.impl.factory.MQClientInstance;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.common.message.Message;
+import org.apache.rocketmq.common.message.MessageBatch;
 import org.apache.rocketmq.common.message.MessageDecoder;
 import org.apache.rocketmq.common.message.MessageQueue;
 import org.apache.rocketmq.common.protocol.RequestCode;
@@ -225,6 +226,18 @@ public final class Probes {
             h.setSuspendTimeoutMillis(500L);
             RemotingCommand request = RemotingCommand.createRequestCommand(RequestCode.PULL_MESSAGE, h);
             report("pull-long-poll-times-out", remoting.invokeSync(brokerAddr, request, 15_000), List.of("nextBeginOffset", "maxOffset"));
+        });
+
+        probe("pull-64-of-40-stored", () -> {
+            // Apache caps one pull at 32 messages from memory (maxTransferCountOnMessageInMemory).
+            String bulkTopic = kit.name("TB");
+            RemotingCommand sent = sendBatch(bulkTopic, 40, 100);
+            RemotingCommand pulled = pull(bulkTopic, 0, 0, 64, "*", group);
+            report("pull-64-of-40-stored", pulled, List.of("nextBeginOffset"), "batchCode=" + sent.getCode() + " messages=" + count(pulled));
+        });
+        probe("send-batch-over-4MiB", () -> {
+            RemotingCommand r = sendBatch(kit.name("TB2"), 5, 1024 * 1024);
+            report("send-batch-over-4MiB", r, List.of());
         });
 
         // Send responses above moved queue 0 to max offset 6 (4 + v2 + v1 probes).
@@ -579,6 +592,19 @@ public final class Probes {
         SendMessageRequestHeader v1 = sendHeader(topic, queueId, sysFlag);
         return call(brokerAddr, RequestCode.SEND_MESSAGE_V2, SendMessageRequestHeaderV2.createSendMessageRequestHeaderV2(v1),
             body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** One SEND_BATCH_MESSAGE (320) of `count` messages of `size` bytes to queue 0. */
+    private RemotingCommand sendBatch(String topic, int count, int size) throws Exception {
+        List<Message> msgs = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            msgs.add(new Message(topic, "data", new byte[size]));
+        }
+        MessageBatch batch = MessageBatch.generateFromList(msgs);
+        SendMessageRequestHeader h = sendHeader(topic, 0, 0);
+        h.setProperties(MessageDecoder.messageProperties2String(batch.getProperties()));
+        h.setBatch(true);
+        return call(brokerAddr, RequestCode.SEND_BATCH_MESSAGE, SendMessageRequestHeaderV2.createSendMessageRequestHeaderV2(h), batch.encode());
     }
 
     private RemotingCommand sendV1(String topic, int queueId) throws Exception {
