@@ -42,16 +42,17 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** Runs `fn(attempt)` until it resolves or the retries are used up; rethrows the last error. */
 export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const backoff: BackoffOptions = { ...DEFAULT_BACKOFF, ...options };
-  const wait = options.sleep ?? sleep;
+  // Built at the first failure: most calls (every send) succeed at once.
+  let backoff: BackoffOptions | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (error) {
       if (attempt >= options.retries || isProgrammerError(error) || options.shouldRetry?.(error, attempt) === false) throw error;
+      backoff ??= { ...DEFAULT_BACKOFF, ...options };
       const delayMs = backoffDelay(attempt, backoff, options.random);
       options.onRetry?.(error, attempt, delayMs);
-      if (delayMs > 0) await wait(delayMs);
+      if (delayMs > 0) await (options.sleep ?? sleep)(delayMs);
     }
   }
 }
