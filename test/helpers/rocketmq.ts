@@ -20,18 +20,17 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROCKETMQ_SERVER_VERSION = '4.9.7';
-export const ROCKETMQ_CLIENT_VERSION = '4.9.8';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The Maven project with the interop scenarios, the golden-frame writer and mqadmin's classpath. */
-export const JAVA_KIT_DIR = join(repoRoot, 'test/interop/java');
+const JAVA_KIT_DIR = join(repoRoot, 'test/interop/java');
 const SERVER_POM_DIR = join(JAVA_KIT_DIR, 'rocketmq-server');
 
 /**
  * JVM flags for RocketMQ 4.9.x on JDK 17: the store unmaps commit-log files through
  * DirectByteBuffer.cleaner() by reflection, which JDK 16+ refuses without these opens.
  */
-export const JDK17_OPENS = [
+const JDK17_OPENS = [
   '--add-opens=java.base/java.nio=ALL-UNNAMED',
   '--add-opens=java.base/sun.nio.ch=ALL-UNNAMED',
   '--add-opens=java.base/jdk.internal.ref=ALL-UNNAMED',
