@@ -308,6 +308,16 @@ describe('crash recovery', () => {
     await again.close();
   });
 
+  it('copes with a garbled checkpoint file by scanning whole queues', async () => {
+    const { topic } = await prepare(30);
+    await writeFile(join(dir.path, 'checkpoint'), '{"version":1,"queues":[["');
+    await rm(join(dir.path, CLEAN_SHUTDOWN_FILE));
+    const store = await openStore(dir.path);
+    expect(await bodies(store, topic, 0)).toEqual(range(30));
+    await store.close();
+    expect(JSON.parse(await readFile(join(dir.path, 'checkpoint'), 'utf8')).queues).toHaveLength(1);
+  });
+
   it('copes with a lost checkpoint file', async () => {
     const { topic } = await prepare(30);
     await rm(join(dir.path, 'checkpoint'));
