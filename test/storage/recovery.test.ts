@@ -1,4 +1,4 @@
-import { copyFile, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeRecords } from '../../protocol/message-codec.js';
@@ -322,7 +322,6 @@ describe('crash recovery', () => {
     const { topic } = await prepare(30);
     await rm(join(dir.path, 'checkpoint'));
     await rm(join(dir.path, CLEAN_SHUTDOWN_FILE));
-    await copyFile(join(dir.path, 'meta.sqlite'), join(dir.path, 'meta.copy'));
     const store = await openStore(dir.path);
     expect(await bodies(store, topic, 0)).toEqual(range(30));
     await store.close();
