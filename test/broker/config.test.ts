@@ -44,8 +44,8 @@ describe('broker config', () => {
     expect(advertisedHostOf({ host: '0.0.0.0', advertisedHost: '192.168.1.9' })).toBe('192.168.1.9');
   });
 
-  it('docs/broker.md documents every key with its environment variable', () => {
-    const doc = readFileSync(new URL('../../docs/broker.md', import.meta.url), 'utf8');
+  it('README.md documents every key with its environment variable', () => {
+    const doc = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const keys = [
       ...Object.keys(DEFAULT_BROKER_CONFIG).filter((k) => k !== 'store'),
       ...Object.keys(DEFAULT_STORE_CONFIG).map((k) => `store.${k}`),
