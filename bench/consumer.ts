@@ -23,7 +23,7 @@ import {
   type ConsumerResult,
 } from './workload.js';
 
-const PROGRESS_INTERVAL_MS = 200;
+const PROGRESS_INTERVAL_MS = 100;
 /** Before the first message, wait this long at most (the producer may still be starting). */
 const FIRST_MESSAGE_TIMEOUT_MS = 120_000;
 
@@ -120,7 +120,7 @@ export async function runConsumer(job: ConsumerJob): Promise<void> {
   });
   const progress = setInterval(() => {
     const t = recorder.tracker;
-    emit({ type: 'progress', deliveries: t.deliveries, unique: t.unique });
+    emit({ type: 'progress', deliveries: t.deliveries, unique: t.unique, seenBits: job.reportSeen ? t.toBase64() : undefined });
   }, PROGRESS_INTERVAL_MS);
   const committedNs = job.client === 'ali-ons' ? await runAliOns(job, recorder, () => finish) : await runFerryMQ(job, recorder, () => finish);
   clearInterval(progress);

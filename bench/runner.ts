@@ -136,7 +136,7 @@ class Child {
   private readonly unclaimed = new Map<ChildLine['type'], ChildLine>();
   private stderr = '';
   private exitError: Error | undefined;
-  latestProgress = { deliveries: 0, unique: 0 };
+  latestProgress: { deliveries: number; unique: number; seenBits?: string } = { deliveries: 0, unique: 0 };
 
   constructor(
     readonly label: string,
@@ -168,7 +168,7 @@ class Child {
   }
 
   private onLine(line: ChildLine): void {
-    if (line.type === 'progress') this.latestProgress = { deliveries: line.deliveries, unique: line.unique };
+    if (line.type === 'progress') this.latestProgress = line;
     const index = this.waiters.findIndex((w) => w.type === line.type);
     if (index >= 0) this.waiters.splice(index, 1)[0]!.resolve(line);
     else if (line.type !== 'progress') this.unclaimed.set(line.type, line);
@@ -210,6 +210,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       group,
       sequenceSpace: spec.messages,
       finishWhenComplete: spec.consumers === 1,
+      reportSeen: spec.consumers > 1,
       recordLatency: spec.recordLatency,
       idleTimeoutMs: options.idleTimeoutMs,
       commitIntervalMs: options.commitIntervalMs,
@@ -258,12 +259,14 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     let consumed: ConsumerResult[] = [];
     if (consumers.length > 0) {
       const results = consumers.map((c) => c.waitFor<ConsumerResult>('result'));
-      // Several consumers cannot know when the group as a whole is done; the orchestrator tells them.
+      // Several consumers cannot know when the group as a whole is done (a message may reach two of
+      // them after a rebalance); the orchestrator merges their bit sets and tells them.
       const watch = spec.consumers > 1 ? setInterval(() => {
-        if (consumers.reduce((sum, c) => sum + c.latestProgress.unique, 0) < spec.messages) return;
+        const seen = consumers.map((c) => c.latestProgress.seenBits ?? '');
+        if (SequenceTracker.unionCount(spec.messages, seen) < spec.messages) return;
         clearInterval(watch);
         for (const c of consumers) c.command('finish');
-      }, 50) : undefined;
+      }, 100) : undefined;
       try {
         consumed = await Promise.all(results);
       } finally {

@@ -46,6 +46,8 @@ export interface ConsumerJob {
   sequenceSpace: number;
   /** Finish by itself once every sequence number was seen (single-consumer runs). */
   finishWhenComplete: boolean;
+  /** Put the seen bit set in every progress line (several consumers: the orchestrator merges them). */
+  reportSeen: boolean;
   /** Keep every receive-minus-send latency. */
   recordLatency: boolean;
   /** Give up after this long without a new message once the first arrived. */
@@ -106,6 +108,7 @@ export interface ProgressLine {
   type: 'progress';
   deliveries: number;
   unique: number;
+  seenBits?: string;
 }
 
 export type ChildLine = { type: 'ready' } | ProgressLine | ProducerResult | ConsumerResult;

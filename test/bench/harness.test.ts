@@ -209,4 +209,14 @@ describe('one workload through real processes', () => {
     expect(outcome.brokerResponsiveness.count).toBeGreaterThan(0);
     expect(outcome.produced[0]!.counts.reduce((a, b) => a + b, 0)).toBe(3_000);
   }, 60_000);
+
+  it('merges several consumers of one group: every message counted once, re-deliveries as duplicates', async () => {
+    const spec: WorkloadSpec = { name: 'test-group', client: 'ferrymq', style: 'batch', messages: 4_000, bodySize: 100, queues: 8, producers: 2, consumers: 2, consume: 'concurrent', batchSize: 100, window: 2, ratePerSec: 0, recordLatency: false };
+    const outcome = await runWorkload(target, spec, { binMs: 100, idleTimeoutMs: 10_000, commitIntervalMs: 100, log: () => undefined });
+    expect(outcome.failedSends).toBe(0);
+    expect(outcome.lost).toBe(0);
+    expect(outcome.duplicates).toBeGreaterThanOrEqual(0);
+    expect(outcome.consumed).toHaveLength(2);
+    expect(outcome.e2eSeconds).toBeLessThan(10);
+  }, 60_000);
 });
