@@ -91,6 +91,15 @@ export function formatReport(result: CrashTestResult, verbose: boolean): string 
       );
     }
   }
+  if (verbose) {
+    const sample = (ids: readonly string[]) => (ids.length === 0 ? '-' : ids.slice(0, 20).join(' ') + (ids.length > 20 ? ` … (+${ids.length - 20})` : ''));
+    lines.push(
+      '',
+      `  duplicated: ${sample(r.duplicated.map((d) => `${d.id}×${d.count}`))}`,
+      `  indeterminate, stored: ${sample(r.indeterminate.present)}`,
+      `  indeterminate, not stored: ${sample(r.indeterminate.absent)}`,
+    );
+  }
   const problems = [
     ...result.violations,
     ...r.lost.filter((m) => !m.withinLossWindow).slice(0, 20).map((m) => `lost ${m.id} (acked at ${m.queue}:${m.offset})`),
@@ -135,7 +144,7 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
       })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
       .option('keep', { type: 'boolean', default: false, describe: 'keep the data directory and history even when the run passes' })
-      .option('verbose', { type: 'boolean', default: false, describe: 'print one line per cycle' }) as unknown as Argv<CrashTestArgs>,
+      .option('verbose', { type: 'boolean', default: false, describe: 'print one line per cycle, and the duplicated and indeterminate ids' }) as unknown as Argv<CrashTestArgs>,
   handler: async (argv) => {
     let workDir: string | undefined;
     try {
