@@ -4,7 +4,7 @@
  */
 import { Producer } from '../client/index.js';
 import { aliOns, aliOptions } from './ali-ons.js';
-import { cpuSecondsSince, emit, nowNs, onStdinLine, runWindowed, stampBody, TimelineRecorder, type ProducerJob, type ProducerResult } from './workload.js';
+import { cpuSecondsSince, emit, nowNs, onStdinLine, runWindowed, SequenceTracker, stampBody, TimelineRecorder, type ProducerJob, type ProducerResult } from './workload.js';
 
 interface Sender {
   /** Sends messages seq..seq+count-1 as one request (count > 1 only for batch-capable clients). */
@@ -59,12 +59,14 @@ export async function runProducer(job: ProducerJob): Promise<void> {
   let failed = 0;
   let lastConfirmNs = startNs;
   let firstError: string | undefined;
+  const confirmedSeqs = new SequenceTracker(job.sequenceSpace);
   const sendCounted = async (seq: number, count: number) => {
     sent += count;
     try {
       await sender.send(job.seqStart + seq, count);
       lastConfirmNs = nowNs();
       confirmed += count;
+      for (let i = 0; i < count; i++) confirmedSeqs.add(job.seqStart + seq + i);
       timeline.add(lastConfirmNs, count);
     } catch (err) {
       failed += count;
@@ -81,7 +83,7 @@ export async function runProducer(job: ProducerJob): Promise<void> {
     await sendAtRate(job, startNs, sendCounted);
   }
 
-  const result: ProducerResult = { type: 'result', sent, confirmed, failed, firstSendNs: startNs, lastConfirmNs, timeline: timeline.snapshot(), cpuSeconds: cpuSecondsSince(cpuStart), firstError };
+  const result: ProducerResult = { type: 'result', sent, confirmed, failed, firstSendNs: startNs, lastConfirmNs, timeline: timeline.snapshot(), confirmedBits: confirmedSeqs.toBase64(), cpuSeconds: cpuSecondsSince(cpuStart), firstError };
   emit(result);
   await sender.close().catch(() => undefined);
 }

@@ -32,10 +32,14 @@ export const FIGURES = {
   cpuCeilingBatch: { label: 'CPU-bound ceiling, batch (all cores)', unit: 'msg/s', higherIsBetter: true },
   brokerCpuPipelined: { label: 'broker CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
   producerCpuPipelined: { label: 'producer CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
-  lost: { label: 'messages lost (all phases)', unit: '', higherIsBetter: false },
+  lostAcknowledged: { label: 'acknowledged, never delivered', unit: '', higherIsBetter: false },
+  failedSends: { label: 'failed sends (after SDK retries)', unit: '', higherIsBetter: false },
+  lost: { label: 'never delivered (failed sends included)', unit: '', higherIsBetter: false },
   duplicates: { label: 'duplicates (all phases)', unit: '', higherIsBetter: false },
 } as const;
 export type FigureName = keyof typeof FIGURES;
+/** Counts, not rates: no ratio between brokers. */
+const COUNTS: readonly FigureName[] = ['lostAcknowledged', 'failedSends', 'lost', 'duplicates'];
 
 /** The targets for FerryMQ on a 2-core box. */
 export const TARGETS: Partial<Record<FigureName, Record<FlushMode, number>>> = {
@@ -45,7 +49,7 @@ export const TARGETS: Partial<Record<FigureName, Record<FlushMode, number>>> = {
   latencyP50: { SYNC_FLUSH: 0.5, ASYNC_FLUSH: 0.4 },
   latencyP99: { SYNC_FLUSH: 2.5, ASYNC_FLUSH: 2.0 },
   peakRssMiB: { SYNC_FLUSH: 150, ASYNC_FLUSH: 150 },
-  lost: { SYNC_FLUSH: 0, ASYNC_FLUSH: 0 },
+  lostAcknowledged: { SYNC_FLUSH: 0, ASYNC_FLUSH: 0 },
 };
 
 export interface Spread {
@@ -109,7 +113,7 @@ export function summarize(runs: readonly HeadlineRun[]): { summaries: SummaryLin
       }
       const ferry = medians.get('ferrymq');
       const rocket = medians.get('rocketmq');
-      if (ferry !== undefined && rocket !== undefined && figure !== 'lost' && figure !== 'duplicates') {
+      if (ferry !== undefined && rocket !== undefined && !COUNTS.includes(figure)) {
         ratios.push({ type: 'ratio', flush, figure, label: FIGURES[figure].label, ratio: ferry / rocket });
       }
     }

@@ -126,12 +126,14 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
             producerCpuBatch: batch.cpuUsPerMessage.producers,
             consumerCpuBatch: batch.cpuUsPerMessage.consumers,
             cpuCeilingBatch: (cpus().length * 1e6) / (batch.cpuUsPerMessage.broker + batch.cpuUsPerMessage.producers + batch.cpuUsPerMessage.consumers),
+            lostAcknowledged: batch.lostAcknowledged + pipelined.lostAcknowledged + latency.lostAcknowledged,
+            failedSends: batch.failedSends + pipelined.failedSends + latency.failedSends,
             lost: batch.lost + pipelined.lost + latency.lost,
             duplicates: batch.duplicates + pipelined.duplicates + latency.duplicates,
           };
           emit({ type: 'headline', ...context, figures, loadAverage1m: loadavg()[0] });
           results.push({ broker, flush, run, figures });
-          runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch.toFixed(1)}/${figures.brokerCpuPipelined.toFixed(1)} us/msg, lost ${figures.lost}, dup ${figures.duplicates}`);
+          runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch.toFixed(1)}/${figures.brokerCpuPipelined.toFixed(1)} us/msg, acknowledged-lost ${figures.lostAcknowledged}, failed sends ${figures.failedSends}, undelivered ${figures.lost}, dup ${figures.duplicates}`);
           if (run === 1) {
             const name = `${broker === 'ferrymq' ? 'FerryMQ' : 'RocketMQ'} ${flush === 'SYNC_FLUSH' ? 'sync' : 'async'}`;
             chart.throughput.push({ label: `${name} produce (batch)`, timelines: batch.produced, originNs: batch.firstSendNs, dashed: true });

@@ -63,10 +63,13 @@ export interface WorkloadOutcome {
   /** Drain rate of a backlog (consume 'after'): messages / (first receive -> last commit). */
   drainRate: number;
   failedSends: number;
+  /** Confirmed by the broker but never delivered (with a consumer): the durability figure. */
+  lostAcknowledged: number;
   /** Round trips of a cheap request (max offset) every 20 ms during the workload. */
   brokerResponsiveness: LatencySummary;
   /** CPU time per message in microseconds, per process kind (broker over the whole workload). */
   cpuUsPerMessage: { broker: number; producers: number; consumers: number };
+  /** Never delivered, failed sends included. */
   lost: number;
   duplicates: number;
   latency?: LatencySummary;
@@ -234,6 +237,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
         messages: Math.min(perProducer, spec.messages - i * perProducer),
         bodySize: spec.bodySize,
         seqStart: i * perProducer,
+        sequenceSpace: spec.messages,
         batchSize: spec.batchSize,
         window: spec.window,
         ratePerSec: spec.ratePerSec / spec.producers,
@@ -298,6 +302,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       e2eRate: unique / e2eSeconds,
       drainRate: unique / drainSeconds,
       failedSends,
+      lostAcknowledged: spec.consume === 'none' ? 0 : SequenceTracker.differenceCount(spec.messages, produced.map((r) => r.confirmedBits), consumed.map((r) => r.seenBits)),
       brokerResponsiveness,
       cpuUsPerMessage,
       lost: spec.consume === 'none' ? 0 : spec.messages - unique,

@@ -50,7 +50,7 @@ function rate(value: number): string {
 
 function throughputLine(o: WorkloadOutcome): string {
   const e2e = Number.isNaN(o.e2eRate) ? '' : `, end-to-end ${rate(o.e2eRate)}`;
-  return `produce ${rate(o.produceRate)}${e2e}, lost ${o.lost}, duplicates ${o.duplicates}${o.failedSends ? `, failed sends ${o.failedSends} (${o.firstError})` : ''}`;
+  return `produce ${rate(o.produceRate)}${e2e}, acknowledged-lost ${o.lostAcknowledged}, undelivered ${o.lost}, duplicates ${o.duplicates}${o.failedSends ? `, failed sends ${o.failedSends} (${o.firstError})` : ''}`;
 }
 
 function latencyLine(l: LatencySummary | undefined): string {
@@ -117,7 +117,7 @@ export const OTHER_SCENARIOS = {
       const outcome = await runWorkload(target, baseSpec(ctx, { name: 'backlog', messages, consume: 'after' }), ctx.runner);
       const rss = peakRssMiB(target.brokerPid);
       ctx.emit({ type: 'scenario', scenario: 'backlog', flush, ...outcomeFigures(outcome), peakRssMiB: rss });
-      return `backlog build then drain (${flush}, ${messages.toLocaleString('en-US')} x 1 KiB): build ${rate(outcome.produceRate)}, drain ${rate(outcome.drainRate)}, lost ${outcome.lost}, duplicates ${outcome.duplicates}, broker RSS ${rss.toFixed(0)} MiB`;
+      return `backlog build then drain (${flush}, ${messages.toLocaleString('en-US')} x 1 KiB): build ${rate(outcome.produceRate)}, drain ${rate(outcome.drainRate)}, acknowledged-lost ${outcome.lostAcknowledged}, undelivered ${outcome.lost}, duplicates ${outcome.duplicates}, broker RSS ${rss.toFixed(0)} MiB`;
     });
   },
 

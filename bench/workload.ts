@@ -28,6 +28,8 @@ export interface ProducerJob {
   bodySize: number;
   /** First sequence number (several producers split one sequence space). */
   seqStart: number;
+  /** Size of the whole sequence space (all producers), for the bit set of confirmed numbers. */
+  sequenceSpace: number;
   batchSize: number;
   /** Outstanding batches (batch) or outstanding sends (pipelined). */
   window: number;
@@ -72,6 +74,8 @@ export interface ProducerResult {
   firstSendNs: number;
   lastConfirmNs: number;
   timeline: Timeline;
+  /** Bit set of the sequence numbers the broker confirmed (base64). */
+  confirmedBits: string;
   /** CPU time of this process from `go` to the last confirm, in seconds. */
   cpuSeconds: number;
   firstError?: string;
@@ -205,14 +209,31 @@ export class SequenceTracker {
 
   /** Unique sequence numbers over several consumers' bit sets. */
   static unionCount(space: number, encoded: readonly string[]): number {
+    const union = SequenceTracker.union(space, encoded);
+    let count = 0;
+    for (let i = 0; i < space; i++) if (union[i >>> 3]! & (1 << (i & 7))) count++;
+    return count;
+  }
+
+  /** Numbers set in some of `encoded` and in none of `minus` (acknowledged but never delivered). */
+  static differenceCount(space: number, encoded: readonly string[], minus: readonly string[]): number {
+    const a = SequenceTracker.union(space, encoded);
+    const b = SequenceTracker.union(space, minus);
+    let count = 0;
+    for (let i = 0; i < space; i++) {
+      const mask = 1 << (i & 7);
+      if (a[i >>> 3]! & mask && !(b[i >>> 3]! & mask)) count++;
+    }
+    return count;
+  }
+
+  private static union(space: number, encoded: readonly string[]): Uint8Array {
     const union = new Uint8Array(Math.ceil(space / 8));
     for (const text of encoded) {
       const bits = Buffer.from(text, 'base64');
       for (let i = 0; i < union.length && i < bits.length; i++) union[i]! |= bits[i]!;
     }
-    let count = 0;
-    for (let i = 0; i < space; i++) if (union[i >>> 3]! & (1 << (i & 7))) count++;
-    return count;
+    return union;
   }
 }
 

@@ -45,6 +45,14 @@ describe('SequenceTracker', () => {
     expect(t.complete).toBe(true);
   });
 
+  it('counts numbers confirmed to a producer that no consumer saw', () => {
+    const confirmed = new SequenceTracker(10);
+    const seen = new SequenceTracker(10);
+    for (const seq of [0, 1, 2, 3]) confirmed.add(seq);
+    for (const seq of [1, 2, 5]) seen.add(seq);
+    expect(SequenceTracker.differenceCount(10, [confirmed.toBase64()], [seen.toBase64()])).toBe(2);
+  });
+
   it('merges the bit sets of several consumers, so a message seen twice counts once', () => {
     const a = new SequenceTracker(20);
     const b = new SequenceTracker(20);
@@ -202,6 +210,7 @@ describe('one workload through real processes', () => {
     const outcome = await runWorkload(target, spec, { binMs: 100, idleTimeoutMs: 10_000, commitIntervalMs: 100, log: () => undefined });
     expect(outcome.failedSends).toBe(0);
     expect(outcome.lost).toBe(0);
+    expect(outcome.lostAcknowledged).toBe(0);
     expect(outcome.duplicates).toBe(0);
     expect(outcome.produceRate).toBeGreaterThan(0);
     expect(outcome.e2eSeconds).toBeGreaterThanOrEqual(outcome.produceSeconds);
