@@ -7,7 +7,7 @@ import { createResponse, type RemotingCommand } from '../protocol/remoting-comma
 import { RequestCode } from '../protocol/request-code.js';
 import { ResponseCode } from '../protocol/response-code.js';
 import { BrokerApi } from './broker-api.js';
-import { IntervalTask, systemClock, type Clock } from './clock.js';
+import { IntervalTask, systemClock, type Clock } from '../storage/clock.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { compareQueues, queueKey, type MessageQueue } from './message-queue.js';
 import type { BrokerOffsetBackend } from './offset-store.js';

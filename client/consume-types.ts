@@ -1,5 +1,5 @@
 import type { Logger } from './logger.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../storage/clock.js';
 import type { DuplicateCounter } from './duplicate-counter.js';
 import type { ReceivedMessage } from './message.js';
 import type { MessageQueue } from './message-queue.js';

@@ -12,5 +12,5 @@ export { averageStrategy, averageByCircleStrategy, consistentHashStrategy, confi
 export type { AllocationReport } from './rebalance-service.js';
 export { BrokerOffsetStore, LocalFileOffsetStore, type OffsetStore } from './offset-store.js';
 export { retry, backoffDelay, type BackoffOptions, type RetryOptions } from './retry.js';
-export { systemClock, type Clock } from './clock.js';
+export { systemClock, type Clock } from '../storage/clock.js';
 export { FerryMQError, BrokerResponseError, RequestTimeoutError, ConnectionClosedError, InvalidArgumentError } from '../protocol/errors.js';

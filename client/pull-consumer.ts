@@ -4,7 +4,7 @@ import { averageStrategy } from './allocate/average.js';
 import type { AllocateStrategy } from './allocate/strategy.js';
 import { PullStatus } from './broker-api.js';
 import { ClientInstance, type ClientMember, type ClientOptions } from './client-instance.js';
-import { IntervalTask } from './clock.js';
+import { IntervalTask } from '../storage/clock.js';
 import type { MessageModel } from './consume-types.js';
 import { receivedFromPull, type ReceivedMessage } from './message.js';
 import { compareQueues, queueKey, type MessageQueue } from './message-queue.js';

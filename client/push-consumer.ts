@@ -5,7 +5,7 @@ import { averageStrategy } from './allocate/average.js';
 import type { AllocateStrategy } from './allocate/strategy.js';
 import { PullStatus } from './broker-api.js';
 import { ClientInstance, type ClientMember, type ClientOptions } from './client-instance.js';
-import { IntervalTask, type Clock } from './clock.js';
+import { IntervalTask, type Clock } from '../storage/clock.js';
 import { ConcurrentConsumeService } from './consume-concurrently.js';
 import { OrderlyConsumeService } from './consume-orderly.js';
 import type { ConsumeHost, ConsumeStats, MessageListener, MessageModel, ReceivedProcessQueue } from './consume-types.js';

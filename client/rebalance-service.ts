@@ -1,5 +1,5 @@
 import type { AllocateStrategy } from './allocate/strategy.js';
-import { IntervalTask, type Clock } from './clock.js';
+import { IntervalTask, type Clock } from '../storage/clock.js';
 import type { Logger } from './logger.js';
 import type { MessageQueue } from './message-queue.js';
 

@@ -7,7 +7,7 @@
  * The active segment of a queue is never deleted; a queue's min offset moves with its first segment.
  */
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from './clock.js';
+import { IntervalTask, type Clock } from './clock.js';
 import type { StoreConfig } from './config.js';
 import type { QueueLog } from './queue-log.js';
 
@@ -20,26 +20,25 @@ export interface CleanupTarget {
 }
 
 export class CleanupService {
-  private timer: TimerHandle | undefined;
+  private readonly loop: IntervalTask;
   private running: Promise<number> | undefined;
-  private stopped = true;
 
   constructor(
     private readonly target: CleanupTarget,
     private readonly config: Pick<StoreConfig, 'fileReservedTimeHours' | 'maxQueueBytes' | 'maxTotalBytes' | 'cleanupIntervalMs'>,
     private readonly clock: Clock,
     private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule();
+  ) {
+    this.loop = new IntervalTask(config.cleanupIntervalMs, () => this.runOnce(), clock, (err) => logger.error({ err }, 'cleanup failed'));
   }
 
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Stops the timer and waits for a pass in progress, timed or not. */
   async shutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    await this.loop.shutdown();
     await this.running;
   }
 
@@ -92,14 +91,5 @@ export class CleanupService {
       await this.target.refreshDiskUsage();
     }
     return deleted;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = this.clock.setTimeout(() => {
-      this.runOnce()
-        .catch((err) => this.logger.error({ err }, 'cleanup failed'))
-        .finally(() => this.schedule());
-    }, this.config.cleanupIntervalMs);
   }
 }

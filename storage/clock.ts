@@ -1,8 +1,11 @@
 /**
- * Time as a dependency: services take a `Clock` so tests can drive timers by hand.
+ * Time as a dependency: every periodic `...Service` (storage, broker and client SDK) takes a `Clock`
+ * so tests can drive its timers by hand, and runs its loop through `IntervalTask`.
+ * Dependency-free on purpose: the client SDK imports it too.
  */
 
-export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout>;
+/** Opaque: whatever `Clock.setTimeout` returned, only ever handed back to `Clock.clearTimeout`. */
+export type TimerHandle = unknown;
 
 export interface Clock {
   now(): number;
@@ -14,7 +17,7 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (callback, delayMs) => {
     const timer = setTimeout(callback, delayMs);
-    // Storage timers never keep the process alive on their own.
+    // A background timer never keeps the process alive on its own.
     timer.unref();
     return timer;
   },
@@ -42,7 +45,8 @@ export class FakeClock implements Clock {
   }
 
   clearTimeout(handle: TimerHandle): void {
-    this.timers.delete((handle as { id: number }).id);
+    const id = (handle as { id?: number } | undefined)?.id;
+    if (id !== undefined) this.timers.delete(id);
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
@@ -68,5 +72,59 @@ export class FakeClock implements Clock {
 
   pendingTimers(): number {
     return this.timers.size;
+  }
+}
+
+/**
+ * Runs `task` every `intervalMs` between `start()` and `shutdown()`. Runs never overlap: the next
+ * interval is timed from the end of the previous run, and `runNow` queues behind a run in progress.
+ * A failed run goes to `onError` and the loop goes on.
+ */
+export class IntervalTask {
+  private handle: TimerHandle | undefined;
+  private stopped = true;
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly task: () => Promise<unknown> | void,
+    private readonly clock: Clock = systemClock,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule();
+  }
+
+  /** Runs the task now, queued behind a run in progress (e.g. "rebalance on notify"); never rejects. */
+  runNow(): Promise<void> {
+    const run = this.tail.then(async () => {
+      try {
+        await this.task();
+      } catch (error) {
+        this.onError(error);
+      }
+    });
+    this.tail = run;
+    return run;
+  }
+
+  /** Stops the timer and waits for a run in progress; no further run starts. */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
+    this.handle = undefined;
+    await this.tail;
+  }
+
+  private schedule(): void {
+    // A restart while a run was in flight has already scheduled the next one.
+    if (this.stopped || this.handle !== undefined) return;
+    this.handle = this.clock.setTimeout(() => {
+      this.handle = undefined;
+      void this.runNow().finally(() => this.schedule());
+    }, this.intervalMs);
   }
 }

@@ -4,7 +4,7 @@
  * they differ in what happens between the write and the acknowledgement.
  */
 import type { FlushMode } from './config.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { IntervalTask, type Clock } from './clock.js';
 import type { FileHandle, FileIO } from './file-io.js';
 import type { Logger } from 'pino';
 import type { Segment, SegmentHandleCache } from './segment.js';
@@ -51,17 +51,17 @@ export class SyncGroupCommit implements FlushPolicy {
 export class AsyncIntervalFlush implements FlushPolicy {
   readonly mode = 'ASYNC_FLUSH' as const;
   private readonly unsynced = new Map<FlushTarget, Set<Segment>>();
-  private timer: TimerHandle | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly loop: IntervalTask;
 
   constructor(
     private readonly io: FileIO,
     private readonly handles: SegmentHandleCache,
-    private readonly clock: Clock,
-    private readonly intervalMs: number,
-    private readonly logger: Logger,
-  ) {}
+    clock: Clock,
+    intervalMs: number,
+    logger: Logger,
+  ) {
+    this.loop = new IntervalTask(intervalMs, () => this.flushNow(), clock, (err) => logger.error({ err }, 'interval flush failed'));
+  }
 
   async written(target: FlushTarget, segment: Segment): Promise<void> {
     let segments = this.unsynced.get(target);
@@ -70,15 +70,12 @@ export class AsyncIntervalFlush implements FlushPolicy {
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule();
+    this.loop.start();
   }
 
+  /** Waits for a timed round in progress, then syncs what is left. */
   async shutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.loop.shutdown();
     await this.flushNow();
   }
 
@@ -107,17 +104,5 @@ export class AsyncIntervalFlush implements FlushPolicy {
         target.markSynced(mark);
       }),
     );
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = this.clock.setTimeout(() => {
-      this.running = this.flushNow()
-        .catch((err) => this.logger.error({ err }, 'interval flush failed'))
-        .finally(() => {
-          this.running = undefined;
-          this.schedule();
-        });
-    }, this.intervalMs);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../../client/clock.js';
+import { FakeClock, type Clock } from '../../storage/clock.js';
 import { ConcurrentConsumeService } from '../../client/consume-concurrently.js';
 import { OrderlyConsumeService } from '../../client/consume-orderly.js';
 import { ConsumeStatus, type ConsumeHost, type MessageListener } from '../../client/consume-types.js';
@@ -20,22 +20,6 @@ function message(queueOffset: number): ReceivedMessage {
   };
 }
 
-/** A clock whose timers fire only when the test advances it. */
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let nextId = 1;
-  return {
-    now: () => now,
-    setTimeout: (fn, ms) => { const id = nextId++; timers.set(id, { at: now + ms, fn }); return id; },
-    clearTimeout: (id) => { timers.delete(id as number); },
-    advance(ms) {
-      now += ms;
-      for (const [id, t] of [...timers]) if (t.at <= now) { timers.delete(id); t.fn(); }
-    },
-  };
-}
-
 function host(listener: MessageListener, sendBack: ConsumeHost['sendBack'], clock: Clock, extra: Partial<ConsumeHost> = {}) {
   const store = new BrokerOffsetStore('g', { queryOffset: async () => undefined, updateOffset: async () => {} });
   const h: ConsumeHost = {
@@ -47,7 +31,7 @@ function host(listener: MessageListener, sendBack: ConsumeHost['sendBack'], cloc
 
 describe('ConcurrentConsumeService', () => {
   it('cuts batches of consumeMessageBatchMaxSize and commits the lowest unconsumed offset', async () => {
-    const clock = manualClock();
+    const clock = new FakeClock();
     const sizes: number[] = [];
     const h = host((msgs) => { sizes.push(msgs.length); }, async () => true, clock);
     const service = new ConcurrentConsumeService(h);
@@ -62,7 +46,7 @@ describe('ConcurrentConsumeService', () => {
   });
 
   it('keeps a message whose send-back failed (the offset stays on it) and retries it locally later', async () => {
-    const clock = manualClock();
+    const clock = new FakeClock();
     const calls: Array<[number, number]> = [];
     const h = host((msgs) => {
       calls.push([msgs[0]!.queueOffset, msgs[0]!.reconsumeTimes]);
@@ -83,7 +67,7 @@ describe('ConcurrentConsumeService', () => {
   });
 
   it('commits nothing for a queue dropped while its batch ran', async () => {
-    const clock = manualClock();
+    const clock = new FakeClock();
     const pq = new ProcessQueue<ReceivedMessage>();
     const h = host(() => { pq.dropped = true; }, async () => true, clock);
     const service = new ConcurrentConsumeService(h);
@@ -97,7 +81,7 @@ describe('ConcurrentConsumeService', () => {
 
 describe('OrderlyConsumeService', () => {
   it('suspends the queue after a failure and redelivers the same batch first', async () => {
-    const clock = manualClock();
+    const clock = new FakeClock();
     const seen: string[] = [];
     let failures = 1;
     const h = host((msgs) => {
@@ -119,7 +103,7 @@ describe('OrderlyConsumeService', () => {
   });
 
   it('does not consume a clustering queue without a valid lock', async () => {
-    const clock = manualClock();
+    const clock = new FakeClock();
     let calls = 0;
     const h = host(() => { calls++; }, async () => true, clock);
     const service = new OrderlyConsumeService(h, { suspendCurrentQueueTimeMs: 1_000, lockMaxLiveMs: 30_000 });
