@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from './clock.js';
+import { IntervalTask, type Clock } from './clock.js';
 import { crashPoint } from './crash-point.js';
 import type { FileIO } from './file-io.js';
 import type { DurableMark } from './flush-policy.js';
@@ -75,9 +75,7 @@ export async function writeCheckpoint(io: FileIO, dataDir: string, entries: read
 
 /** Writes the checkpoint every `intervalMs` when a queue's durable mark moved. */
 export class CheckpointService {
-  private timer: TimerHandle | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly loop: IntervalTask;
   private lastWritten = '';
   private queue: Promise<void> = Promise.resolve();
 
@@ -86,21 +84,20 @@ export class CheckpointService {
     private readonly handles: SegmentHandleCache,
     private readonly dataDir: string,
     private readonly queues: () => Iterable<QueueLog>,
-    private readonly clock: Clock,
-    private readonly intervalMs: number,
-    private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule();
+    clock: Clock,
+    intervalMs: number,
+    logger: Logger,
+  ) {
+    this.loop = new IntervalTask(intervalMs, () => this.runOnce(), clock, (err) => logger.error({ err }, 'checkpoint failed'));
   }
 
-  async shutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Stops the timer and waits for a timed run in progress. */
+  shutdown(): Promise<void> {
+    return this.loop.shutdown();
   }
 
   /**
@@ -139,17 +136,5 @@ export class CheckpointService {
     }
     await writeCheckpoint(this.io, this.dataDir, entries);
     this.lastWritten = signature;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = this.clock.setTimeout(() => {
-      this.running = this.runOnce()
-        .catch((err) => this.logger.error({ err }, 'checkpoint failed'))
-        .finally(() => {
-          this.running = undefined;
-          this.schedule();
-        });
-    }, this.intervalMs);
   }
 }
