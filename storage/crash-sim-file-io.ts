@@ -36,8 +36,8 @@ interface FileTrack {
   writes: UnsyncedWrite[];
 }
 
-/** mulberry32: small, seeded, good enough to pick sectors reproducibly. */
-function seededRandom(seed: number): () => number {
+/** mulberry32: small, seeded, good enough to pick sectors (and crash moments) reproducibly. */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

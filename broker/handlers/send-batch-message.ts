@@ -10,6 +10,7 @@ import { createResponse } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { AppendStatus } from '../../storage/types.js';
 import type { RequestHandler } from '../broker-context.js';
+import { crashPoint } from '../../storage/crash-point.js';
 import { appendStatusToCode } from '../status-map.js';
 import { RETRY_GROUP_TOPIC_PREFIX } from '../topic-config-manager.js';
 import { decodeBatchBody, type BatchEntry } from '../../protocol/batch-codec.js';
@@ -62,6 +63,7 @@ export const sendBatchMessage: RequestHandler = async (ctx, request) => {
     msgIds.push(result.msgId);
   }
   const first = results[0];
+  crashPoint('fsync-before-reply');
   return createResponse(request, ResponseCode.SUCCESS, {
     msgId: msgIds.join(','),
     queueId,

@@ -12,6 +12,7 @@ import { validateTopicName } from '../../storage/topic-name.js';
 import { AppendStatus, type TopicConfig } from '../../storage/types.js';
 import type { RequestContext, RequestHandler } from '../broker-context.js';
 import { deadLetterRedirect } from '../delay/dead-letter.js';
+import { crashPoint } from '../../storage/crash-point.js';
 import { appendStatusToCode } from '../status-map.js';
 import { PERM_WRITE } from '../topic-config-manager.js';
 import { bornHostOf, buildMessageToAppend } from './put-message.js';
@@ -75,6 +76,7 @@ export const sendMessage: RequestHandler = async (ctx, request) => {
   );
   const result = await ctx.broker.store.append(message);
   if (result.status !== AppendStatus.PUT_OK) return createResponse(request, appendStatusToCode(result.status), undefined, result.reason);
+  crashPoint('fsync-before-reply');
   return createResponse(request, ResponseCode.SUCCESS, {
     msgId: result.msgId,
     // The queue asked for, as RocketMQ answers: a delayed message is stored on the schedule queue

@@ -45,9 +45,8 @@ describe('crash harness against a broker child process', () => {
     expectAllPromisesKept(result);
   }, 120_000);
 
-  it('named crash points (append, fsync, mid-record, segment roll, checkpoint, offset transaction, delay enqueue)', async () => {
-    // The broker has no `fsync-before-reply` point yet; waiting for it would only burn CI time.
-    const points = CRASH_POINTS.filter((point) => point !== 'fsync-before-reply');
+  it('named crash points (append, fsync, fsync before reply, mid-record, segment roll, checkpoint, offset transaction, delay enqueue)', async () => {
+    const points = CRASH_POINTS;
     const result = await runCrashTest({
       ...FAST,
       flush: 'sync',

@@ -1,14 +1,6 @@
-/** mulberry32: a tiny seeded generator, so a crash run replays the same kill moments for the same seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The crash kit replays the same kill moments for the same seed with the generator the
+// crash-simulating FileIO already uses.
+export { seededRandom } from '../../storage/crash-sim-file-io.js';
 
 /** An integer in [min, max]. */
 export function randomInt(random: () => number, min: number, max: number): number {
