@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { IntervalTask, type Clock } from './clock.js';
 import { crashPoint } from './crash-point.js';
-import type { FileIO } from './file-io.js';
+import { replaceFile, type FileIO } from './file-io.js';
 import type { DurableMark } from './flush-policy.js';
 import type { QueueLog } from './queue-log.js';
 import type { SegmentHandleCache } from './segment.js';
@@ -58,19 +58,8 @@ export async function writeCheckpoint(io: FileIO, dataDir: string, entries: read
   for (const { topic, queueId, mark } of entries) {
     if (mark) rows.push([topic, queueId, mark.offset, mark.segmentBase, mark.position]);
   }
-  const path = join(dataDir, CHECKPOINT_FILE);
-  const temp = `${path}.tmp`;
-  const handle = await io.open(temp, 'create');
-  try {
-    await io.truncate(handle, 0);
-    await io.writev(handle, [Buffer.from(JSON.stringify({ version: CHECKPOINT_VERSION, queues: rows }))], 0);
-    await io.datasync(handle);
-  } finally {
-    await io.close(handle);
-  }
-  crashPoint('checkpoint-write');
-  await io.rename(temp, path);
-  await io.fsyncDir(dataDir);
+  const bytes = Buffer.from(JSON.stringify({ version: CHECKPOINT_VERSION, queues: rows }));
+  await replaceFile(io, join(dataDir, CHECKPOINT_FILE), bytes, () => crashPoint('checkpoint-write'));
 }
 
 /** Writes the checkpoint every `intervalMs` when a queue's durable mark moved. */

@@ -4,6 +4,7 @@
  * inject ENOSPC. Handles are small objects carrying the path they were opened with.
  */
 import fs from 'node:fs';
+import { dirname } from 'node:path';
 
 export interface FileHandle {
   readonly path: string;
@@ -21,8 +22,11 @@ export interface FsUsage {
   freeBytes: number;
 }
 
-/** `read`: existing file, read-only. `write`: existing file, read-write. `create`: read-write, created if missing. */
-export type OpenMode = 'read' | 'write' | 'create';
+/**
+ * `read`: existing file, read-only. `write`: existing file, read-write. `create`: read-write, created if
+ * missing. `exclusive`: read-write, created; fails with EEXIST if the file exists (O_EXCL).
+ */
+export type OpenMode = 'read' | 'write' | 'create' | 'exclusive';
 
 export interface FileIO {
   open(path: string, mode: OpenMode): Promise<FileHandle>;
@@ -46,7 +50,13 @@ export interface FileIO {
   statfs(path: string): Promise<FsUsage>;
 }
 
-const OPEN_FLAGS: Record<OpenMode, string> = { read: 'r', write: 'r+', create: 'a+' };
+// Not 'a+' for create: it forces O_APPEND, which ignores positions on Linux.
+const OPEN_FLAGS: Record<OpenMode, string | number> = {
+  read: 'r',
+  write: 'r+',
+  create: fs.constants.O_CREAT | fs.constants.O_RDWR,
+  exclusive: fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR,
+};
 
 function settle<T>(resolve: (value: T) => void, reject: (err: Error) => void) {
   return (err: NodeJS.ErrnoException | null, value?: T) => (err ? reject(err) : resolve(value as T));
@@ -55,10 +65,8 @@ function settle<T>(resolve: (value: T) => void, reject: (err: Error) => void) {
 /** The real thing: Node's callback fs API (cheaper than fs/promises' FileHandle on the hot path). */
 export class NodeFileIO implements FileIO {
   open(path: string, mode: OpenMode): Promise<FileHandle> {
-    // 'a+' would force O_APPEND, which ignores positions on Linux; emulate create with O_CREAT|O_RDWR.
-    const flags = mode === 'create' ? fs.constants.O_CREAT | fs.constants.O_RDWR : OPEN_FLAGS[mode];
     return new Promise((resolve, reject) =>
-      fs.open(path, flags, 0o644, (err, fd) => (err ? reject(err) : resolve({ path, fd }))),
+      fs.open(path, OPEN_FLAGS[mode], 0o644, (err, fd) => (err ? reject(err) : resolve({ path, fd }))),
     );
   }
 
@@ -147,6 +155,26 @@ export class NodeFileIO implements FileIO {
     const stats = await fs.promises.statfs(path);
     return { totalBytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize };
   }
+}
+
+/**
+ * Replaces `path` with `bytes` so that a crash leaves either the old or the new content: temp file →
+ * fdatasync → rename → fsync of the directory. `beforeRename` runs between the sync and the rename
+ * (a crash point).
+ */
+export async function replaceFile(io: FileIO, path: string, bytes: Buffer, beforeRename?: () => void): Promise<void> {
+  const temp = `${path}.tmp`;
+  const handle = await io.open(temp, 'create');
+  try {
+    await io.truncate(handle, 0);
+    await io.writev(handle, [bytes], 0);
+    await io.datasync(handle);
+  } finally {
+    await io.close(handle);
+  }
+  beforeRename?.();
+  await io.rename(temp, path);
+  await io.fsyncDir(dirname(path));
 }
 
 /** The buffers after the first `count` bytes (sharing memory). */

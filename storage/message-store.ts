@@ -6,6 +6,7 @@
  *   queues/<topic>/<queueId>/<20-digit base>.idx  its consume index (32-byte entries)
  *   checkpoint                                    per-queue durable marks (temp → fsync → rename)
  *   clean-shutdown                                present only between a clean close and the next open
+ *   lock                                          the holder's pid, host, start time (see ./data-dir-lock.ts)
  *
  * Physical offsets: every segment reserves `segmentSize + maxRecordSize + header` bytes of a store-wide
  * counter (kept in the MetaStore, reserved in blocks before any segment file is created); a record's
@@ -21,6 +22,7 @@ import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } fro
 import { CleanupService } from './cleanup-service.js';
 import { systemClock, type Clock } from './clock.js';
 import { resolveStoreConfig, type StoreConfig } from './config.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { DirectorySyncer } from './dir-sync.js';
 import { NodeFileIO, type FileIO } from './file-io.js';
 import { AsyncIntervalFlush, SyncGroupCommit, type FlushPolicy } from './flush-policy.js';
@@ -65,6 +67,11 @@ export interface MessageStoreOptions {
   logger?: Logger;
   /** Recomputes an index tagsCode when recovery rebuilds an entry; default: hash of TAGS. */
   tagsCodeOf?: TagsCodeOf;
+  /**
+   * Takes over the data directory's lock even from a store of this process that is still open. Only
+   * for tests that simulate a crash by abandoning a store without close; never set by the broker.
+   */
+  takeOverOwnLock?: boolean;
 }
 
 type Rejection = Exclude<AppendResult, { status: 'PUT_OK' }>;
@@ -109,6 +116,7 @@ export class MessageStore implements MessageStoreApi {
     private readonly io: FileIO,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly lock: DataDirLock,
     meta: MetaStore,
     storeHost: { ip: string; port: number },
     tagsCodeOf: TagsCodeOf,
@@ -158,26 +166,32 @@ export class MessageStore implements MessageStoreApi {
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? pino({ level: 'silent' });
     const { dataDir } = options;
-    await io.mkdir(join(dataDir, 'queues'));
-    const meta = MetaStore.open(join(dataDir, META_FILE), { synchronous: config.flushMode === 'SYNC_FLUSH' ? 'FULL' : 'NORMAL' });
-    const store = new MessageStore(
-      dataDir,
-      config,
-      io,
-      clock,
-      logger.child({ component: 'storage' }),
-      meta,
-      options.storeHost ?? { ip: '127.0.0.1', port: 10911 },
-      options.tagsCodeOf ?? tagsCodeOfTags,
-    );
+    await io.mkdir(dataDir);
+    const lock = await DataDirLock.acquire(io, dataDir, logger.child({ component: 'storage' }), { takeOverOwnLock: options.takeOverOwnLock });
+    let meta: MetaStore | undefined;
+    let store: MessageStore | undefined;
     try {
+      await io.mkdir(join(dataDir, 'queues'));
+      meta = MetaStore.open(join(dataDir, META_FILE), { synchronous: config.flushMode === 'SYNC_FLUSH' ? 'FULL' : 'NORMAL' });
+      store = new MessageStore(
+        dataDir,
+        config,
+        io,
+        clock,
+        logger.child({ component: 'storage' }),
+        lock,
+        meta,
+        options.storeHost ?? { ip: '127.0.0.1', port: 10911 },
+        options.tagsCodeOf ?? tagsCodeOfTags,
+      );
       await store.recover();
+      return store;
     } catch (err) {
-      await store.handles.closeAll();
-      meta.close();
+      await store?.handles.closeAll();
+      meta?.close();
+      await lock.release().catch(() => undefined);
       throw err;
     }
-    return store;
   }
 
   /** Largest record the limits allow: fixed fields (IPv6 hosts at most) + body + topic + properties. */
@@ -595,10 +609,13 @@ export class MessageStore implements MessageStoreApi {
     if (this.state !== 'open') return;
     this.state = 'closing';
     try {
+      const ownsDir = await this.lock.isHeld().catch(() => false);
       await Promise.all(this.allQueues().map((q) => q.drain()));
       await this.cleanup.shutdown();
       await this.flush.shutdown();
       await this.checkpoints.shutdown();
+      // A store abandoned and taken over (tests simulating a crash) must not vouch for the new owner's files.
+      if (!ownsDir) throw new Error(`the lock of ${this.dataDir} is not ours any more; no checkpoint or clean-shutdown marker written`);
       await this.checkpoints.runOnce(true);
       await this.handles.closeAll();
       const marker = await this.io.open(join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'create');
@@ -610,6 +627,7 @@ export class MessageStore implements MessageStoreApi {
     } finally {
       await this.handles.closeAll().catch(() => undefined);
       this.meta.close();
+      await this.lock.release().catch((err) => this.logger.error({ err }, 'could not remove the data directory lock; the next open takes it over'));
       this.state = 'closed';
     }
   }

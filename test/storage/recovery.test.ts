@@ -136,7 +136,7 @@ describe('crash recovery', () => {
 
   it('scans only from the checkpoint after a crash and keeps every synced record', async () => {
     const { topic, store } = await prepare(50, { checkpointAt: 20 });
-    const reopened = await openStore(dir.path);
+    const reopened = await openStore(dir.path, { takeOverOwnLock: true });
     expect(reopened.maxOffset(topic, 0)).toBe(50);
     expect(await bodies(reopened, topic, 0)).toEqual(range(50));
     await reopened.close();
@@ -155,7 +155,7 @@ describe('crash recovery', () => {
         return io.read(handle, target, at, length, position);
       },
     });
-    const store = await openStore(dir.path, { fileIO: counting });
+    const store = await openStore(dir.path, { fileIO: counting, takeOverOwnLock: true });
     return { store, bytesRead: counter.bytesRead, total };
   }
 
@@ -200,7 +200,7 @@ describe('crash recovery', () => {
       copy[at] ^= 0x01; // magic, queue offset, store time, body/properties: each is caught
       await writeFile(log, copy);
       await writeFile(log.replace(/\.log$/, '.idx'), idx);
-      const store = await openStore(dir.path);
+      const store = await openStore(dir.path, { takeOverOwnLock: true });
       expect(store.maxOffset(topic, 0), `bit flipped at ${at - sixth}`).toBe(6);
       expect(await bodies(store, topic, 0)).toEqual(range(6));
       await store.close();
