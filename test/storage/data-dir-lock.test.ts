@@ -118,6 +118,22 @@ describe('data directory lock', () => {
     await store.close();
   }, 30_000);
 
+  it('removes the lock at process exit when the store was never closed', async () => {
+    const storeModule = new URL('../../storage/message-store.ts', import.meta.url).href;
+    const script = `const { MessageStore } = await import(${JSON.stringify(storeModule)});
+      await MessageStore.open({ dataDir: ${JSON.stringify(dir.path)} });
+      process.stdout.write(process.pid + '\\n');
+      process.exit(0);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    await exited(child);
+    expect(child.exitCode).toBe(0);
+    expect(out.trim()).toBe(String(child.pid));
+    expect(await stat(lockPath()).catch(() => undefined)).toBeUndefined();
+  }, 30_000);
+
   it('refuses a lock naming a live pid of another process on this host', async () => {
     const sleep = await sleeper();
     await writeLock({ pid: sleep.pid, startedAt: '2026-11-25T07:00:00.000Z' });
