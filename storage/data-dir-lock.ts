@@ -14,7 +14,8 @@
  *   no open store owns was left by a store whose close could not remove it (its FileIO crashed): stale.
  *   `takeOverOwnLock` also takes a lock a still-open store of this process holds, for tests that
  *   simulate a crash by abandoning a store; the abandoned store's close then writes nothing.
- * Unreadable content (a crash between the create and the write) is stale. A stale lock is replaced by
+ * Unreadable content (a crash between the create and the write) is stale once it is a second old
+ * (younger, its creator may still be writing it). A stale lock is replaced by
  * rename-over of a synced temp file, so the file is never missing meanwhile; two processes taking over
  * the same stale lock at the same instant are caught only if the loser re-reads after the winner renamed.
  * Release removes the file only while it still carries this holder's token.
@@ -29,8 +30,11 @@ import { replaceFile, type FileIO } from './file-io.js';
 export const LOCK_FILE = 'lock';
 /** Anything larger is not a lock this code wrote. */
 const MAX_LOCK_SIZE = 4096;
-/** Rounds of create / read / take over when the file vanishes or changes in between. */
-const MAX_ATTEMPTS = 5;
+/** Rounds of create / read / take over when the file vanishes, changes or is being written. */
+const MAX_ATTEMPTS = 20;
+/** Unreadable content this recent may be a lock whose creator is still writing it: wait, read again. */
+const UNREADABLE_GRACE_MS = 1000;
+const RETRY_DELAY_MS = 100;
 
 export interface LockHolder {
   pid: number;
@@ -84,11 +88,17 @@ function parseHolder(text: string): LockHolder | undefined {
   }
 }
 
-/** The lock's holder; `undefined` for unreadable content, `null` when there is no lock file. */
-async function readHolder(io: FileIO, path: string): Promise<LockHolder | undefined | null> {
+interface LockFile {
+  /** undefined: unreadable content. */
+  holder: LockHolder | undefined;
+  mtimeMs: number;
+}
+
+/** The lock file's holder and age; `null` when there is no lock file. */
+async function readLockFile(io: FileIO, path: string): Promise<LockFile | null> {
   const stats = await io.stat(path);
   if (!stats) return null;
-  if (stats.size > MAX_LOCK_SIZE) return undefined;
+  if (stats.size > MAX_LOCK_SIZE) return { holder: undefined, mtimeMs: stats.mtimeMs };
   let handle;
   try {
     handle = await io.open(path, 'read');
@@ -99,7 +109,7 @@ async function readHolder(io: FileIO, path: string): Promise<LockHolder | undefi
   try {
     const bytes = Buffer.alloc(stats.size);
     const length = await io.read(handle, bytes, 0, bytes.length, 0);
-    return parseHolder(bytes.toString('utf8', 0, length));
+    return { holder: parseHolder(bytes.toString('utf8', 0, length)), mtimeMs: stats.mtimeMs };
   } finally {
     await io.close(handle);
   }
@@ -146,28 +156,40 @@ export class DataDirLock {
       token: randomBytes(16).toString('hex'),
     };
     const bytes = Buffer.from(JSON.stringify(holder));
-    for (let attempt = 1; ; attempt++) {
-      if (await createExclusive(io, path, bytes)) break;
-      const previous = await readHolder(io, path);
-      if (previous && mayStillRun(previous, options.takeOverOwnLock ?? false)) throw new DataDirLockedError(dataDir, previous);
-      // null: released meanwhile, so create again; otherwise stale: take it over.
-      if (previous !== null && (await takeOver(io, path, bytes, holder.token))) {
-        logger.info({ dataDir, previous: previous ?? 'unreadable' }, 'took over a stale data directory lock');
-        break;
-      }
-      if (attempt === MAX_ATTEMPTS) throw new Error(`could not lock data directory ${dataDir}: its lock file kept changing`);
-    }
+    // Registered before the file exists, so a concurrent open in this process never sees it as stale.
     heldByThisProcess.set(holder.token, path);
     if (!exitHookInstalled) {
       process.on('exit', releaseAllAtExit);
       exitHookInstalled = true;
+    }
+    try {
+      for (let attempt = 1; ; attempt++) {
+        if (await createExclusive(io, path, bytes)) break;
+        const previous = await readLockFile(io, path);
+        if (previous?.holder && mayStillRun(previous.holder, options.takeOverOwnLock ?? false)) {
+          throw new DataDirLockedError(dataDir, previous.holder);
+        }
+        if (previous && (previous.holder || Date.now() - previous.mtimeMs >= UNREADABLE_GRACE_MS)) {
+          if (await takeOver(io, path, bytes, holder.token)) {
+            logger.info({ dataDir, previous: previous.holder ?? 'unreadable' }, 'took over a stale data directory lock');
+            break;
+          }
+        } else if (previous) {
+          await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+        }
+        // Otherwise released meanwhile, or another process took it over first: look again.
+        if (attempt === MAX_ATTEMPTS) throw new Error(`could not lock data directory ${dataDir}: its lock file kept changing`);
+      }
+    } catch (err) {
+      heldByThisProcess.delete(holder.token);
+      throw err;
     }
     return new DataDirLock(io, path, holder);
   }
 
   /** Whether the lock file still carries this holder's token (false once another store took it over). */
   async isHeld(): Promise<boolean> {
-    return (await readHolder(this.io, this.path))?.token === this.holder.token;
+    return (await readLockFile(this.io, this.path))?.holder?.token === this.holder.token;
   }
 
   /** Removes the lock file if it is still ours; this process forgets the lock even if that fails. */
@@ -214,5 +236,5 @@ async function takeOver(io: FileIO, path: string, bytes: Buffer, token: string):
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-  return (await readHolder(io, path))?.token === token;
+  return (await readLockFile(io, path))?.holder?.token === token;
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,12 +156,29 @@ describe('data directory lock', () => {
     ['pid 0', JSON.stringify({ pid: 0, hostname: hostname(), bootId, startedAt: 'x', token: 't' })],
   ])('takes over a garbage lock file: %s', async (_, content) => {
     await writeFile(lockPath(), content);
+    const aMinuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lockPath(), aMinuteAgo, aMinuteAgo);
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
     const store = await openStore(dir.path, { logger });
     expect((await readLock()).pid).toBe(process.pid);
     expect(lines.some((line) => line.includes('took over a stale data directory lock'))).toBe(true);
     await store.close();
+  });
+
+  it('waits for a fresh unreadable lock to be written (its creator is mid-write) instead of taking it over', async () => {
+    const sleep = await sleeper();
+    await writeFile(lockPath(), '');
+    setTimeout(() => void writeLock({ pid: sleep.pid }), 300);
+    expect((await expectLocked()).holder.pid).toBe(sleep.pid);
+  });
+
+  it('lets exactly one of two concurrent opens in this process have the directory', async () => {
+    const results = await Promise.allSettled([openStore(dir.path), openStore(dir.path)]);
+    const opened = results.filter((r) => r.status === 'fulfilled');
+    expect(opened).toHaveLength(1);
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(DataDirLockedError);
+    await (opened[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof openStore>>>).value.close();
   });
 
   it('takes over a lock written before this host booted, even if its pid now runs', async () => {
