@@ -13,11 +13,11 @@
  * - this pid: held while a store of this process that took it with that token is still open. A token
  *   no open store owns was left by a store whose close could not remove it (its FileIO crashed): stale.
  *   `takeOverOwnLock` also takes a lock a still-open store of this process holds, for tests that
- *   simulate a crash by abandoning a store; the abandoned store's close then writes nothing.
+ *   simulate a crash by abandoning a store; that store's close then writes no checkpoint or marker.
  * Unreadable content (a crash between the create and the write) is stale once it is a second old
- * (younger, its creator may still be writing it). A stale lock is replaced by
- * rename-over of a synced temp file, so the file is never missing meanwhile; two processes taking over
- * the same stale lock at the same instant are caught only if the loser re-reads after the winner renamed.
+ * (younger, its creator may still be writing it). A stale lock is replaced by rename-over of a synced
+ * temp file, so the file is never missing meanwhile; two processes taking over the same stale lock at
+ * the same instant are caught only if the loser re-reads after the winner renamed.
  * Release removes the file only while it still carries this holder's token.
  */
 import { randomBytes } from 'node:crypto';
