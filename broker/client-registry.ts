@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { SubscriptionData as WireSubscriptionData } from '../protocol/bodies.js';
-import { systemClock, type Clock, type TimerHandle } from '../storage/clock.js';
+import { IntervalTask, systemClock, type Clock } from '../storage/clock.js';
 
 /** The connection a registration belongs to (the broker's Connection satisfies it). */
 export interface ClientChannel {
@@ -54,22 +54,22 @@ export class ClientRegistry {
   private readonly consumers = new Map<string, ConsumerGroupState>();
   private readonly producers = new Map<string, Map<ClientChannel, ClientInfo>>();
   private readonly clock: Clock;
-  private scanTimer: TimerHandle | undefined;
-  private running = false;
+  private readonly expiryScan: IntervalTask;
 
   constructor(private readonly options: ClientRegistryOptions) {
     this.clock = options.clock ?? systemClock;
+    this.expiryScan = new IntervalTask(options.scanIntervalMs, () => this.expire(), this.clock, (err) =>
+      options.logger?.error({ err }, 'client expiry scan failed'),
+    );
   }
 
   start(): void {
-    this.running = true;
-    this.scheduleScan();
+    this.expiryScan.start();
   }
 
-  shutdown(): void {
-    this.running = false;
-    if (this.scanTimer !== undefined) this.clock.clearTimeout(this.scanTimer);
-    this.scanTimer = undefined;
+  /** Stops the expiry scan; the promise settles once a scan in progress is over. */
+  shutdown(): Promise<void> {
+    return this.expiryScan.shutdown();
   }
 
   /** Registers a heartbeat's groups for `channel`. */
@@ -165,14 +165,6 @@ export class ClientRegistry {
         return;
       }
     }
-  }
-
-  private scheduleScan(): void {
-    if (!this.running) return;
-    this.scanTimer = this.clock.setTimeout(() => {
-      this.expire();
-      this.scheduleScan();
-    }, this.options.scanIntervalMs);
   }
 
   /** Drops channels whose last heartbeat is older than the expiry. */

@@ -4,7 +4,7 @@
  * Durability rules:
  * - `commit(..., { durable: true })` (UPDATE_CONSUMER_OFFSET) is in SQLite before it returns.
  * - `commit(..., { durable: false })` (the offset piggybacked on a pull) only marks the entry dirty;
- *   `OffsetFlushService` writes every dirty entry in one transaction each `flushIntervalMs`, and
+ *   a flush loop writes every dirty entry in one transaction each `flushIntervalMs`, and
  *   `shutdown()` writes the rest. A crash can lose at most the last interval of piggybacked
  *   commits; the consumer then re-reads those messages (at-least-once, as in RocketMQ).
  * - `reset`, `deleteTopic` and `deleteGroup` are durable.
@@ -13,7 +13,7 @@
  */
 import { pino, type Logger } from 'pino';
 
-import { type Clock, type TimerHandle, systemClock } from '../storage/clock.js';
+import { IntervalTask, type Clock } from '../storage/clock.js';
 import { checkOffsetEntry } from '../storage/meta-store.js';
 import type { ConsumerOffsetEntry, MetaStoreApi } from '../storage/types.js';
 
@@ -28,47 +28,6 @@ export const CONSUMER_OFFSET_DEFAULTS = {
   flushIntervalMs: 1000,
 } as const;
 
-/** Runs `target.flush()` every `intervalMs` until shut down; a failed flush is retried next tick. */
-export class OffsetFlushService {
-  private timer: TimerHandle | undefined;
-  private running = false;
-
-  constructor(
-    private readonly target: { flush(): number },
-    private readonly intervalMs: number,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule();
-  }
-
-  shutdown(): void {
-    this.running = false;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private schedule(): void {
-    this.timer = this.clock.setTimeout(() => this.tick(), this.intervalMs);
-  }
-
-  private tick(): void {
-    this.timer = undefined;
-    try {
-      const written = this.target.flush();
-      if (written > 0) this.logger.debug({ written }, 'consumer offsets flushed');
-    } catch (err) {
-      // The entries stay dirty, so nothing is dropped; the next tick tries again.
-      this.logger.error({ err }, 'consumer offset flush failed');
-    }
-    if (this.running) this.schedule();
-  }
-}
-
 type QueueOffsets = Map<number, number>;
 
 export class ConsumerOffsetManager {
@@ -76,7 +35,7 @@ export class ConsumerOffsetManager {
   private readonly offsets = new Map<string, Map<string, QueueOffsets>>();
   /** Committed but not yet in SQLite, keyed by `entryKey`. */
   private readonly dirty = new Map<string, ConsumerOffsetEntry>();
-  private readonly flushService: OffsetFlushService;
+  private readonly flushLoop: IntervalTask;
   private readonly logger: Logger;
   private stopped = false;
   private regressionCount = 0;
@@ -90,19 +49,32 @@ export class ConsumerOffsetManager {
       throw new RangeError(`flushIntervalMs must be a positive integer, got ${flushIntervalMs}`);
     }
     this.logger = opts.logger ?? pino({ level: 'silent' });
-    this.flushService = new OffsetFlushService(this, flushIntervalMs, opts.clock ?? systemClock, this.logger);
+    this.flushLoop = new IntervalTask(
+      flushIntervalMs,
+      () => {
+        const written = this.flush();
+        if (written > 0) this.logger.debug({ written }, 'consumer offsets flushed');
+      },
+      opts.clock,
+      // The entries stay dirty, so nothing is dropped; the next run tries again.
+      (err) => this.logger.error({ err }, 'consumer offset flush failed'),
+    );
     for (const e of meta.listOffsets()) this.remember(e.group, e.topic, e.queueId, e.offset);
   }
 
   start(): void {
-    this.flushService.start();
+    this.flushLoop.start();
   }
 
-  /** Stops the flush loop and writes every dirty entry. Later commits write through. Idempotent. */
-  shutdown(): void {
+  /**
+   * Stops the flush loop and writes every dirty entry before it returns; the promise settles once a
+   * loop run in progress is over. Later commits write through. Idempotent.
+   */
+  shutdown(): Promise<void> {
     this.stopped = true;
-    this.flushService.shutdown();
+    const stopped = this.flushLoop.shutdown();
     this.flush();
+    return stopped;
   }
 
   /**

@@ -5,7 +5,7 @@
  * Leases live in memory only: after a restart clients simply lock again.
  */
 import type { MessageQueue } from '../protocol/bodies.js';
-import { systemClock, type Clock, type TimerHandle } from '../storage/clock.js';
+import { IntervalTask, systemClock, type Clock } from '../storage/clock.js';
 
 interface Lease {
   clientId: string;
@@ -14,24 +14,25 @@ interface Lease {
 
 export class QueueLockService {
   private readonly leases = new Map<string, Lease>();
-  private sweepTimer: TimerHandle | undefined;
-  private running = false;
+  // Expired leases are harmless (checked on use); the sweep only bounds memory.
+  private readonly sweep: IntervalTask;
 
   constructor(
     private readonly leaseMs: number,
     private readonly clock: Clock = systemClock,
-  ) {}
-
-  start(): void {
-    this.running = true;
-    this.scheduleSweep();
+  ) {
+    this.sweep = new IntervalTask(leaseMs, () => this.dropExpired(), clock);
   }
 
-  shutdown(): void {
-    this.running = false;
-    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
-    this.sweepTimer = undefined;
+  start(): void {
+    this.sweep.start();
+  }
+
+  /** Stops the sweep and forgets every lease; the promise settles once a sweep in progress is over. */
+  async shutdown(): Promise<void> {
+    const stopped = this.sweep.shutdown();
     this.leases.clear();
+    await stopped;
   }
 
   /** Locks (or renews) every queue that is free, expired or already ours; returns those now held by `clientId`. */
@@ -67,14 +68,9 @@ export class QueueLockService {
     for (const key of this.leases.keys()) if (key.split('\u0000')[1] === topic) this.leases.delete(key);
   }
 
-  // Expired leases are harmless (checked on use); the sweep only bounds memory.
-  private scheduleSweep(): void {
-    if (!this.running) return;
-    this.sweepTimer = this.clock.setTimeout(() => {
-      const now = this.clock.now();
-      for (const [key, lease] of this.leases) if (lease.expiresAt <= now) this.leases.delete(key);
-      this.scheduleSweep();
-    }, this.leaseMs);
+  private dropExpired(): void {
+    const now = this.clock.now();
+    for (const [key, lease] of this.leases) if (lease.expiresAt <= now) this.leases.delete(key);
   }
 }
 

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { decodeRecords, encodeRecord, type DecodedRecord } from '../../protocol/message-codec.js';
 import { MessageConst } from '../../protocol/properties.js';
 import type { ExtFieldsInput } from '../../protocol/remoting-command.js';
-import { systemClock, type Clock, type TimerHandle } from '../../storage/clock.js';
+import { IntervalTask, systemClock, type Clock } from '../../storage/clock.js';
 import { AppendStatus, GetMessageStatus, type MessageStoreApi } from '../../storage/types.js';
 import { newTopicConfig, PERM_READ, PERM_WRITE, type TopicConfigManager } from '../topic-config-manager.js';
 import { TRANS_HALF_TOPIC } from './half-message.js';
@@ -47,13 +47,14 @@ export class TransactionCheckService {
   private readonly resolved = new Set<number>();
   private readonly checksSent = new Map<number, number>();
   private checkOffset = 0;
-  private timer: TimerHandle | undefined;
-  private running = false;
-  private checking: Promise<void> | undefined;
   private readonly clock: Clock;
+  private readonly checkLoop: IntervalTask;
 
   constructor(private readonly options: TransactionCheckOptions) {
     this.clock = options.clock ?? systemClock;
+    this.checkLoop = new IntervalTask(options.checkIntervalMs, () => this.checkOnce(), this.clock, (err) =>
+      options.logger?.error({ err }, 'transaction check failed'),
+    );
   }
 
   /** Creates the internal topics and rebuilds the resolved set from the op records. */
@@ -72,15 +73,12 @@ export class TransactionCheckService {
       }
       offset = batch.nextOffset;
     }
-    this.running = true;
-    this.schedule();
+    this.checkLoop.start();
   }
 
-  async shutdown(): Promise<void> {
-    this.running = false;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.checking;
+  /** Stops the check loop and waits for a check round in progress. */
+  shutdown(): Promise<void> {
+    return this.checkLoop.shutdown();
   }
 
   isResolved(halfOffset: number): boolean {
@@ -139,18 +137,6 @@ export class TransactionCheckService {
     const before = this.checkOffset;
     while (this.checkOffset < limit && this.resolved.has(this.checkOffset)) this.resolved.delete(this.checkOffset++);
     if (this.checkOffset !== before) this.options.store.meta.setValue(CHECK_OFFSET_KEY, String(this.checkOffset));
-  }
-
-  private schedule(): void {
-    if (!this.running) return;
-    this.timer = this.clock.setTimeout(() => {
-      this.checking = this.checkOnce()
-        .catch((err: unknown) => this.options.logger?.error({ err }, 'transaction check failed'))
-        .finally(() => {
-          this.checking = undefined;
-          this.schedule();
-        });
-    }, this.options.checkIntervalMs);
   }
 
   private async readRecords(topic: string, offset: number): Promise<{ records: DecodedRecord[]; nextOffset: number }> {

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConsumerOffsetManager } from '../../broker/consumer-offset-manager.js';
 import { FakeClock } from '../../storage/clock.js';
 import { MetaStore } from '../../storage/meta-store.js';
-import { tempDir, uniqueName } from '../helpers/common.js';
+import { settle, tempDir, uniqueName } from '../helpers/common.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -20,6 +20,12 @@ let topic: string;
 
 function openMeta(): MetaStore {
   return MetaStore.open(join(dir.path, 'meta.db'), { synchronous: 'NORMAL' });
+}
+
+/** Moves the fake clock and lets the flush loop run that fell due. */
+async function advance(ms: number): Promise<void> {
+  clock.advance(ms);
+  await settle();
 }
 
 function manager(flushIntervalMs = 1000): ConsumerOffsetManager {
@@ -48,26 +54,26 @@ describe('ConsumerOffsetManager commits', () => {
     expect(offsets.stats().dirty).toBe(0);
   });
 
-  it('a non-durable commit is visible at once and persisted by the flush loop within the interval', () => {
+  it('a non-durable commit is visible at once and persisted by the flush loop within the interval', async () => {
     const offsets = manager(1000);
     offsets.start();
     offsets.commit(group, topic, 1, 5, { durable: false });
     expect(offsets.query(group, topic, 1)).toBe(5);
     expect(meta.getOffset(group, topic, 1)).toBeUndefined();
-    clock.advance(999);
+    await advance(999);
     expect(meta.getOffset(group, topic, 1)).toBeUndefined();
-    clock.advance(1);
+    await advance(1);
     expect(meta.getOffset(group, topic, 1)).toBe(5);
     expect(offsets.stats().dirty).toBe(0);
 
     // The loop keeps running: the next commit lands one interval later.
     offsets.commit(group, topic, 1, 9, { durable: false });
-    clock.advance(1000);
+    await advance(1000);
     expect(meta.getOffset(group, topic, 1)).toBe(9);
-    offsets.shutdown();
+    await offsets.shutdown();
   });
 
-  it('writes all dirty entries of a tick in one putOffsets call, with only the newest value per queue', () => {
+  it('writes all dirty entries of a tick in one putOffsets call, with only the newest value per queue', async () => {
     const offsets = manager(500);
     const putOffsets = vi.spyOn(meta, 'putOffsets');
     offsets.start();
@@ -75,13 +81,13 @@ describe('ConsumerOffsetManager commits', () => {
       for (let queueId = 0; queueId < 4; queueId++) offsets.commit(group, topic, queueId, offset, { durable: false });
     }
     expect(putOffsets).not.toHaveBeenCalled();
-    clock.advance(500);
+    await advance(500);
     expect(putOffsets).toHaveBeenCalledTimes(1);
     expect(putOffsets.mock.calls[0]![0]).toHaveLength(4);
     expect(meta.listOffsets({ group }).map((e) => e.offset)).toEqual([50, 50, 50, 50]);
-    clock.advance(5000);
+    await advance(5000);
     expect(putOffsets).toHaveBeenCalledTimes(1);
-    offsets.shutdown();
+    await offsets.shutdown();
   });
 
   it('ignores negative commits (ali-ons sends -1 for offset 0)', () => {
@@ -131,24 +137,25 @@ describe('ConsumerOffsetManager commits', () => {
 });
 
 describe('ConsumerOffsetManager lifecycle', () => {
-  it('shutdown flushes, stops the timer, and later commits write through', () => {
+  it('shutdown flushes before it returns, stops the timer, and later commits write through', async () => {
     const offsets = manager();
     offsets.start();
     offsets.commit(group, topic, 0, 11, { durable: false });
-    offsets.shutdown();
+    const stopped = offsets.shutdown();
     expect(meta.getOffset(group, topic, 0)).toBe(11);
     expect(clock.pendingTimers()).toBe(0);
-    offsets.shutdown();
+    await stopped;
+    await offsets.shutdown();
     offsets.commit(group, topic, 0, 12, { durable: false });
     expect(meta.getOffset(group, topic, 0)).toBe(12);
   });
 
-  it('loads stored offsets when created over a reopened store', () => {
+  it('loads stored offsets when created over a reopened store', async () => {
     const first = manager();
     first.start();
     first.commit(group, topic, 0, 1, { durable: true });
     first.commit(group, topic, 1, 2, { durable: false });
-    first.shutdown();
+    await first.shutdown();
     meta.close();
 
     meta = openMeta();
@@ -158,21 +165,21 @@ describe('ConsumerOffsetManager lifecycle', () => {
     expect(second.listByGroup(group)).toHaveLength(2);
   });
 
-  it('keeps entries dirty when a flush fails and writes them on a later tick', () => {
+  it('keeps entries dirty when a flush fails and writes them on a later tick', async () => {
     const offsets = manager(100);
     const putOffsets = vi.spyOn(meta, 'putOffsets').mockImplementationOnce(() => {
       throw new Error('SQLITE_FULL: database or disk is full');
     });
     offsets.start();
     offsets.commit(group, topic, 0, 6, { durable: false });
-    clock.advance(100);
+    await advance(100);
     expect(putOffsets).toHaveBeenCalledTimes(1);
     expect(meta.getOffset(group, topic, 0)).toBeUndefined();
     expect(offsets.stats().dirty).toBe(1);
-    clock.advance(100);
+    await advance(100);
     expect(meta.getOffset(group, topic, 0)).toBe(6);
     expect(offsets.stats().dirty).toBe(0);
-    offsets.shutdown();
+    await offsets.shutdown();
   });
 
   it('a failed durable commit leaves memory unchanged and throws', () => {
@@ -194,6 +201,7 @@ describe('ConsumerOffsetManager lifecycle', () => {
       `import { ConsumerOffsetManager } from ${url('broker/consumer-offset-manager.ts')};
       import { FakeClock } from ${url('storage/clock.ts')};
       import { MetaStore } from ${url('storage/meta-store.ts')};
+      import { settle } from ${url('test/helpers/common.ts')};
       const [g, t] = [${JSON.stringify(group)}, ${JSON.stringify(topic)}];
       const clock = new FakeClock();
       const offsets = new ConsumerOffsetManager(MetaStore.open(process.argv[2], { synchronous: 'FULL' }), { clock });
@@ -201,6 +209,7 @@ describe('ConsumerOffsetManager lifecycle', () => {
       offsets.commit(g, t, 0, 10, { durable: true });
       offsets.commit(g, t, 1, 20, { durable: false });
       clock.advance(1000);
+      await settle();
       offsets.commit(g, t, 2, 30, { durable: false });
       process.kill(process.pid, 'SIGKILL');`,
     );
@@ -225,7 +234,7 @@ describe('ConsumerOffsetManager lifecycle', () => {
 });
 
 describe('ConsumerOffsetManager admin operations', () => {
-  it('reset writes durably, may move backwards, and wins over pending piggybacked commits', () => {
+  it('reset writes durably, may move backwards, and wins over pending piggybacked commits', async () => {
     const offsets = manager();
     offsets.start();
     offsets.commit(group, topic, 0, 50, { durable: true });
@@ -235,12 +244,12 @@ describe('ConsumerOffsetManager admin operations', () => {
       { queueId: 1, offset: 20 },
     ]);
     expect(meta.listOffsets({ group }).map((e) => e.offset)).toEqual([10, 20]);
-    clock.advance(5000);
+    await advance(5000);
     expect(meta.getOffset(group, topic, 1)).toBe(20);
     expect(offsets.query(group, topic, 1)).toBe(20);
     expect(offsets.stats().regressions).toBe(0);
     expect(() => offsets.reset(group, topic, [{ queueId: 0, offset: -5 }])).toThrow(/reset\[0\]\.offset/);
-    offsets.shutdown();
+    await offsets.shutdown();
   });
 
   it('lists by group and by topic in a deterministic order', () => {
@@ -266,7 +275,7 @@ describe('ConsumerOffsetManager admin operations', () => {
     expect(meta.listOffsets({ group: g1 })).toEqual(offsets.listByGroup(g1));
   });
 
-  it('deleteTopic and deleteGroup remove memory, SQLite rows and pending commits', () => {
+  it('deleteTopic and deleteGroup remove memory, SQLite rows and pending commits', async () => {
     const offsets = manager();
     offsets.start();
     const other = uniqueName('group');
@@ -278,17 +287,17 @@ describe('ConsumerOffsetManager admin operations', () => {
     offsets.commit(group, otherTopic, 0, 5, { durable: false });
 
     offsets.deleteTopic(topic);
-    clock.advance(1000);
+    await advance(1000);
     expect(offsets.listByTopic(topic)).toEqual([]);
     expect(meta.listOffsets({ topic })).toEqual([]);
     expect(meta.getOffset(group, otherTopic, 0)).toBe(5);
 
     offsets.commit(group, otherTopic, 1, 6, { durable: false });
     offsets.deleteGroup(group);
-    clock.advance(1000);
+    await advance(1000);
     expect(offsets.listByGroup(group)).toEqual([]);
     expect(meta.listOffsets({ group })).toEqual([]);
     expect(meta.listOffsets()).toEqual([{ group: other, topic: otherTopic, queueId: 0, offset: 4 }]);
-    offsets.shutdown();
+    await offsets.shutdown();
   });
 });

@@ -5,7 +5,7 @@ import { FakeClock } from '../../storage/clock.js';
 const mq = (queueId: number) => ({ topic: 'T', brokerName: 'broker-a', queueId });
 
 describe('QueueLockService', () => {
-  it('gives a queue to one client until the lease expires or it is released', () => {
+  it('gives a queue to one client until the lease expires or it is released', async () => {
     const clock = new FakeClock();
     const locks = new QueueLockService(60_000, clock);
     locks.start();
@@ -22,7 +22,7 @@ describe('QueueLockService', () => {
     locks.unlock('g', 'c1', [mq(0), mq(1)]); // c1 no longer holds 0: left alone; 1 released
     expect(locks.holder('g', mq(0))).toBe('c2');
     expect(locks.tryLock('g', 'c3', [mq(1)])).toEqual([mq(1)]);
-    locks.shutdown();
+    await locks.shutdown();
     expect(clock.pendingTimers()).toBe(0);
   });
 });

@@ -30,6 +30,11 @@ export async function waitFor<T>(
   }
 }
 
+/** Lets queued promise callbacks run (e.g. an `IntervalTask` run after `FakeClock.advance`). */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A temp directory removed by the returned cleanup function. */
 export async function tempDir(prefix = 'ferrymq-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
