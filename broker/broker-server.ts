@@ -21,6 +21,7 @@ import { ConsumerOffsetManager } from './consumer-offset-manager.js';
 import { findHandler } from './handlers/index.js';
 import { RequestRejectedError, responseForError } from './handlers/request-fields.js';
 import { notifyConsumerIdsChanged } from './handlers/notify-consumer-ids-changed.js';
+import { indexKeysOf } from './handlers/put-message.js';
 import { PullHoldService } from './pull-hold-service.js';
 import { QueueLockService } from './queue-lock-service.js';
 import { TopicConfigManager } from './topic-config-manager.js';
@@ -58,6 +59,7 @@ export class BrokerServer {
       config: config.store,
       storeHost: { ip: storeIp, port: config.port },
       logger,
+      keysOf: indexKeysOf,
     });
 
     const connections = new Map<number, Connection>();
@@ -176,9 +178,9 @@ export class BrokerServer {
     this.detachAppendListener();
     context.pullHolds.shutdown();
     for (const connection of [...this.connections.values()]) connection.close('broker shutting down');
-    context.clients.shutdown();
-    context.locks.shutdown();
-    context.offsets.shutdown();
+    await context.clients.shutdown();
+    await context.locks.shutdown();
+    await context.offsets.shutdown();
     await context.transactions.shutdown();
     await context.delayDelivery.shutdown();
     await closed;
