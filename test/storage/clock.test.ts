@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, IntervalTask } from '../../storage/clock.js';
-
-/** Lets queued promise callbacks run. */
-const settle = () => new Promise((resolve) => setImmediate(resolve));
+import { settle } from '../helpers/common.js';
 
 describe('FakeClock', () => {
   it('fires due timers in time order, with now() at each timer time', () => {
