@@ -76,6 +76,8 @@ export class CheckpointService {
     clock: Clock,
     intervalMs: number,
     logger: Logger,
+    /** Makes durable what a checkpoint vouches for beyond the logs and index files (the key index). */
+    private readonly beforeWrite: () => void = () => {},
   ) {
     this.loop = new IntervalTask(intervalMs, () => this.runOnce(), clock, (err) => logger.error({ err }, 'checkpoint failed'));
   }
@@ -92,7 +94,8 @@ export class CheckpointService {
   /**
    * Writes out in-memory index entries and syncs the index files written since the last checkpoint,
    * then records the marks. The marks are read first: whatever they cover was readable, so its index
-   * entries are among those written out.
+   * entries are among those written out, and so are their keys (`beforeWrite`): recovery re-indexes
+   * keys only of the records after the checkpoint.
    */
   runOnce(force = false): Promise<void> {
     // One at a time: two writers would share the temp file.
@@ -106,6 +109,7 @@ export class CheckpointService {
     const entries: CheckpointEntry[] = queues.map((q) => ({ topic: q.topic, queueId: q.queueId, mark: q.synced }));
     const signature = JSON.stringify(entries);
     if (!force && signature === this.lastWritten) return;
+    this.beforeWrite();
     for (const queue of queues) {
       await queue.flushIndexTails();
       const segments = [...queue.indexUnsynced];

@@ -30,6 +30,8 @@ export interface StoreConfig {
   cleanupIntervalMs: number;
   /** How often synced queue positions are checkpointed (bounds crash-recovery work). */
   checkpointIntervalMs: number;
+  /** How often buffered key-index rows are written to the metadata DB (also before each checkpoint). */
+  keyIndexFlushIntervalMs: number;
   /** Upper bound on bytes returned by one read, whatever the caller asks for. */
   readMaxBytes: number;
   /** Upper bound on index entries scanned by one filtered read. */
@@ -53,6 +55,7 @@ export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   diskMaxUsedRatio: 0.9, // refuse appends above 90 % filesystem usage
   cleanupIntervalMs: 10_000,
   checkpointIntervalMs: 1_000,
+  keyIndexFlushIntervalMs: 100, // one SQLite commit per interval instead of per write batch
   readMaxBytes: 4 * 1024 * 1024, // one pull answer at most
   readMaxScanEntries: 4096, // filtered reads stop here and report NO_MATCHED_MESSAGE
   writeChunkSize: 64 * 1024, // one write batch per pooled buffer
@@ -73,6 +76,7 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> = {}): StoreCon
     'maxOpenSegments',
     'cleanupIntervalMs',
     'checkpointIntervalMs',
+    'keyIndexFlushIntervalMs',
     'readMaxBytes',
     'readMaxScanEntries',
     'writeChunkSize',

@@ -12,6 +12,11 @@
  * counter (kept in the MetaStore, reserved in blocks before any segment file is created); a record's
  * physical offset is its segment's physBase plus its file position, so it is unique, stays below
  * 2^53, and a sorted array of physBases resolves it back to (topic, queue, position).
+ *
+ * Key index: committed batches' key rows are buffered and written in one SQLite transaction every
+ * `keyIndexFlushIntervalMs` (or once KEY_FLUSH_ROWS are pending), before every checkpoint, and
+ * before a key query, never on the acknowledgement path. Crash recovery re-indexes the keys of the
+ * records after the checkpoint, so the index stays complete (RocketMQ also builds it behind).
  */
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -20,7 +25,7 @@ import { createOffsetMsgId } from '../protocol/message-id.js';
 import { ipv4Bytes } from '../protocol/socket-address.js';
 import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { CleanupService } from './cleanup-service.js';
-import { systemClock, type Clock } from './clock.js';
+import { IntervalTask, systemClock, type Clock } from './clock.js';
 import { resolveStoreConfig, type StoreConfig } from './config.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { DirectorySyncer } from './dir-sync.js';
@@ -28,7 +33,7 @@ import { NodeFileIO, type FileIO } from './file-io.js';
 import { AsyncIntervalFlush, SyncGroupCommit, type FlushPolicy } from './flush-policy.js';
 import { MetaStore } from './meta-store.js';
 import { QueueLog, StoreWriteError, type PendingBatch, type QueueLogContext } from './queue-log.js';
-import { recoverQueue, tagsCodeOfTags, type ScanLimits, type TagsCodeOf } from './queue-recovery.js';
+import { recoverQueue, tagsCodeOfTags, type KeyReindex, type KeysOf, type ScanLimits, type TagsCodeOf } from './queue-recovery.js';
 import { CRC_PROPERTY_OVERHEAD, stampRecordCrc, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
 import { SEGMENT_HEADER_SIZE, SegmentHandleCache, type Segment } from './segment.js';
 import { TopicCachedMeta } from './topic-cached-meta.js';
@@ -38,6 +43,7 @@ import {
   GetMessageStatus,
   type AppendListener,
   type AppendResult,
+  type KeyIndexEntry,
   type MessageStoreApi,
   type MessageToAppend,
   type ReadResult,
@@ -55,6 +61,8 @@ const RESERVATION_BLOCK = 64;
 const DISK_RECHECK_MS = 1000;
 /** Pooled buffer size for pending index entries (512 entries). */
 const INDEX_CHUNK_SIZE = 16 * 1024;
+/** Buffered key rows that trigger a flush before the timer does (bounds memory and one transaction). */
+const KEY_FLUSH_ROWS = 4096;
 /** Queue directories recovered concurrently at open. */
 const RECOVERY_PARALLELISM = 8;
 
@@ -67,6 +75,12 @@ export interface MessageStoreOptions {
   logger?: Logger;
   /** Recomputes an index tagsCode when recovery rebuilds an entry; default: hash of TAGS. */
   tagsCodeOf?: TagsCodeOf;
+  /**
+   * The keys a stored message is indexed under, for re-indexing the records crash recovery scans
+   * (the broker passes the rule it builds `MessageToAppend.keys` with). Without it, keys of messages
+   * appended less than a checkpoint interval before a crash may be missing from the key index.
+   */
+  keysOf?: KeysOf;
   /**
    * Takes over the data directory's lock even from a store of this process that is still open. Only
    * for tests that simulate a crash by abandoning a store without close; never set by the broker.
@@ -98,6 +112,10 @@ export class MessageStore implements MessageStoreApi {
   private readonly queueContext: QueueLogContext;
   private readonly checkpoints: CheckpointService;
   private readonly cleanup: CleanupService;
+  private readonly keyFlush: IntervalTask;
+  private readonly keyReindex: KeyReindex | undefined;
+  /** Key rows of committed batches not yet in the MetaStore. */
+  private pendingKeys: KeyIndexEntry[] = [];
   private readonly propertiesLimit: number;
   private storeHost!: { ip: string; port: number };
   /** The host half of offset msgIds (16 hex digits), fixed per store host. */
@@ -120,6 +138,7 @@ export class MessageStore implements MessageStoreApi {
     meta: MetaStore,
     storeHost: { ip: string; port: number },
     tagsCodeOf: TagsCodeOf,
+    keysOf: KeysOf | undefined,
   ) {
     this.config = config;
     this.meta = new TopicCachedMeta(meta);
@@ -147,7 +166,13 @@ export class MessageStore implements MessageStoreApi {
       segmentRemoved: (segment) => this.forgetSegment(segment),
       batchCommitted: (queue, batch) => this.batchCommitted(queue, batch),
     };
-    this.checkpoints = new CheckpointService(io, this.handles, dataDir, () => this.allQueues(), clock, config.checkpointIntervalMs, logger);
+    this.checkpoints = new CheckpointService(io, this.handles, dataDir, () => this.allQueues(), clock, config.checkpointIntervalMs, logger, () =>
+      this.flushKeys(),
+    );
+    this.keyFlush = new IntervalTask(config.keyIndexFlushIntervalMs, () => this.flushKeys(), clock, (err) =>
+      logger.error({ err }, 'key index flush failed; the rows stay buffered'),
+    );
+    this.keyReindex = keysOf && { keysOf, add: (entries) => this.meta.addKeys(entries) };
     this.cleanup = new CleanupService(
       {
         queues: () => this.allQueues(),
@@ -183,6 +208,7 @@ export class MessageStore implements MessageStoreApi {
         meta,
         options.storeHost ?? { ip: '127.0.0.1', port: 10911 },
         options.tagsCodeOf ?? tagsCodeOfTags,
+        options.keysOf,
       );
       await store.recover();
       return store;
@@ -216,7 +242,7 @@ export class MessageStore implements MessageStoreApi {
         work.push({ topic, queueId: Number(name), dir: join(queuesDir, topic, name) });
       }
     }
-    const recoveryContext = { io: this.io, logger: this.logger, limits: this.queueContext.limits };
+    const recoveryContext = { io: this.io, logger: this.logger, limits: this.queueContext.limits, keyReindex: this.keyReindex };
     let repaired = 0;
     let next = 0;
     const worker = async () => {
@@ -250,6 +276,7 @@ export class MessageStore implements MessageStoreApi {
     this.flush.start();
     this.checkpoints.start();
     this.cleanup.start();
+    this.keyFlush.start();
     this.state = 'open';
     this.logger.info({ clean, queues: work.length, repaired, ms: Date.now() - started }, 'message store open');
   }
@@ -305,10 +332,13 @@ export class MessageStore implements MessageStoreApi {
 
   private batchCommitted(queue: QueueLog, batch: PendingBatch): void {
     if (batch.keys.length > 0) {
-      try {
-        this.meta.addKeys(batch.keys);
-      } catch (err) {
-        this.logger.error({ err, topic: queue.topic }, 'could not index message keys');
+      for (const row of batch.keys) this.pendingKeys.push(row);
+      if (this.pendingKeys.length >= KEY_FLUSH_ROWS) {
+        try {
+          this.flushKeys();
+        } catch (err) {
+          this.logger.error({ err }, 'key index flush failed; the rows stay buffered');
+        }
       }
     }
     if (this.listeners.size === 0) return;
@@ -324,6 +354,19 @@ export class MessageStore implements MessageStoreApi {
         }
       }
     });
+  }
+
+  /** Writes the buffered key rows in one transaction; when SQLite fails they stay buffered and it throws. */
+  private flushKeys(): void {
+    if (this.pendingKeys.length === 0) return;
+    const rows = this.pendingKeys;
+    this.pendingKeys = [];
+    try {
+      this.meta.addKeys(rows);
+    } catch (err) {
+      this.pendingKeys = rows.concat(this.pendingKeys);
+      throw err;
+    }
   }
 
   private async refreshDiskUsage(): Promise<void> {
@@ -415,6 +458,8 @@ export class MessageStore implements MessageStoreApi {
       const crc = stampRecordCrc(slot.chunk, slot.at, size);
       queue.recordStaged(slot, size, message.tagsCode, crc, storeTimestamp);
       for (const key of message.keys) {
+        // An empty key would fail the whole buffered transaction (the MetaStore refuses it).
+        if (key === '') continue;
         slot.batch.keys.push({ topic, key, physicalOffset: slot.physicalOffset, storeTimestamp });
       }
       return {
@@ -540,6 +585,12 @@ export class MessageStore implements MessageStoreApi {
   }
 
   async queryByKey(topic: string, key: string, maxNum: number, beginTimestamp?: number, endTimestamp?: number): Promise<RecordLocation[]> {
+    try {
+      // Acknowledged sends must be findable: their rows may still be buffered.
+      this.flushKeys();
+    } catch (err) {
+      this.logger.error({ err }, 'key index flush failed; the rows stay buffered');
+    }
     const found: RecordLocation[] = [];
     for (const entry of this.meta.findKeys(topic, key, maxNum, beginTimestamp, endTimestamp)) {
       const location = await this.lookup(entry.physicalOffset);
@@ -612,10 +663,12 @@ export class MessageStore implements MessageStoreApi {
       const ownsDir = await this.lock.isHeld().catch(() => false);
       await Promise.all(this.allQueues().map((q) => q.drain()));
       await this.cleanup.shutdown();
+      await this.keyFlush.shutdown();
       await this.flush.shutdown();
       await this.checkpoints.shutdown();
       // A store abandoned and taken over (tests simulating a crash) must not vouch for the new owner's files.
       if (!ownsDir) throw new Error(`the lock of ${this.dataDir} is not ours any more; no checkpoint or clean-shutdown marker written`);
+      // Also writes the buffered key rows: a clean open scans nothing to re-index.
       await this.checkpoints.runOnce(true);
       await this.handles.closeAll();
       const marker = await this.io.open(join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'create');

@@ -9,16 +9,20 @@
  * entries that are missing or disagree with the log are rewritten, and only once that truncation
  * is durable are later segments (which would leave a gap in the offsets) deleted. Running it again
  * after a crash half-way finds the same end, so recovery is idempotent.
+ *
+ * The key index is written behind the appends (see MessageStore); a checkpoint vouches only for
+ * keys before it, so the keys of every record scanned here are indexed again (rows are idempotent).
  */
-import { RecordPos, checkRecord, decodeRecord, storeTimestampPos } from '../protocol/message-codec.js';
+import { RecordPos, checkRecord, decodeRecord, storeTimestampPos, type DecodedRecord } from '../protocol/message-codec.js';
 import { readInt64 } from '../protocol/message-id.js';
-import { MessageConst, decodeProperties } from '../protocol/properties.js';
+import { MessageConst, decodeProperties, type PropertyMap } from '../protocol/properties.js';
 import { javaStringHashCode } from '../protocol/tag-filter.js';
 import { crashPoint } from './crash-point.js';
 import { INDEX_ENTRY_SIZE, decodeIndexEntry, encodeIndexEntry, type IndexEntry } from './consume-index.js';
 import type { FileHandle, FileIO } from './file-io.js';
 import type { DurableMark } from './flush-policy.js';
 import { readRecordCrc, verifyRecordCrc } from './record-crc.js';
+import type { KeyIndexEntry } from './types.js';
 import {
   SEGMENT_HEADER_SIZE,
   Segment,
@@ -39,6 +43,15 @@ export const tagsCodeOfTags: TagsCodeOf = (_topic, properties) => {
   return tags ? javaStringHashCode(tags) : 0;
 };
 
+/** The keys a stored message is indexed under (the broker's rule: KEYS split on spaces, plus UNIQ_KEY). */
+export type KeysOf = (properties: Readonly<PropertyMap>) => string[];
+
+/** Re-indexing the keys of scanned records: how to find them and where they go. */
+export interface KeyReindex {
+  keysOf: KeysOf;
+  add(entries: readonly KeyIndexEntry[]): void;
+}
+
 export interface ScanLimits {
   /** Largest plausible record; a bigger TOTALSIZE is corruption (and is never allocated). */
   maxRecordSize: number;
@@ -51,6 +64,8 @@ export interface SegmentScan {
   end: number;
   /** Why the scan stopped before `fileEnd`, if it did. */
   stopReason?: string;
+  /** The keys of the valid records, when the scan was given `keysOf`. */
+  keys: KeyIndexEntry[];
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -58,7 +73,7 @@ const READ_CHUNK = 1024 * 1024;
 /**
  * Validates records from `from` (queue offset `fromOffset`) up to `fileEnd`. `known` holds the
  * existing index entries from `fromOffset` on; an entry that matches its record keeps its tagsCode,
- * any other is recomputed.
+ * any other is recomputed. With `keysOf`, the keys of every valid record are collected too.
  */
 export async function scanSegment(
   io: FileIO,
@@ -69,14 +84,16 @@ export async function scanSegment(
   fileEnd: number,
   limits: ScanLimits,
   known?: Buffer,
+  keysOf?: KeysOf,
 ): Promise<SegmentScan> {
   const entries: IndexEntry[] = [];
+  const keys: KeyIndexEntry[] = [];
   let buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(4, fileEnd - from)));
   let bufStart = from;
   let bufLength = 0;
   let position = from;
   let offset = fromOffset;
-  const stop = (stopReason: string): SegmentScan => ({ entries, end: position, stopReason });
+  const stop = (stopReason: string): SegmentScan => ({ entries, end: position, stopReason, keys });
   while (position < fileEnd) {
     let at = position - bufStart;
     if (bufLength - at < 4) {
@@ -108,19 +125,22 @@ export async function scanSegment(
     const crc = readRecordCrc(buf, at, totalSize)!;
     const i = entries.length;
     const existing = known && known.length >= (i + 1) * INDEX_ENTRY_SIZE ? decodeIndexEntry(known, i * INDEX_ENTRY_SIZE) : undefined;
+    const record = keysOf ? decodeRecord(buf, at) : undefined;
     const tagsCode =
       existing && existing.position === position && existing.size === totalSize && existing.crc === crc
         ? existing.tagsCode
-        : tagsCodeOfRecord(buf, at, limits.tagsCodeOf);
+        : tagsCodeOfRecord(record ?? decodeRecord(buf, at), limits.tagsCodeOf);
+    if (record) {
+      for (const key of keysOf!(record.propertyMap)) keys.push({ topic: record.topic, key, physicalOffset, storeTimestamp });
+    }
     entries.push({ position, size: totalSize, tagsCode, crc, storeTimestamp });
     position += totalSize;
     offset += 1;
   }
-  return { entries, end: position };
+  return { entries, end: position, keys };
 }
 
-function tagsCodeOfRecord(buf: Buffer, at: number, tagsCodeOf: TagsCodeOf): number {
-  const record = decodeRecord(buf, at);
+function tagsCodeOfRecord(record: DecodedRecord, tagsCodeOf: TagsCodeOf): number {
   return tagsCodeOf(record.topic, record.properties, record.storeTimestamp);
 }
 
@@ -140,6 +160,8 @@ export interface RecoveryContext {
   io: FileIO;
   logger: Logger;
   limits: ScanLimits;
+  /** Absent: keys are not re-indexed (a store opened without `keysOf`). */
+  keyReindex?: KeyReindex;
 }
 
 /** Recovers one queue directory; see the file comment. Returns no segments for an empty queue. */
@@ -327,7 +349,7 @@ async function rescanSegment(ctx: RecoveryContext, f: FoundSegment, from: number
     const knownLength = Math.max(0, f.idxSize - trusted * INDEX_ENTRY_SIZE);
     const known = Buffer.alloc(knownLength);
     if (knownLength > 0) await io.read(idx, known, 0, knownLength, trusted * INDEX_ENTRY_SIZE);
-    const scan = await scanSegment(io, log, segment, from, fromOffset, f.logSize, limits, known);
+    const scan = await scanSegment(io, log, segment, from, fromOffset, f.logSize, limits, known, ctx.keyReindex?.keysOf);
     const rebuilt = Buffer.alloc(scan.entries.length * INDEX_ENTRY_SIZE);
     scan.entries.forEach((e, i) => encodeIndexEntry(rebuilt, i * INDEX_ENTRY_SIZE, e.position, e.size, e.tagsCode, e.crc, e.storeTimestamp));
     const count = trusted + scan.entries.length;
@@ -349,6 +371,8 @@ async function rescanSegment(ctx: RecoveryContext, f: FoundSegment, from: number
       const last = scan.entries.length > 0 ? scan.entries[scan.entries.length - 1] : await readEntry(io, idx, count - 1);
       segment.newestStoreTimestamp = last?.storeTimestamp ?? 0;
     }
+    // Only records that stay (the log is cut and synced above); before the next checkpoint is written.
+    if (scan.keys.length > 0) ctx.keyReindex?.add(scan.keys);
     return scan;
   } finally {
     await io.close(log);
