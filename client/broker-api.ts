@@ -55,6 +55,8 @@ export interface SendResponse {
   queueOffset: number;
 }
 
+const SUCCESS_ONLY: readonly number[] = [ResponseCode.SUCCESS];
+
 /** Codes a send treats as "stored" (the flush or replication wait timed out, the message is there). */
 const SEND_OK_CODES: readonly number[] = [ResponseCode.SUCCESS, ResponseCode.FLUSH_DISK_TIMEOUT, ResponseCode.SLAVE_NOT_AVAILABLE, ResponseCode.FLUSH_SLAVE_TIMEOUT];
 
@@ -77,8 +79,12 @@ export class BrokerApi {
 
   /** One request; throws the typed error for any code outside `okCodes`. */
   async call(address: string, code: number, ext?: ExtFieldsInput, body?: Buffer, options: { timeoutMs?: number; okCodes?: readonly number[] } = {}): Promise<RemotingCommand> {
-    const response = await this.remoting.invoke(address, createRequest(code, ext, body), options.timeoutMs ?? this.timeoutMs);
-    if (!(options.okCodes ?? [ResponseCode.SUCCESS]).includes(response.code)) throw errorFromResponse(response.code, response.remark, code);
+    return this.exchange(address, createRequest(code, ext, body), options.timeoutMs ?? this.timeoutMs, options.okCodes ?? SUCCESS_ONLY);
+  }
+
+  private async exchange(address: string, request: RemotingCommand, timeoutMs: number, okCodes: readonly number[]): Promise<RemotingCommand> {
+    const response = await this.remoting.invoke(address, request, timeoutMs);
+    if (!okCodes.includes(response.code)) throw errorFromResponse(response.code, response.remark, request.code);
     return response;
   }
 
@@ -99,7 +105,10 @@ export class BrokerApi {
 
   async send(address: string, header: SendMessageRequestHeader, body: Buffer, timeoutMs: number, batch = false): Promise<SendResponse> {
     const code = batch ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2;
-    const response = await this.call(address, code, toV2(header), body, { timeoutMs, okCodes: SEND_OK_CODES });
+    const request = createRequest(code, undefined, body);
+    // toV2 already yields strings: no second pass through createRequest's conversion.
+    request.extFields = toV2(header);
+    const response = await this.exchange(address, request, timeoutMs, SEND_OK_CODES);
     return {
       code: response.code,
       msgId: response.extFields.msgId ?? '',

@@ -11,7 +11,7 @@ import { ClientInstance, type ClientMember, type ClientOptions } from './client-
 import type { Message } from './message.js';
 import { queueKey, type MessageQueue } from './message-queue.js';
 import { roundRobinSelector, shardingKeySelector, type QueueSelector } from './queue-selector.js';
-import { retry, type BackoffOptions } from './retry.js';
+import { continueRetry, type BackoffOptions } from './retry.js';
 
 export interface ProducerOptions extends ClientOptions {
   /** Producer group. Default `DEFAULT_PRODUCER`. */
@@ -62,6 +62,26 @@ const DEFAULT_ROUTE_RECHECK_MS = 1_000;
 /** The broker's default limit (RocketMQ maxMessageSize). */
 const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 
+/** One send in flight: what every attempt of it needs. */
+interface OutgoingSend {
+  topic: string;
+  msg: Message;
+  /** A selector (or a sharding key) fixes the queue: a retry must not move the message elsewhere. */
+  selector: QueueSelector | undefined;
+  timeoutMs: number | undefined;
+  body: Buffer;
+  batch: boolean;
+  uniqKey: string;
+  sysFlag: number;
+  flag: number;
+  properties: string;
+  reconsumeTimes?: number;
+  maxReconsumeTimes?: number;
+  /** Queues tried and brokers that failed in earlier attempts; created at the first failure. */
+  tried?: Set<string>;
+  failedBrokers?: Set<string>;
+}
+
 interface PublishInfo {
   route: TopicRouteData;
   queues: MessageQueue[];
@@ -111,29 +131,29 @@ export class Producer {
     return (await this.publishInfoOf(topic, true)).queues;
   }
 
-  async send(msg: Message, options: SendOptions = {}): Promise<SendResult> {
+  async send(msg: Message, options?: SendOptions): Promise<SendResult> {
     const body = this.checkMessage(msg);
     const uniqKey = createUniqueId();
-    const properties = this.buildProperties(msg, uniqKey);
-    let sysFlag = 0;
-    let wireBody = body;
-    if (body.length >= (this.options.compressBodyOverBytes ?? 4096)) {
-      wireBody = deflateSync(body);
-      sysFlag |= MessageSysFlag.COMPRESSED;
-    }
-    return this.sendWithRetries(msg.topic, msg, options, (queue) => ({
-      header: this.header(queue, { sysFlag, flag: msg.flag ?? 0, properties }),
-      body: wireBody,
+    const compress = body.length >= (this.options.compressBodyOverBytes ?? 4096);
+    return this.sendWithRetries({
+      topic: msg.topic,
+      msg,
+      selector: selectorFor(msg, options),
+      timeoutMs: options?.timeoutMs,
+      body: compress ? deflateSync(body) : body,
       batch: false,
       uniqKey,
-    }));
+      sysFlag: compress ? MessageSysFlag.COMPRESSED : 0,
+      flag: msg.flag ?? 0,
+      properties: this.buildProperties(msg, uniqKey),
+    });
   }
 
   /**
    * Sends messages of one topic in one request (code 320); they land in one queue, in order.
    * Delay levels are not allowed in a batch (as in RocketMQ).
    */
-  async sendBatch(msgs: readonly Message[], options: SendOptions = {}): Promise<SendResult> {
+  async sendBatch(msgs: readonly Message[], options?: SendOptions): Promise<SendResult> {
     if (msgs.length === 0) throw new InvalidArgumentError('sendBatch needs at least one message');
     const topic = msgs[0]!.topic;
     const uniqKeys: string[] = [];
@@ -148,23 +168,36 @@ export class Producer {
     const body = encodeBatchBody(entries);
     const max = this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     if (body.length > max) throw new InvalidArgumentError(`batch body is ${body.length} bytes; the limit (maxMessageSize) is ${max}: send fewer messages per batch`);
-    return this.sendWithRetries(topic, msgs[0]!, options, (queue) => ({
-      header: this.header(queue, { sysFlag: 0, flag: 0, properties: '', batch: true }),
+    return this.sendWithRetries({
+      topic,
+      msg: msgs[0]!,
+      selector: selectorFor(msgs[0]!, options),
+      timeoutMs: options?.timeoutMs,
       body,
       batch: true,
       uniqKey: uniqKeys.join(','),
-    }));
+      sysFlag: 0,
+      flag: 0,
+      properties: '',
+    });
   }
 
   /** Used by consumers to re-publish a failed message to `%RETRY%<group>` when send-back fails. */
   async sendRaw(topic: string, body: Buffer, properties: Record<string, string>, fields: RawSendFields & { flag?: number; sysFlag?: number }): Promise<SendResult> {
-    const encoded = encodeProperties(properties);
-    return this.sendWithRetries(topic, { topic, body }, {}, (queue) => ({
-      header: this.header(queue, { sysFlag: fields.sysFlag ?? 0, flag: fields.flag ?? 0, properties: encoded, reconsumeTimes: fields.reconsumeTimes, maxReconsumeTimes: fields.maxReconsumeTimes }),
+    return this.sendWithRetries({
+      topic,
+      msg: { topic, body },
+      selector: undefined,
+      timeoutMs: undefined,
       body,
       batch: false,
       uniqKey: properties[MessageConst.UNIQ_KEY] ?? '',
-    }));
+      sysFlag: fields.sysFlag ?? 0,
+      flag: fields.flag ?? 0,
+      properties: encodeProperties(properties),
+      reconsumeTimes: fields.reconsumeTimes,
+      maxReconsumeTimes: fields.maxReconsumeTimes,
+    });
   }
 
   async shutdown(): Promise<void> {
@@ -178,58 +211,54 @@ export class Producer {
     return this.instance;
   }
 
-  private async sendWithRetries(
-    topic: string,
-    msg: Message,
-    options: SendOptions,
-    build: (queue: MessageQueue) => { header: SendMessageRequestHeader; body: Buffer; batch: boolean; uniqKey: string },
-  ): Promise<SendResult> {
+  private async sendWithRetries(send: OutgoingSend): Promise<SendResult> {
     const instance = this.client();
-    const selector = options.selector ?? (msg.shardingKey ? shardingKeySelector : undefined);
-    const failedBrokers = new Set<string>();
-    const tried = new Set<string>();
-    return retry(
-      async (attempt) => {
-        const info = await this.publishInfoOf(topic, attempt > 0);
-        if (info.queues.length === 0) throw new FerryMQError(`topic "${topic}" has no writable queue`, { retriable: true });
-        // A selector (or a sharding key) decides the queue for per-key order; a retry must not move the message elsewhere.
-        const queue = selector ? selector.select(info.queues, msg) : this.pickQueue(info.queues, msg, failedBrokers, tried);
-        tried.add(queueKey(queue));
-        const { header, body, batch, uniqKey } = build(queue);
-        try {
-          const address = await instance.requireMaster(queue.brokerName);
-          const response = await instance.api.send(address, header, body, options.timeoutMs ?? this.options.sendTimeoutMs ?? 3_000, batch);
-          return {
-            msgId: response.msgId,
-            uniqKey,
-            queue: { ...queue, queueId: response.queueId },
-            queueOffset: response.queueOffset,
-            status: sendStatus(response.code),
-          };
-        } catch (error) {
-          failedBrokers.add(queue.brokerName);
-          throw error;
-        }
-      },
-      {
+    // The first attempt runs outside the retry helper: nearly every send succeeds at once, and
+    // then builds no retry closures or options.
+    try {
+      return await this.sendAttempt(instance, send, 0);
+    } catch (error) {
+      return continueRetry(error, (attempt) => this.sendAttempt(instance, send, attempt), {
         retries: this.options.retryTimesWhenSendFailed ?? 2,
         initialDelayMs: 20,
         maxDelayMs: 1_000,
         ...this.options.retryBackoff,
-        shouldRetry: (error) => isRetriableSendError(error),
-        onRetry: (error, attempt) => instance.logger.debug({ err: error, topic, attempt }, 'send failed, retrying on another queue'),
-      },
-    );
+        shouldRetry: (failure) => isRetriableSendError(failure),
+        onRetry: (failure, attempt) => instance.logger.debug({ err: failure, topic: send.topic, attempt }, 'send failed, retrying on another queue'),
+      });
+    }
+  }
+
+  /** One attempt; a retry refreshes the route and avoids the queues and brokers that failed. */
+  private async sendAttempt(instance: ClientInstance, send: OutgoingSend, attempt: number): Promise<SendResult> {
+    const info = (attempt === 0 ? this.cachedPublishInfo(instance, send.topic) : undefined) ?? (await this.publishInfoOf(send.topic, attempt > 0));
+    if (info.queues.length === 0) throw new FerryMQError(`topic "${send.topic}" has no writable queue`, { retriable: true });
+    const queue = send.selector ? send.selector.select(info.queues, send.msg) : this.pickQueue(info.queues, send.msg, send.failedBrokers, send.tried);
+    try {
+      const address = instance.masterAddress(queue.brokerName) ?? (await instance.requireMaster(queue.brokerName));
+      const response = await instance.api.send(address, this.header(queue, send), send.body, send.timeoutMs ?? this.options.sendTimeoutMs ?? 3_000, send.batch);
+      return {
+        msgId: response.msgId,
+        uniqKey: send.uniqKey,
+        queue: { ...queue, queueId: response.queueId },
+        queueOffset: response.queueOffset,
+        status: sendStatus(response.code),
+      };
+    } catch (error) {
+      (send.tried ??= new Set()).add(queueKey(queue));
+      (send.failedBrokers ??= new Set()).add(queue.brokerName);
+      throw error;
+    }
   }
 
   /** Default queue choice: the selector's pick, moved off brokers and queues that already failed this send. */
-  private pickQueue(queues: readonly MessageQueue[], msg: Message, failedBrokers: Set<string>, tried: Set<string>): MessageQueue {
+  private pickQueue(queues: readonly MessageQueue[], msg: Message, failedBrokers: Set<string> | undefined, tried: Set<string> | undefined): MessageQueue {
     const first = this.defaultSelector.select(queues, msg);
-    if (tried.size === 0) return first;
+    if (!tried) return first;
     const start = queues.indexOf(first);
     const ordered = [...queues.slice(start), ...queues.slice(0, start)];
     return (
-      ordered.find((q) => !failedBrokers.has(q.brokerName) && !tried.has(queueKey(q))) ??
+      ordered.find((q) => !failedBrokers?.has(q.brokerName) && !tried.has(queueKey(q))) ??
       ordered.find((q) => !tried.has(queueKey(q))) ??
       first
     );
@@ -242,6 +271,10 @@ export class Producer {
    */
   private async publishInfoOf(topic: string, refresh = false): Promise<PublishInfo> {
     const instance = this.client();
+    if (!refresh) {
+      const unchanged = this.cachedPublishInfo(instance, topic);
+      if (unchanged) return unchanged;
+    }
     let route = refresh ? await instance.updateRoute(topic) : instance.cachedRoute(topic);
     const cached = this.publishInfo.get(topic);
     if (!route && !refresh && !(cached?.viaDefaultTopic && instance.clock.now() - cached.fetchedAt < DEFAULT_ROUTE_RECHECK_MS)) {
@@ -263,24 +296,27 @@ export class Producer {
     return info;
   }
 
-  private header(
-    queue: MessageQueue,
-    fields: { sysFlag: number; flag: number; properties: string; batch?: boolean } & RawSendFields,
-  ): SendMessageRequestHeader {
+  /** The queues of a topic when its route object has not changed: `publishInfoOf` without a wait. */
+  private cachedPublishInfo(instance: ClientInstance, topic: string): PublishInfo | undefined {
+    const cached = this.publishInfo.get(topic);
+    return cached && cached.route === instance.cachedRoute(topic) ? cached : undefined;
+  }
+
+  private header(queue: MessageQueue, send: OutgoingSend): SendMessageRequestHeader {
     return {
       producerGroup: this.group,
       topic: queue.topic,
       defaultTopic: CREATE_TOPIC_KEY,
       defaultTopicQueueNums: this.options.defaultTopicQueueNums ?? 4,
       queueId: queue.queueId,
-      sysFlag: fields.sysFlag,
+      sysFlag: send.sysFlag,
       bornTimestamp: Date.now(),
-      flag: fields.flag,
-      properties: fields.properties,
-      reconsumeTimes: fields.reconsumeTimes ?? 0,
+      flag: send.flag,
+      properties: send.properties,
+      reconsumeTimes: send.reconsumeTimes ?? 0,
       unitMode: false,
-      maxReconsumeTimes: fields.maxReconsumeTimes,
-      batch: fields.batch ?? false,
+      maxReconsumeTimes: send.maxReconsumeTimes,
+      batch: send.batch,
     };
   }
 
@@ -301,8 +337,9 @@ export class Producer {
 
   private buildProperties(msg: Message, uniqKey: string): string {
     const keys = typeof msg.keys === 'string' ? msg.keys : msg.keys?.join(' ');
-    return encodeProperties({
-      ...msg.properties,
+    // User properties first, then the SDK's; checkMessage refused reserved names, so none collide.
+    const user = msg.properties ? encodeProperties(msg.properties) : '';
+    return user + encodeProperties({
       [MessageConst.TAGS]: msg.tags || undefined,
       [MessageConst.KEYS]: keys || undefined,
       [MessageConst.UNIQ_KEY]: uniqKey,
@@ -311,6 +348,10 @@ export class Producer {
       [MessageConst.WAIT]: 'true',
     });
   }
+}
+
+function selectorFor(msg: Message, options: SendOptions | undefined): QueueSelector | undefined {
+  return options?.selector ?? (msg.shardingKey ? shardingKeySelector : undefined);
 }
 
 function sendStatus(code: number): SendResult['status'] {

@@ -42,17 +42,30 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** Runs `fn(attempt)` until it resolves or the retries are used up; rethrows the last error. */
 export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  // Built at the first failure: most calls (every send) succeed at once.
+  try {
+    return await fn(0);
+  } catch (error) {
+    return continueRetry(error, fn, options);
+  }
+}
+
+/**
+ * `retry` after attempt 0 failed with `error`: waits, then runs `fn(1)`, `fn(2)`, … exactly as
+ * `retry` would. For hot paths that run the first attempt themselves, so a call that succeeds at
+ * once (every send, nearly) builds no closures or options.
+ */
+export async function continueRetry<T>(error: unknown, fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   let backoff: BackoffOptions | undefined;
   for (let attempt = 0; ; attempt++) {
+    if (attempt >= options.retries || isProgrammerError(error) || options.shouldRetry?.(error, attempt) === false) throw error;
+    backoff ??= { ...DEFAULT_BACKOFF, ...options };
+    const delayMs = backoffDelay(attempt, backoff, options.random);
+    options.onRetry?.(error, attempt, delayMs);
+    if (delayMs > 0) await (options.sleep ?? sleep)(delayMs);
     try {
-      return await fn(attempt);
-    } catch (error) {
-      if (attempt >= options.retries || isProgrammerError(error) || options.shouldRetry?.(error, attempt) === false) throw error;
-      backoff ??= { ...DEFAULT_BACKOFF, ...options };
-      const delayMs = backoffDelay(attempt, backoff, options.random);
-      options.onRetry?.(error, attempt, delayMs);
-      if (delayMs > 0) await (options.sleep ?? sleep)(delayMs);
+      return await fn(attempt + 1);
+    } catch (next) {
+      error = next;
     }
   }
 }
