@@ -116,6 +116,8 @@ export class MessageStore implements MessageStoreApi {
   private readonly keyReindex: KeyReindex | undefined;
   /** Key rows of committed batches not yet in the MetaStore. */
   private pendingKeys: KeyIndexEntry[] = [];
+  /** Buffered rows that trigger a flush from the append path; moves on after a failed flush. */
+  private keyFlushAt = KEY_FLUSH_ROWS;
   private readonly propertiesLimit: number;
   private storeHost!: { ip: string; port: number };
   /** The host half of offset msgIds (16 hex digits), fixed per store host. */
@@ -333,10 +335,12 @@ export class MessageStore implements MessageStoreApi {
   private batchCommitted(queue: QueueLog, batch: PendingBatch): void {
     if (batch.keys.length > 0) {
       for (const row of batch.keys) this.pendingKeys.push(row);
-      if (this.pendingKeys.length >= KEY_FLUSH_ROWS) {
+      if (this.pendingKeys.length >= this.keyFlushAt) {
         try {
           this.flushKeys();
         } catch (err) {
+          // Not again on every batch while SQLite keeps failing: the timer retries.
+          this.keyFlushAt = this.pendingKeys.length + KEY_FLUSH_ROWS;
           this.logger.error({ err }, 'key index flush failed; the rows stay buffered');
         }
       }
@@ -359,14 +363,9 @@ export class MessageStore implements MessageStoreApi {
   /** Writes the buffered key rows in one transaction; when SQLite fails they stay buffered and it throws. */
   private flushKeys(): void {
     if (this.pendingKeys.length === 0) return;
-    const rows = this.pendingKeys;
+    this.meta.addKeys(this.pendingKeys);
     this.pendingKeys = [];
-    try {
-      this.meta.addKeys(rows);
-    } catch (err) {
-      this.pendingKeys = rows.concat(this.pendingKeys);
-      throw err;
-    }
+    this.keyFlushAt = KEY_FLUSH_ROWS;
   }
 
   private async refreshDiskUsage(): Promise<void> {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { indexKeysOf } from '../../broker/handlers/put-message.js';
 import { FakeClock } from '../../storage/clock.js';
 import { META_FILE, type MessageStore } from '../../storage/message-store.js';
@@ -75,6 +75,20 @@ describe('key index written behind the appends', () => {
     store = await openStore(dir.path);
     expect(indexedKeys(store.meta, topic, 'before-close')).toHaveLength(1);
     expect(await store.queryByKey(topic, 'before-close', 10)).toHaveLength(1);
+  });
+
+  it('keeps the rows buffered and fails the checkpoint while SQLite refuses them', async () => {
+    store = await openStore(dir.path, { config: { keyIndexFlushIntervalMs: NEVER } });
+    const topic = createTopic(store);
+    const addKeys = vi.spyOn(store.meta, 'addKeys').mockImplementation(() => {
+      throw new Error('SQLITE_FULL');
+    });
+    await store.append(message(topic, 0, 'a', { keys: ['kept'] }));
+    await expect(store.runCheckpoint()).rejects.toThrow('SQLITE_FULL');
+    expect(await store.queryByKey(topic, 'kept', 10)).toEqual([]);
+    addKeys.mockRestore();
+    await store.runCheckpoint();
+    expect(indexedKeys(store.meta, topic, 'kept')).toHaveLength(1);
   });
 
   it('skips empty keys instead of failing the buffered transaction', async () => {
