@@ -3,7 +3,7 @@ import type { TopicRouteData } from '../protocol/bodies.js';
 import { BrokerResponseError, FerryMQError, InvalidArgumentError } from '../protocol/errors.js';
 import { MessageSysFlag } from '../protocol/message-codec.js';
 import { createUniqueId } from '../protocol/message-id.js';
-import { MessageConst, encodeProperties } from '../protocol/properties.js';
+import { MessageConst, NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, encodeProperties } from '../protocol/properties.js';
 import { ResponseCode } from '../protocol/response-code.js';
 import type { SendMessageRequestHeader } from '../protocol/send-header.js';
 import { encodeBatchBody } from '../protocol/batch-codec.js';
@@ -58,6 +58,9 @@ export interface RawSendFields {
 /** Properties the SDK sets itself; users set them through Message fields. */
 const RESERVED_PROPERTIES = new Set<string>(Object.values(MessageConst));
 const CREATE_TOPIC_KEY = 'TBW102';
+const UNIQ_KEY_PREFIX = MessageConst.UNIQ_KEY + NAME_VALUE_SEPARATOR;
+/** Every SDK send waits for the store (RocketMQ's default). */
+const WAIT_PROPERTY = encodeProperties({ [MessageConst.WAIT]: 'true' });
 const DEFAULT_ROUTE_RECHECK_MS = 1_000;
 /** The broker's default limit (RocketMQ maxMessageSize). */
 const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
@@ -337,16 +340,15 @@ export class Producer {
 
   private buildProperties(msg: Message, uniqKey: string): string {
     const keys = typeof msg.keys === 'string' ? msg.keys : msg.keys?.join(' ');
-    // User properties first, then the SDK's; checkMessage refused reserved names, so none collide.
-    const user = msg.properties ? encodeProperties(msg.properties) : '';
-    return user + encodeProperties({
-      [MessageConst.TAGS]: msg.tags || undefined,
-      [MessageConst.KEYS]: keys || undefined,
-      [MessageConst.UNIQ_KEY]: uniqKey,
-      [MessageConst.DELAY]: msg.delayLevel ? msg.delayLevel : undefined,
-      [MessageConst.SHARDING_KEY]: msg.shardingKey,
-      [MessageConst.WAIT]: 'true',
-    });
+    // In this order: user properties, TAGS, KEYS, UNIQ_KEY, DELAY, __SHARDING_KEY, WAIT (checkMessage
+    // refused reserved user names, so none collide). User-given values go through encodeProperties,
+    // which refuses separators; the unique id is hex and is appended as is.
+    let out = msg.properties ? encodeProperties(msg.properties) : '';
+    if (msg.tags || keys) out += encodeProperties({ [MessageConst.TAGS]: msg.tags || undefined, [MessageConst.KEYS]: keys || undefined });
+    out += UNIQ_KEY_PREFIX + uniqKey + PROPERTY_SEPARATOR;
+    if (msg.delayLevel) out += encodeProperties({ [MessageConst.DELAY]: msg.delayLevel });
+    if (msg.shardingKey != null) out += encodeProperties({ [MessageConst.SHARDING_KEY]: msg.shardingKey });
+    return out + WAIT_PROPERTY;
   }
 }
 

@@ -78,15 +78,19 @@ describe('Producer send path', () => {
     });
     const result = await p.send({ topic, body: 'x', properties: { b: '2', a: '1' }, tags: 'tag', keys: ['k1', 'k2'], delayLevel: 3, shardingKey: 's', flag: 9 });
     const plain = await p.send({ topic, body: 'y' });
+    const tagOnly = await p.send({ topic, body: 'z', tags: 'only' });
+    const keysAndDelay = await p.send({ topic, body: 'w', keys: 'k', delayLevel: 1, shardingKey: '' });
     expect(headers.map((h) => h.properties)).toEqual([
       `b\u00012\u0002a\u00011\u0002TAGS\u0001tag\u0002KEYS\u0001k1 k2\u0002UNIQ_KEY\u0001${result.uniqKey}\u0002DELAY\u00013\u0002__SHARDING_KEY\u0001s\u0002WAIT\u0001true\u0002`,
       `UNIQ_KEY\u0001${plain.uniqKey}\u0002WAIT\u0001true\u0002`,
+      `TAGS\u0001only\u0002UNIQ_KEY\u0001${tagOnly.uniqKey}\u0002WAIT\u0001true\u0002`,
+      `KEYS\u0001k\u0002UNIQ_KEY\u0001${keysAndDelay.uniqKey}\u0002DELAY\u00011\u0002__SHARDING_KEY\u0001\u0002WAIT\u0001true\u0002`,
     ]);
     expect(headers[0]).toMatchObject({ topic, flag: 9, sysFlag: 0, reconsumeTimes: 0, unitMode: false, batch: false, defaultTopic: 'TBW102', defaultTopicQueueNums: 4 });
     expect(headers[0]!.maxReconsumeTimes).toBeUndefined();
   });
 
-  it('refuses a separator in a tag before sending anything', async () => {
+  it('refuses a separator in a user-given property value before sending anything', async () => {
     const topic = uniqueName('T');
     createTopic(broker, topic, 4);
     let calls = 0;
@@ -95,6 +99,10 @@ describe('Producer send path', () => {
       return real(...args);
     });
     await expect(p.send({ topic, body: 'x', tags: 'a\u0001b' })).rejects.toThrow(InvalidArgumentError);
+    await expect(p.send({ topic, body: 'x', keys: ['a', 'b\u0002'] })).rejects.toThrow(InvalidArgumentError);
+    await expect(p.send({ topic, body: 'x', shardingKey: 'a\u0002b' })).rejects.toThrow(InvalidArgumentError);
+    await expect(p.send({ topic, body: 'x', properties: { p: 'a\u0001b' } })).rejects.toThrow(InvalidArgumentError);
+    await expect(p.sendBatch([{ topic, body: 'x', tags: 'a\u0001b' }])).rejects.toThrow(InvalidArgumentError);
     expect(calls).toBe(0);
   });
 
