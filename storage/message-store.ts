@@ -169,7 +169,7 @@ export class MessageStore implements MessageStoreApi {
       batchCommitted: (queue, batch) => this.batchCommitted(queue, batch),
     };
     this.checkpoints = new CheckpointService(io, this.handles, dataDir, () => this.allQueues(), clock, config.checkpointIntervalMs, logger, () =>
-      this.flushKeys(),
+      this.flushKeys({ durable: true }),
     );
     this.keyFlush = new IntervalTask(config.keyIndexFlushIntervalMs, () => this.flushKeys(), clock, (err) =>
       logger.error({ err }, 'key index flush failed; the rows stay buffered'),
@@ -360,12 +360,18 @@ export class MessageStore implements MessageStoreApi {
     });
   }
 
-  /** Writes the buffered key rows in one transaction; when SQLite fails they stay buffered and it throws. */
-  private flushKeys(): void {
-    if (this.pendingKeys.length === 0) return;
-    this.meta.addKeys(this.pendingKeys);
-    this.pendingKeys = [];
-    this.keyFlushAt = KEY_FLUSH_ROWS;
+  /**
+   * Writes the buffered key rows in one transaction; when SQLite fails they stay buffered and it throws.
+   * Only the flush before a checkpoint must be durable (rows after the checkpoint are re-indexed by
+   * recovery), so the others skip the WAL sync that would stall the event loop.
+   */
+  private flushKeys({ durable = false }: { durable?: boolean } = {}): void {
+    if (this.pendingKeys.length > 0) {
+      this.meta.addKeys(this.pendingKeys, { relaxed: !durable });
+      this.pendingKeys = [];
+      this.keyFlushAt = KEY_FLUSH_ROWS;
+    }
+    if (durable) this.meta.syncKeys();
   }
 
   private async refreshDiskUsage(): Promise<void> {

@@ -141,6 +141,8 @@ const KEY_COLUMNS = `topic, msg_key AS key, physical_offset AS physicalOffset, s
 
 export class MetaStore implements MetaStoreApi {
   private closed = false;
+  /** A relaxed (synchronous=NORMAL) key-index commit has not been followed by a synced one yet. */
+  private relaxedKeyCommits = false;
   private readonly stmts: ReturnType<typeof prepareStatements>;
   private readonly runPutOffsets: (entries: readonly ConsumerOffsetEntry[], updatedAt: number) => void;
   private readonly runAddKeys: (entries: readonly KeyIndexEntry[]) => void;
@@ -150,6 +152,7 @@ export class MetaStore implements MetaStoreApi {
     readonly path: string,
     readonly readOnly: boolean,
     private readonly now: () => number,
+    private readonly synchronous: 'FULL' | 'NORMAL',
   ) {
     this.stmts = prepareStatements(db);
     const { upsertOffset, insertKey } = this.stmts;
@@ -190,7 +193,7 @@ export class MetaStore implements MetaStoreApi {
       }
       db.pragma(`synchronous = ${opts.synchronous}`);
       if (version !== undefined) migrate(db, version);
-      return new MetaStore(db, path, readonly, opts.now ?? Date.now);
+      return new MetaStore(db, path, readonly, opts.now ?? Date.now, opts.synchronous);
     } catch (err) {
       db?.close();
       const reason = err instanceof Error ? err.message : String(err);
@@ -323,7 +326,12 @@ export class MetaStore implements MetaStoreApi {
 
   // ---- key index
 
-  addKeys(entries: readonly KeyIndexEntry[]): void {
+  /**
+   * `relaxed`: commit without syncing the WAL even under synchronous=FULL. The key index is rebuilt
+   * from the log tail after a crash, so only the rows a checkpoint covers must be durable:
+   * `syncKeys()` (before each checkpoint) makes every earlier relaxed commit durable.
+   */
+  addKeys(entries: readonly KeyIndexEntry[], options: { relaxed?: boolean } = {}): void {
     this.assertWritable();
     const checked = entries.map((e, i) => {
       const where = `entries[${i}]`;
@@ -334,7 +342,26 @@ export class MetaStore implements MetaStoreApi {
       return { topic: e.topic, key: e.key, physicalOffset: e.physicalOffset, storeTimestamp: e.storeTimestamp };
     });
     if (checked.length === 0) return;
-    this.runAddKeys(checked);
+    if (!options.relaxed || this.synchronous === 'NORMAL') {
+      this.runAddKeys(checked);
+      this.relaxedKeyCommits = false;
+      return;
+    }
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.runAddKeys(checked);
+      this.relaxedKeyCommits = true;
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  /** Makes relaxed key commits durable: one synced commit also syncs the WAL frames before it. */
+  syncKeys(): void {
+    if (!this.relaxedKeyCommits) return;
+    this.assertWritable();
+    this.stmts.upsertValue.run('keyIndexSyncedAt', String(this.now()));
+    this.relaxedKeyCommits = false;
   }
 
   /** Newest first; `beginTimestamp` and `endTimestamp` are inclusive bounds on the store time. */

@@ -64,8 +64,11 @@ export class TopicCachedMeta implements MetaStoreApi {
   putDelayProgress(level: number, offset: number): void {
     this.inner.putDelayProgress(level, offset);
   }
-  addKeys(entries: readonly KeyIndexEntry[]): void {
-    this.inner.addKeys(entries);
+  addKeys(entries: readonly KeyIndexEntry[], options?: { relaxed?: boolean }): void {
+    this.inner.addKeys(entries, options);
+  }
+  syncKeys(): void {
+    this.inner.syncKeys();
   }
   findKeys(topic: string, key: string, maxNum: number, beginTimestamp?: number, endTimestamp?: number): KeyIndexEntry[] {
     return this.inner.findKeys(topic, key, maxNum, beginTimestamp, endTimestamp);

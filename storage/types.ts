@@ -160,7 +160,10 @@ export interface MetaStoreApi {
   getDelayProgress(level: number): number | undefined;
   putDelayProgress(level: number, offset: number): void;
   // key index
-  addKeys(entries: readonly KeyIndexEntry[]): void;
+  /** `relaxed` commits skip the WAL sync (see `syncKeys`); the key index is rebuildable from the log tail. */
+  addKeys(entries: readonly KeyIndexEntry[], options?: { relaxed?: boolean }): void;
+  /** Makes earlier relaxed key commits durable (called before each checkpoint). */
+  syncKeys(): void;
   findKeys(topic: string, key: string, maxNum: number, beginTimestamp?: number, endTimestamp?: number): KeyIndexEntry[];
   /** Drops key rows stored before `timestamp` (retention). */
   pruneKeysBefore(timestamp: number): number;

@@ -331,6 +331,18 @@ describe('MetaStore key index', () => {
     expect(store.findKeys(row.topic, 'k', 10)).toEqual([row]);
   });
 
+  it('relaxed key commits under FULL leave FULL in force, and syncKeys follows them with one synced commit', () => {
+    const store = open({ synchronous: 'FULL' });
+    const row = { topic: uniqueName('topic'), key: 'k', physicalOffset: 8, storeTimestamp: 80 };
+    store.syncKeys();
+    expect(store.getValue('keyIndexSyncedAt')).toBeUndefined(); // nothing relaxed yet: no write
+    store.addKeys([row], { relaxed: true });
+    expect(store.settings().synchronous).toBe('FULL');
+    expect(store.findKeys(row.topic, 'k', 10)).toEqual([row]);
+    store.syncKeys();
+    expect(store.getValue('keyIndexSyncedAt')).toBeDefined();
+  });
+
   it('prunes rows stored before a timestamp and reports how many', () => {
     const store = open();
     const t = uniqueName('topic');
