@@ -3,7 +3,7 @@ import { encodeJsonBody, parseRocketMQJson, type ConsumerListBody, type Heartbea
 import { createRequest, type ExtFieldsInput, type RemotingCommand } from '../protocol/remoting-command.js';
 import { RequestCode } from '../protocol/request-code.js';
 import { ResponseCode } from '../protocol/response-code.js';
-import { SEND_HEADER_V2_NAMES as V2, type SendMessageRequestHeader } from '../protocol/send-header.js';
+import { toV2, type SendMessageRequestHeader } from '../protocol/send-header.js';
 import type { MessageQueue } from './message-queue.js';
 import type { RemotingClient } from './remoting-client.js';
 
@@ -106,7 +106,7 @@ export class BrokerApi {
   async send(address: string, header: SendMessageRequestHeader, body: Buffer, timeoutMs: number, batch = false): Promise<SendResponse> {
     const code = batch ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2;
     const request = createRequest(code, undefined, body);
-    request.extFields = sendHeaderV2(header);
+    request.extFields = toV2(header);
     const response = await this.exchange(address, request, timeoutMs, SEND_OK_CODES);
     return {
       code: response.code,
@@ -225,28 +225,4 @@ export class BrokerApi {
     });
   }
 
-}
-
-/**
- * `toV2` on the send path: the same fields in the same order, but as one object literal instead of
- * a loop over the name table (5% of the producer's busy CPU in a profile).
- */
-function sendHeaderV2(h: SendMessageRequestHeader): Record<string, string> {
-  const out: Record<string, string> = {
-    [V2.producerGroup]: h.producerGroup,
-    [V2.topic]: h.topic,
-    [V2.defaultTopic]: h.defaultTopic,
-    [V2.defaultTopicQueueNums]: String(h.defaultTopicQueueNums),
-    [V2.queueId]: String(h.queueId),
-    [V2.sysFlag]: String(h.sysFlag),
-    [V2.bornTimestamp]: String(h.bornTimestamp),
-    [V2.flag]: String(h.flag),
-  };
-  if (h.properties != null) out[V2.properties] = h.properties;
-  if (h.reconsumeTimes != null) out[V2.reconsumeTimes] = String(h.reconsumeTimes);
-  if (h.unitMode != null) out[V2.unitMode] = String(h.unitMode);
-  if (h.maxReconsumeTimes != null) out[V2.maxReconsumeTimes] = String(h.maxReconsumeTimes);
-  if (h.batch != null) out[V2.batch] = String(h.batch);
-  if (h.brokerName != null) out[V2.brokerName] = h.brokerName;
-  return out;
 }
