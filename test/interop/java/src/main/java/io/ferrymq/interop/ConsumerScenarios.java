@@ -67,20 +67,29 @@ final class ConsumerScenarios {
         return byConsumer.values().stream().mapToInt(List::size).sum();
     }
 
+    /** Starts members "a" and "b" of `group` on `topic`, each recording what it receives into `received`. */
+    static List<DefaultMQPushConsumer> startPair(Kit kit, String group, String topic, MessageModel model,
+            Map<String, List<String>> received) throws Exception {
+        DefaultMQPushConsumer a = kit.pushConsumer(group);
+        DefaultMQPushConsumer b = kit.pushConsumer(group);
+        for (DefaultMQPushConsumer c : List.of(a, b)) {
+            c.setMessageModel(model);
+            c.subscribe(topic, DATA_TAG);
+            c.registerMessageListener(recordInto(received, c == a ? "a" : "b"));
+            c.start();
+        }
+        return List.of(a, b);
+    }
+
     static void pushClustering(Kit kit) throws Exception {
         DefaultMQProducer producer = kit.producer();
         String topic = kit.name("T");
         kit.createTopic(producer, topic, 8);
         String group = kit.name("G");
         Map<String, List<String>> received = new ConcurrentHashMap<>();
-        DefaultMQPushConsumer a = kit.pushConsumer(group);
-        DefaultMQPushConsumer b = kit.pushConsumer(group);
-        for (DefaultMQPushConsumer c : List.of(a, b)) {
-            c.setMessageModel(MessageModel.CLUSTERING);
-            c.subscribe(topic, DATA_TAG);
-            c.registerMessageListener(recordInto(received, c == a ? "a" : "b"));
-            c.start();
-        }
+        List<DefaultMQPushConsumer> pair = startPair(kit, group, topic, MessageModel.CLUSTERING, received);
+        DefaultMQPushConsumer a = pair.get(0);
+        DefaultMQPushConsumer b = pair.get(1);
         long start = System.currentTimeMillis();
         Kit.await("average allocation of 8 queues to 2 consumers (4 + 4)", 30_000, () -> {
             Set<MessageQueue> qa = owned(a, topic);
@@ -152,14 +161,9 @@ final class ConsumerScenarios {
         kit.createTopic(producer, topic, 4);
         String group = kit.name("G");
         Map<String, List<String>> received = new ConcurrentHashMap<>();
-        DefaultMQPushConsumer a = kit.pushConsumer(group);
-        DefaultMQPushConsumer b = kit.pushConsumer(group);
-        for (DefaultMQPushConsumer c : List.of(a, b)) {
-            c.setMessageModel(MessageModel.BROADCASTING);
-            c.subscribe(topic, DATA_TAG);
-            c.registerMessageListener(recordInto(received, c == a ? "a" : "b"));
-            c.start();
-        }
+        List<DefaultMQPushConsumer> pair = startPair(kit, group, topic, MessageModel.BROADCASTING, received);
+        DefaultMQPushConsumer a = pair.get(0);
+        DefaultMQPushConsumer b = pair.get(1);
         Kit.await("both broadcasting consumers own all 4 queues", 20_000,
             () -> owned(a, topic).size() == 4 && owned(b, topic).size() == 4,
             () -> "a owns " + owned(a, topic).size() + ", b owns " + owned(b, topic).size());
