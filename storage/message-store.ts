@@ -146,10 +146,10 @@ export class MessageStore implements MessageStoreApi {
     this.meta = new TopicCachedMeta(meta);
     this.setStoreHost(storeHost);
     this.propertiesLimit = Math.min(config.maxPropertiesSize, 32767 - CRC_PROPERTY_OVERHEAD);
-    this.handles = new SegmentHandleCache(io, config.maxOpenSegments);
+    this.handles = new SegmentHandleCache(io, config.maxOpenSegments, config.flushMode === 'SYNC_FLUSH');
     this.flush =
       config.flushMode === 'SYNC_FLUSH'
-        ? new SyncGroupCommit(io)
+        ? new SyncGroupCommit()
         : new AsyncIntervalFlush(io, this.handles, clock, config.flushIntervalMs, logger);
     const limits: ScanLimits = { maxRecordSize: this.maxRecordSize(), tagsCodeOf };
     this.queueContext = {
