@@ -111,9 +111,8 @@ export class PendingBatch {
   }
 }
 
-/** Where a staged record goes: the caller encodes `size` bytes at `chunk[at]`. */
+/** Where a staged record goes: the caller encodes its bytes at `chunk[at]`. */
 export interface StagedSlot {
-  batch: PendingBatch;
   chunk: Buffer;
   at: number;
   queueOffset: number;
@@ -147,6 +146,8 @@ export class QueueLog implements FlushTarget {
   synced: DurableMark | undefined;
   /** Segments whose index file got entries since the last checkpoint (index files are not fsync'ed per write). */
   readonly indexUnsynced = new Set<Segment>();
+  /** What `place` returns, refilled by each call (appends are encoded synchronously, one at a time). */
+  private readonly slot: StagedSlot = { chunk: Buffer.alloc(0), at: 0, queueOffset: 0, physicalOffset: 0 };
 
   constructor(
     readonly topic: string,
@@ -191,13 +192,12 @@ export class QueueLog implements FlushTarget {
   }
 
   /**
-   * Reserves room for records of `sizes` bytes, consecutive in one pending batch of the active
+   * Makes room for `count` records of `total` bytes, consecutive in one pending batch of the active
    * segment (so they are written, and fail, together), rolling the segment first when they would
-   * not fit. Synchronous: offsets are assigned in call order.
+   * not fit; the caller then `place`s them, in order, before anything else is staged.
+   * Synchronous: offsets are assigned in call order.
    */
-  stage(sizes: readonly number[]): StagedSlot[] {
-    let total = 0;
-    for (const size of sizes) total += size;
+  stage(total: number, count: number): PendingBatch {
     let active = this.segments[this.segments.length - 1];
     if (!active || (this.nextPosition > SEGMENT_HEADER_SIZE && this.nextPosition + total > this.ctx.config.segmentSize)) {
       active = this.roll();
@@ -208,21 +208,26 @@ export class QueueLog implements FlushTarget {
       batch = new PendingBatch(this.ctx, active, this.nextPosition, this.nextOffset, false);
       this.staged.push(batch);
     }
-    batch.reserved += sizes.length;
-    return sizes.map((size) => {
-      const { chunk, at } = batch.log.reserve(size);
-      const slot: StagedSlot = { batch, chunk, at, queueOffset: this.nextOffset, physicalOffset: active.physBase + this.nextPosition };
-      this.nextOffset += 1;
-      this.nextPosition += size;
-      return slot;
-    });
+    batch.reserved += count;
+    return batch;
   }
 
-  /** Records the index entry of a record just encoded into `slot`; starts the batch's write once it is full. */
-  recordStaged(slot: StagedSlot, size: number, tagsCode: number, crc: number, storeTimestamp: number): void {
-    const batch = slot.batch;
-    const { chunk, at } = batch.idx.reserve(INDEX_ENTRY_SIZE);
-    encodeIndexEntry(chunk, at, slot.physicalOffset - batch.segment.physBase, size, tagsCode, crc, storeTimestamp);
+  /** The next record of `batch` (just `stage`d): its offsets and where to encode it (valid until the next call). */
+  place(batch: PendingBatch, size: number): StagedSlot {
+    const slot = this.slot;
+    slot.chunk = batch.log.reserve(size);
+    slot.at = batch.log.reservedAt;
+    slot.queueOffset = this.nextOffset;
+    slot.physicalOffset = batch.segment.physBase + this.nextPosition;
+    this.nextOffset += 1;
+    this.nextPosition += size;
+    return slot;
+  }
+
+  /** Records the index entry of a record just encoded at `position`; starts the batch's write once it is full. */
+  recordStaged(batch: PendingBatch, position: number, size: number, tagsCode: number, crc: number, storeTimestamp: number): void {
+    const chunk = batch.idx.reserve(INDEX_ENTRY_SIZE);
+    encodeIndexEntry(chunk, batch.idx.reservedAt, position, size, tagsCode, crc, storeTimestamp);
     batch.count += 1;
     batch.lastTagsCode = tagsCode;
     batch.lastStoreTimestamp = storeTimestamp;
@@ -260,8 +265,8 @@ export class QueueLog implements FlushTarget {
     const last = this.staged[this.staged.length - 1];
     if (last) last.sealed = true;
     const batch = new PendingBatch(this.ctx, segment, 0, this.nextOffset, true);
-    const { chunk, at } = batch.log.reserve(SEGMENT_HEADER_SIZE);
-    encodeSegmentHeader({ baseOffset: segment.baseOffset, physBase, physReserve }, chunk, at);
+    const chunk = batch.log.reserve(SEGMENT_HEADER_SIZE);
+    encodeSegmentHeader({ baseOffset: segment.baseOffset, physBase, physReserve }, chunk, batch.log.reservedAt);
     // The first records join the header's batch.
     this.staged.push(batch);
     this.creating = segment;
