@@ -6,9 +6,10 @@
  * CRC computed once. A batch is sealed and its write started as soon as it holds `writeBatchBytes`
  * (or, for a partly filled one, once the appends on their way have staged, a microtask later), so
  * the encoding of the next batch overlaps the disk work of the previous ones. Each write is one
- * `writev`; in SYNC_FLUSH the log is opened O_DSYNC, so it returns once durable (group commit: one
- * write + sync for every append of the batch). Up to WRITES_IN_FLIGHT writes run at once and
- * batches are committed (made readable, acknowledged) strictly in order. Index entries of readable
+ * `writev` (of several sealed batches when they queued up meanwhile); in SYNC_FLUSH the log is
+ * opened O_DSYNC, so it returns once durable (group commit: one write + sync for every append in
+ * it). Up to WRITES_IN_FLIGHT writes run at once and batches are committed (made readable,
+ * acknowledged) strictly in order. Index entries of readable
  * batches stay in memory and go to the .idx file in bulk (see `Segment`).
  */
 import type { Logger } from 'pino';
@@ -51,6 +52,9 @@ const INDEX_TAIL_FLUSH_BYTES = 64 * 1024;
 
 /** Write batches of one queue in flight at once (each a writev, durable on return in SYNC_FLUSH). */
 const WRITES_IN_FLIGHT = 4;
+
+/** Most bytes one write takes when sealed batches have queued up behind the writes in flight. */
+const MAX_WRITE_BYTES = 1024 * 1024;
 
 /** A write failure that every append of the affected batches reports. */
 export class StoreWriteError extends Error {
@@ -132,6 +136,7 @@ export class QueueLog implements FlushTarget {
   private staged: PendingBatch[] = [];
   /** Writes started, oldest first: committed in this order once settled. */
   private inFlight: PendingBatch[] = [];
+  private writesRunning = 0;
   private sealScheduled = false;
   /** The first write failure since the pipeline last ran clean; refuses the rest once writes settle. */
   private failure: { err: unknown } | undefined;
@@ -248,12 +253,18 @@ export class QueueLog implements FlushTarget {
     this.startWrites();
   }
 
-  /** Starts the writes of sealed batches, in order, while fewer than WRITES_IN_FLIGHT run. */
+  /** Starts writes of sealed batches, in order, while fewer than WRITES_IN_FLIGHT run. */
   private startWrites(): void {
-    while (!this.failure && !this.repairing && this.inFlight.length < WRITES_IN_FLIGHT && this.staged[0]?.sealed) {
-      const batch = this.staged.shift()!;
-      this.inFlight.push(batch);
-      void this.write(batch);
+    while (!this.failure && !this.repairing && this.writesRunning < WRITES_IN_FLIGHT && this.staged[0]?.sealed) {
+      const group = [this.staged.shift()!];
+      let bytes = group[0].log.length;
+      for (let next = this.staged[0]; next?.sealed && next.segment === group[0].segment && bytes + next.log.length <= MAX_WRITE_BYTES; next = this.staged[0]) {
+        group.push(this.staged.shift()!);
+        bytes += next.log.length;
+      }
+      for (const batch of group) this.inFlight.push(batch);
+      this.writesRunning += 1;
+      void this.write(group);
     }
   }
 
@@ -274,37 +285,41 @@ export class QueueLog implements FlushTarget {
     return segment;
   }
 
-  /** One batch: its writev (durable on return in SYNC_FLUSH), then whatever the flush policy adds. */
-  private async write(batch: PendingBatch): Promise<void> {
+  /** Consecutive batches of one segment: one writev (durable on return in SYNC_FLUSH), then whatever the flush policy adds. */
+  private async write(group: PendingBatch[]): Promise<void> {
+    const first = group[0];
     try {
-      await this.writeBatch(batch);
-      await this.ctx.flush.written(this, batch.segment);
+      await this.writeGroup(group);
+      await this.ctx.flush.written(this, first.segment);
       // A new segment's file entry must be durable before anything in it is acknowledged.
-      if (batch.isNewSegment) await this.ctx.dirSync.sync(this.dir);
+      if (first.isNewSegment) await this.ctx.dirSync.sync(this.dir);
     } catch (err) {
-      batch.failed = true;
+      for (const batch of group) batch.failed = true;
       this.failure ??= { err };
     }
-    batch.written = true;
+    for (const batch of group) batch.written = true;
+    this.writesRunning -= 1;
     this.writeSettled();
   }
 
-  private async writeBatch(batch: PendingBatch): Promise<void> {
+  private async writeGroup(group: PendingBatch[]): Promise<void> {
     const { io, handles } = this.ctx;
-    const segment = batch.segment;
+    const first = group[0];
+    const segment = first.segment;
     if (!this.dirReady) await (this.dirCreation ??= this.createDir().finally(() => (this.dirCreation = undefined)));
-    const files = await handles.acquire(segment, batch.isNewSegment || segment === this.creating);
-    batch.pinned = true;
-    if (batch.isNewSegment) crashPoint('segment-roll');
-    const views = batch.log.views();
+    const files = await handles.acquire(segment, first.isNewSegment || segment === this.creating);
+    // One pin per write, held by its first batch.
+    first.pinned = true;
+    if (first.isNewSegment) crashPoint('segment-roll');
+    const views = group.length === 1 ? first.log.views() : group.flatMap((batch) => batch.log.views());
     if (crashPointArmed('mid-record-write')) {
-      const half = Math.max(1, Math.floor(batch.log.length / 2));
-      await io.writev(files.log, [Buffer.concat(views).subarray(0, half) as Buffer], batch.position);
+      const length = views.reduce((n, view) => n + view.length, 0);
+      await io.writev(files.log, [Buffer.concat(views).subarray(0, Math.max(1, Math.floor(length / 2))) as Buffer], first.position);
       await io.datasync(files.log);
       crashPoint('mid-record-write');
     }
-    await io.writev(files.log, views, batch.position);
-    if (batch.isNewSegment && this.creating === segment) this.creating = undefined;
+    await io.writev(files.log, views, first.position);
+    if (first.isNewSegment && this.creating === segment) this.creating = undefined;
     crashPoint('append-before-fsync');
   }
 
