@@ -1,6 +1,6 @@
 import { errorFromResponse } from '../protocol/errors.js';
 import { encodeJsonBody, parseRocketMQJson, type ConsumerListBody, type HeartbeatData, type LockBatchRequestBody, type LockBatchResponseBody, type TopicRouteData, type UnlockBatchRequestBody } from '../protocol/bodies.js';
-import { createRequest, type ExtFieldsInput, type RemotingCommand } from '../protocol/remoting-command.js';
+import { createRequest, SerializeType, type CreateRequestOptions, type ExtFieldsInput, type RemotingCommand } from '../protocol/remoting-command.js';
 import { RequestCode } from '../protocol/request-code.js';
 import { ResponseCode } from '../protocol/response-code.js';
 import { toV2, type SendMessageRequestHeader } from '../protocol/send-header.js';
@@ -71,15 +71,24 @@ export interface SendBackRequest {
   maxReconsumeTimes: number;
 }
 
+/** How request headers are serialized: RocketMQ's binary layout (the default) or JSON. */
+export type HeaderFormat = keyof typeof SerializeType;
+
 export class BrokerApi {
+  /** The same options for every request: built once. */
+  private readonly requestOptions: CreateRequestOptions;
+
   constructor(
     readonly remoting: RemotingClient,
     private readonly timeoutMs: number,
-  ) {}
+    headerFormat: HeaderFormat = 'ROCKETMQ',
+  ) {
+    this.requestOptions = { serializeType: SerializeType[headerFormat] };
+  }
 
   /** One request; throws the typed error for any code outside `okCodes`. */
   async call(address: string, code: number, ext?: ExtFieldsInput, body?: Buffer, options: { timeoutMs?: number; okCodes?: readonly number[] } = {}): Promise<RemotingCommand> {
-    return this.exchange(address, createRequest(code, ext, body), options.timeoutMs ?? this.timeoutMs, options.okCodes ?? SUCCESS_ONLY);
+    return this.exchange(address, createRequest(code, ext, body, this.requestOptions), options.timeoutMs ?? this.timeoutMs, options.okCodes ?? SUCCESS_ONLY);
   }
 
   private async exchange(address: string, request: RemotingCommand, timeoutMs: number, okCodes: readonly number[]): Promise<RemotingCommand> {
@@ -105,7 +114,7 @@ export class BrokerApi {
 
   async send(address: string, header: SendMessageRequestHeader, body: Buffer, timeoutMs: number, batch = false): Promise<SendResponse> {
     const code = batch ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2;
-    const request = createRequest(code, undefined, body);
+    const request = createRequest(code, undefined, body, this.requestOptions);
     request.extFields = toV2(header);
     const response = await this.exchange(address, request, timeoutMs, SEND_OK_CODES);
     return {
