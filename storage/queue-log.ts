@@ -23,6 +23,7 @@ import type { DurableMark, FlushPolicy, FlushTarget } from './flush-policy.js';
 import { scanSegment, type ScanLimits } from './queue-recovery.js';
 import { readRecordCrc } from './record-crc.js';
 import { SEGMENT_HEADER_SIZE, Segment, encodeSegmentHeader, type SegmentHandleCache } from './segment.js';
+import { TailCache, type TailCacheBudget } from './tail-cache.js';
 import { AppendStatus, GetMessageStatus, type KeyIndexEntry, type ReadResult, type TagFilter } from './types.js';
 import { ChunkedWriteBuffer, type ChunkPool } from './write-buffer.js';
 
@@ -35,6 +36,8 @@ export interface QueueLogContext {
   readonly config: StoreConfig;
   readonly limits: ScanLimits;
   readonly flush: FlushPolicy;
+  /** The store-wide bound of the queues' tail caches. */
+  readonly tailBudget: TailCacheBudget;
   readonly logger: Logger;
   /** Topic directories whose entry is known durable. */
   readonly durableDirs: Set<string>;
@@ -151,6 +154,8 @@ export class QueueLog implements FlushTarget {
   synced: DurableMark | undefined;
   /** Segments whose index file got entries since the last checkpoint (index files are not fsync'ed per write). */
   readonly indexUnsynced = new Set<Segment>();
+  /** The newest committed batches, for reads without file I/O. */
+  private readonly tail: TailCache;
   /** What `place` returns, refilled by each call (appends are encoded synchronously, one at a time). */
   private readonly slot: StagedSlot = { chunk: Buffer.alloc(0), at: 0, queueOffset: 0, physicalOffset: 0 };
 
@@ -159,7 +164,9 @@ export class QueueLog implements FlushTarget {
     readonly queueId: number,
     readonly dir: string,
     private readonly ctx: QueueLogContext,
-  ) {}
+  ) {
+    this.tail = new TailCache(ctx.tailBudget, ctx.config.tailCacheBytes);
+  }
 
   get minOffset(): number {
     return this.segments.length === 0 ? 0 : Math.min(this.segments[0].baseOffset, this.maxOffset);
@@ -369,7 +376,9 @@ export class QueueLog implements FlushTarget {
     this.maxOffset = batch.firstOffset + batch.count;
     this.commitMark = { offset: this.maxOffset, position: segment.logEnd, segment };
     if (this.ctx.flush.mode === 'SYNC_FLUSH') this.synced = this.committedMark();
-    segment.indexTail.push(Buffer.concat(batch.idx.views()));
+    const idx = Buffer.concat(batch.idx.views());
+    segment.indexTail.push(idx);
+    this.tail.add(segment, batch.position, batch.log.views(), batch.log.length, batch.firstOffset - segment.baseOffset, idx);
     if ((segment.entryCount - segment.indexFileCount) * INDEX_ENTRY_SIZE >= INDEX_TAIL_FLUSH_BYTES) {
       this.flushIndexTail(segment).catch((err) => this.ctx.logger.error({ err, path: segment.idxPath }, 'index write failed; entries stay in memory'));
     }
@@ -502,9 +511,12 @@ export class QueueLog implements FlushTarget {
       }
       const buffers: Buffer[] = [];
       for (const range of ranges) {
-        const data = Buffer.allocUnsafe(range.length);
-        const read = await io.read(files.log, data, 0, range.length, range.position);
-        if (read < range.length) return 'INDEX_DAMAGED';
+        let data = this.tail.readLog(segment, range.position, range.length);
+        if (!data) {
+          data = Buffer.allocUnsafe(range.length);
+          const read = await io.read(files.log, data, 0, range.length, range.position);
+          if (read < range.length) return 'INDEX_DAMAGED';
+        }
         let at = 0;
         for (const entry of range.entries) {
           if (data.readInt32BE(at) !== entry.size || readRecordCrc(data, at, entry.size) !== entry.crc) return 'INDEX_DAMAGED';
@@ -532,7 +544,7 @@ export class QueueLog implements FlushTarget {
     const bytes = Buffer.allocUnsafe(count * INDEX_ENTRY_SIZE);
     const inFile = Math.max(0, Math.min(count, segment.indexFileCount - first));
     if (inFile < count) segment.copyIndexTail(bytes, inFile * INDEX_ENTRY_SIZE, first + inFile, count - inFile);
-    if (inFile === 0) return bytes;
+    if (inFile === 0 || this.tail.copyIndex(segment, bytes, 0, first, inFile)) return bytes;
     const length = inFile * INDEX_ENTRY_SIZE;
     const got = await this.ctx.io.read(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE);
     return got === length ? bytes : undefined;
@@ -608,6 +620,12 @@ export class QueueLog implements FlushTarget {
   /** Reads the whole record at `position` of `segment`; undefined unless it is a readable record start. */
   async readRecordAt(segment: Segment, position: number): Promise<Buffer | undefined> {
     if (position < SEGMENT_HEADER_SIZE || position + 4 > segment.logEnd) return undefined;
+    const head = this.tail.readLog(segment, position, 4);
+    if (head) {
+      const size = head.readInt32BE(0);
+      const cached = size > 4 && position + size <= segment.logEnd ? this.tail.readLog(segment, position, size) : undefined;
+      if (cached) return cached;
+    }
     const files = await this.ctx.handles.acquire(segment);
     try {
       if (segment.deleted) return undefined;
@@ -633,6 +651,7 @@ export class QueueLog implements FlushTarget {
     if (segment.pins > 0) return false;
     this.segments.shift();
     segment.deleted = true;
+    this.tail.dropThrough(segment);
     this.ctx.segmentRemoved(segment);
     this.indexUnsynced.delete(segment);
     await this.ctx.handles.close(segment);
@@ -658,6 +677,11 @@ export class QueueLog implements FlushTarget {
     } finally {
       this.ctx.handles.release(segment);
     }
+  }
+
+  /** Frees the tail cache (the queue is being deleted). */
+  dropTailCache(): void {
+    this.tail.clear();
   }
 
   /** Waits for every staged append to be written (or refused). */
