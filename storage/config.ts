@@ -69,7 +69,7 @@ export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   readMaxBytes: 4 * 1024 * 1024, // one pull answer at most
   readMaxScanEntries: 4096, // filtered reads stop here and report NO_MATCHED_MESSAGE
   tailCacheBytes: 4 * 1024 * 1024, // about 4000 records of 1 KiB: a consumer a second or so behind
-  tailCacheTotalBytes: 32 * 1024 * 1024, // a modest share of the broker's memory
+  tailCacheTotalBytes: 16 * 1024 * 1024, // counted in the broker RSS budget (150 MiB with a 200k x 1 KiB backlog)
   writeChunkSize: 64 * 1024, // one write batch per pooled buffer
   writeBatchBytes: 64 * 1024, // about 0.3 ms of fdatasync on a typical SSD
 });
