@@ -54,7 +54,7 @@ export interface QueueLogContext {
 const INDEX_TAIL_FLUSH_BYTES = 64 * 1024;
 
 /** Write batches of one queue in flight at once (each a writev, durable on return in SYNC_FLUSH). */
-const WRITES_IN_FLIGHT = 4;
+const WRITES_IN_FLIGHT = 8;
 
 /** Most bytes one write takes when sealed batches have queued up behind the writes in flight. */
 const MAX_WRITE_BYTES = 1024 * 1024;
