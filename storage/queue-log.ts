@@ -221,6 +221,8 @@ export class QueueLog implements FlushTarget {
       this.staged.push(batch);
     }
     batch.reserved += count;
+    // Every batch before the last is sealed (complete): it goes out now, not after the burst.
+    if (this.staged.length > 1) this.startWrites();
     return batch;
   }
 

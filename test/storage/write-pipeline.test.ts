@@ -1,0 +1,94 @@
+/**
+ * The write pipeline: several writes per queue in flight, finishing in any order, committed in
+ * order; a failed write in the middle refuses itself and everything after it, and only that.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeRecords } from '../../protocol/message-codec.js';
+import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
+import type { MessageStore } from '../../storage/message-store.js';
+import { AppendStatus, GetMessageStatus, type AppendResult } from '../../storage/types.js';
+import { tempDir } from '../helpers/common.js';
+import { createTopic, message, openStore } from './store-fixture.js';
+
+/** Log writes finish after a seeded random delay (so later ones often finish first); one can be made to fail. */
+class ShuffledFileIO extends NodeFileIO {
+  logWrites = 0;
+  failWrite: number | undefined;
+  private seed = 7;
+
+  override async writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
+    if (!handle.path.endsWith('.log')) return super.writev(handle, buffers, position);
+    const n = ++this.logWrites;
+    this.seed = (this.seed * 1103515245 + 12345) % 2 ** 31;
+    await new Promise((resolve) => setTimeout(resolve, this.seed % 15));
+    if (n === this.failWrite) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+    return super.writev(handle, buffers, position);
+  }
+}
+
+let dir: { path: string; cleanup: () => Promise<void> };
+beforeEach(async () => {
+  dir = await tempDir('ferrymq-pipeline-');
+});
+afterEach(async () => {
+  await dir.cleanup();
+});
+
+async function readAll(store: MessageStore, topic: string): Promise<string[]> {
+  const out: string[] = [];
+  let offset = 0;
+  for (;;) {
+    const read = await store.read(topic, 0, offset, 64, 1 << 20);
+    if (read.status !== GetMessageStatus.FOUND) return out;
+    out.push(...decodeRecords(Buffer.concat(read.buffers)).map((r) => r.body.toString()));
+    offset = read.nextBeginOffset;
+  }
+}
+
+describe('write pipeline', () => {
+  it('commits writes that finish out of order in offset order', async () => {
+    const io = new ShuffledFileIO();
+    const store = await openStore(dir.path, { fileIO: io, config: { writeBatchBytes: 1024, segmentSize: 64 * 1024 } });
+    const topic = createTopic(store, 1);
+    const resolvedAt: number[] = [];
+    const maxSeen: number[] = [];
+    const results = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const result = await store.append(message(topic, 0, `m${i}`.padEnd(200, '.')));
+        if (result.status === AppendStatus.PUT_OK) resolvedAt.push(result.queueOffset);
+        maxSeen.push(store.maxOffset(topic, 0));
+        return result;
+      }),
+    );
+    expect(io.logWrites).toBeGreaterThanOrEqual(8);
+    expect(results.map((r) => (r as Extract<AppendResult, { status: 'PUT_OK' }>).queueOffset)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    // Acknowledged in offset order, and each only once everything before it was readable.
+    expect(resolvedAt).toEqual([...resolvedAt].sort((a, b) => a - b));
+    resolvedAt.forEach((offset, k) => expect(maxSeen[k]).toBeGreaterThan(offset));
+    expect((await readAll(store, topic)).map((b) => b.replace(/\.+$/, ''))).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+    await store.close();
+  });
+
+  it('refuses a failed write and every later one, commits the earlier ones, then goes on', async () => {
+    const io = new ShuffledFileIO();
+    const store = await openStore(dir.path, { fileIO: io, config: { writeBatchBytes: 1024, segmentSize: 64 * 1024 } });
+    const topic = createTopic(store, 1);
+    expect((await store.append(message(topic, 0, 'first'))).status).toBe(AppendStatus.PUT_OK);
+    io.failWrite = io.logWrites + 3;
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => store.append(message(topic, 0, `b${i}`.padEnd(200, '.')))));
+    const statuses = results.map((r) => r.status);
+    const firstRefused = statuses.indexOf(AppendStatus.IO_ERROR);
+    expect(firstRefused).toBeGreaterThan(0);
+    expect(statuses.slice(0, firstRefused).every((s) => s === AppendStatus.PUT_OK)).toBe(true);
+    expect(statuses.slice(firstRefused).every((s) => s === AppendStatus.IO_ERROR)).toBe(true);
+    expect(store.maxOffset(topic, 0)).toBe(1 + firstRefused);
+    const after = await store.append(message(topic, 0, 'after'));
+    expect(after.status === AppendStatus.PUT_OK && after.queueOffset).toBe(1 + firstRefused);
+    const expected = ['first', ...Array.from({ length: firstRefused }, (_, i) => `b${i}`), 'after'];
+    expect((await readAll(store, topic)).map((b) => b.replace(/\.+$/, ''))).toEqual(expected);
+    await store.close();
+    const reopened = await openStore(dir.path, { config: { segmentSize: 64 * 1024 } });
+    expect((await readAll(reopened, topic)).map((b) => b.replace(/\.+$/, ''))).toEqual(expected);
+    await reopened.close();
+  });
+});
