@@ -68,9 +68,8 @@ export class FrameDecoder {
           this.frameLength = this.readLength();
         }
         if (this.buffered < 4 + this.frameLength) break;
-        const frame = this.take(4 + this.frameLength);
+        out.push(this.takeFrame(4 + this.frameLength));
         this.frameLength = -1;
-        out.push(decodeFrameBody(frame));
       }
     } catch (err) {
       this.failure = err instanceof FrameError ? err : new FrameError(String(err), { cause: err });
@@ -105,18 +104,18 @@ export class FrameDecoder {
     return length;
   }
 
-  /** Removes `n` buffered bytes; a view when they sit in one chunk, else one copy. */
-  private take(n: number): Buffer {
+  /** Removes and decodes a frame of `n` buffered bytes: in place when it sits in one chunk, else from one copy. */
+  private takeFrame(n: number): RemotingCommand {
     const head = this.chunks[0];
     if (head.length - this.headOffset >= n) {
-      const frame = head.subarray(this.headOffset, this.headOffset + n);
+      const start = this.headOffset;
       this.headOffset += n;
       if (this.headOffset === head.length) {
         this.chunks.shift();
         this.headOffset = 0;
       }
       this.buffered -= n;
-      return frame;
+      return decodeFrameBody(head, start, start + n);
     }
     const frame = Buffer.allocUnsafe(n);
     let filled = 0;
@@ -134,7 +133,7 @@ export class FrameDecoder {
       }
     }
     this.buffered -= n;
-    return frame;
+    return decodeFrameBody(frame, 0, n);
   }
 }
 
@@ -145,26 +144,28 @@ export function decodeFrame(frame: Buffer): RemotingCommand {
   if (length !== frame.length - 4) {
     throw new FrameError(`frame length field ${length} does not match the ${frame.length - 4} bytes given`);
   }
-  return decodeFrameBody(frame);
+  return decodeFrameBody(frame, 0, frame.length);
 }
 
-function decodeFrameBody(frame: Buffer): RemotingCommand {
-  const length = frame.length - 4;
+/** Decodes the frame in `buf[start, end)` (length field included); header and body are read in place. */
+function decodeFrameBody(buf: Buffer, start: number, end: number): RemotingCommand {
+  const length = end - start - 4;
   if (length < 4) throw new FrameError(`frame length ${length} is less than 4`);
-  const word = frame.readUInt32BE(4);
+  const word = buf.readUInt32BE(start + 4);
   const serializeType = word >>> 24;
   const headerLength = word & 0xffffff;
   if (headerLength > length - 4) {
     throw new FrameError(`header length ${headerLength} exceeds frame length ${length} - 4`);
   }
-  const headerBytes = frame.subarray(PREFIX, PREFIX + headerLength);
+  const headerStart = start + PREFIX;
+  const headerEnd = headerStart + headerLength;
   let header: CommandHeader;
-  if (serializeType === SerializeType.JSON) header = decodeJsonHeader(headerBytes);
-  else if (serializeType === SerializeType.ROCKETMQ) header = decodeBinaryHeader(headerBytes);
+  if (serializeType === SerializeType.JSON) header = decodeJsonHeader(buf, headerStart, headerEnd);
+  else if (serializeType === SerializeType.ROCKETMQ) header = decodeBinaryHeader(buf, headerStart, headerEnd);
   else throw new FrameError(`unknown serialize type ${serializeType}`);
   const cmd = header as RemotingCommand;
   cmd.serializeType = serializeType;
-  if (PREFIX + headerLength < frame.length) cmd.body = frame.subarray(PREFIX + headerLength);
+  if (headerEnd < end) cmd.body = buf.subarray(headerEnd, end);
   return cmd;
 }
 
