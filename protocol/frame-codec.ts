@@ -197,22 +197,71 @@ export function encodeFrame(cmd: RemotingCommand): Buffer[] {
 }
 
 /** What `writeFrame` needs of a socket (a `net.Socket` or any `stream.Writable`). */
-export type FrameSink = Pick<Writable, 'cork' | 'uncork' | 'write' | 'writableCorked'>;
+export type FrameSink = Pick<Writable, 'cork' | 'uncork' | 'write' | 'writableNeedDrain' | 'destroyed'>;
+
+/** Frames given to `writeFrame` in the current tick, not yet handed to their sink. */
+interface Outbox {
+  parts: Buffer[];
+  bytes: number;
+}
+
+const outboxes = new WeakMap<FrameSink, Outbox>();
+
+/** Parts this big (pull bodies) are handed over as they are; smaller ones are copied into one buffer. */
+const GATHER_LIMIT = 16 * 1024;
 
 /**
- * Writes a command's frame. The sink is corked until the next tick, so every frame written in one
- * turn of the event loop (the responses of one group commit, a producer's concurrent sends) leaves
- * in one writev. Returns `write`'s answer for the last part: false means the sink's buffer is full.
+ * Writes a command's frame on the next tick, together with every frame written to the sink in this
+ * turn of the event loop (the responses of one group commit, a producer's concurrent sends): the
+ * small parts are copied into one buffer, so the turn costs one `write` (or one `writev` with large
+ * bodies), not a stream write per part. Returns false while the sink's buffer is full (a write
+ * returned false and 'drain' has not come yet).
  */
 export function writeFrame(sink: FrameSink, cmd: RemotingCommand): boolean {
   const parts = encodeFrame(cmd);
-  if (sink.writableCorked === 0) {
-    sink.cork();
-    process.nextTick(() => sink.uncork());
+  let outbox = outboxes.get(sink);
+  if (outbox === undefined) {
+    outbox = { parts: [], bytes: 0 };
+    outboxes.set(sink, outbox);
   }
-  let ok = true;
-  for (const part of parts) ok = sink.write(part);
-  return ok;
+  if (outbox.parts.length === 0) process.nextTick(flushOutbox, sink, outbox);
+  for (const part of parts) {
+    outbox.parts.push(part);
+    outbox.bytes += part.length;
+  }
+  return !sink.writableNeedDrain;
+}
+
+/** Bytes given to `writeFrame` in this tick and not yet handed to `sink`. */
+export function queuedFrameBytes(sink: FrameSink): number {
+  return outboxes.get(sink)?.bytes ?? 0;
+}
+
+function flushOutbox(sink: FrameSink, outbox: Outbox): void {
+  const { parts } = outbox;
+  outbox.parts = [];
+  outbox.bytes = 0;
+  if (sink.destroyed) return;
+  if (parts.length === 1) {
+    sink.write(parts[0]);
+    return;
+  }
+  sink.cork();
+  let from = 0;
+  let gathered = 0;
+  for (let i = 0; i <= parts.length; i++) {
+    const part = parts[i];
+    if (part !== undefined && part.length < GATHER_LIMIT) {
+      gathered += part.length;
+      continue;
+    }
+    if (i - from === 1) sink.write(parts[from]);
+    else if (i > from) sink.write(Buffer.concat(parts.slice(from, i), gathered));
+    if (part !== undefined) sink.write(part);
+    from = i + 1;
+    gathered = 0;
+  }
+  sink.uncork();
 }
 
 function checkLengths(headerLength: number, bodyLength: number): void {

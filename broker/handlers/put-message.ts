@@ -84,9 +84,8 @@ const scanned: (string | undefined)[] = [];
 /**
  * The stored properties of a produced message: the producer's string with CLUSTER added. A canonical
  * string (see `scanProperties`) without CLUSTER gets the pair appended as is, which is byte for byte
- * what decoding, setting CLUSTER and re-encoding gives (and what RocketMQ stores: the producer's
- * properties, then CLUSTER); anything else takes that slow path. The map is decoded only when a hook
- * asks for it.
+ * what decoding, setting CLUSTER and re-encoding gives; anything else takes that slow path. The map
+ * is decoded only when a hook asks for it.
  */
 export class SendProperties implements PropertyView {
   private constructor(
