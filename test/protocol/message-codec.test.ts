@@ -263,6 +263,26 @@ describe('checkRecord', () => {
     expect(scanRecords(tail).records).toHaveLength(1);
   });
 
+  it('scanRecords stops where checkRecord fails, with its reason: a flipped body bit fails the CRC', () => {
+    const next = encodeRecord(sampleFields({ queueOffset: 43 }));
+    for (let byte = 0; byte < next.length; byte++) {
+      const bad = Buffer.from(next);
+      bad[byte] ^= 0x10;
+      const check = checkRecord(bad);
+      const scan = scanRecords(Buffer.concat([record, bad]));
+      if (check.ok) {
+        expect(scan.records, `byte ${byte}`).toHaveLength(2);
+        continue;
+      }
+      expect(scan.records, `byte ${byte}`).toHaveLength(1);
+      expect(scan.trailing, `byte ${byte}`).toEqual({ offset: record.length, length: bad.length, reason: check.reason });
+    }
+    const body = RecordPos.BODY + 2;
+    const flipped = Buffer.from(next);
+    flipped[body] ^= 1;
+    expect(scanRecords(flipped).trailing?.reason).toMatch(/^body CRC 0x[0-9a-f]+ does not match stored 0x[0-9a-f]+$/);
+  });
+
   it('scans records at any offset without reading past `available`', () => {
     const two = Buffer.concat([record, encodeRecord(sampleFields({ queueOffset: 43 }))]);
     expect(checkRecord(two, record.length)).toEqual({ status: 'OK', ok: true, size: record.length });
