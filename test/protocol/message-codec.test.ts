@@ -13,6 +13,8 @@ import {
   encodeRecord,
   recordSize,
   scanRecords,
+  scanRecordViews,
+  decodeRecordViews,
   type RecordFields,
 } from '../../protocol/message-codec.js';
 import { FrameError, InvalidArgumentError } from '../../protocol/errors.js';
@@ -281,6 +283,23 @@ describe('checkRecord', () => {
     const flipped = Buffer.from(next);
     flipped[body] ^= 1;
     expect(scanRecords(flipped).trailing?.reason).toMatch(/^body CRC 0x[0-9a-f]+ does not match stored 0x[0-9a-f]+$/);
+  });
+
+  it('decodeRecord and scanRecords give plain objects (a spread keeps every field); views give the same values', () => {
+    const two = Buffer.concat([record, encodeRecord(sampleFields({ queueOffset: 43 }))]);
+    const plain = scanRecords(two).records;
+    const views = scanRecordViews(two).records;
+    expect(views.map((v) => JSON.parse(JSON.stringify(v)))).toEqual(plain.map((r) => JSON.parse(JSON.stringify(r))));
+    for (const r of [decodeRecord(record), ...plain]) {
+      const copy = { ...r };
+      expect(copy.properties).toBe(r.properties);
+      expect(copy.storeHost).toEqual(r.storeHost);
+      expect(copy.msgId).toBe(r.msgId);
+      expect(copy.propertyMap).toEqual({ TAGS: 'TagA', KEYS: 'k1 k2' });
+    }
+    expect(views[1]!.msgId).toBe(plain[1]!.msgId);
+    expect(views[1]!.propertyMap).toEqual(plain[1]!.propertyMap);
+    expect(decodeRecordViews(two)).toHaveLength(2);
   });
 
   it('scans records at any offset without reading past `available`', () => {
