@@ -105,6 +105,14 @@ export interface RecordFields {
   bodyCrc?: number;
 }
 
+/** What an encoder may add to `RecordFields`. */
+export interface EncodeFields extends RecordFields {
+  /** The UTF-8 size of `properties`, when the caller has it already. */
+  propertiesBytes?: number;
+  /** Bytes stored right after `properties`, as part of the properties field (e.g. a property the store adds). */
+  propertiesSuffix?: Buffer;
+}
+
 export interface DecodedRecord extends Required<Omit<RecordFields, 'bodyCrc'>> {
   totalSize: number;
   bodyCrc: number;
@@ -116,8 +124,28 @@ export interface DecodedRecord extends Required<Omit<RecordFields, 'bodyCrc'>> {
 
 const LOOPBACK: [number, number, number, number] = [127, 0, 0, 1];
 
+/** The last two hosts parsed: a store encodes the same store host, and often the same born host, again and again. */
+const hostCache: { ip: string; bytes: readonly number[] }[] = [
+  { ip: '127.0.0.1', bytes: LOOPBACK },
+  { ip: '127.0.0.1', bytes: LOOPBACK },
+];
+let hostCacheNext = 0;
+
+function hostBytes(ip: string): readonly number[] {
+  if (hostCache[0].ip === ip) return hostCache[0].bytes;
+  if (hostCache[1].ip === ip) return hostCache[1].bytes;
+  const entry = { ip, bytes: ipv4Bytes(ip) ?? LOOPBACK };
+  hostCache[hostCacheNext] = entry;
+  hostCacheNext ^= 1;
+  return entry.bytes;
+}
+
+function checkOffsetField(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${name} must be a non-negative safe integer, got ${v}`);
+}
+
 function writeHost(buf: Buffer, pos: number, host: SocketAddress): void {
-  const ip = ipv4Bytes(host.ip) ?? LOOPBACK;
+  const ip = hostBytes(host.ip);
   buf[pos] = ip[0];
   buf[pos + 1] = ip[1];
   buf[pos + 2] = ip[2];
@@ -129,11 +157,13 @@ function writeHost(buf: Buffer, pos: number, host: SocketAddress): void {
  * Encodes a record into `target` at `offset` (returns the bytes written) or, without a target, into
  * a new Buffer (returned). Throws `InvalidArgumentError` when a field does not fit its slot.
  */
-export function encodeRecord(fields: RecordFields): Buffer;
-export function encodeRecord(fields: RecordFields, target: Buffer, offset?: number): number;
-export function encodeRecord(fields: RecordFields, target?: Buffer, offset = 0): number | Buffer {
+export function encodeRecord(fields: EncodeFields): Buffer;
+export function encodeRecord(fields: EncodeFields, target: Buffer, offset?: number): number;
+export function encodeRecord(fields: EncodeFields, target?: Buffer, offset = 0): number | Buffer {
   const topicLen = Buffer.byteLength(fields.topic, 'utf8');
-  const propsLen = Buffer.byteLength(fields.properties, 'utf8');
+  const suffix = fields.propertiesSuffix;
+  const givenLen = fields.propertiesBytes ?? Buffer.byteLength(fields.properties, 'utf8');
+  const propsLen = suffix ? givenLen + suffix.length : givenLen;
   if (topicLen === 0 || topicLen > MAX_TOPIC_BYTES) {
     throw new InvalidArgumentError(`topic must be 1..${MAX_TOPIC_BYTES} bytes, got ${topicLen}`);
   }
@@ -142,10 +172,10 @@ export function encodeRecord(fields: RecordFields, target?: Buffer, offset = 0):
   }
   const size = recordSize(fields.body.length, topicLen, propsLen);
   if (size > 0x7fffffff) throw new InvalidArgumentError(`record of ${size} bytes exceeds the int32 size field`);
-  for (const key of ['queueOffset', 'physicalOffset', 'bornTimestamp', 'storeTimestamp'] as const) {
-    const v = fields[key];
-    if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${key} must be a non-negative safe integer, got ${v}`);
-  }
+  checkOffsetField('queueOffset', fields.queueOffset);
+  checkOffsetField('physicalOffset', fields.physicalOffset);
+  checkOffsetField('bornTimestamp', fields.bornTimestamp);
+  checkOffsetField('storeTimestamp', fields.storeTimestamp);
   const buf = target ?? Buffer.allocUnsafe(size);
   if (offset < 0 || offset + size > buf.length) {
     throw new InvalidArgumentError(`record of ${size} bytes does not fit at ${offset} in a ${buf.length}-byte buffer`);
@@ -172,7 +202,8 @@ export function encodeRecord(fields: RecordFields, target?: Buffer, offset = 0):
   pos += buf.write(fields.topic, pos, 'utf8');
   buf.writeUInt16BE(propsLen, pos);
   pos += 2;
-  if (propsLen > 0) buf.write(fields.properties, pos, 'utf8');
+  if (givenLen > 0) pos += buf.write(fields.properties, pos, 'utf8');
+  if (suffix) suffix.copy(buf, pos);
   return target ? size : buf;
 }
 

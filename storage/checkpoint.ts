@@ -77,7 +77,7 @@ export class CheckpointService {
     intervalMs: number,
     logger: Logger,
     /** Makes durable what a checkpoint vouches for beyond the logs and index files (the key index). */
-    private readonly beforeWrite: () => void = () => {},
+    private readonly beforeWrite: () => Promise<void> | void = () => {},
   ) {
     this.loop = new IntervalTask(intervalMs, () => this.runOnce(), clock, (err) => logger.error({ err }, 'checkpoint failed'));
   }
@@ -109,7 +109,7 @@ export class CheckpointService {
     const entries: CheckpointEntry[] = queues.map((q) => ({ topic: q.topic, queueId: q.queueId, mark: q.synced }));
     const signature = JSON.stringify(entries);
     if (!force && signature === this.lastWritten) return;
-    this.beforeWrite();
+    await this.beforeWrite();
     for (const queue of queues) {
       await queue.flushIndexTails();
       const segments = [...queue.indexUnsynced];

@@ -15,8 +15,8 @@ export interface CleanupTarget {
   queues(): Iterable<QueueLog>;
   /** Re-reads disk usage and updates the append watermark. */
   refreshDiskUsage(): Promise<void>;
-  /** Drops key-index rows older than `timestamp`. */
-  pruneKeysBefore(timestamp: number): void;
+  /** After segments were deleted: drops the key-index files older than every remaining record. */
+  segmentsDeleted(): Promise<void>;
 }
 
 export class CleanupService {
@@ -60,7 +60,6 @@ export class CleanupService {
           deleted += 1;
         }
       }
-      if (deleted > 0) this.target.pruneKeysBefore(cutoff);
     }
     if (this.config.maxQueueBytes > 0) {
       for (const queue of queues) {
@@ -88,6 +87,7 @@ export class CleanupService {
     }
     if (deleted > 0) {
       this.logger.info({ deleted }, 'retention deleted segments');
+      await this.target.segmentsDeleted();
       await this.target.refreshDiskUsage();
     }
     return deleted;

@@ -30,8 +30,12 @@ export interface StoreConfig {
   cleanupIntervalMs: number;
   /** How often synced queue positions are checkpointed (bounds crash-recovery work). */
   checkpointIntervalMs: number;
-  /** How often buffered key-index rows are written to the metadata DB (also before each checkpoint). */
+  /** How often new key-index entries are written to the index file (made durable before each checkpoint). */
   keyIndexFlushIntervalMs: number;
+  /** Hash slots per key-index file (4 bytes each, held in memory for the active file). */
+  keyIndexSlotsPerFile: number;
+  /** Entries per key-index file (20 bytes each, held in memory for the active file); a full file rolls over. */
+  keyIndexMaxEntriesPerFile: number;
   /** Upper bound on bytes returned by one read, whatever the caller asks for. */
   readMaxBytes: number;
   /** Upper bound on index entries scanned by one filtered read. */
@@ -55,7 +59,9 @@ export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   diskMaxUsedRatio: 0.9, // refuse appends above 90 % filesystem usage
   cleanupIntervalMs: 10_000,
   checkpointIntervalMs: 1_000,
-  keyIndexFlushIntervalMs: 100, // one SQLite commit per interval instead of per write batch
+  keyIndexFlushIntervalMs: 100, // one pwrite of new entries per interval instead of per write batch
+  keyIndexSlotsPerFile: 262_144, // 1 MiB of slots: chains of about one entry at a full file
+  keyIndexMaxEntriesPerFile: 262_144, // 5 MiB of entries: the active file's image stays about 6 MiB
   readMaxBytes: 4 * 1024 * 1024, // one pull answer at most
   readMaxScanEntries: 4096, // filtered reads stop here and report NO_MATCHED_MESSAGE
   writeChunkSize: 64 * 1024, // one write batch per pooled buffer
@@ -77,6 +83,8 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> = {}): StoreCon
     'cleanupIntervalMs',
     'checkpointIntervalMs',
     'keyIndexFlushIntervalMs',
+    'keyIndexSlotsPerFile',
+    'keyIndexMaxEntriesPerFile',
     'readMaxBytes',
     'readMaxScanEntries',
     'writeChunkSize',
@@ -97,6 +105,10 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> = {}): StoreCon
   // The segment header keeps a segment's physical-offset reservation in 32 bits.
   if (config.segmentSize > 2 ** 31) throw new RangeError(`segmentSize cannot exceed 2 GiB, got ${config.segmentSize}`);
   if (config.maxMessageSize > 2 ** 30) throw new RangeError(`maxMessageSize cannot exceed 1 GiB, got ${config.maxMessageSize}`);
+  for (const key of ['keyIndexSlotsPerFile', 'keyIndexMaxEntriesPerFile'] as const) {
+    // Entry numbers are 32-bit and a file's image is one ArrayBuffer.
+    if (!Number.isInteger(config[key]) || config[key] > 2 ** 26) throw new RangeError(`${key} must be an integer in [1, ${2 ** 26}], got ${config[key]}`);
+  }
   if (config.maxPropertiesSize > 32767) throw new RangeError('maxPropertiesSize cannot exceed 32767 (2-byte length field)');
   return config;
 }

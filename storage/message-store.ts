@@ -1,7 +1,8 @@
 /**
  * The storage engine's only door (see `MessageStoreApi` in ./types.ts). Layout under `dataDir`:
  *
- *   meta.sqlite                                   MetaStore (topics, groups, offsets, key index, values)
+ *   meta.sqlite                                   MetaStore (topics, groups, offsets, values)
+ *   index/<20-digit sequence>.kidx                key index hash files (see ./key-index.ts)
  *   queues/<topic>/<queueId>/<20-digit base>.log  segment: 32-byte header + stored records
  *   queues/<topic>/<queueId>/<20-digit base>.idx  its consume index (32-byte entries)
  *   checkpoint                                    per-queue durable marks (temp → fsync → rename)
@@ -13,14 +14,15 @@
  * physical offset is its segment's physBase plus its file position, so it is unique, stays below
  * 2^53, and a sorted array of physBases resolves it back to (topic, queue, position).
  *
- * Key index: committed batches' key rows are buffered and written in one SQLite transaction every
- * `keyIndexFlushIntervalMs` (or once KEY_FLUSH_ROWS are pending), before every checkpoint, and
- * before a key query, never on the acknowledgement path. Crash recovery re-indexes the keys of the
- * records after the checkpoint, so the index stays complete (RocketMQ also builds it behind).
+ * Key index: committed batches' keys go into the in-memory image of the active key-index file (a
+ * query sees them at once); new entries are written out every `keyIndexFlushIntervalMs` and made
+ * durable before every checkpoint, never on the acknowledgement path. Crash recovery re-indexes the
+ * keys of the records after the checkpoint, so the index stays complete (RocketMQ also builds it
+ * behind).
  */
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize } from '../protocol/message-codec.js';
+import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize, type EncodeFields } from '../protocol/message-codec.js';
 import { createOffsetMsgId } from '../protocol/message-id.js';
 import { ipv4Bytes } from '../protocol/socket-address.js';
 import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -31,10 +33,11 @@ import { DataDirLock } from './data-dir-lock.js';
 import { DirectorySyncer } from './dir-sync.js';
 import { NodeFileIO, type FileIO } from './file-io.js';
 import { AsyncIntervalFlush, SyncGroupCommit, type FlushPolicy } from './flush-policy.js';
+import { KEY_INDEX_DIR, KeyIndex } from './key-index.js';
 import { MetaStore } from './meta-store.js';
 import { QueueLog, StoreWriteError, type PendingBatch, type QueueLogContext } from './queue-log.js';
 import { recoverQueue, tagsCodeOfTags, type KeyReindex, type KeysOf, type ScanLimits, type TagsCodeOf } from './queue-recovery.js';
-import { CRC_PROPERTY_OVERHEAD, stampRecordCrc, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
+import { CRC_PROPERTY_OVERHEAD, crcPlaceholderSuffix, stampRecordCrc, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
 import { SEGMENT_HEADER_SIZE, SegmentHandleCache, type Segment } from './segment.js';
 import { TopicCachedMeta } from './topic-cached-meta.js';
 import { validateTopicName } from './topic-name.js';
@@ -43,7 +46,6 @@ import {
   GetMessageStatus,
   type AppendListener,
   type AppendResult,
-  type KeyIndexEntry,
   type MessageStoreApi,
   type MessageToAppend,
   type ReadResult,
@@ -55,14 +57,13 @@ import { ChunkPool } from './write-buffer.js';
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
 export const META_FILE = 'meta.sqlite';
 const PHYSICAL_COUNTER_KEY = 'storage.physicalOffsetReserved';
+const EMPTY = Buffer.alloc(0);
 /** Segments reserved per MetaStore write (one SQLite commit per this many segment rolls). */
 const RESERVATION_BLOCK = 64;
 /** How often refused appends may trigger a fresh disk-usage reading. */
 const DISK_RECHECK_MS = 1000;
 /** Pooled buffer size for pending index entries (512 entries). */
 const INDEX_CHUNK_SIZE = 16 * 1024;
-/** Buffered key rows that trigger a flush before the timer does (bounds memory and one transaction). */
-const KEY_FLUSH_ROWS = 4096;
 /** Queue directories recovered concurrently at open. */
 const RECOVERY_PARALLELISM = 8;
 
@@ -90,9 +91,13 @@ export interface MessageStoreOptions {
 
 type Rejection = Exclude<AppendResult, { status: 'PUT_OK' }>;
 
-/** A message's properties as stored (CRC property appended) and their UTF-8 size. */
+/**
+ * A message's properties as stored: `properties` then `suffix` (the CRC property, appended as bytes
+ * so the joined string is never built), `bytes` in all.
+ */
 interface PreparedProperties {
   properties: string;
+  suffix: Buffer | undefined;
   bytes: number;
 }
 
@@ -114,10 +119,6 @@ export class MessageStore implements MessageStoreApi {
   private readonly cleanup: CleanupService;
   private readonly keyFlush: IntervalTask;
   private readonly keyReindex: KeyReindex | undefined;
-  /** Key rows of committed batches not yet in the MetaStore. */
-  private pendingKeys: KeyIndexEntry[] = [];
-  /** Buffered rows that trigger a flush from the append path; moves on after a failed flush. */
-  private keyFlushAt = KEY_FLUSH_ROWS;
   private readonly propertiesLimit: number;
   private storeHost!: { ip: string; port: number };
   /** The host half of offset msgIds (16 hex digits), fixed per store host. */
@@ -125,6 +126,26 @@ export class MessageStore implements MessageStoreApi {
   private physReserved = 0;
   private physNext = 0;
   private state: 'opening' | 'open' | 'closing' | 'closed' = 'opening';
+  /** Topic configs whose name passed `validateTopicName` (a config object is replaced when the topic changes). */
+  private readonly validTopics = new WeakSet<object>();
+  /** The record being encoded: refilled per append rather than allocated. */
+  private readonly fields: EncodeFields = {
+    queueId: 0,
+    flag: 0,
+    queueOffset: 0,
+    physicalOffset: 0,
+    sysFlag: 0,
+    bornTimestamp: 0,
+    bornHost: { ip: '127.0.0.1', port: 0 },
+    storeTimestamp: 0,
+    storeHost: { ip: '127.0.0.1', port: 0 },
+    reconsumeTimes: 0,
+    body: Buffer.alloc(0),
+    topic: '',
+    properties: '',
+    propertiesBytes: 0,
+    propertiesSuffix: undefined,
+  };
   private diskUsedRatio = 0;
   private diskFull = false;
   private lastDiskCheck = 0;
@@ -138,6 +159,7 @@ export class MessageStore implements MessageStoreApi {
     private readonly logger: Logger,
     private readonly lock: DataDirLock,
     meta: MetaStore,
+    private readonly keyIndex: KeyIndex,
     storeHost: { ip: string; port: number },
     tagsCodeOf: TagsCodeOf,
     keysOf: KeysOf | undefined,
@@ -146,10 +168,10 @@ export class MessageStore implements MessageStoreApi {
     this.meta = new TopicCachedMeta(meta);
     this.setStoreHost(storeHost);
     this.propertiesLimit = Math.min(config.maxPropertiesSize, 32767 - CRC_PROPERTY_OVERHEAD);
-    this.handles = new SegmentHandleCache(io, config.maxOpenSegments);
+    this.handles = new SegmentHandleCache(io, config.maxOpenSegments, config.flushMode === 'SYNC_FLUSH');
     this.flush =
       config.flushMode === 'SYNC_FLUSH'
-        ? new SyncGroupCommit(io)
+        ? new SyncGroupCommit()
         : new AsyncIntervalFlush(io, this.handles, clock, config.flushIntervalMs, logger);
     const limits: ScanLimits = { maxRecordSize: this.maxRecordSize(), tagsCodeOf };
     this.queueContext = {
@@ -169,17 +191,22 @@ export class MessageStore implements MessageStoreApi {
       batchCommitted: (queue, batch) => this.batchCommitted(queue, batch),
     };
     this.checkpoints = new CheckpointService(io, this.handles, dataDir, () => this.allQueues(), clock, config.checkpointIntervalMs, logger, () =>
-      this.flushKeys({ durable: true }),
+      keyIndex.flush({ durable: true }),
     );
-    this.keyFlush = new IntervalTask(config.keyIndexFlushIntervalMs, () => this.flushKeys(), clock, (err) =>
-      logger.error({ err }, 'key index flush failed; the rows stay buffered'),
+    this.keyFlush = new IntervalTask(config.keyIndexFlushIntervalMs, () => keyIndex.flush(), clock, (err) =>
+      logger.error({ err }, 'key index flush failed; the entries stay in memory'),
     );
-    this.keyReindex = keysOf && { keysOf, add: (entries) => this.meta.addKeys(entries) };
+    this.keyReindex = keysOf && {
+      keysOf,
+      add: (entries) => {
+        for (const e of entries) keyIndex.add(e.topic, e.key, e.physicalOffset, e.storeTimestamp);
+      },
+    };
     this.cleanup = new CleanupService(
       {
         queues: () => this.allQueues(),
         refreshDiskUsage: () => this.refreshDiskUsage(),
-        pruneKeysBefore: (timestamp) => void this.meta.pruneKeysBefore(timestamp),
+        segmentsDeleted: () => this.dropStaleKeyIndexFiles(),
       },
       config,
       clock,
@@ -196,10 +223,17 @@ export class MessageStore implements MessageStoreApi {
     await io.mkdir(dataDir);
     const lock = await DataDirLock.acquire(io, dataDir, logger.child({ component: 'storage' }), { takeOverOwnLock: options.takeOverOwnLock });
     let meta: MetaStore | undefined;
+    let keyIndex: KeyIndex | undefined;
     let store: MessageStore | undefined;
     try {
       await io.mkdir(join(dataDir, 'queues'));
       meta = MetaStore.open(join(dataDir, META_FILE), { synchronous: config.flushMode === 'SYNC_FLUSH' ? 'FULL' : 'NORMAL' });
+      keyIndex = await KeyIndex.open(
+        io,
+        join(dataDir, KEY_INDEX_DIR),
+        { slotsPerFile: config.keyIndexSlotsPerFile, maxEntriesPerFile: config.keyIndexMaxEntriesPerFile },
+        logger.child({ component: 'key-index' }),
+      );
       store = new MessageStore(
         dataDir,
         config,
@@ -208,6 +242,7 @@ export class MessageStore implements MessageStoreApi {
         logger.child({ component: 'storage' }),
         lock,
         meta,
+        keyIndex,
         options.storeHost ?? { ip: '127.0.0.1', port: 10911 },
         options.tagsCodeOf ?? tagsCodeOfTags,
         options.keysOf,
@@ -216,6 +251,7 @@ export class MessageStore implements MessageStoreApi {
       return store;
     } catch (err) {
       await store?.handles.closeAll();
+      await keyIndex?.close();
       meta?.close();
       await lock.release().catch(() => undefined);
       throw err;
@@ -333,18 +369,7 @@ export class MessageStore implements MessageStoreApi {
   }
 
   private batchCommitted(queue: QueueLog, batch: PendingBatch): void {
-    if (batch.keys.length > 0) {
-      for (const row of batch.keys) this.pendingKeys.push(row);
-      if (this.pendingKeys.length >= this.keyFlushAt) {
-        try {
-          this.flushKeys();
-        } catch (err) {
-          // Not again on every batch while SQLite keeps failing: the timer retries.
-          this.keyFlushAt = this.pendingKeys.length + KEY_FLUSH_ROWS;
-          this.logger.error({ err }, 'key index flush failed; the rows stay buffered');
-        }
-      }
-    }
+    for (const row of batch.keys) this.keyIndex.add(row.topic, row.key, row.physicalOffset, row.storeTimestamp);
     if (this.listeners.size === 0) return;
     const { topic, queueId, maxOffset } = queue;
     const tagsCode = batch.lastTagsCode;
@@ -360,18 +385,14 @@ export class MessageStore implements MessageStoreApi {
     });
   }
 
-  /**
-   * Writes the buffered key rows in one transaction; when SQLite fails they stay buffered and it throws.
-   * Only the flush before a checkpoint must be durable (rows after the checkpoint are re-indexed by
-   * recovery), so the others skip the WAL sync that would stall the event loop.
-   */
-  private flushKeys({ durable = false }: { durable?: boolean } = {}): void {
-    if (this.pendingKeys.length > 0) {
-      this.meta.addKeys(this.pendingKeys, { relaxed: !durable });
-      this.pendingKeys = [];
-      this.keyFlushAt = KEY_FLUSH_ROWS;
+  /** Retention: key-index files whose newest entry is older than the oldest stored record go. */
+  private async dropStaleKeyIndexFiles(): Promise<void> {
+    let oldest = Number.MAX_SAFE_INTEGER;
+    for (const queue of this.allQueues()) {
+      const first = await queue.entryAt(queue.minOffset);
+      if (first && first.storeTimestamp < oldest) oldest = first.storeTimestamp;
     }
-    if (durable) this.meta.syncKeys();
+    await this.keyIndex.deleteFilesBefore(oldest);
   }
 
   private async refreshDiskUsage(): Promise<void> {
@@ -397,10 +418,14 @@ export class MessageStore implements MessageStoreApi {
   /** Checks that everything about `message` except the queue is acceptable; returns a refusal or undefined. */
   private validate(message: MessageToAppend): Rejection | undefined {
     if (this.state !== 'open') return refuse(AppendStatus.SERVICE_NOT_AVAILABLE, `message store is ${this.state}`);
-    const topicProblem = validateTopicName(message.topic);
-    if (topicProblem) return refuse(AppendStatus.TOPIC_INVALID, topicProblem);
-    const topic = this.meta.getTopic(message.topic);
-    if (!topic) return refuse(AppendStatus.TOPIC_INVALID, `topic "${message.topic}" does not exist`);
+    let topic = this.meta.getTopic(message.topic);
+    if (!topic || !this.validTopics.has(topic)) {
+      const topicProblem = validateTopicName(message.topic);
+      if (topicProblem) return refuse(AppendStatus.TOPIC_INVALID, topicProblem);
+      topic = this.meta.getTopic(message.topic);
+      if (!topic) return refuse(AppendStatus.TOPIC_INVALID, `topic "${message.topic}" does not exist`);
+      this.validTopics.add(topic);
+    }
     const queueCount = Math.max(topic.readQueueNums, topic.writeQueueNums);
     if (!Number.isInteger(message.queueId) || message.queueId < 0 || message.queueId >= queueCount) {
       return refuse(AppendStatus.QUEUE_INVALID, `queueId ${message.queueId} is outside 0..${queueCount - 1} of topic "${message.topic}"`);
@@ -434,49 +459,56 @@ export class MessageStore implements MessageStoreApi {
       topicMap.set(queueId, queue);
     }
     // Valid topic names are ASCII: characters are bytes.
-    const sizes = messages.map((m, i) => recordSize(m.body.length, topic.length, prepared[i].bytes));
-    const slots = queue.stage(sizes);
+    let total = 0;
+    for (let i = 0; i < messages.length; i++) total += recordSize(messages[i].body.length, topic.length, prepared[i].bytes);
+    const batch = queue.stage(total, messages.length);
     const storeTimestamp = this.clock.now();
-    const storeHost = this.storeHost;
-    const results = slots.map((slot, i): AppendResult => {
+    const fields = this.fields;
+    fields.queueId = queueId;
+    fields.storeTimestamp = storeTimestamp;
+    fields.storeHost = this.storeHost;
+    fields.topic = topic;
+    const results: AppendResult[] = new Array(messages.length);
+    for (let i = 0; i < messages.length; i++) {
       const message = messages[i];
-      const size = sizes[i];
-      encodeRecord(
-        {
-          queueId,
-          flag: message.flag,
-          queueOffset: slot.queueOffset,
-          physicalOffset: slot.physicalOffset,
-          sysFlag: message.sysFlag,
-          bornTimestamp: message.bornTimestamp,
-          bornHost: message.bornHost,
-          storeTimestamp,
-          storeHost,
-          reconsumeTimes: message.reconsumeTimes,
-          body: message.body,
-          topic,
-          properties: prepared[i].properties,
-        },
-        slot.chunk,
-        slot.at,
-      );
+      const props = prepared[i];
+      const size = recordSize(message.body.length, topic.length, props.bytes);
+      const slot = queue.place(batch, size);
+      const { queueOffset, physicalOffset } = slot;
+      fields.flag = message.flag;
+      fields.queueOffset = queueOffset;
+      fields.physicalOffset = physicalOffset;
+      fields.sysFlag = message.sysFlag;
+      fields.bornTimestamp = message.bornTimestamp;
+      fields.bornHost = message.bornHost;
+      fields.reconsumeTimes = message.reconsumeTimes;
+      fields.body = message.body;
+      fields.properties = props.properties;
+      fields.propertiesBytes = props.bytes - (props.suffix?.length ?? 0);
+      fields.propertiesSuffix = props.suffix;
+      encodeRecord(fields, slot.chunk, slot.at);
       const crc = stampRecordCrc(slot.chunk, slot.at, size);
-      queue.recordStaged(slot, size, message.tagsCode, crc, storeTimestamp);
       for (const key of message.keys) {
-        // An empty key would fail the whole buffered transaction (the MetaStore refuses it).
+        // An empty key cannot be queried.
         if (key === '') continue;
-        slot.batch.keys.push({ topic, key, physicalOffset: slot.physicalOffset, storeTimestamp });
+        batch.keys.push({ topic, key, physicalOffset, storeTimestamp });
       }
-      return {
+      queue.recordStaged(batch, physicalOffset - batch.segment.physBase, size, message.tagsCode, crc, storeTimestamp);
+      results[i] = {
         status: AppendStatus.PUT_OK,
         queueId,
-        queueOffset: slot.queueOffset,
-        physicalOffset: slot.physicalOffset,
+        queueOffset,
+        physicalOffset,
         storeTimestamp,
-        msgId: this.msgIdPrefix + slot.physicalOffset.toString(16).toUpperCase().padStart(16, '0'),
+        msgId: this.msgIdPrefix + physicalOffset.toString(16).toUpperCase().padStart(16, '0'),
       };
-    });
-    return { batch: slots[0].batch, results };
+    }
+    // Nothing of a message may stay referenced once it is encoded.
+    fields.body = EMPTY;
+    fields.properties = '';
+    fields.propertiesSuffix = undefined;
+    fields.bornHost = fields.storeHost;
+    return { batch, results };
   }
 
   /** The stored properties (CRC property appended) and their UTF-8 size, or a refusal. */
@@ -485,10 +517,11 @@ export class MessageStore implements MessageStoreApi {
     if (given > this.propertiesLimit) {
       return refuse(AppendStatus.PROPERTIES_TOO_LARGE, `properties are ${given} bytes, more than the ${this.propertiesLimit}-byte limit`);
     }
+    const suffix = crcPlaceholderSuffix(message.properties);
+    if (suffix) return { properties: message.properties, suffix, bytes: given + suffix.length };
+    // A CRC property carried over from a stored record is replaced.
     const properties = withCrcPlaceholder(message.properties);
-    // The CRC property is ASCII; only a stripped carried-over one needs a recount.
-    const bytes = properties.length > message.properties.length ? given + properties.length - message.properties.length : Buffer.byteLength(properties);
-    return { properties, bytes };
+    return { properties, suffix: undefined, bytes: Buffer.byteLength(properties) };
   }
 
   async append(message: MessageToAppend): Promise<AppendResult> {
@@ -589,19 +622,24 @@ export class MessageStore implements MessageStoreApi {
     return { topic: queue.topic, queueId: queue.queueId, queueOffset: record.queueOffset, bytes };
   }
 
-  async queryByKey(topic: string, key: string, maxNum: number, beginTimestamp?: number, endTimestamp?: number): Promise<RecordLocation[]> {
-    try {
-      // Acknowledged sends must be findable: their rows may still be buffered.
-      this.flushKeys();
-    } catch (err) {
-      this.logger.error({ err }, 'key index flush failed; the rows stay buffered');
-    }
-    const found: RecordLocation[] = [];
-    for (const entry of this.meta.findKeys(topic, key, maxNum, beginTimestamp, endTimestamp)) {
-      const location = await this.lookup(entry.physicalOffset);
-      if (location && location.topic === topic) found.push(location);
-    }
-    return found;
+  async queryByKey(topic: string, key: string, maxNum: number, beginTimestamp = 0, endTimestamp = Number.MAX_SAFE_INTEGER): Promise<RecordLocation[]> {
+    if (!(maxNum > 0) || key === '') return [];
+    const found: { location: RecordLocation; storeTimestamp: number; physicalOffset: number }[] = [];
+    const seen = new Set<number>();
+    const keysOf = this.keyReindex?.keysOf;
+    await this.keyIndex.lookup(topic, key, beginTimestamp, endTimestamp, async ({ physicalOffset, storeTimestamp }) => {
+      // Re-indexing after a crash may have added an entry twice.
+      if (seen.has(physicalOffset)) return true;
+      seen.add(physicalOffset);
+      const location = await this.lookup(physicalOffset);
+      // The index holds 32-bit hashes: collisions are told apart by the record itself.
+      if (location && location.topic === topic && (!keysOf || keysOf(decodeRecord(location.bytes, 0).propertyMap).includes(key))) {
+        found.push({ location, storeTimestamp, physicalOffset });
+      }
+      return found.length < maxNum;
+    });
+    found.sort((a, b) => b.storeTimestamp - a.storeTimestamp || b.physicalOffset - a.physicalOffset);
+    return found.map((f) => f.location);
   }
 
   onAppend(listener: AppendListener): () => void {
@@ -673,9 +711,10 @@ export class MessageStore implements MessageStoreApi {
       await this.checkpoints.shutdown();
       // A store abandoned and taken over (tests simulating a crash) must not vouch for the new owner's files.
       if (!ownsDir) throw new Error(`the lock of ${this.dataDir} is not ours any more; no checkpoint or clean-shutdown marker written`);
-      // Also writes the buffered key rows: a clean open scans nothing to re-index.
+      // Also makes the key index durable: a clean open scans nothing to re-index.
       await this.checkpoints.runOnce(true);
       await this.handles.closeAll();
+      await this.keyIndex.close();
       const marker = await this.io.open(join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'create');
       await this.io.datasync(marker);
       await this.io.close(marker);
@@ -684,6 +723,7 @@ export class MessageStore implements MessageStoreApi {
       this.logger.error({ err }, 'message store did not close cleanly; the next open recovers');
     } finally {
       await this.handles.closeAll().catch(() => undefined);
+      await this.keyIndex.close().catch(() => undefined);
       this.meta.close();
       await this.lock.release().catch((err) => this.logger.error({ err }, 'could not remove the data directory lock; the next open takes it over'));
       this.state = 'closed';

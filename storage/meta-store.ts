@@ -1,7 +1,7 @@
 /**
  * Broker metadata on SQLite (better-sqlite3, WAL journal).
  *
- * Schema (version 1, `PRAGMA user_version`):
+ * Schema (version 2, `PRAGMA user_version`):
  *
  *   topics               name PK | read_queue_nums | write_queue_nums | perm | topic_sys_flag | ordered
  *   subscription_groups  group_name PK | consume_enable | consume_broadcast_enable | retry_queue_nums
@@ -10,10 +10,10 @@
  *   consumer_offsets     consumer_group, topic, queue_id (PK) | committed_offset | updated_at (ms)
  *                        + index (topic) for per-topic listing and deletion
  *   delay_progress       level PK | next_offset
- *   key_index            topic, msg_key, store_timestamp, physical_offset (PK: serves the
- *                        (topic, key, time) lookup and makes re-adding a key a no-op)
- *                        + index (store_timestamp) for retention pruning
  *   kv                   key PK | value
+ *
+ * Version 1 also had a key_index table; version 2 drops it (the key index lives in hash files,
+ * see ./key-index.ts).
  *
  * Every write is one transaction: a crash leaves the state before or after it, never between.
  * Durability: synchronous=FULL syncs the WAL on every commit (survives power loss, used with
@@ -26,7 +26,6 @@ import Database from 'better-sqlite3';
 import { crashPoint } from './crash-point.js';
 import type {
   ConsumerOffsetEntry,
-  KeyIndexEntry,
   MetaStoreApi,
   SubscriptionGroupConfig,
   TopicConfig,
@@ -102,6 +101,9 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  DROP TABLE key_index;
+  `,
 ];
 
 export const META_SCHEMA_VERSION = MIGRATIONS.length;
@@ -137,32 +139,24 @@ const GROUP_COLUMNS = `group_name AS groupName, consume_enable AS consumeEnable,
   which_broker_when_consume_slowly AS whichBrokerWhenConsumeSlowly,
   consume_message_orderly AS consumeMessageOrderly`;
 const OFFSET_COLUMNS = `consumer_group AS "group", topic, queue_id AS queueId, committed_offset AS "offset"`;
-const KEY_COLUMNS = `topic, msg_key AS key, physical_offset AS physicalOffset, store_timestamp AS storeTimestamp`;
 
 export class MetaStore implements MetaStoreApi {
   private closed = false;
-  /** A relaxed (synchronous=NORMAL) key-index commit has not been followed by a synced one yet. */
-  private relaxedKeyCommits = false;
   private readonly stmts: ReturnType<typeof prepareStatements>;
   private readonly runPutOffsets: (entries: readonly ConsumerOffsetEntry[], updatedAt: number) => void;
-  private readonly runAddKeys: (entries: readonly KeyIndexEntry[]) => void;
 
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
     readonly readOnly: boolean,
     private readonly now: () => number,
-    private readonly synchronous: 'FULL' | 'NORMAL',
   ) {
     this.stmts = prepareStatements(db);
-    const { upsertOffset, insertKey } = this.stmts;
+    const { upsertOffset } = this.stmts;
     this.runPutOffsets = db.transaction((entries: readonly ConsumerOffsetEntry[], updatedAt: number) => {
       for (const e of entries) upsertOffset.run(e.group, e.topic, e.queueId, e.offset, updatedAt);
       // The crash kit kills the process here: every row written, nothing committed.
       crashPoint('offset-transaction');
-    });
-    this.runAddKeys = db.transaction((entries: readonly KeyIndexEntry[]) => {
-      for (const e of entries) insertKey.run(e.topic, e.key, e.storeTimestamp, e.physicalOffset);
     });
   }
 
@@ -193,7 +187,7 @@ export class MetaStore implements MetaStoreApi {
       }
       db.pragma(`synchronous = ${opts.synchronous}`);
       if (version !== undefined) migrate(db, version);
-      return new MetaStore(db, path, readonly, opts.now ?? Date.now, opts.synchronous);
+      return new MetaStore(db, path, readonly, opts.now ?? Date.now);
     } catch (err) {
       db?.close();
       const reason = err instanceof Error ? err.message : String(err);
@@ -322,62 +316,6 @@ export class MetaStore implements MetaStoreApi {
     requireInt32('level', level);
     requireOffset('offset', offset);
     this.stmts.upsertDelayProgress.run(level, offset);
-  }
-
-  // ---- key index
-
-  /**
-   * `relaxed`: commit without syncing the WAL even under synchronous=FULL. The key index is rebuilt
-   * from the log tail after a crash, so only the rows a checkpoint covers must be durable:
-   * `syncKeys()` (before each checkpoint) makes every earlier relaxed commit durable.
-   */
-  addKeys(entries: readonly KeyIndexEntry[], options: { relaxed?: boolean } = {}): void {
-    this.assertWritable();
-    const checked = entries.map((e, i) => {
-      const where = `entries[${i}]`;
-      requireName(`${where}.topic`, e.topic);
-      requireName(`${where}.key`, e.key);
-      requireOffset(`${where}.physicalOffset`, e.physicalOffset);
-      requireOffset(`${where}.storeTimestamp`, e.storeTimestamp);
-      return { topic: e.topic, key: e.key, physicalOffset: e.physicalOffset, storeTimestamp: e.storeTimestamp };
-    });
-    if (checked.length === 0) return;
-    if (!options.relaxed || this.synchronous === 'NORMAL') {
-      this.runAddKeys(checked);
-      this.relaxedKeyCommits = false;
-      return;
-    }
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      this.runAddKeys(checked);
-      this.relaxedKeyCommits = true;
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
-  }
-
-  /** Makes relaxed key commits durable: one synced commit also syncs the WAL frames before it. */
-  syncKeys(): void {
-    if (!this.relaxedKeyCommits) return;
-    this.assertWritable();
-    this.stmts.upsertValue.run('keyIndexSyncedAt', String(this.now()));
-    this.relaxedKeyCommits = false;
-  }
-
-  /** Newest first; `beginTimestamp` and `endTimestamp` are inclusive bounds on the store time. */
-  findKeys(topic: string, key: string, maxNum: number, beginTimestamp = 0, endTimestamp = Number.MAX_SAFE_INTEGER): KeyIndexEntry[] {
-    this.assertOpen();
-    requireOffset('maxNum', maxNum);
-    requireOffset('beginTimestamp', beginTimestamp);
-    requireOffset('endTimestamp', endTimestamp);
-    if (maxNum === 0 || beginTimestamp > endTimestamp) return [];
-    return this.stmts.findKeys.all(topic, key, beginTimestamp, endTimestamp, maxNum);
-  }
-
-  pruneKeysBefore(timestamp: number): number {
-    this.assertWritable();
-    requireOffset('timestamp', timestamp);
-    return this.stmts.pruneKeys.run(timestamp).changes;
   }
 
   // ---- small named values
@@ -518,16 +456,6 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO delay_progress (level, next_offset) VALUES (?, ?)
        ON CONFLICT (level) DO UPDATE SET next_offset = excluded.next_offset`,
     ),
-
-    insertKey: db.prepare<[string, string, number, number]>(
-      `INSERT OR IGNORE INTO key_index (topic, msg_key, store_timestamp, physical_offset) VALUES (?, ?, ?, ?)`,
-    ),
-    findKeys: db.prepare<[string, string, number, number, number], KeyIndexEntry>(
-      `SELECT ${KEY_COLUMNS} FROM key_index
-       WHERE topic = ? AND msg_key = ? AND store_timestamp BETWEEN ? AND ?
-       ORDER BY store_timestamp DESC, physical_offset DESC LIMIT ?`,
-    ),
-    pruneKeys: db.prepare<[number]>(`DELETE FROM key_index WHERE store_timestamp < ?`),
 
     getValue: db.prepare<[string], { value: string }>(`SELECT value FROM kv WHERE key = ?`),
     upsertValue: db.prepare<[string, string]>(

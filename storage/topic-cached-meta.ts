@@ -5,7 +5,6 @@
  */
 import type {
   ConsumerOffsetEntry,
-  KeyIndexEntry,
   MetaStoreApi,
   SubscriptionGroupConfig,
   TopicConfig,
@@ -63,18 +62,6 @@ export class TopicCachedMeta implements MetaStoreApi {
   }
   putDelayProgress(level: number, offset: number): void {
     this.inner.putDelayProgress(level, offset);
-  }
-  addKeys(entries: readonly KeyIndexEntry[], options?: { relaxed?: boolean }): void {
-    this.inner.addKeys(entries, options);
-  }
-  syncKeys(): void {
-    this.inner.syncKeys();
-  }
-  findKeys(topic: string, key: string, maxNum: number, beginTimestamp?: number, endTimestamp?: number): KeyIndexEntry[] {
-    return this.inner.findKeys(topic, key, maxNum, beginTimestamp, endTimestamp);
-  }
-  pruneKeysBefore(timestamp: number): number {
-    return this.inner.pruneKeysBefore(timestamp);
   }
   getValue(key: string): string | undefined {
     return this.inner.getValue(key);

@@ -126,7 +126,7 @@ export interface ConsumerOffsetEntry {
   offset: number;
 }
 
-/** A row of the key index: messages of `topic` whose KEYS or UNIQ_KEY contained `key`. */
+/** A key to index: the record at `physicalOffset` of `topic` has `key` among its KEYS or UNIQ_KEY. */
 export interface KeyIndexEntry {
   topic: string;
   key: string;
@@ -159,14 +159,6 @@ export interface MetaStoreApi {
   // delay-queue progress: per level, the next queue offset of the delay queue to deliver
   getDelayProgress(level: number): number | undefined;
   putDelayProgress(level: number, offset: number): void;
-  // key index
-  /** `relaxed` commits skip the WAL sync (see `syncKeys`); the key index is rebuildable from the log tail. */
-  addKeys(entries: readonly KeyIndexEntry[], options?: { relaxed?: boolean }): void;
-  /** Makes earlier relaxed key commits durable (called before each checkpoint). */
-  syncKeys(): void;
-  findKeys(topic: string, key: string, maxNum: number, beginTimestamp?: number, endTimestamp?: number): KeyIndexEntry[];
-  /** Drops key rows stored before `timestamp` (retention). */
-  pruneKeysBefore(timestamp: number): number;
   // small named values (e.g. the physical-offset reservation counter)
   getValue(key: string): string | undefined;
   setValue(key: string, value: string): void;

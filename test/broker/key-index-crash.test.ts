@@ -3,8 +3,9 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { scanRecords } from '../../protocol/message-codec.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
-import { META_FILE } from '../../storage/message-store.js';
-import { MetaStore } from '../../storage/meta-store.js';
+import pino from 'pino';
+import { NodeFileIO } from '../../storage/file-io.js';
+import { KEY_INDEX_DIR, KeyIndex } from '../../storage/key-index.js';
 import { BrokerProcess, freePort } from '../crash/broker-process.js';
 import { tempDir, uniqueName } from '../helpers/common.js';
 import { RawClient, sendHeaderV2 } from '../helpers/broker.js';
@@ -33,7 +34,7 @@ async function startBroker(port: number): Promise<RawClient> {
   return RawClient.connect(port);
 }
 
-it('finds messages by key after the broker was killed before writing their key rows', async () => {
+it('finds messages by key after the broker was killed before making their key entries durable', async () => {
   const port = await freePort();
   const topic = uniqueName('keys');
   let client = await startBroker(port);
@@ -48,11 +49,13 @@ it('finds messages by key after the broker was killed before writing their key r
   }
   client.close();
   await broker!.kill();
-  const meta = MetaStore.open(join(dir.path, META_FILE), { readonly: true, synchronous: 'NORMAL' });
+  const index = await KeyIndex.open(new NodeFileIO(), join(dir.path, KEY_INDEX_DIR), { slotsPerFile: 64, maxEntriesPerFile: 64 }, pino({ level: 'silent' }));
   try {
-    expect(meta.findKeys(topic, 'shared', 32)).toEqual([]);
+    let hits = 0;
+    await index.lookup(topic, 'shared', 0, Number.MAX_SAFE_INTEGER, async () => (hits += 1) > 0);
+    expect(hits).toBe(0);
   } finally {
-    meta.close();
+    await index.close();
   }
 
   client = await startBroker(port);

@@ -99,7 +99,6 @@ describe('MetaStore open and schema', () => {
     first.putGroup(g);
     first.putOffsets([{ group: g.groupName, topic: t.topicName, queueId: 3, offset: 42 }]);
     first.putDelayProgress(2, 7);
-    first.addKeys([{ topic: t.topicName, key: 'k1', physicalOffset: 10, storeTimestamp: 1000 }]);
     first.setValue('physical-offset-reserved', '4096');
     first.close();
 
@@ -109,7 +108,6 @@ describe('MetaStore open and schema', () => {
     expect(again.getGroup(g.groupName)).toEqual(g);
     expect(again.getOffset(g.groupName, t.topicName, 3)).toBe(42);
     expect(again.getDelayProgress(2)).toBe(7);
-    expect(again.findKeys(t.topicName, 'k1', 10)).toEqual([{ topic: t.topicName, key: 'k1', physicalOffset: 10, storeTimestamp: 1000 }]);
     expect(again.getValue('physical-offset-reserved')).toBe('4096');
   });
 
@@ -301,65 +299,30 @@ describe('MetaStore delay progress and kv', () => {
   });
 });
 
-describe('MetaStore key index', () => {
-  it('finds keys newest first, bounded by maxNum and an inclusive time window', () => {
-    const store = open();
-    const t = uniqueName('topic');
-    store.addKeys([
-      { topic: t, key: 'order-1', physicalOffset: 100, storeTimestamp: 1_000 },
-      { topic: t, key: 'order-1', physicalOffset: 300, storeTimestamp: 3_000 },
-      { topic: t, key: 'order-1', physicalOffset: 200, storeTimestamp: 2_000 },
-      { topic: t, key: 'order-2', physicalOffset: 250, storeTimestamp: 2_500 },
-      { topic: `${t}_other`, key: 'order-1', physicalOffset: 400, storeTimestamp: 4_000 },
-    ]);
-    const offsets = (entries: { physicalOffset: number }[]) => entries.map((e) => e.physicalOffset);
-    expect(offsets(store.findKeys(t, 'order-1', 10))).toEqual([300, 200, 100]);
-    expect(offsets(store.findKeys(t, 'order-1', 2))).toEqual([300, 200]);
-    expect(offsets(store.findKeys(t, 'order-1', 10, 2_000, 3_000))).toEqual([300, 200]);
-    expect(offsets(store.findKeys(t, 'order-1', 10, 1_001, 2_999))).toEqual([200]);
-    expect(store.findKeys(t, 'order-1', 0)).toEqual([]);
-    expect(store.findKeys(t, 'order-1', 10, 3_000, 1_000)).toEqual([]);
-    expect(store.findKeys(t, 'nope', 10)).toEqual([]);
-    expect(() => store.findKeys(t, 'order-1', -1)).toThrow(RangeError);
-  });
+describe('MetaStore migration 2 (key index moved to hash files)', () => {
+  it('drops the key_index table of a version-1 file and keeps everything else', () => {
+    const t = topic();
+    const first = open();
+    first.putTopic(t);
+    first.close();
+    // Rewind the file to version 1 as it was shipped: with the key_index table and a row in it.
+    const raw = new Database(dbPath);
+    raw.exec(`CREATE TABLE key_index (
+      topic TEXT NOT NULL, msg_key TEXT NOT NULL, store_timestamp INTEGER NOT NULL, physical_offset INTEGER NOT NULL,
+      PRIMARY KEY (topic, msg_key, store_timestamp, physical_offset)) WITHOUT ROWID;
+      CREATE INDEX key_index_by_store_timestamp ON key_index (store_timestamp);
+      INSERT INTO key_index VALUES ('t', 'k', 1, 2);`);
+    raw.pragma('user_version = 1');
+    raw.close();
 
-  it('ignores a key row added twice (re-indexing after recovery)', () => {
-    const store = open();
-    const row = { topic: uniqueName('topic'), key: 'k', physicalOffset: 7, storeTimestamp: 70 };
-    store.addKeys([row]);
-    store.addKeys([row, row]);
-    expect(store.findKeys(row.topic, 'k', 10)).toEqual([row]);
-  });
-
-  it('relaxed key commits under FULL leave FULL in force, and syncKeys follows them with one synced commit', () => {
-    const store = open({ synchronous: 'FULL' });
-    const row = { topic: uniqueName('topic'), key: 'k', physicalOffset: 8, storeTimestamp: 80 };
-    store.syncKeys();
-    expect(store.getValue('keyIndexSyncedAt')).toBeUndefined(); // nothing relaxed yet: no write
-    store.addKeys([row], { relaxed: true });
-    expect(store.settings().synchronous).toBe('FULL');
-    expect(store.findKeys(row.topic, 'k', 10)).toEqual([row]);
-    store.syncKeys();
-    expect(store.getValue('keyIndexSyncedAt')).toBeDefined();
-  });
-
-  it('prunes rows stored before a timestamp and reports how many', () => {
-    const store = open();
-    const t = uniqueName('topic');
-    store.addKeys(Array.from({ length: 10 }, (_, i) => ({ topic: t, key: `k${i % 2}`, physicalOffset: i, storeTimestamp: i * 100 })));
-    expect(store.pruneKeysBefore(500)).toBe(5);
-    expect(store.pruneKeysBefore(500)).toBe(0);
-    expect(store.findKeys(t, 'k0', 10).map((e) => e.storeTimestamp)).toEqual([800, 600]);
-    expect(store.findKeys(t, 'k1', 10).map((e) => e.storeTimestamp)).toEqual([900, 700, 500]);
-  });
-
-  it('rejects a bad row and writes none of the batch', () => {
-    const store = open();
-    const t = uniqueName('topic');
-    const good = { topic: t, key: 'k', physicalOffset: 1, storeTimestamp: 1 };
-    expect(() => store.addKeys([good, { ...good, physicalOffset: -5 }])).toThrow(/entries\[1\]\.physicalOffset/);
-    expect(() => store.addKeys([good, { ...good, key: '' }])).toThrow(/entries\[1\]\.key/);
-    expect(store.findKeys(t, 'k', 10)).toEqual([]);
+    const again = open();
+    expect(again.settings().schemaVersion).toBe(2);
+    expect(again.getTopic(t.topicName)).toEqual(t);
+    again.close();
+    const check = new Database(dbPath, { readonly: true });
+    const names = check.prepare(`SELECT name FROM sqlite_schema WHERE name LIKE 'key_index%'`).all();
+    check.close();
+    expect(names).toEqual([]);
   });
 });
 
@@ -387,10 +350,10 @@ describe('MetaStore transactions and crash safety', () => {
       meta.transaction(() => {
         meta.putOffsets(Array.from({ length: 2000 }, (_, i) => ({ group: 'g', topic: 't', queueId: i, offset: 99 })));
         meta.putTopic({ topicName: 't', readQueueNums: 8, writeQueueNums: 8, perm: 6, topicSysFlag: 0, order: false });
-        meta.addKeys([{ topic: 't', key: 'k', physicalOffset: 1, storeTimestamp: 1 }]);
+        meta.setValue('k', 'v');
         // More than the page cache holds, so uncommitted pages spill into the WAL file before the kill.
         const pad = 'x'.repeat(100);
-        meta.addKeys(Array.from({ length: 150_000 }, (_, i) => ({ topic: 't', key: pad + i, physicalOffset: i, storeTimestamp: i })));
+        for (let i = 0; i < 150_000; i++) meta.setValue(pad + i, String(i));
         process.kill(process.pid, 'SIGKILL');
       });
       console.log('not reached');
@@ -404,8 +367,8 @@ describe('MetaStore transactions and crash safety', () => {
     const store = open();
     expect(store.listOffsets()).toEqual([{ group: 'g', topic: 't', queueId: 0, offset: 10 }]);
     expect(store.getTopic('t')?.readQueueNums).toBe(1);
-    expect(store.findKeys('t', 'k', 10)).toEqual([]);
-    expect(store.pruneKeysBefore(Number.MAX_SAFE_INTEGER)).toBe(0);
+    expect(store.getValue('k')).toBeUndefined();
+    expect(store.getValue(`${'x'.repeat(100)}0`)).toBeUndefined();
   });
 
   it("crash point 'offset-transaction' kills putOffsets before its commit", async () => {
@@ -446,9 +409,6 @@ describe('MetaStore close', () => {
       () => store.deleteOffsets({ group: 'g' }),
       () => store.getDelayProgress(1),
       () => store.putDelayProgress(1, 1),
-      () => store.addKeys([]),
-      () => store.findKeys('t', 'k', 1),
-      () => store.pruneKeysBefore(1),
       () => store.getValue('k'),
       () => store.setValue('k', 'v'),
       () => store.transaction(() => 1),
