@@ -65,17 +65,30 @@ export interface KeyIndexHit {
   storeTimestamp: number;
 }
 
-/** FNV-1a over the UTF-16 units of topic, a separator and key, then murmur3's finalizer. */
-export function keyHash(topic: string, key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < topic.length; i++) h = Math.imul(h ^ topic.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ 1, 0x01000193);
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+/** FNV-1a-style mixing of `text` into `h`, two UTF-16 units per step (a shorter multiply chain). */
+function mix(h: number, text: string): number {
+  const pairs = text.length & ~1;
+  let i = 0;
+  for (; i < pairs; i += 2) h = Math.imul(h ^ (text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16)), 0x01000193);
+  if (i < text.length) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  // The length goes in too, so that the topic/key boundary matters.
+  return Math.imul(h ^ text.length, 0x01000193);
+}
+
+/** Murmur3's finalizer: spreads the bits before the bucket is taken modulo slotCount. */
+function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
+}
+
+const HASH_SEED = 0x811c9dc5;
+
+/** The 32-bit hash an entry stores for (topic, key). */
+export function keyHash(topic: string, key: string): number {
+  return finish(mix(mix(HASH_SEED, topic), key));
 }
 
 export function keyIndexFileName(sequence: number): string {
@@ -127,7 +140,7 @@ export function decodeKeyIndexHeader(buf: Buffer): KeyIndexHeader | string {
   return h;
 }
 
-/** The writable part of a file held in memory (active, or rolled over and not yet sealed on disk). */
+/** The writable part of a file held in memory (active, or rolled over and not yet all on disk). */
 interface Image {
   slots: Int32Array;
   slotBytes: Buffer;
@@ -197,6 +210,9 @@ export class KeyIndex {
   /** Oldest first; the last one is the active file. */
   private readonly files: IndexFile[] = [];
   private flushing: Promise<void> = Promise.resolve();
+  /** The topic of the last add and its part of the hash: a batch's keys share one topic. */
+  private lastTopic = '';
+  private lastTopicHash = mix(HASH_SEED, '');
 
   private constructor(
     private readonly io: FileIO,
@@ -292,7 +308,11 @@ export class KeyIndex {
       delta = 0;
     }
     const image = file.image!;
-    const hash = keyHash(topic, key);
+    if (topic !== this.lastTopic) {
+      this.lastTopic = topic;
+      this.lastTopicHash = mix(HASH_SEED, topic);
+    }
+    const hash = finish(mix(this.lastTopicHash, key));
     const slot = (hash >>> 0) % file.slotCount;
     const n = ++file.count;
     const w = (n - 1) * ENTRY_WORDS;
@@ -311,8 +331,8 @@ export class KeyIndex {
 
   /**
    * Writes new entries out (pwrite). `durable`: also makes every entry appended so far valid on disk
-   * (entries, sync, slot pages, sync, header, sync) and seals rolled-over files. Flushes run one at a
-   * time; a failed one leaves the state as it was (the next one writes it again) and throws.
+   * (see the file comment) and lets rolled-over files go from memory. Flushes run one at a time; a
+   * failed one leaves the state as it was (the next one writes it again) and throws.
    */
   flush({ durable = false }: { durable?: boolean } = {}): Promise<void> {
     const run = this.flushing.then(() => this.flushFiles(durable));
@@ -394,6 +414,7 @@ export class KeyIndex {
       if (file.count === 0 || file.endTimestamp < beginTimestamp) continue;
       const slot = (hash >>> 0) % file.slotCount;
       const reader = file.image ? imageReader(file.image) : await this.diskReader(file);
+      if (!reader) continue;
       try {
         let n = await reader.slot(slot);
         while (n > 0 && n <= file.count) {
@@ -415,8 +436,15 @@ export class KeyIndex {
     }
   }
 
-  private async diskReader(file: IndexFile): Promise<EntryReader> {
-    const handle = await this.io.open(file.path, 'read');
+  private async diskReader(file: IndexFile): Promise<EntryReader | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await this.io.open(file.path, 'read');
+    } catch (err) {
+      // Retention deleted it meanwhile.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
     const buf = Buffer.alloc(KEY_INDEX_ENTRY_SIZE);
     const words = new Int32Array(ENTRY_WORDS);
     return {
