@@ -21,6 +21,9 @@ export const FIGURES = {
   latencyP99: { label: 'latency p99 at 5k/s', unit: 'ms', higherIsBetter: false },
   latencyP999: { label: 'latency p99.9 at 5k/s', unit: 'ms', higherIsBetter: false },
   latencyMax: { label: 'latency max at 5k/s', unit: 'ms', higherIsBetter: false },
+  /** Not the broker's: the disk's floor under any synced acknowledgement, sampled before the latency phase. */
+  diskSyncP50: { label: 'disk floor: 1 KiB write + fdatasync p50', unit: 'ms', higherIsBetter: false },
+  diskSyncP99: { label: 'disk floor: 1 KiB write + fdatasync p99', unit: 'ms', higherIsBetter: false },
   probeP99Batch: { label: 'broker answer p99 to a probe, batch', unit: 'ms', higherIsBetter: false },
   probeMaxBatch: { label: 'broker answer max to a probe, batch', unit: 'ms', higherIsBetter: false },
   probeP99Pipelined: { label: 'broker answer p99 to a probe, pipelined', unit: 'ms', higherIsBetter: false },
@@ -39,8 +42,8 @@ export const FIGURES = {
   duplicates: { label: 'duplicates (all phases)', unit: '', higherIsBetter: false },
 } as const;
 export type FigureName = keyof typeof FIGURES;
-/** Counts, not rates: no ratio between brokers. */
-const COUNTS: readonly FigureName[] = ['lostAcknowledged', 'failedSends', 'lost', 'duplicates'];
+/** Counts, and the disk's own figures: no ratio between brokers. */
+const NO_RATIO: readonly FigureName[] = ['lostAcknowledged', 'failedSends', 'lost', 'duplicates', 'diskSyncP50', 'diskSyncP99'];
 
 /** The targets for FerryMQ on a 2-core box. */
 export const TARGETS: Partial<Record<FigureName, Record<FlushMode, number>>> = {
@@ -114,7 +117,7 @@ export function summarize(runs: readonly HeadlineRun[]): { summaries: SummaryLin
       }
       const ferry = medians.get('ferrymq');
       const rocket = medians.get('rocketmq');
-      if (ferry !== undefined && rocket !== undefined && !COUNTS.includes(figure)) {
+      if (ferry !== undefined && rocket !== undefined && !NO_RATIO.includes(figure)) {
         ratios.push({ type: 'ratio', flush, figure, label: FIGURES[figure].label, ratio: ferry / rocket });
       }
     }

@@ -15,6 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compileBenchProcesses } from './build.js';
+import { probeDiskSync } from './disk-probe.js';
 import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
 import { summarizeProfiles } from './profile.js';
 import { formatMarkdown, formatSummary, summarize, type HeadlineRun } from './report.js';
@@ -105,6 +106,8 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
           // covers the fixed-rate phase, where an overloaded broker holds queued requests.
           const rssAfterBatch = peakRssMiB(target.brokerPid);
           const pipelined = await runWorkload(target, specs.pipelined, runner);
+          // The disk's floor for a synced acknowledgement, sampled now, next to the latency it bounds.
+          const disk = probeDiskSync();
           const latency = await runWorkload(target, specs.latency, runner);
           const rss = peakRssMiB(target.brokerPid);
           const context = { broker, flush, run };
@@ -119,6 +122,8 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
             latencyP99: l?.p99,
             latencyP999: l?.p999,
             latencyMax: l?.max,
+            diskSyncP50: disk.p50,
+            diskSyncP99: disk.p99,
             probeP99Batch: batch.brokerResponsiveness.p99,
             probeMaxBatch: batch.brokerResponsiveness.max,
             probeP99Pipelined: pipelined.brokerResponsiveness.p99,
@@ -137,7 +142,7 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
           };
           emit({ type: 'headline', ...context, figures, loadAverage1m: loadavg()[0] });
           results.push({ broker, flush, run, figures });
-          runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch.toFixed(1)}/${figures.brokerCpuPipelined.toFixed(1)} us/msg, acknowledged-lost ${figures.lostAcknowledged}, failed sends ${figures.failedSends}, undelivered ${figures.lost}, dup ${figures.duplicates}`);
+          runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms (disk write+fdatasync p50 ${disk.p50.toFixed(3)}, p99 ${disk.p99.toFixed(3)} ms), RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch.toFixed(1)}/${figures.brokerCpuPipelined.toFixed(1)} us/msg, acknowledged-lost ${figures.lostAcknowledged}, failed sends ${figures.failedSends}, undelivered ${figures.lost}, dup ${figures.duplicates}`);
           if (run === 1) {
             const name = `${broker === 'ferrymq' ? 'FerryMQ' : 'RocketMQ'} ${flush === 'SYNC_FLUSH' ? 'sync' : 'async'}`;
             chart.throughput.push({ label: `${name} produce (batch)`, timelines: batch.produced, originNs: batch.firstSendNs, dashed: true });

@@ -1,5 +1,6 @@
 /**
- * Storage benchmark (not a test): `npx tsx bench/storage.bench.ts [--seconds 2] [--runs 3] [--only SYNC]`.
+ * Storage benchmark (not a test):
+ * `npx tsx bench/storage.bench.ts [--seconds 2] [--runs 3] [--only SYNC] [--queues 1] [--appenders 256]`.
  * Appends 1 KiB records in SYNC_FLUSH and ASYNC_FLUSH modes with 1, 16 and 256 concurrent appenders
  * spread over 1 and 16 queues, then reads one queue back; SYNC cases also run a bare group-commit
  * loop of the same shape as the disk ceiling. Prints one JSON line per case (median of
@@ -25,6 +26,8 @@ const seconds = Number(option('seconds', '2'));
 const runs = Number(option('runs', '3'));
 const only = option('only', '');
 const dataRoot = option('dir', tmpdir());
+const onlyQueues = option('queues', '');
+const onlyAppenders = option('appenders', '');
 
 const BODY = Buffer.alloc(1024, 'x');
 const PROPERTIES = 'TAGS\x01TagA\x02KEYS\x01bench\x02';
@@ -34,6 +37,8 @@ interface CaseResult {
   appenders: number;
   queues: number;
   appendsPerSec: number;
+  /** Process CPU time (user + system, all threads) per append while appending. */
+  cpuUsPerAppend: number;
   /** SYNC_FLUSH: the bare group-commit loop of the same shape, measured right before. */
   bareSyncPerSec?: number;
   p50Ms: number;
@@ -69,6 +74,7 @@ async function runCase(mode: FlushMode, appenders: number, queues: number): Prom
     await Promise.all(Array.from({ length: queues }, (_, q) => store.append(message(q))));
     const latencies: number[] = [];
     let count = 0;
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const deadline = started + seconds * 1000;
     await Promise.all(
@@ -84,6 +90,7 @@ async function runCase(mode: FlushMode, appenders: number, queues: number): Prom
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     const sorted = Float64Array.from(latencies).sort();
 
     // Read queue 0 back from the start, 32 records per read, as a consumer pulls.
@@ -104,6 +111,7 @@ async function runCase(mode: FlushMode, appenders: number, queues: number): Prom
       appenders,
       queues,
       appendsPerSec: Math.round(count / elapsed),
+      cpuUsPerAppend: Number(((cpu.user + cpu.system) / count).toFixed(2)),
       p50Ms: Number(percentile(sorted, 0.5).toFixed(2)),
       p99Ms: Number(percentile(sorted, 0.99).toFixed(2)),
       readMsgsPerSec: Math.round(messages / readElapsed),
@@ -168,7 +176,9 @@ const summary: CaseResult[] = [];
 for (const mode of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
   if (only && !mode.startsWith(only)) continue;
   for (const queues of [1, 16]) {
+    if (onlyQueues && Number(onlyQueues) !== queues) continue;
     for (const appenders of [1, 16, 256]) {
+      if (onlyAppenders && Number(onlyAppenders) !== appenders) continue;
       const results: CaseResult[] = [];
       const bare: number[] = [];
       for (let r = 0; r < runs; r++) {
@@ -181,6 +191,7 @@ for (const mode of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
         appenders,
         queues,
         appendsPerSec: pick('appendsPerSec'),
+        cpuUsPerAppend: pick('cpuUsPerAppend'),
         ...(bare.length > 0 ? { bareSyncPerSec: median(bare) } : {}),
         p50Ms: pick('p50Ms'),
         p99Ms: pick('p99Ms'),
@@ -193,10 +204,10 @@ for (const mode of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
   }
 }
 
-console.log('\nmode         queues appenders   appends/s  bare sync/s   p50 ms   p99 ms   read msg/s   read MB/s');
+console.log('\nmode         queues appenders   appends/s  cpu us/append  bare sync/s   p50 ms   p99 ms   read msg/s   read MB/s');
 for (const r of summary) {
   console.log(
-    `${r.mode.padEnd(12)} ${String(r.queues).padStart(6)} ${String(r.appenders).padStart(9)} ${String(r.appendsPerSec).padStart(11)} ${String(r.bareSyncPerSec ?? '-').padStart(12)} ${r.p50Ms
+    `${r.mode.padEnd(12)} ${String(r.queues).padStart(6)} ${String(r.appenders).padStart(9)} ${String(r.appendsPerSec).padStart(11)} ${r.cpuUsPerAppend.toFixed(2).padStart(14)} ${String(r.bareSyncPerSec ?? '-').padStart(12)} ${r.p50Ms
       .toFixed(2)
       .padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.readMsgsPerSec).padStart(12)} ${r.readMBPerSec.toFixed(1).padStart(11)}`,
   );

@@ -3,7 +3,6 @@
  * came on. Handlers are `(ctx, request) => response | null` (null = nothing to answer).
  */
 import type { Logger } from 'pino';
-import type { PropertyMap } from '../protocol/properties.js';
 import type { RemotingCommand } from '../protocol/remoting-command.js';
 import type { Clock } from '../storage/clock.js';
 import type { MessageStoreApi, MessageToAppend } from '../storage/types.js';
@@ -15,13 +14,15 @@ import type { DelayDeliveryService } from './delay/delay-delivery-service.js';
 import type { PullHoldService } from './pull-hold-service.js';
 import type { QueueLockService } from './queue-lock-service.js';
 import type { TopicConfigManager } from './topic-config-manager.js';
+import type { PropertyView } from './handlers/put-message.js';
 import type { TransactionCheckService } from './transaction/transaction-check-service.js';
 
 /**
  * A step of the send path between building a message and appending it. It may rewrite the message
  * (e.g. the delay queue of issue #7 parks a `DELAY` message on its schedule topic) or return it as is.
+ * `properties` is a view of `message.properties`: ask for the map only on the rare path, it costs a decode.
  */
-export type PutMessageHook = (message: MessageToAppend, properties: Readonly<PropertyMap>) => MessageToAppend;
+export type PutMessageHook = (message: MessageToAppend, properties: PropertyView) => MessageToAppend;
 
 export interface BrokerContext {
   readonly config: BrokerConfig;

@@ -2,7 +2,11 @@
  * Committed consumer offsets, kept in memory over the MetaStore.
  *
  * Durability rules:
- * - `commit(..., { durable: true })` (UPDATE_CONSUMER_OFFSET) is in SQLite before it returns.
+ * - `commit(..., { durable: true })` is in SQLite before it returns.
+ * - `commitDurably` (UPDATE_CONSUMER_OFFSET) is in SQLite when its promise resolves: the commits of
+ *   one turn of the event loop (a client persists all its queues at once) share one transaction, on
+ *   the next turn, instead of one synced SQLite commit each. If that write fails, the entries stay
+ *   dirty for the flush loop and the promise rejects.
  * - `commit(..., { durable: false })` (the offset piggybacked on a pull) only marks the entry dirty;
  *   a flush loop writes every dirty entry in one transaction each `flushIntervalMs`, and
  *   `shutdown()` writes the rest. A crash can lose at most the last interval of piggybacked
@@ -39,6 +43,8 @@ export class ConsumerOffsetManager {
   private readonly logger: Logger;
   private stopped = false;
   private regressionCount = 0;
+  /** The write that `commitDurably` callers of this turn wait for. */
+  private pendingWrite: Promise<void> | undefined;
 
   constructor(
     private readonly meta: MetaStoreApi,
@@ -84,13 +90,8 @@ export class ConsumerOffsetManager {
   commit(group: string, topic: string, queueId: number, offset: number, opts: { durable: boolean }): boolean {
     if (typeof offset === 'number' && offset < 0) return false;
     const entry = { group, topic, queueId, offset };
-    checkOffsetEntry(entry, 'commit');
     const key = entryKey(group, topic, queueId);
-    const current = this.query(group, topic, queueId);
-    if (current !== undefined && offset < current) {
-      this.regressionCount++;
-      this.logger.info({ group, topic, queueId, offset, current }, 'consumer offset moved backwards');
-    }
+    const current = this.checkCommit(entry);
     if (opts.durable || this.stopped) {
       // Already in SQLite with this value: skip the write (clients re-send unchanged offsets every 5 s).
       if (current === offset && !this.dirty.has(key)) return true;
@@ -101,6 +102,47 @@ export class ConsumerOffsetManager {
     }
     this.remember(group, topic, queueId, offset);
     return true;
+  }
+
+  /**
+   * `commit` that resolves once the offset is in SQLite (false: ignored, negative). Visible to
+   * `query` at once, like a piggybacked commit.
+   */
+  commitDurably(group: string, topic: string, queueId: number, offset: number): Promise<boolean> {
+    if (this.stopped || (typeof offset === 'number' && offset < 0)) {
+      return Promise.resolve(this.commit(group, topic, queueId, offset, { durable: true }));
+    }
+    const entry = { group, topic, queueId, offset };
+    const key = entryKey(group, topic, queueId);
+    const current = this.checkCommit(entry);
+    // Already in SQLite with this value: nothing to write (clients re-send unchanged offsets every 5 s).
+    if (current === offset && !this.dirty.has(key)) return Promise.resolve(true);
+    this.dirty.set(key, entry);
+    this.remember(group, topic, queueId, offset);
+    this.pendingWrite ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.pendingWrite = undefined;
+        try {
+          this.flush();
+          resolve();
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    return this.pendingWrite.then(() => true);
+  }
+
+  /** Validates a commit and logs a backwards one; returns the current offset. */
+  private checkCommit(entry: ConsumerOffsetEntry): number | undefined {
+    checkOffsetEntry(entry, 'commit');
+    const { group, topic, queueId, offset } = entry;
+    const current = this.query(group, topic, queueId);
+    if (current !== undefined && offset < current) {
+      this.regressionCount++;
+      this.logger.info({ group, topic, queueId, offset, current }, 'consumer offset moved backwards');
+    }
+    return current;
   }
 
   /** The committed offset, or undefined when the group never committed one for this queue. */

@@ -27,7 +27,16 @@ export interface TopicConfigManagerOptions {
   isGroupOnline: (group: string) => boolean;
 }
 
+/** Past this many cached group lookups (a client cycling through group names), the cache starts over. */
+const MAX_CACHED_GROUPS = 100_000;
+
 export class TopicConfigManager {
+  /**
+   * Subscription groups as stored (undefined: not stored), so a pull does not read SQLite. Exact as
+   * long as every group write goes through `putGroup`/`deleteGroup`. Topics are cached by `store.meta`.
+   */
+  private readonly groups = new Map<string, SubscriptionGroupConfig | undefined>();
+
   constructor(
     private readonly meta: MetaStoreApi,
     private readonly options: TopicConfigManagerOptions,
@@ -89,12 +98,36 @@ export class TopicConfigManager {
 
   /** A group is known when its config is stored or one of its consumers is connected. */
   isGroupKnown(group: string): boolean {
-    return this.options.isGroupOnline(group) || this.meta.getGroup(group) !== undefined;
+    return this.options.isGroupOnline(group) || this.getGroup(group) !== undefined;
+  }
+
+  /** The stored config of a group; do not modify it (it is shared). */
+  getGroup(group: string): SubscriptionGroupConfig | undefined {
+    if (this.groups.has(group)) return this.groups.get(group);
+    const config = this.meta.getGroup(group);
+    if (this.groups.size >= MAX_CACHED_GROUPS) this.groups.clear();
+    this.groups.set(group, config);
+    return config;
+  }
+
+  listGroups(): SubscriptionGroupConfig[] {
+    return this.meta.listGroups();
+  }
+
+  putGroup(config: SubscriptionGroupConfig): void {
+    this.groups.delete(config.groupName);
+    this.meta.putGroup(config);
+    this.groups.set(config.groupName, { ...config });
+  }
+
+  deleteGroup(group: string): void {
+    this.groups.delete(group);
+    this.meta.deleteGroup(group);
   }
 
   /** The group's config, created with defaults when auto-creation is on; undefined otherwise. */
   ensureGroup(group: string): SubscriptionGroupConfig | undefined {
-    const existing = this.meta.getGroup(group);
+    const existing = this.getGroup(group);
     if (existing || !this.options.autoCreateSubscriptionGroup) return existing;
     const config: SubscriptionGroupConfig = {
       groupName: group,
@@ -106,7 +139,7 @@ export class TopicConfigManager {
       whichBrokerWhenConsumeSlowly: 1,
       consumeMessageOrderly: false,
     };
-    this.meta.putGroup(config);
+    this.putGroup(config);
     return config;
   }
 }

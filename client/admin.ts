@@ -20,7 +20,7 @@ import { decodeRecords, type DecodedRecord } from '../protocol/message-codec.js'
 import { decodeOffsetMsgId } from '../protocol/message-id.js';
 import { RequestCode } from '../protocol/request-code.js';
 import { ResponseCode } from '../protocol/response-code.js';
-import { BrokerApi } from './broker-api.js';
+import { BrokerApi, type HeaderFormat } from './broker-api.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { RemotingClient } from './remoting-client.js';
 
@@ -30,6 +30,8 @@ export interface AdminClientOptions {
   address: string;
   /** Per-request timeout. Default 5000. */
   requestTimeoutMs?: number;
+  /** Request header serialization, as for producers and consumers. Default `ROCKETMQ` (binary). */
+  headerFormat?: HeaderFormat;
   logger?: Logger;
 }
 
@@ -69,7 +71,7 @@ export class AdminClient {
     const timeoutMs = (this.timeoutMs = options.requestTimeoutMs ?? 5_000);
     // One attempt: an operator wants "cannot connect" now, not after a backoff series.
     this.remoting = new RemotingClient({ requestTimeoutMs: timeoutMs, connectTimeoutMs: timeoutMs, connectRetries: 0, logger: options.logger ?? defaultLogger() });
-    this.api = new BrokerApi(this.remoting, timeoutMs);
+    this.api = new BrokerApi(this.remoting, timeoutMs, options.headerFormat);
   }
 
   close(): void {

@@ -6,7 +6,7 @@ import { localIPv4 } from '../protocol/message-id.js';
 import { createResponse, type RemotingCommand } from '../protocol/remoting-command.js';
 import { RequestCode } from '../protocol/request-code.js';
 import { ResponseCode } from '../protocol/response-code.js';
-import { BrokerApi } from './broker-api.js';
+import { BrokerApi, type HeaderFormat } from './broker-api.js';
 import { IntervalTask, systemClock, type Clock } from '../storage/clock.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { compareQueues, queueKey, type MessageQueue } from './message-queue.js';
@@ -30,6 +30,11 @@ export interface ClientOptions {
   routeRefreshIntervalMs?: number;
   /** Heartbeats to every broker. Default 30 s. */
   heartbeatIntervalMs?: number;
+  /**
+   * Request header serialization: `ROCKETMQ` (RocketMQ's compact binary layout, the default) or
+   * `JSON`. FerryMQ and Apache RocketMQ brokers accept both and answer in the request's format.
+   */
+  headerFormat?: HeaderFormat;
   /** Connection tuning (connect timeout, reconnect backoff, frame limit). */
   remoting?: Omit<RemotingClientOptions, 'logger' | 'requestTimeoutMs'>;
   logger?: Logger;
@@ -106,7 +111,7 @@ export class ClientInstance {
     this.clock = options.clock ?? systemClock;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 3_000;
     this.remoting = new RemotingClient({ ...options.remoting, requestTimeoutMs: this.requestTimeoutMs, logger: this.logger });
-    this.api = new BrokerApi(this.remoting, this.requestTimeoutMs);
+    this.api = new BrokerApi(this.remoting, this.requestTimeoutMs, options.headerFormat);
     const logError = (what: string) => (err: unknown) => this.logger.warn({ err }, what);
     this.routeRefresh = new IntervalTask(options.routeRefreshIntervalMs ?? 30_000, () => this.refreshAllRoutes(), this.clock, logError('route refresh failed'));
     this.heartbeats = new IntervalTask(options.heartbeatIntervalMs ?? 30_000, () => this.sendHeartbeat(), this.clock, logError('heartbeat failed'));

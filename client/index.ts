@@ -5,6 +5,7 @@ export { PullConsumer, type PullConsumerOptions, type SeekTarget } from './pull-
 export type { ConsumeFromWhere } from './start-offset.js';
 export { ConsumeStatus, type ConsumeContext, type ConsumeStats, type MessageListener, type MessageModel } from './consume-types.js';
 export type { ClientOptions } from './client-instance.js';
+export type { HeaderFormat } from './broker-api.js';
 export type { Message, ReceivedMessage } from './message.js';
 export { compareQueues, queueKey, type MessageQueue } from './message-queue.js';
 export { roundRobinSelector, shardingKeySelector, type QueueSelector } from './queue-selector.js';

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { inflateSync } from 'node:zlib';
 import { decodeRecords, MessageSysFlag, type DecodedRecord } from '../protocol/message-codec.js';
 import { MessageConst } from '../protocol/properties.js';
@@ -53,46 +54,186 @@ export function deliveryId(msg: ReceivedMessage): string {
   return `${msg.uniqKey ?? msg.originMessageId ?? msg.msgId}#${msg.reconsumeTimes}`;
 }
 
+/** What a pull answer says of the queue, added to each of its messages' properties (push consumers). */
+export interface PullOffsets {
+  minOffset: string;
+  maxOffset: string;
+}
+
 /**
  * A pulled record as the user sees it: body inflated, and for a redelivery from `%RETRY%<group>`
  * the original topic restored from RETRY_TOPIC (the queue stays the retry queue, which is where
- * its offset is committed).
+ * its offset is committed). The fields that need the properties or the msgId are computed on
+ * first read and then kept (a consumer that reads only bodies never parses properties); assigning
+ * any field replaces its value, as on a plain object.
  */
-function toReceivedMessage(record: DecodedRecord, brokerName: string, retryTopic: string | undefined): ReceivedMessage {
-  const props = record.propertyMap;
-  const compressed = (record.sysFlag & MessageSysFlag.COMPRESSED) !== 0;
-  const keys = props[MessageConst.KEYS];
-  const restored = retryTopic !== undefined && record.topic === retryTopic && props[MessageConst.RETRY_TOPIC] ? props[MessageConst.RETRY_TOPIC] : record.topic;
-  return {
-    topic: restored,
-    tags: props[MessageConst.TAGS] || undefined,
-    keys: keys ? keys.split(' ').filter(Boolean) : [],
-    body: compressed ? inflateSync(record.body) : record.body,
-    properties: props,
-    msgId: record.msgId,
-    uniqKey: props[MessageConst.UNIQ_KEY],
-    originMessageId: props[MessageConst.ORIGIN_MESSAGE_ID],
-    queue: { topic: record.topic, brokerName, queueId: record.queueId },
-    queueOffset: record.queueOffset,
-    commitLogOffset: record.physicalOffset,
-    reconsumeTimes: record.reconsumeTimes,
-    bornTimestamp: record.bornTimestamp,
-    storeTimestamp: record.storeTimestamp,
-    flag: record.flag,
-    sysFlag: record.sysFlag,
-  };
+/** A lazily read field whose value may be undefined has not been read yet. */
+const UNREAD: unique symbol = Symbol('unread');
+
+class PulledMessage implements ReceivedMessage {
+  body: Buffer;
+  queueOffset: number;
+  commitLogOffset: number;
+  reconsumeTimes: number;
+  bornTimestamp: number;
+  storeTimestamp: number;
+  flag: number;
+  sysFlag: number;
+  private readonly record: DecodedRecord;
+  private readonly brokerName: string;
+  private readonly retryTopic: string | undefined;
+  private readonly pullOffsets: PullOffsets | undefined;
+  private propertiesValue: Record<string, string> | undefined = undefined;
+  private topicValue: string | undefined = undefined;
+  private keysValue: string[] | undefined = undefined;
+  private queueValue: MessageQueue | undefined = undefined;
+  private msgIdValue: string | undefined = undefined;
+  private tagsValue: string | undefined | typeof UNREAD = UNREAD;
+  private uniqKeyValue: string | undefined | typeof UNREAD = UNREAD;
+  private originMessageIdValue: string | undefined | typeof UNREAD = UNREAD;
+
+  constructor(record: DecodedRecord, brokerName: string, retryTopic: string | undefined, pullOffsets: PullOffsets | undefined) {
+    this.record = record;
+    this.brokerName = brokerName;
+    this.retryTopic = retryTopic;
+    this.pullOffsets = pullOffsets;
+    this.body = (record.sysFlag & MessageSysFlag.COMPRESSED) !== 0 ? inflateSync(record.body) : record.body;
+    this.queueOffset = record.queueOffset;
+    this.commitLogOffset = record.physicalOffset;
+    this.reconsumeTimes = record.reconsumeTimes;
+    this.bornTimestamp = record.bornTimestamp;
+    this.storeTimestamp = record.storeTimestamp;
+    this.flag = record.flag;
+    this.sysFlag = record.sysFlag;
+  }
+
+  get properties(): Record<string, string> {
+    if (this.propertiesValue === undefined) {
+      const props = this.record.propertyMap;
+      if (this.pullOffsets) {
+        props[MessageConst.MIN_OFFSET] = this.pullOffsets.minOffset;
+        props[MessageConst.MAX_OFFSET] = this.pullOffsets.maxOffset;
+      }
+      this.propertiesValue = props;
+    }
+    return this.propertiesValue;
+  }
+
+  set properties(value: Record<string, string>) {
+    this.propertiesValue = value;
+  }
+
+  get topic(): string {
+    if (this.topicValue === undefined) {
+      const record = this.record;
+      const restored = this.retryTopic !== undefined && record.topic === this.retryTopic ? this.properties[MessageConst.RETRY_TOPIC] : undefined;
+      this.topicValue = restored || record.topic;
+    }
+    return this.topicValue;
+  }
+
+  set topic(value: string) {
+    this.topicValue = value;
+  }
+
+  get tags(): string | undefined {
+    if (this.tagsValue === UNREAD) this.tagsValue = this.properties[MessageConst.TAGS] || undefined;
+    return this.tagsValue;
+  }
+
+  set tags(value: string | undefined) {
+    this.tagsValue = value;
+  }
+
+  get keys(): string[] {
+    if (this.keysValue === undefined) {
+      const keys = this.properties[MessageConst.KEYS];
+      this.keysValue = keys ? keys.split(' ').filter(Boolean) : [];
+    }
+    return this.keysValue;
+  }
+
+  set keys(value: string[]) {
+    this.keysValue = value;
+  }
+
+  get msgId(): string {
+    return (this.msgIdValue ??= this.record.msgId);
+  }
+
+  set msgId(value: string) {
+    this.msgIdValue = value;
+  }
+
+  get uniqKey(): string | undefined {
+    if (this.uniqKeyValue === UNREAD) this.uniqKeyValue = this.properties[MessageConst.UNIQ_KEY];
+    return this.uniqKeyValue;
+  }
+
+  set uniqKey(value: string | undefined) {
+    this.uniqKeyValue = value;
+  }
+
+  get originMessageId(): string | undefined {
+    if (this.originMessageIdValue === UNREAD) this.originMessageIdValue = this.properties[MessageConst.ORIGIN_MESSAGE_ID];
+    return this.originMessageIdValue;
+  }
+
+  set originMessageId(value: string | undefined) {
+    this.originMessageIdValue = value;
+  }
+
+  get queue(): MessageQueue {
+    return (this.queueValue ??= { topic: this.record.topic, brokerName: this.brokerName, queueId: this.record.queueId });
+  }
+
+  set queue(value: MessageQueue) {
+    this.queueValue = value;
+  }
+
+  /** The fields as a plain object, in the order of `ReceivedMessage`: what JSON, logs and spreads should see. */
+  toJSON(): ReceivedMessage {
+    return {
+      topic: this.topic,
+      tags: this.tags,
+      keys: this.keys,
+      body: this.body,
+      properties: this.properties,
+      msgId: this.msgId,
+      uniqKey: this.uniqKey,
+      originMessageId: this.originMessageId,
+      queue: this.queue,
+      queueOffset: this.queueOffset,
+      commitLogOffset: this.commitLogOffset,
+      reconsumeTimes: this.reconsumeTimes,
+      bornTimestamp: this.bornTimestamp,
+      storeTimestamp: this.storeTimestamp,
+      flag: this.flag,
+      sysFlag: this.sysFlag,
+    };
+  }
+
+  [inspect.custom](): ReceivedMessage {
+    return this.toJSON();
+  }
 }
 
 /**
  * The records of a FOUND pull answer that pass the tag filter, as received messages. Everything in
  * the retry queue is kept: a redelivery carries its original tags, already filtered once.
  */
-export function receivedFromPull(body: Buffer | undefined, mq: MessageQueue, filter: TagExpression, retryTopic: string | undefined): ReceivedMessage[] {
+export function receivedFromPull(
+  body: Buffer | undefined,
+  mq: MessageQueue,
+  filter: TagExpression,
+  retryTopic: string | undefined,
+  pullOffsets?: PullOffsets,
+): ReceivedMessage[] {
   const messages: ReceivedMessage[] = [];
   if (!body) return messages;
-  const keepAll = mq.topic === retryTopic;
+  const keepAll = filter.all || mq.topic === retryTopic;
   for (const record of decodeRecords(body)) {
-    const msg = toReceivedMessage(record, mq.brokerName, retryTopic);
+    const msg = new PulledMessage(record, mq.brokerName, retryTopic, pullOffsets);
     if (keepAll || tagMatches(filter, msg.tags)) messages.push(msg);
   }
   return messages;

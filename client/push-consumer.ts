@@ -398,13 +398,8 @@ export class PushConsumer {
         if (pq.dropped || !this.running) break;
         switch (result.status) {
           case PullStatus.FOUND: {
-            const messages = receivedFromPull(result.body, mq, sub.parsed, retryTopic);
-            const minOffset = String(result.minOffset);
-            const maxOffset = String(result.maxOffset);
-            for (const msg of messages) {
-              msg.properties[MessageConst.MIN_OFFSET] = minOffset;
-              msg.properties[MessageConst.MAX_OFFSET] = maxOffset;
-            }
+            const pullOffsets = { minOffset: String(result.minOffset), maxOffset: String(result.maxOffset) };
+            const messages = receivedFromPull(result.body, mq, sub.parsed, retryTopic, pullOffsets);
             next = result.nextBeginOffset;
             if (pq.add(messages) > 0) {
               if (this.orderly) this.orderly.submit(pq, mq);

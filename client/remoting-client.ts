@@ -10,8 +10,8 @@ import { retry, type BackoffOptions } from './retry.js';
 /**
  * One long-lived TCP connection per broker or name-server address, shared by every producer and
  * consumer of a client instance. Requests are matched to responses by opaque; each request has its
- * own timer, and a timeout fails only that request (the connection and the other calls on it live
- * on). Broker-initiated requests go to the handler registered for their code; unknown ones are
+ * own deadline, and a timeout fails only that request (the connection and the other calls on it
+ * live on). Broker-initiated requests go to the handler registered for their code; unknown ones are
  * answered with REQUEST_CODE_NOT_SUPPORTED.
  */
 
@@ -32,11 +32,73 @@ export type RequestHandler = (request: RemotingCommand, address: string) => Prom
 interface Pending {
   resolve(cmd: RemotingCommand): void;
   reject(error: Error): void;
-  timer: NodeJS.Timeout;
+  /** `performance.now()` time after which the request fails with a timeout. */
+  deadline: number;
+  code: number;
+  timeoutMs: number;
+}
+
+/**
+ * One connection's requests in flight. A single timer is armed for the earliest deadline, not one
+ * per request: a request answered in time costs no timer work. When it fires, every request past
+ * its deadline fails and the timer is re-armed for the earliest one left.
+ */
+class PendingRequests {
+  private readonly byOpaque = new Map<number, Pending>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly address: string) {}
+
+  add(opaque: number, pending: Pending): void {
+    this.byOpaque.set(opaque, pending);
+    if (pending.deadline < this.timerAt) this.arm(pending.deadline);
+  }
+
+  /** Removes and returns the request with this opaque, if it is still waiting. */
+  take(opaque: number): Pending | undefined {
+    const pending = this.byOpaque.get(opaque);
+    if (pending) this.byOpaque.delete(opaque);
+    return pending;
+  }
+
+  /** Fails every waiting request with `error` and stops the timer. */
+  failAll(error: () => Error): void {
+    this.disarm();
+    const all = [...this.byOpaque.values()];
+    this.byOpaque.clear();
+    for (const pending of all) pending.reject(error());
+  }
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(at - performance.now())));
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [opaque, pending] of this.byOpaque) {
+      if (pending.deadline <= now) {
+        this.byOpaque.delete(opaque);
+        pending.reject(new RequestTimeoutError(opaque, pending.code, pending.timeoutMs, this.address));
+      } else if (pending.deadline < next) next = pending.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.arm(next);
+  }
 }
 
 class Connection {
-  readonly pending = new Map<number, Pending>();
+  readonly pending: PendingRequests;
   private readonly decoder: FrameDecoder;
   closed = false;
 
@@ -47,6 +109,7 @@ class Connection {
     private readonly onCommand: (cmd: RemotingCommand, conn: Connection) => void,
     private readonly onClose: (conn: Connection, cause?: Error) => void,
   ) {
+    this.pending = new PendingRequests(address);
     this.decoder = new FrameDecoder({ maxFrameSize });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
@@ -74,11 +137,7 @@ class Connection {
     if (this.closed) return;
     this.closed = true;
     this.socket.destroy();
-    for (const [opaque, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(new ConnectionClosedError(this.address, { cause }));
-      this.pending.delete(opaque);
-    }
+    this.pending.failAll(() => new ConnectionClosedError(this.address, { cause }));
     this.onClose(this, cause);
   }
 }
@@ -119,16 +178,11 @@ export class RemotingClient {
 
   private exchange(conn: Connection, address: string, request: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
     return new Promise<RemotingCommand>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        conn.pending.delete(request.opaque);
-        reject(new RequestTimeoutError(request.opaque, request.code, timeoutMs, address));
-      }, timeoutMs);
-      conn.pending.set(request.opaque, { resolve, reject, timer });
+      conn.pending.add(request.opaque, { resolve, reject, deadline: performance.now() + timeoutMs, code: request.code, timeoutMs });
       try {
         conn.write(request);
       } catch (error) {
-        clearTimeout(timer);
-        conn.pending.delete(request.opaque);
+        conn.pending.take(request.opaque);
         reject(error as Error);
       }
     });
@@ -197,13 +251,11 @@ export class RemotingClient {
 
   private dispatch(cmd: RemotingCommand, conn: Connection): void {
     if (isResponse(cmd)) {
-      const pending = conn.pending.get(cmd.opaque);
+      const pending = conn.pending.take(cmd.opaque);
       if (!pending) {
         this.logger.debug({ address: conn.address, opaque: cmd.opaque }, 'response for no pending request (timed out?)');
         return;
       }
-      conn.pending.delete(cmd.opaque);
-      clearTimeout(pending.timer);
       pending.resolve(cmd);
       return;
     }

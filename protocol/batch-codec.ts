@@ -25,31 +25,36 @@ export interface BatchEntry {
 const FIXED_SIZE = 4 + 4 + 4 + 4 + 4 + 2;
 const MAX_PROPERTIES_BYTES = 0x7fff;
 
-/** Encodes entries into one body; throws `InvalidArgumentError` when properties exceed 32767 bytes. */
+/**
+ * Encodes entries into one body; throws `InvalidArgumentError` when properties exceed 32767 bytes.
+ * One pass: the buffer is sized for the worst case (3 UTF-8 bytes per UTF-16 unit of properties),
+ * each properties string is written once and its length and the entry size filled in after it.
+ */
 export function encodeBatchBody(entries: readonly BatchEntry[]): Buffer {
-  const propertyLengths = entries.map((entry, i) => {
-    const length = Buffer.byteLength(entry.properties, 'utf8');
-    if (length > MAX_PROPERTIES_BYTES) {
-      throw new InvalidArgumentError(`batch message ${i}: properties are ${length} bytes, the limit is ${MAX_PROPERTIES_BYTES}`);
-    }
-    return length;
-  });
-  let total = 0;
-  entries.forEach((entry, i) => (total += FIXED_SIZE + entry.body.length + propertyLengths[i]!));
-  const out = Buffer.allocUnsafe(total);
+  let bound = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    bound += FIXED_SIZE + entry.body.length + 3 * entry.properties.length;
+  }
+  const out = Buffer.allocUnsafe(bound);
   let pos = 0;
-  entries.forEach((entry, i) => {
-    const propertiesLength = propertyLengths[i]!;
-    pos = out.writeInt32BE(FIXED_SIZE + entry.body.length + propertiesLength, pos);
-    pos = out.writeInt32BE(0, pos);
-    pos = out.writeInt32BE(0, pos);
-    pos = out.writeInt32BE(entry.flag | 0, pos);
-    pos = out.writeInt32BE(entry.body.length, pos);
-    pos += entry.body.copy(out, pos);
-    pos = out.writeInt16BE(propertiesLength, pos);
-    pos += out.write(entry.properties, pos, propertiesLength, 'utf8');
-  });
-  return out;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    const start = pos;
+    out.writeInt32BE(0, pos + 4);
+    out.writeInt32BE(0, pos + 8);
+    out.writeInt32BE(entry.flag | 0, pos + 12);
+    out.writeInt32BE(entry.body.length, pos + 16);
+    pos += 20 + entry.body.copy(out, pos + 20);
+    const propertiesLength = entry.properties.length === 0 ? 0 : out.write(entry.properties, pos + 2, 'utf8');
+    if (propertiesLength > MAX_PROPERTIES_BYTES) {
+      throw new InvalidArgumentError(`batch message ${i}: properties are ${propertiesLength} bytes, the limit is ${MAX_PROPERTIES_BYTES}`);
+    }
+    out.writeInt16BE(propertiesLength, pos);
+    pos += 2 + propertiesLength;
+    out.writeInt32BE(pos - start, start);
+  }
+  return pos === bound ? out : out.subarray(0, pos);
 }
 
 /**

@@ -138,6 +138,8 @@ function decodeJsonExtFields(value: unknown): Record<string, string> {
 }
 
 const BINARY_FIXED = 2 + 1 + 2 + 4 + 4 + 4 + 4;
+/** Strings up to this many UTF-16 units are measured and copied in JS: cheaper than a call into C++. */
+const SHORT_STRING = 32;
 
 /**
  * The binary header, written after `reserve` bytes left for the caller (the frame prefix), so a
@@ -145,15 +147,14 @@ const BINARY_FIXED = 2 + 1 + 2 + 4 + 4 + 4 + 4;
  */
 export function encodeBinaryHeader(cmd: CommandHeader, reserve = 0): Buffer {
   const remark = cmd.remark === undefined || cmd.remark === null ? undefined : cmd.remark;
-  const remarkLen = remark === undefined ? 0 : Buffer.byteLength(remark, 'utf8');
-  const entries: string[] = [];
+  const remarkLen = remark === undefined ? 0 : utf8Length(remark);
+  const fields = cmd.extFields;
+  const keys = Object.keys(fields);
   let extLen = 0;
-  for (const key of Object.keys(cmd.extFields)) {
-    const value = cmd.extFields[key];
+  for (const key of keys) {
+    const value: unknown = fields[key];
     if (value === undefined || value === null) continue;
-    const text = String(value);
-    entries.push(key, text);
-    extLen += 2 + Buffer.byteLength(key, 'utf8') + 4 + Buffer.byteLength(text, 'utf8');
+    extLen += 2 + utf8Length(key) + 4 + utf8Length(typeof value === 'string' ? value : String(value));
   }
   const out = Buffer.allocUnsafe(reserve + BINARY_FIXED + remarkLen + extLen);
   let pos = out.writeInt16BE((cmd.code << 16) >> 16, reserve);
@@ -162,43 +163,91 @@ export function encodeBinaryHeader(cmd: CommandHeader, reserve = 0): Buffer {
   pos = out.writeInt32BE(cmd.opaque | 0, pos);
   pos = out.writeInt32BE(cmd.flag | 0, pos);
   pos = out.writeInt32BE(remarkLen, pos);
-  if (remark !== undefined) pos += out.write(remark, pos, 'utf8');
+  if (remark !== undefined) pos = writeUtf8(out, pos, remark, remarkLen);
   pos = out.writeInt32BE(extLen, pos);
-  for (let i = 0; i < entries.length; i += 2) {
-    pos = writeString(out, pos, entries[i]!, 2);
-    pos = writeString(out, pos, entries[i + 1]!, 4);
+  for (const key of keys) {
+    const value: unknown = fields[key];
+    if (value === undefined || value === null) continue;
+    const text = typeof value === 'string' ? value : String(value);
+    const keyLen = utf8Length(key);
+    pos = writeUtf8(out, out.writeInt16BE(keyLen, pos), key, keyLen);
+    const textLen = utf8Length(text);
+    pos = writeUtf8(out, out.writeInt32BE(textLen, pos), text, textLen);
   }
   return out;
 }
 
-/** A length field of `lengthBytes` (2 or 4), then the UTF-8 bytes; returns the position after. */
-function writeString(out: Buffer, pos: number, text: string, lengthBytes: 2 | 4): number {
-  const start = pos + lengthBytes;
-  const length = out.write(text, start, 'utf8');
-  if (lengthBytes === 2) out.writeInt16BE(length, pos);
-  else out.writeInt32BE(length, pos);
-  return start + length;
+function utf8Length(text: string): number {
+  if (text.length > SHORT_STRING) return Buffer.byteLength(text, 'utf8');
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, 'utf8');
+  return text.length;
+}
+
+/** Writes `text` (`byteLength` UTF-8 bytes, from `utf8Length`) at `pos`; returns the position after. */
+function writeUtf8(out: Buffer, pos: number, text: string, byteLength: number): number {
+  if (byteLength === text.length && byteLength <= SHORT_STRING) {
+    // Equal lengths: every unit is ASCII (anything else takes 2+ bytes per unit).
+    for (let i = 0; i < byteLength; i++) out[pos + i] = text.charCodeAt(i);
+    return pos + byteLength;
+  }
+  return pos + out.write(text, pos, 'utf8');
+}
+
+/**
+ * Field names recur in every header: a short ASCII one is looked up here by a hash of its bytes
+ * instead of being decoded again. A slot holds the last name that hashed to it.
+ */
+const internedNames: (string | undefined)[] = new Array<string | undefined>(1024).fill(undefined);
+
+function decodeName(bytes: Buffer, start: number, end: number): string {
+  const length = end - start;
+  if (length > SHORT_STRING) return bytes.toString('utf8', start, end);
+  let hash = length;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c >= 0x80) return bytes.toString('utf8', start, end);
+    hash = (Math.imul(hash, 31) + c) | 0;
+  }
+  const slot = hash & (internedNames.length - 1);
+  const cached = internedNames[slot];
+  if (cached !== undefined && cached.length === length) {
+    let i = 0;
+    while (i < length && cached.charCodeAt(i) === bytes[start + i]) i++;
+    if (i === length) return cached;
+  }
+  const name = bytes.toString('latin1', start, end);
+  internedNames[slot] = name;
+  return name;
+}
+
+function int32(bytes: Buffer, pos: number): number {
+  return (bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!;
+}
+
+function int16(bytes: Buffer, pos: number): number {
+  return (((bytes[pos]! << 8) | bytes[pos + 1]!) << 16) >> 16;
 }
 
 export function decodeBinaryHeader(bytes: Buffer): CommandHeader {
   if (bytes.length < BINARY_FIXED) {
     throw new FrameError(`binary header is ${bytes.length} bytes, shorter than the ${BINARY_FIXED}-byte minimum`);
   }
-  const code = bytes.readInt16BE(0);
-  const language = languageName(bytes.readInt8(2));
-  const version = bytes.readInt16BE(3);
-  const opaque = bytes.readInt32BE(5);
-  const flag = bytes.readInt32BE(9);
+  const code = int16(bytes, 0);
+  const language = languageName((bytes[2]! << 24) >> 24);
+  const version = int16(bytes, 3);
+  const opaque = int32(bytes, 5);
+  const flag = int32(bytes, 9);
   let pos = 13;
-  const remarkLen = bytes.readInt32BE(pos);
+  const remarkLen = int32(bytes, pos);
   pos += 4;
   if (remarkLen < 0 || remarkLen > bytes.length - pos - 4) {
     throw new FrameError(`binary header remark length ${remarkLen} runs past the header`);
   }
-  const header: CommandHeader = { code, language, version, opaque, flag, extFields: {} };
+  const extFields: Record<string, string> = {};
+  const header: CommandHeader = { code, language, version, opaque, flag, extFields };
   if (remarkLen > 0) header.remark = bytes.toString('utf8', pos, pos + remarkLen);
   pos += remarkLen;
-  const extLen = bytes.readInt32BE(pos);
+  const extLen = int32(bytes, pos);
   pos += 4;
   if (extLen < 0 || extLen !== bytes.length - pos) {
     throw new FrameError(`binary header extFields length ${extLen} does not match the ${bytes.length - pos} bytes left`);
@@ -206,15 +255,15 @@ export function decodeBinaryHeader(bytes: Buffer): CommandHeader {
   const end = pos + extLen;
   while (pos < end) {
     if (end - pos < 2) throw new FrameError('binary header extFields: truncated key length');
-    const keyLen = bytes.readInt16BE(pos);
+    const keyLen = int16(bytes, pos);
     pos += 2;
     if (keyLen < 0 || end - pos < keyLen + 4) throw new FrameError('binary header extFields: key runs past the end');
-    const key = bytes.toString('utf8', pos, pos + keyLen);
+    const key = decodeName(bytes, pos, pos + keyLen);
     pos += keyLen;
-    const valLen = bytes.readInt32BE(pos);
+    const valLen = int32(bytes, pos);
     pos += 4;
     if (valLen < 0 || end - pos < valLen) throw new FrameError(`binary header extFields: value of "${key}" runs past the end`);
-    header.extFields[key] = bytes.toString('utf8', pos, pos + valLen);
+    extFields[key] = valLen === 0 ? '' : bytes.toString('utf8', pos, pos + valLen);
     pos += valLen;
   }
   return header;

@@ -104,6 +104,14 @@ export interface RecordFields {
   bodyCrc?: number;
 }
 
+/** What an encoder may add to `RecordFields`. */
+export interface EncodeFields extends RecordFields {
+  /** The UTF-8 size of `properties`, when the caller has it already. */
+  propertiesBytes?: number;
+  /** Bytes stored right after `properties`, as part of the properties field (e.g. a property the store adds). */
+  propertiesSuffix?: Buffer;
+}
+
 export interface DecodedRecord extends Required<Omit<RecordFields, 'bodyCrc'>> {
   totalSize: number;
   bodyCrc: number;
@@ -115,8 +123,28 @@ export interface DecodedRecord extends Required<Omit<RecordFields, 'bodyCrc'>> {
 
 const LOOPBACK: [number, number, number, number] = [127, 0, 0, 1];
 
+/** The last two hosts parsed: a store encodes the same store host, and often the same born host, again and again. */
+const hostCache: { ip: string; bytes: readonly number[] }[] = [
+  { ip: '127.0.0.1', bytes: LOOPBACK },
+  { ip: '127.0.0.1', bytes: LOOPBACK },
+];
+let hostCacheNext = 0;
+
+function hostBytes(ip: string): readonly number[] {
+  if (hostCache[0].ip === ip) return hostCache[0].bytes;
+  if (hostCache[1].ip === ip) return hostCache[1].bytes;
+  const entry = { ip, bytes: ipv4Bytes(ip) ?? LOOPBACK };
+  hostCache[hostCacheNext] = entry;
+  hostCacheNext ^= 1;
+  return entry.bytes;
+}
+
+function checkOffsetField(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${name} must be a non-negative safe integer, got ${v}`);
+}
+
 function writeHost(buf: Buffer, pos: number, host: SocketAddress): void {
-  const ip = ipv4Bytes(host.ip) ?? LOOPBACK;
+  const ip = hostBytes(host.ip);
   buf[pos] = ip[0];
   buf[pos + 1] = ip[1];
   buf[pos + 2] = ip[2];
@@ -128,11 +156,13 @@ function writeHost(buf: Buffer, pos: number, host: SocketAddress): void {
  * Encodes a record into `target` at `offset` (returns the bytes written) or, without a target, into
  * a new Buffer (returned). Throws `InvalidArgumentError` when a field does not fit its slot.
  */
-export function encodeRecord(fields: RecordFields): Buffer;
-export function encodeRecord(fields: RecordFields, target: Buffer, offset?: number): number;
-export function encodeRecord(fields: RecordFields, target?: Buffer, offset = 0): number | Buffer {
+export function encodeRecord(fields: EncodeFields): Buffer;
+export function encodeRecord(fields: EncodeFields, target: Buffer, offset?: number): number;
+export function encodeRecord(fields: EncodeFields, target?: Buffer, offset = 0): number | Buffer {
   const topicLen = Buffer.byteLength(fields.topic, 'utf8');
-  const propsLen = Buffer.byteLength(fields.properties, 'utf8');
+  const suffix = fields.propertiesSuffix;
+  const givenLen = fields.propertiesBytes ?? Buffer.byteLength(fields.properties, 'utf8');
+  const propsLen = suffix ? givenLen + suffix.length : givenLen;
   if (topicLen === 0 || topicLen > MAX_TOPIC_BYTES) {
     throw new InvalidArgumentError(`topic must be 1..${MAX_TOPIC_BYTES} bytes, got ${topicLen}`);
   }
@@ -141,10 +171,10 @@ export function encodeRecord(fields: RecordFields, target?: Buffer, offset = 0):
   }
   const size = recordSize(fields.body.length, topicLen, propsLen);
   if (size > 0x7fffffff) throw new InvalidArgumentError(`record of ${size} bytes exceeds the int32 size field`);
-  for (const key of ['queueOffset', 'physicalOffset', 'bornTimestamp', 'storeTimestamp'] as const) {
-    const v = fields[key];
-    if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${key} must be a non-negative safe integer, got ${v}`);
-  }
+  checkOffsetField('queueOffset', fields.queueOffset);
+  checkOffsetField('physicalOffset', fields.physicalOffset);
+  checkOffsetField('bornTimestamp', fields.bornTimestamp);
+  checkOffsetField('storeTimestamp', fields.storeTimestamp);
   const buf = target ?? Buffer.allocUnsafe(size);
   if (offset < 0 || offset + size > buf.length) {
     throw new InvalidArgumentError(`record of ${size} bytes does not fit at ${offset} in a ${buf.length}-byte buffer`);
@@ -171,7 +201,8 @@ export function encodeRecord(fields: RecordFields, target?: Buffer, offset = 0):
   pos += buf.write(fields.topic, pos, 'utf8');
   buf.writeUInt16BE(propsLen, pos);
   pos += 2;
-  if (propsLen > 0) buf.write(fields.properties, pos, 'utf8');
+  if (givenLen > 0) pos += buf.write(fields.properties, pos, 'utf8');
+  if (suffix) suffix.copy(buf, pos);
   return target ? size : buf;
 }
 
@@ -180,8 +211,14 @@ export type RecordCheck =
   | { status: 'INCOMPLETE'; ok: false; reason: string; size?: number }
   | { status: 'CORRUPT'; ok: false; reason: string };
 
-function corrupt(reason: string): RecordCheck {
+type RecordFailure = Extract<RecordCheck, { ok: false }>;
+
+function corrupt(reason: string): RecordFailure {
   return { status: 'CORRUPT', ok: false, reason };
+}
+
+function incomplete(size: number, avail: number): RecordFailure {
+  return { status: 'INCOMPLETE', ok: false, size, reason: `record of ${size} bytes, only ${avail} available` };
 }
 
 /**
@@ -197,47 +234,58 @@ export function checkRecord(
   available = buf.length - offset,
   maxRecordSize = DEFAULT_MAX_RECORD_SIZE,
 ): RecordCheck {
+  const checked = checkLayout(buf, offset, available, maxRecordSize);
+  if (typeof checked !== 'number') return checked;
+  const bodyStart = bodyLengthPos(buf, offset) + 4;
+  const body = buf.subarray(bodyStart, bodyStart + buf.readInt32BE(bodyStart - 4));
+  const problem = crcMismatch(buf.readInt32BE(offset + RecordPos.BODY_CRC), body);
+  return problem === undefined ? { status: 'OK', ok: true, size: checked } : corrupt(problem);
+}
+
+/** Position of BODYLENGTH in the record at `offset` (after the hosts, whose size sysFlag gives). */
+function bodyLengthPos(buf: Buffer, offset: number): number {
+  const sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
+  return offset + RecordPos.BODY_LENGTH + (sysFlag & MessageSysFlag.BORNHOST_V6 ? 12 : 0) + (sysFlag & MessageSysFlag.STOREHOST_V6 ? 12 : 0);
+}
+
+/** Why a body does not match its stored CRC, or undefined when it does. */
+function crcMismatch(storedCrc: number, body: Buffer): string | undefined {
+  const actualCrc = bodyCrc(body);
+  if (actualCrc === storedCrc) return undefined;
+  return `body CRC 0x${actualCrc.toString(16)} does not match stored 0x${(storedCrc >>> 0).toString(16)}`;
+}
+
+/** `checkRecord` without the CRC: the record's size when its layout holds, else the failed check. */
+function checkLayout(buf: Buffer, offset: number, available: number, maxRecordSize: number): number | RecordFailure {
   const avail = Math.min(available, buf.length - offset);
   if (avail < 4) return { status: 'INCOMPLETE', ok: false, reason: `only ${Math.max(avail, 0)} bytes for the size field` };
   const size = buf.readInt32BE(offset);
   if (size < MIN_RECORD_SIZE) return corrupt(`total size ${size} is below the ${MIN_RECORD_SIZE}-byte minimum`);
   if (size > maxRecordSize) return corrupt(`total size ${size} exceeds the ${maxRecordSize}-byte maximum`);
-  const incomplete = (): RecordCheck => ({
-    status: 'INCOMPLETE',
-    ok: false,
-    size,
-    reason: `record of ${size} bytes, only ${avail} available`,
-  });
-  if (avail < 8) return incomplete();
+  if (avail < 8) return incomplete(size, avail);
   if (buf.readInt32BE(offset + RecordPos.MAGIC) !== MESSAGE_MAGIC_INT32) {
     return corrupt(`bad magic 0x${buf.readUInt32BE(offset + RecordPos.MAGIC).toString(16)}`);
   }
-  if (avail < RecordPos.SYSFLAG + 4) return incomplete();
-  const sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
-  const hostExtra = (sysFlag & MessageSysFlag.BORNHOST_V6 ? 12 : 0) + (sysFlag & MessageSysFlag.STOREHOST_V6 ? 12 : 0);
-  const bodyLenPos = RecordPos.BODY_LENGTH + hostExtra;
-  if (avail < bodyLenPos + 4) return incomplete();
+  if (avail < RecordPos.SYSFLAG + 4) return incomplete(size, avail);
+  const bodyLenPos = bodyLengthPos(buf, offset) - offset;
+  if (avail < bodyLenPos + 4) return incomplete(size, avail);
   const bodyLen = buf.readInt32BE(offset + bodyLenPos);
   if (bodyLen < 0 || bodyLenPos + 4 + bodyLen + 3 > size) {
     return corrupt(`body length ${bodyLen} does not fit in a record of ${size} bytes`);
   }
   const topicLenPos = bodyLenPos + 4 + bodyLen;
-  if (avail < topicLenPos + 1) return incomplete();
+  if (avail < topicLenPos + 1) return incomplete(size, avail);
   const topicLen = buf[offset + topicLenPos];
   if (topicLen === 0 || topicLen > MAX_TOPIC_BYTES) return corrupt(`topic length ${topicLen} is outside 1..${MAX_TOPIC_BYTES}`);
   const propsLenPos = topicLenPos + 1 + topicLen;
   if (propsLenPos + 2 > size) return corrupt(`topic length ${topicLen} does not fit in a record of ${size} bytes`);
-  if (avail < propsLenPos + 2) return incomplete();
+  if (avail < propsLenPos + 2) return incomplete(size, avail);
   const propsLen = buf.readInt16BE(offset + propsLenPos);
   if (propsLen < 0 || propsLenPos + 2 + propsLen !== size) {
     return corrupt(`total size ${size} does not match body ${bodyLen}, topic ${topicLen} and properties ${propsLen} lengths`);
   }
-  if (avail < size) return incomplete();
-  const body = buf.subarray(offset + bodyLenPos + 4, offset + bodyLenPos + 4 + bodyLen);
-  const storedCrc = buf.readInt32BE(offset + RecordPos.BODY_CRC);
-  const actualCrc = bodyCrc(body);
-  if (storedCrc !== actualCrc) return corrupt(`body CRC 0x${actualCrc.toString(16)} does not match stored 0x${(storedCrc >>> 0).toString(16)}`);
-  return { status: 'OK', ok: true, size };
+  if (avail < size) return incomplete(size, avail);
+  return size;
 }
 
 function readHost(buf: Buffer, pos: number, v6: boolean): SocketAddress {
@@ -247,71 +295,165 @@ function readHost(buf: Buffer, pos: number, v6: boolean): SocketAddress {
 }
 
 /**
+ * A decoded record. Fixed fields, body and topic are read at once; the hosts, the properties
+ * (string and map) and the msgId are read from the bytes on first use and then kept, so a consumer
+ * that only wants bodies pays for none of them. Assigning one of them replaces the kept value.
+ */
+class RecordView implements DecodedRecord {
+  readonly totalSize: number;
+  readonly bodyCrc: number;
+  readonly queueId: number;
+  readonly flag: number;
+  readonly queueOffset: number;
+  readonly physicalOffset: number;
+  readonly sysFlag: number;
+  readonly bornTimestamp: number;
+  readonly storeTimestamp: number;
+  readonly reconsumeTimes: number;
+  readonly preparedTransactionOffset: number;
+  readonly body: Buffer;
+  readonly topic: string;
+  private readonly buf: Buffer;
+  private readonly offset: number;
+  private readonly storeHostPos: number;
+  private readonly propsPos: number;
+  private readonly propsEnd: number;
+  private bornHostValue: SocketAddress | undefined = undefined;
+  private storeHostValue: SocketAddress | undefined = undefined;
+  private propertiesValue: string | undefined = undefined;
+  private propertyMapValue: PropertyMap | undefined = undefined;
+  private msgIdValue: string | undefined = undefined;
+
+  constructor(buf: Buffer, offset: number, storeHostPos: number, bodyPos: number, body: Buffer, topic: string, propsPos: number, propsEnd: number) {
+    this.buf = buf;
+    this.offset = offset;
+    this.storeHostPos = storeHostPos;
+    this.propsPos = propsPos;
+    this.propsEnd = propsEnd;
+    this.totalSize = buf.readInt32BE(offset);
+    this.bodyCrc = buf.readInt32BE(offset + RecordPos.BODY_CRC);
+    this.queueId = buf.readInt32BE(offset + RecordPos.QUEUE_ID);
+    this.flag = buf.readInt32BE(offset + RecordPos.FLAG);
+    this.queueOffset = readInt64(buf, offset + RecordPos.QUEUE_OFFSET);
+    this.physicalOffset = readInt64(buf, offset + RecordPos.PHYSICAL_OFFSET);
+    this.sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
+    this.bornTimestamp = readInt64(buf, offset + RecordPos.BORN_TIMESTAMP);
+    this.storeTimestamp = readInt64(buf, storeHostPos - 8);
+    // RECONSUMETIMES (4) and PREPARED TX OFFSET (8) sit just before BODYLENGTH.
+    this.reconsumeTimes = buf.readInt32BE(bodyPos - 16);
+    this.preparedTransactionOffset = readInt64(buf, bodyPos - 12);
+    this.body = body;
+    this.topic = topic;
+  }
+
+  get bornHost(): SocketAddress {
+    return (this.bornHostValue ??= readHost(this.buf, this.offset + RecordPos.BORN_HOST, (this.sysFlag & MessageSysFlag.BORNHOST_V6) !== 0));
+  }
+
+  set bornHost(value: SocketAddress) {
+    this.bornHostValue = value;
+  }
+
+  get storeHost(): SocketAddress {
+    return (this.storeHostValue ??= readHost(this.buf, this.storeHostPos, (this.sysFlag & MessageSysFlag.STOREHOST_V6) !== 0));
+  }
+
+  set storeHost(value: SocketAddress) {
+    this.storeHostValue = value;
+  }
+
+  get properties(): string {
+    return (this.propertiesValue ??= this.buf.toString('utf8', this.propsPos, this.propsEnd));
+  }
+
+  set properties(value: string) {
+    this.propertiesValue = value;
+  }
+
+  get propertyMap(): PropertyMap {
+    return (this.propertyMapValue ??= decodeProperties(this.properties));
+  }
+
+  set propertyMap(value: PropertyMap) {
+    this.propertyMapValue = value;
+  }
+
+  /** Hex of the store host's address bytes and port, then of the physical offset. */
+  get msgId(): string {
+    if (this.msgIdValue === undefined) {
+      const hostEnd = this.storeHostPos + ((this.sysFlag & MessageSysFlag.STOREHOST_V6) !== 0 ? 20 : 8);
+      const physical = this.offset + RecordPos.PHYSICAL_OFFSET;
+      this.msgIdValue = (this.buf.toString('hex', this.storeHostPos, hostEnd) + this.buf.toString('hex', physical, physical + 8)).toUpperCase();
+    }
+    return this.msgIdValue;
+  }
+
+  set msgId(value: string) {
+    this.msgIdValue = value;
+  }
+
+  /** The same fields as a plain object, so JSON and logs show the record rather than its buffer. */
+  toJSON(): Omit<DecodedRecord, 'body'> & { body: Buffer } {
+    return {
+      totalSize: this.totalSize,
+      bodyCrc: this.bodyCrc,
+      queueId: this.queueId,
+      flag: this.flag,
+      queueOffset: this.queueOffset,
+      physicalOffset: this.physicalOffset,
+      sysFlag: this.sysFlag,
+      bornTimestamp: this.bornTimestamp,
+      bornHost: this.bornHost,
+      storeTimestamp: this.storeTimestamp,
+      storeHost: this.storeHost,
+      reconsumeTimes: this.reconsumeTimes,
+      preparedTransactionOffset: this.preparedTransactionOffset,
+      body: this.body,
+      topic: this.topic,
+      properties: this.properties,
+      propertyMap: this.propertyMap,
+      msgId: this.msgId,
+    };
+  }
+}
+
+/**
  * Decodes the record at `offset`. The body is a view into `buf` (no copy). Only lengths are checked
  * (a `FrameError` when they run past the buffer); use `checkRecord` first to verify magic, sizes
  * and CRC, and pass a buffer ending at the record when it must not read further.
  */
 export function decodeRecord(buf: Buffer, offset = 0): DecodedRecord {
-  const fail = (reason: string) => new FrameError(`record at ${offset}: ${reason}`);
-  if (buf.length - offset < MIN_RECORD_SIZE) throw fail(`only ${buf.length - offset} bytes, less than a minimal record`);
-  const totalSize = buf.readInt32BE(offset);
+  return decodeRecordAt(buf, offset, buf.length);
+}
+
+function decodeFailure(offset: number, reason: string): FrameError {
+  return new FrameError(`record at ${offset}: ${reason}`);
+}
+
+/** `decodeRecord` reading no byte at or past `end`. */
+function decodeRecordAt(buf: Buffer, offset: number, end: number): DecodedRecord {
+  if (end - offset < MIN_RECORD_SIZE) throw decodeFailure(offset, `only ${end - offset} bytes, less than a minimal record`);
   // Fields are read by their own lengths, bounded by the buffer, as ali-ons and Java's
   // MessageDecoder do; TOTALSIZE is reported, not trusted (checkRecord is the strict check).
-  const end = buf.length;
   const sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
-  const bornV6 = (sysFlag & MessageSysFlag.BORNHOST_V6) !== 0;
-  const storeV6 = (sysFlag & MessageSysFlag.STOREHOST_V6) !== 0;
-  if (end - offset < RecordPos.BODY + (bornV6 ? 12 : 0) + (storeV6 ? 12 : 0)) throw fail('header runs past the buffer');
-  let pos = offset + RecordPos.BORN_HOST;
-  const bornHost = readHost(buf, pos, bornV6);
-  pos += bornV6 ? 20 : 8;
-  const storeTimestamp = readInt64(buf, pos);
-  pos += 8;
-  const storeHostPos = pos;
-  const storeHost = readHost(buf, pos, storeV6);
-  pos += storeV6 ? 20 : 8;
-  const reconsumeTimes = buf.readInt32BE(pos);
-  const preparedTransactionOffset = readInt64(buf, pos + 4);
-  pos += 12;
-  const bodyLen = buf.readInt32BE(pos);
-  pos += 4;
-  if (bodyLen < 0 || pos + bodyLen + 3 > end) throw fail(`body length ${bodyLen} runs past the record`);
+  const bornExtra = sysFlag & MessageSysFlag.BORNHOST_V6 ? 12 : 0;
+  const hostExtra = bornExtra + (sysFlag & MessageSysFlag.STOREHOST_V6 ? 12 : 0);
+  if (end - offset < RecordPos.BODY + hostExtra) throw decodeFailure(offset, 'header runs past the buffer');
+  const storeHostPos = offset + RecordPos.STORE_HOST + bornExtra;
+  let pos = offset + RecordPos.BODY + hostExtra;
+  const bodyLen = buf.readInt32BE(pos - 4);
+  if (bodyLen < 0 || pos + bodyLen + 3 > end) throw decodeFailure(offset, `body length ${bodyLen} runs past the record`);
+  const bodyPos = pos;
   const body = buf.subarray(pos, pos + bodyLen);
   pos += bodyLen;
   const topicLen = buf[pos++];
-  if (pos + topicLen + 2 > end) throw fail(`topic length ${topicLen} runs past the record`);
+  if (pos + topicLen + 2 > end) throw decodeFailure(offset, `topic length ${topicLen} runs past the record`);
   const topic = buf.toString('utf8', pos, pos + topicLen);
   pos += topicLen;
   const propsLen = buf.readUInt16BE(pos);
   pos += 2;
-  if (pos + propsLen > end) throw fail(`properties length ${propsLen} runs past the record`);
-  const properties = buf.toString('utf8', pos, pos + propsLen);
-  const physicalOffset = readInt64(buf, offset + RecordPos.PHYSICAL_OFFSET);
-  const idLength = (storeV6 ? 16 : 4) + 4;
-  const msgId = (
-    buf.toString('hex', storeHostPos, storeHostPos + idLength) +
-    buf.toString('hex', offset + RecordPos.PHYSICAL_OFFSET, offset + RecordPos.PHYSICAL_OFFSET + 8)
-  ).toUpperCase();
-  return {
-    totalSize,
-    bodyCrc: buf.readInt32BE(offset + RecordPos.BODY_CRC),
-    queueId: buf.readInt32BE(offset + RecordPos.QUEUE_ID),
-    flag: buf.readInt32BE(offset + RecordPos.FLAG),
-    queueOffset: readInt64(buf, offset + RecordPos.QUEUE_OFFSET),
-    physicalOffset,
-    sysFlag,
-    bornTimestamp: readInt64(buf, offset + RecordPos.BORN_TIMESTAMP),
-    bornHost,
-    storeTimestamp,
-    storeHost,
-    reconsumeTimes,
-    preparedTransactionOffset,
-    body,
-    topic,
-    properties,
-    propertyMap: decodeProperties(properties),
-    msgId,
-  };
+  if (pos + propsLen > end) throw decodeFailure(offset, `properties length ${propsLen} runs past the record`);
+  return new RecordView(buf, offset, storeHostPos, bodyPos, body, topic, pos, pos + propsLen);
 }
 
 export interface RecordScan {
@@ -320,15 +462,21 @@ export interface RecordScan {
   trailing?: { offset: number; length: number; reason: string };
 }
 
-/** Decodes concatenated records (a PULL body), stopping at the end or at the first invalid record. */
+/**
+ * Decodes concatenated records (a PULL body), stopping at the end or at the first invalid record.
+ * Each record is checked as `checkRecord` does, with its CRC taken over the decoded body view.
+ */
 export function scanRecords(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_SIZE): RecordScan {
   const records: DecodedRecord[] = [];
   let at = 0;
   while (at < buf.length) {
-    const check = checkRecord(buf, at, buf.length - at, maxRecordSize);
-    if (!check.ok) return { records, trailing: { offset: at, length: buf.length - at, reason: check.reason } };
-    records.push(decodeRecord(buf.subarray(0, at + check.size), at));
-    at += check.size;
+    const size = checkLayout(buf, at, buf.length - at, maxRecordSize);
+    if (typeof size !== 'number') return { records, trailing: { offset: at, length: buf.length - at, reason: size.reason } };
+    const record = decodeRecordAt(buf, at, at + size);
+    const problem = crcMismatch(record.bodyCrc, record.body);
+    if (problem !== undefined) return { records, trailing: { offset: at, length: buf.length - at, reason: problem } };
+    records.push(record);
+    at += size;
   }
   return { records };
 }

@@ -99,10 +99,20 @@ export function localIPv4(): string {
   return '127.0.0.1';
 }
 
+/** Uppercase hex of each byte value. */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
+
+function hexInt32(value: number): string {
+  return HEX_BYTE[(value >>> 24) & 0xff]! + HEX_BYTE[(value >>> 16) & 0xff]! + HEX_BYTE[(value >>> 8) & 0xff]! + HEX_BYTE[value & 0xff]!;
+}
+
 let uniqPrefix: string | undefined;
 let monthStart = 0;
 let nextMonthStart = 0;
 let counter = 0;
+/** The time part for the last `now` seen: ids made in one millisecond share it. */
+let timeHexAt = Number.NaN;
+let timeHex = '';
 
 function resetMonth(now: number): void {
   const d = new Date(now);
@@ -110,7 +120,10 @@ function resetMonth(now: number): void {
   nextMonthStart = new Date(d.getFullYear(), d.getMonth() + 1, 1).getTime();
 }
 
-/** A fresh `UNIQ_KEY` in RocketMQ's client format. */
+/**
+ * A fresh `UNIQ_KEY` in RocketMQ's client format. Like Java's `MessageClientIDSetter`, the fixed
+ * prefix is hex-encoded once; each id adds only the time and counter hex.
+ */
 export function createUniqueId(now = Date.now()): string {
   if (uniqPrefix === undefined) {
     const prefix = Buffer.alloc(10);
@@ -120,10 +133,12 @@ export function createUniqueId(now = Date.now()): string {
     prefix.writeInt32BE(randomInt(-0x80000000, 0x7fffffff), 6);
     uniqPrefix = prefix.toString('hex').toUpperCase();
   }
-  if (now >= nextMonthStart || now < monthStart) resetMonth(now);
-  const tail = Buffer.allocUnsafe(6);
-  tail.writeInt32BE((now - monthStart) | 0, 0);
-  tail.writeUInt16BE(counter, 4);
+  if (now !== timeHexAt) {
+    if (now >= nextMonthStart || now < monthStart) resetMonth(now);
+    timeHex = hexInt32((now - monthStart) | 0);
+    timeHexAt = now;
+  }
+  const count = counter;
   counter = (counter + 1) & 0xffff;
-  return uniqPrefix + tail.toString('hex').toUpperCase();
+  return uniqPrefix + timeHex + HEX_BYTE[count >>> 8]! + HEX_BYTE[count & 0xff]!;
 }

@@ -101,3 +101,50 @@ export function decodeProperties(str: string): PropertyMap {
   }
   return out;
 }
+
+const MAX_SCANNED_PAIRS = 64;
+/** Name start and end of each pair seen by `scanProperties` (for the duplicate check). */
+const nameBounds = new Int32Array(MAX_SCANNED_PAIRS * 2);
+
+/**
+ * One pass over a properties string for a hot path that must not decode it into a map: fills
+ * `values[i]` with the value of `names[i]` (last duplicate wins, as `decodeProperties`), and returns
+ * whether the string is canonical — exactly what `encodeProperties(decodeProperties(str))` gives:
+ * every pair `name\x01value\x02` with one `\x01`, names non-empty, unique and not starting with a
+ * digit (an integer-like name would be reordered by the object map). Appending pairs to a canonical
+ * string gives the same bytes as adding them to its decoded map and re-encoding. The values are
+ * only exact when the string is canonical.
+ */
+export function scanProperties(str: string, names: readonly string[], values: (string | undefined)[]): boolean {
+  for (let n = 0; n < names.length; n++) values[n] = undefined;
+  if (str.length > 0 && str.charCodeAt(str.length - 1) !== 2) return false;
+  let pairs = 0;
+  let start = 0;
+  while (start < str.length) {
+    const end = str.indexOf(PROPERTY_SEPARATOR, start);
+    const eq = str.indexOf(NAME_VALUE_SEPARATOR, start);
+    const first = str.charCodeAt(start);
+    if (eq <= start || eq >= end || (first >= 48 && first <= 57) || pairs === MAX_SCANNED_PAIRS) return false;
+    const second = str.indexOf(NAME_VALUE_SEPARATOR, eq + 1);
+    if (second >= 0 && second < end) return false;
+    const length = eq - start;
+    for (let p = 0; p < pairs; p++) {
+      const otherStart = nameBounds[2 * p]!;
+      if (nameBounds[2 * p + 1]! - otherStart === length && sameChars(str, otherStart, start, length)) return false;
+    }
+    nameBounds[2 * pairs] = start;
+    nameBounds[2 * pairs + 1] = eq;
+    pairs++;
+    for (let n = 0; n < names.length; n++) {
+      const name = names[n]!;
+      if (name.length === length && str.startsWith(name, start)) values[n] = str.slice(eq + 1, end);
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+function sameChars(str: string, a: number, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (str.charCodeAt(a + i) !== str.charCodeAt(b + i)) return false;
+  return true;
+}

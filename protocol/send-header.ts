@@ -117,47 +117,89 @@ export function parseIntegerField(name: string, value: string): number {
   return n;
 }
 
-function decodeWith(ext: Readonly<Record<string, string>>, keyOf: (name: FieldName) => string, batchDefault: boolean): DecodedSendHeader {
-  for (const name of REQUIRED) {
-    if (ext[keyOf(name)] === undefined) {
-      throw new InvalidArgumentError(`send header is missing ${name} (${keyOf(name)})`);
-    }
-  }
-  const int = (name: FieldName): number => parseIntegerField(name, ext[keyOf(name)]);
-  const optionalInt = (name: FieldName): number | undefined =>
-    ext[keyOf(name)] === undefined ? undefined : int(name);
-  // Java's Boolean.parseBoolean: "true" in any case is true, anything else false.
-  const bool = (name: FieldName, fallback: boolean): boolean => {
-    const v = ext[keyOf(name)];
-    return v === undefined ? fallback : v.toLowerCase() === 'true';
+/** The fields as received, by their long names (undefined when absent). */
+type RawSendHeader = { [K in FieldName]: string | undefined };
+
+/**
+ * Reads the fields by literal property names: the extFields of every send share one shape, so
+ * these loads stay monomorphic (a loop over a name table costs as much as the JSON parse).
+ */
+function rawV2(ext: Readonly<Record<string, string | undefined>>): RawSendHeader {
+  return {
+    producerGroup: ext.a,
+    topic: ext.b,
+    defaultTopic: ext.c,
+    defaultTopicQueueNums: ext.d,
+    queueId: ext.e,
+    sysFlag: ext.f,
+    bornTimestamp: ext.g,
+    flag: ext.h,
+    properties: ext.i,
+    reconsumeTimes: ext.j,
+    unitMode: ext.k,
+    maxReconsumeTimes: ext.l,
+    batch: ext.m,
+    brokerName: ext.n,
   };
+}
+
+function rawV1(ext: Readonly<Record<string, string | undefined>>): RawSendHeader {
+  return {
+    producerGroup: ext.producerGroup,
+    topic: ext.topic,
+    defaultTopic: ext.defaultTopic,
+    defaultTopicQueueNums: ext.defaultTopicQueueNums,
+    queueId: ext.queueId,
+    sysFlag: ext.sysFlag,
+    bornTimestamp: ext.bornTimestamp,
+    flag: ext.flag,
+    properties: ext.properties,
+    reconsumeTimes: ext.reconsumeTimes,
+    unitMode: ext.unitMode,
+    maxReconsumeTimes: ext.maxReconsumeTimes,
+    batch: ext.batch,
+    brokerName: ext.brokerName,
+  };
+}
+
+function required(raw: RawSendHeader, name: FieldName, v2: boolean): string {
+  const value = raw[name];
+  if (value === undefined) throw new InvalidArgumentError(`send header is missing ${name} (${v2 ? SEND_HEADER_V2_NAMES[name] : name})`);
+  return value;
+}
+
+/** Java's Boolean.parseBoolean: "true" in any case is true, anything else false. */
+function parseBooleanField(value: string | undefined, fallback: boolean): boolean {
+  return value === undefined ? fallback : value.toLowerCase() === 'true';
+}
+
+function decodeRaw(raw: RawSendHeader, v2: boolean, batchDefault: boolean): DecodedSendHeader {
+  for (const name of REQUIRED) required(raw, name, v2);
   const header: DecodedSendHeader = {
-    producerGroup: ext[keyOf('producerGroup')],
-    topic: ext[keyOf('topic')],
-    defaultTopic: ext[keyOf('defaultTopic')],
-    defaultTopicQueueNums: int('defaultTopicQueueNums'),
-    queueId: int('queueId'),
-    sysFlag: int('sysFlag'),
-    bornTimestamp: int('bornTimestamp'),
-    flag: int('flag'),
-    properties: ext[keyOf('properties')] ?? '',
-    reconsumeTimes: optionalInt('reconsumeTimes') ?? 0,
-    unitMode: bool('unitMode', false),
-    batch: bool('batch', batchDefault),
+    producerGroup: raw.producerGroup!,
+    topic: raw.topic!,
+    defaultTopic: raw.defaultTopic!,
+    defaultTopicQueueNums: parseIntegerField('defaultTopicQueueNums', raw.defaultTopicQueueNums!),
+    queueId: parseIntegerField('queueId', raw.queueId!),
+    sysFlag: parseIntegerField('sysFlag', raw.sysFlag!),
+    bornTimestamp: parseIntegerField('bornTimestamp', raw.bornTimestamp!),
+    flag: parseIntegerField('flag', raw.flag!),
+    properties: raw.properties ?? '',
+    reconsumeTimes: raw.reconsumeTimes === undefined ? 0 : parseIntegerField('reconsumeTimes', raw.reconsumeTimes),
+    unitMode: parseBooleanField(raw.unitMode, false),
+    batch: parseBooleanField(raw.batch, batchDefault),
   };
-  const maxReconsumeTimes = optionalInt('maxReconsumeTimes');
-  if (maxReconsumeTimes !== undefined) header.maxReconsumeTimes = maxReconsumeTimes;
-  const brokerName = ext[keyOf('brokerName')];
-  if (brokerName !== undefined) header.brokerName = brokerName;
+  if (raw.maxReconsumeTimes !== undefined) header.maxReconsumeTimes = parseIntegerField('maxReconsumeTimes', raw.maxReconsumeTimes);
+  if (raw.brokerName !== undefined) header.brokerName = raw.brokerName;
   return header;
 }
 
 export function fromV2(ext: Readonly<Record<string, string>>): DecodedSendHeader {
-  return decodeWith(ext, (name) => SEND_HEADER_V2_NAMES[name], false);
+  return decodeRaw(rawV2(ext), true, false);
 }
 
 export function fromV1(ext: Readonly<Record<string, string>>): DecodedSendHeader {
-  return decodeWith(ext, (name) => name, false);
+  return decodeRaw(rawV1(ext), false, false);
 }
 
 /** The send header of a SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) or SEND_BATCH_MESSAGE (320) request. */
@@ -168,7 +210,7 @@ export function decodeSendHeader(code: number, extFields: Readonly<Record<string
     case RequestCode.SEND_MESSAGE_V2:
       return fromV2(extFields);
     case RequestCode.SEND_BATCH_MESSAGE:
-      return decodeWith(extFields, (name) => SEND_HEADER_V2_NAMES[name], true);
+      return decodeRaw(rawV2(extFields), true, true);
     default:
       throw new InvalidArgumentError(`request code ${code} does not carry a send header`);
   }

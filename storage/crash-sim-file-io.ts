@@ -11,6 +11,8 @@
  * are treated as durable at once. After `crash()` every call on this instance fails, including
  * calls in flight when it happened (the dead process never saw them complete); open a fresh
  * instance to "reboot". A write that completes while an fdatasync runs counts as unsynced.
+ * A write through a handle opened with `dsync` (O_DSYNC) is durable once it returns; one still in
+ * flight at the crash is unsynced, so it is dropped or torn like any other.
  *
  * ENOSPC: `injectNoSpace(afterBytes)` lets that many more bytes be written, then writes fail with
  * ENOSPC after writing what fits (a partial write, as a real full disk does). `failNextSyncs(n)`
@@ -18,7 +20,7 @@
  */
 import fs from 'node:fs';
 import { dirname } from 'node:path';
-import { NodeFileIO, type FileHandle, type FileIO, type FileStats, type FsUsage, type OpenMode } from './file-io.js';
+import { NodeFileIO, type FileHandle, type FileIO, type FileStats, type FsUsage, type OpenMode, type OpenOptions } from './file-io.js';
 
 export type CrashMode = 'drop' | 'tear' | 'random';
 
@@ -53,6 +55,7 @@ export class CrashSimFileIO implements FileIO {
   private readonly tracks = new Map<string, FileTrack>();
   private readonly createdSinceDirSync = new Set<string>();
   private readonly openHandles = new Set<FileHandle>();
+  private readonly dsyncHandles = new WeakSet<FileHandle>();
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private crashed = false;
@@ -72,7 +75,7 @@ export class CrashSimFileIO implements FileIO {
     this.noSpaceBudget = afterBytes;
   }
 
-  /** The next `count` fdatasync calls fail with EIO (their bytes stay unsynced). */
+  /** The next `count` fdatasync calls or dsync writes fail with EIO (their bytes stay unsynced). */
   failNextSyncs(count: number): void {
     this.failingSyncs = count;
   }
@@ -129,10 +132,12 @@ export class CrashSimFileIO implements FileIO {
     return track;
   }
 
-  open(path: string, mode: OpenMode): Promise<FileHandle> {
+  open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
     return this.guard(async () => {
       const existed = fs.existsSync(path);
+      // The real file is not opened O_DSYNC: durability is what this class models.
       const handle = await this.inner.open(path, mode);
+      if (options?.dsync) this.dsyncHandles.add(handle);
       if (this.crashed) {
         fs.closeSync(handle.fd);
         return handle;
@@ -168,8 +173,24 @@ export class CrashSimFileIO implements FileIO {
         const preimage = Buffer.alloc(preimageLength);
         if (preimageLength > 0) fs.readSync(handle.fd, preimage, 0, preimageLength, position);
         const data = failure ? takeBytes(buffers, total) : buffers;
-        await this.inner.writev(handle, data, position);
-        track.writes.push({ position, length: total, preimage });
+        const write: UnsyncedWrite = { position, length: total, preimage };
+        if (!this.dsyncHandles.has(handle)) {
+          await this.inner.writev(handle, data, position);
+          track.writes.push(write);
+        } else {
+          // Unsynced while in flight (a crash drops or tears it); durable once it returns whole.
+          track.writes.push(write);
+          await this.inner.writev(handle, data, position);
+          if (!this.crashed && !failure) {
+            if (this.failingSyncs > 0) {
+              this.failingSyncs -= 1;
+              failure = Object.assign(new Error('EIO: i/o error, write (O_DSYNC, simulated)'), { code: 'EIO' });
+            } else {
+              track.writes = track.writes.filter((w) => w !== write);
+              track.durableSize = Math.max(track.durableSize, position + total);
+            }
+          }
+        }
         if (this.noSpaceBudget !== undefined) this.noSpaceBudget -= total;
       }
       if (failure) throw failure;

@@ -1,11 +1,11 @@
 /**
- * When an append may be acknowledged. Both policies share the per-queue write pipeline (one
- * `writev` per queue per round, and appends that arrive while a round runs join the next one);
- * they differ in what happens between the write and the acknowledgement.
+ * When an append may be acknowledged. Both policies share the per-queue write pipeline (pending
+ * appends cut into write batches, several writes in flight, committed in order); they differ in how
+ * a write becomes durable before the acknowledgement.
  */
 import type { FlushMode } from './config.js';
 import { IntervalTask, type Clock } from './clock.js';
-import type { FileHandle, FileIO } from './file-io.js';
+import type { FileIO } from './file-io.js';
 import type { Logger } from 'pino';
 import type { Segment, SegmentHandleCache } from './segment.js';
 
@@ -25,22 +25,25 @@ export interface DurableMark {
 
 export interface FlushPolicy {
   readonly mode: FlushMode;
-  /** The log bytes of a batch were written through `handle`; resolves when it may be acknowledged. */
-  written(target: FlushTarget, segment: Segment, handle: FileHandle): Promise<void>;
+  /** Segment logs are opened O_DSYNC: a write is durable when it returns. */
+  readonly dsyncLogs: boolean;
+  /** The log bytes of a batch were written to `segment`; resolves when it may be acknowledged. */
+  written(target: FlushTarget, segment: Segment): Promise<void>;
   start(): void;
   /** Syncs everything still unsynced. */
   shutdown(): Promise<void>;
 }
 
-/** SYNC_FLUSH: group commit. Each round's write is followed by one fdatasync of the file. */
+/**
+ * SYNC_FLUSH: group commit through O_DSYNC. Each write batch (many appends) is one `writev` that
+ * returns once durable (write + fdatasync in one threadpool job), and several run at once; nothing
+ * is left to do after it.
+ */
 export class SyncGroupCommit implements FlushPolicy {
   readonly mode = 'SYNC_FLUSH' as const;
+  readonly dsyncLogs = true;
 
-  constructor(private readonly io: FileIO) {}
-
-  async written(_target: FlushTarget, _segment: Segment, handle: FileHandle): Promise<void> {
-    await this.io.datasync(handle);
-  }
+  async written(): Promise<void> {}
 
   start(): void {}
 
@@ -50,6 +53,7 @@ export class SyncGroupCommit implements FlushPolicy {
 /** ASYNC_FLUSH: acknowledge after the write; fdatasync every touched segment each interval and on shutdown. */
 export class AsyncIntervalFlush implements FlushPolicy {
   readonly mode = 'ASYNC_FLUSH' as const;
+  readonly dsyncLogs = false;
   private readonly unsynced = new Map<FlushTarget, Set<Segment>>();
   private readonly loop: IntervalTask;
 

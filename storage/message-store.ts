@@ -22,7 +22,7 @@
  */
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize } from '../protocol/message-codec.js';
+import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize, type EncodeFields } from '../protocol/message-codec.js';
 import { createOffsetMsgId } from '../protocol/message-id.js';
 import { ipv4Bytes } from '../protocol/socket-address.js';
 import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -37,7 +37,7 @@ import { KEY_INDEX_DIR, KeyIndex } from './key-index.js';
 import { MetaStore } from './meta-store.js';
 import { QueueLog, StoreWriteError, type PendingBatch, type QueueLogContext } from './queue-log.js';
 import { recoverQueue, tagsCodeOfTags, type KeyReindex, type KeysOf, type ScanLimits, type TagsCodeOf } from './queue-recovery.js';
-import { CRC_PROPERTY_OVERHEAD, stampRecordCrc, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
+import { CRC_PROPERTY_OVERHEAD, crcPlaceholderSuffix, stampRecordCrc, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
 import { SEGMENT_HEADER_SIZE, SegmentHandleCache, type Segment } from './segment.js';
 import { TopicCachedMeta } from './topic-cached-meta.js';
 import { validateTopicName } from './topic-name.js';
@@ -57,6 +57,7 @@ import { ChunkPool } from './write-buffer.js';
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
 export const META_FILE = 'meta.sqlite';
 const PHYSICAL_COUNTER_KEY = 'storage.physicalOffsetReserved';
+const EMPTY = Buffer.alloc(0);
 /** Segments reserved per MetaStore write (one SQLite commit per this many segment rolls). */
 const RESERVATION_BLOCK = 64;
 /** How often refused appends may trigger a fresh disk-usage reading. */
@@ -90,9 +91,13 @@ export interface MessageStoreOptions {
 
 type Rejection = Exclude<AppendResult, { status: 'PUT_OK' }>;
 
-/** A message's properties as stored (CRC property appended) and their UTF-8 size. */
+/**
+ * A message's properties as stored: `properties` then `suffix` (the CRC property, appended as bytes
+ * so the joined string is never built), `bytes` in all.
+ */
 interface PreparedProperties {
   properties: string;
+  suffix: Buffer | undefined;
   bytes: number;
 }
 
@@ -121,6 +126,26 @@ export class MessageStore implements MessageStoreApi {
   private physReserved = 0;
   private physNext = 0;
   private state: 'opening' | 'open' | 'closing' | 'closed' = 'opening';
+  /** Topic configs whose name passed `validateTopicName` (a config object is replaced when the topic changes). */
+  private readonly validTopics = new WeakSet<object>();
+  /** The record being encoded: refilled per append rather than allocated. */
+  private readonly fields: EncodeFields = {
+    queueId: 0,
+    flag: 0,
+    queueOffset: 0,
+    physicalOffset: 0,
+    sysFlag: 0,
+    bornTimestamp: 0,
+    bornHost: { ip: '127.0.0.1', port: 0 },
+    storeTimestamp: 0,
+    storeHost: { ip: '127.0.0.1', port: 0 },
+    reconsumeTimes: 0,
+    body: Buffer.alloc(0),
+    topic: '',
+    properties: '',
+    propertiesBytes: 0,
+    propertiesSuffix: undefined,
+  };
   private diskUsedRatio = 0;
   private diskFull = false;
   private lastDiskCheck = 0;
@@ -143,10 +168,10 @@ export class MessageStore implements MessageStoreApi {
     this.meta = new TopicCachedMeta(meta);
     this.setStoreHost(storeHost);
     this.propertiesLimit = Math.min(config.maxPropertiesSize, 32767 - CRC_PROPERTY_OVERHEAD);
-    this.handles = new SegmentHandleCache(io, config.maxOpenSegments);
+    this.handles = new SegmentHandleCache(io, config.maxOpenSegments, config.flushMode === 'SYNC_FLUSH');
     this.flush =
       config.flushMode === 'SYNC_FLUSH'
-        ? new SyncGroupCommit(io)
+        ? new SyncGroupCommit()
         : new AsyncIntervalFlush(io, this.handles, clock, config.flushIntervalMs, logger);
     const limits: ScanLimits = { maxRecordSize: this.maxRecordSize(), tagsCodeOf };
     this.queueContext = {
@@ -393,10 +418,14 @@ export class MessageStore implements MessageStoreApi {
   /** Checks that everything about `message` except the queue is acceptable; returns a refusal or undefined. */
   private validate(message: MessageToAppend): Rejection | undefined {
     if (this.state !== 'open') return refuse(AppendStatus.SERVICE_NOT_AVAILABLE, `message store is ${this.state}`);
-    const topicProblem = validateTopicName(message.topic);
-    if (topicProblem) return refuse(AppendStatus.TOPIC_INVALID, topicProblem);
-    const topic = this.meta.getTopic(message.topic);
-    if (!topic) return refuse(AppendStatus.TOPIC_INVALID, `topic "${message.topic}" does not exist`);
+    let topic = this.meta.getTopic(message.topic);
+    if (!topic || !this.validTopics.has(topic)) {
+      const topicProblem = validateTopicName(message.topic);
+      if (topicProblem) return refuse(AppendStatus.TOPIC_INVALID, topicProblem);
+      topic = this.meta.getTopic(message.topic);
+      if (!topic) return refuse(AppendStatus.TOPIC_INVALID, `topic "${message.topic}" does not exist`);
+      this.validTopics.add(topic);
+    }
     const queueCount = Math.max(topic.readQueueNums, topic.writeQueueNums);
     if (!Number.isInteger(message.queueId) || message.queueId < 0 || message.queueId >= queueCount) {
       return refuse(AppendStatus.QUEUE_INVALID, `queueId ${message.queueId} is outside 0..${queueCount - 1} of topic "${message.topic}"`);
@@ -430,49 +459,56 @@ export class MessageStore implements MessageStoreApi {
       topicMap.set(queueId, queue);
     }
     // Valid topic names are ASCII: characters are bytes.
-    const sizes = messages.map((m, i) => recordSize(m.body.length, topic.length, prepared[i].bytes));
-    const slots = queue.stage(sizes);
+    let total = 0;
+    for (let i = 0; i < messages.length; i++) total += recordSize(messages[i].body.length, topic.length, prepared[i].bytes);
+    const batch = queue.stage(total, messages.length);
     const storeTimestamp = this.clock.now();
-    const storeHost = this.storeHost;
-    const results = slots.map((slot, i): AppendResult => {
+    const fields = this.fields;
+    fields.queueId = queueId;
+    fields.storeTimestamp = storeTimestamp;
+    fields.storeHost = this.storeHost;
+    fields.topic = topic;
+    const results: AppendResult[] = new Array(messages.length);
+    for (let i = 0; i < messages.length; i++) {
       const message = messages[i];
-      const size = sizes[i];
-      encodeRecord(
-        {
-          queueId,
-          flag: message.flag,
-          queueOffset: slot.queueOffset,
-          physicalOffset: slot.physicalOffset,
-          sysFlag: message.sysFlag,
-          bornTimestamp: message.bornTimestamp,
-          bornHost: message.bornHost,
-          storeTimestamp,
-          storeHost,
-          reconsumeTimes: message.reconsumeTimes,
-          body: message.body,
-          topic,
-          properties: prepared[i].properties,
-        },
-        slot.chunk,
-        slot.at,
-      );
+      const props = prepared[i];
+      const size = recordSize(message.body.length, topic.length, props.bytes);
+      const slot = queue.place(batch, size);
+      const { queueOffset, physicalOffset } = slot;
+      fields.flag = message.flag;
+      fields.queueOffset = queueOffset;
+      fields.physicalOffset = physicalOffset;
+      fields.sysFlag = message.sysFlag;
+      fields.bornTimestamp = message.bornTimestamp;
+      fields.bornHost = message.bornHost;
+      fields.reconsumeTimes = message.reconsumeTimes;
+      fields.body = message.body;
+      fields.properties = props.properties;
+      fields.propertiesBytes = props.bytes - (props.suffix?.length ?? 0);
+      fields.propertiesSuffix = props.suffix;
+      encodeRecord(fields, slot.chunk, slot.at);
       const crc = stampRecordCrc(slot.chunk, slot.at, size);
-      queue.recordStaged(slot, size, message.tagsCode, crc, storeTimestamp);
       for (const key of message.keys) {
         // An empty key cannot be queried.
         if (key === '') continue;
-        slot.batch.keys.push({ topic, key, physicalOffset: slot.physicalOffset, storeTimestamp });
+        batch.keys.push({ topic, key, physicalOffset, storeTimestamp });
       }
-      return {
+      queue.recordStaged(batch, physicalOffset - batch.segment.physBase, size, message.tagsCode, crc, storeTimestamp);
+      results[i] = {
         status: AppendStatus.PUT_OK,
         queueId,
-        queueOffset: slot.queueOffset,
-        physicalOffset: slot.physicalOffset,
+        queueOffset,
+        physicalOffset,
         storeTimestamp,
-        msgId: this.msgIdPrefix + slot.physicalOffset.toString(16).toUpperCase().padStart(16, '0'),
+        msgId: this.msgIdPrefix + physicalOffset.toString(16).toUpperCase().padStart(16, '0'),
       };
-    });
-    return { batch: slots[0].batch, results };
+    }
+    // Nothing of a message may stay referenced once it is encoded.
+    fields.body = EMPTY;
+    fields.properties = '';
+    fields.propertiesSuffix = undefined;
+    fields.bornHost = fields.storeHost;
+    return { batch, results };
   }
 
   /** The stored properties (CRC property appended) and their UTF-8 size, or a refusal. */
@@ -481,10 +517,11 @@ export class MessageStore implements MessageStoreApi {
     if (given > this.propertiesLimit) {
       return refuse(AppendStatus.PROPERTIES_TOO_LARGE, `properties are ${given} bytes, more than the ${this.propertiesLimit}-byte limit`);
     }
+    const suffix = crcPlaceholderSuffix(message.properties);
+    if (suffix) return { properties: message.properties, suffix, bytes: given + suffix.length };
+    // A CRC property carried over from a stored record is replaced.
     const properties = withCrcPlaceholder(message.properties);
-    // The CRC property is ASCII; only a stripped carried-over one needs a recount.
-    const bytes = properties.length > message.properties.length ? given + properties.length - message.properties.length : Buffer.byteLength(properties);
-    return { properties, bytes };
+    return { properties, suffix: undefined, bytes: Buffer.byteLength(properties) };
   }
 
   async append(message: MessageToAppend): Promise<AppendResult> {

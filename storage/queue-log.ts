@@ -3,10 +3,13 @@
  *
  * Appends are staged synchronously: the record is encoded into the pending batch of the queue's
  * active segment with its queue offset, physical offset and store time already in place, and its
- * CRC computed once. A writer writes staged batches (one `writev` each); once it has caught up, a syncer lets the flush policy make everything written so far durable (one
- * fdatasync per touched file in SYNC_FLUSH) and then makes it readable, in order. Appends that
- * arrive while a sync runs are written meanwhile and share the next sync (group commit). Index
- * entries of readable batches stay in memory and go to the .idx file in bulk (see `Segment`).
+ * CRC computed once. A batch is sealed and its write started as soon as it holds `writeBatchBytes`
+ * (or, for a partly filled one, once the appends on their way have staged, a microtask later), so
+ * the encoding of the next batch overlaps the disk work of the previous ones. Each write is one
+ * `writev`; in SYNC_FLUSH the log is opened O_DSYNC, so it returns once durable (group commit: one
+ * write + sync for every append of the batch). Up to WRITES_IN_FLIGHT writes run at once and
+ * batches are committed (made readable, acknowledged) strictly in order. Index entries of readable
+ * batches stay in memory and go to the .idx file in bulk (see `Segment`).
  */
 import type { Logger } from 'pino';
 import { dirname } from 'node:path';
@@ -46,8 +49,8 @@ export interface QueueLogContext {
 /** Index bytes held in memory per segment before they are written out (the checkpoint also writes them). */
 const INDEX_TAIL_FLUSH_BYTES = 64 * 1024;
 
-/** Written batches after which a sync starts even while more are staged. */
-const SYNC_AFTER_BATCHES = 8;
+/** Write batches of one queue in flight at once (each a writev, durable on return in SYNC_FLUSH). */
+const WRITES_IN_FLIGHT = 4;
 
 /** A write failure that every append of the affected batches reports. */
 export class StoreWriteError extends Error {
@@ -72,7 +75,14 @@ interface WriteMark {
 export class PendingBatch {
   readonly log: ChunkedWriteBuffer;
   readonly idx: ChunkedWriteBuffer;
+  /** Records reserved, and records encoded (equal unless `appendBatch` is encoding). */
+  reserved = 0;
   count = 0;
+  /** No more records join it; it may be written. */
+  sealed = false;
+  /** Its write settled: durable (SYNC_FLUSH) or written, or failed. */
+  written = false;
+  failed = false;
   keys: KeyIndexEntry[] = [];
   lastTagsCode = 0;
   lastStoreTimestamp = 0;
@@ -101,9 +111,8 @@ export class PendingBatch {
   }
 }
 
-/** Where a staged record goes: the caller encodes `size` bytes at `chunk[at]`. */
+/** Where a staged record goes: the caller encodes its bytes at `chunk[at]`. */
 export interface StagedSlot {
-  batch: PendingBatch;
   chunk: Buffer;
   at: number;
   queueOffset: number;
@@ -119,21 +128,26 @@ export class QueueLog implements FlushTarget {
   private nextPosition = SEGMENT_HEADER_SIZE;
   /** Entries readable: the queue's max offset. */
   maxOffset = 0;
-  /** Appends encoded but not yet written. */
+  /** Appends encoded but not yet written; only the last one may be unsealed. */
   private staged: PendingBatch[] = [];
-  /** Written, waiting for the syncer. */
-  private written: PendingBatch[] = [];
-  private writerRunning = false;
-  private syncerRunning = false;
-  private syncFailure: { err: unknown; group: PendingBatch[] } | undefined;
+  /** Writes started, oldest first: committed in this order once settled. */
+  private inFlight: PendingBatch[] = [];
+  private sealScheduled = false;
+  /** The first write failure since the pipeline last ran clean; refuses the rest once writes settle. */
+  private failure: { err: unknown } | undefined;
+  private repairing = false;
   private dirReady = false;
-  /** End of the last readable batch, and of the last written one. */
+  private dirCreation: Promise<void> | undefined;
+  /** A segment whose header write has not completed: writes to it may have to create the file. */
+  private creating: Segment | undefined;
+  /** End of the last readable batch. */
   private commitMark: WriteMark = { offset: 0, position: SEGMENT_HEADER_SIZE, segment: undefined };
-  private writtenMark: WriteMark = this.commitMark;
   /** Durable data, for the checkpoint. */
   synced: DurableMark | undefined;
   /** Segments whose index file got entries since the last checkpoint (index files are not fsync'ed per write). */
   readonly indexUnsynced = new Set<Segment>();
+  /** What `place` returns, refilled by each call (appends are encoded synchronously, one at a time). */
+  private readonly slot: StagedSlot = { chunk: Buffer.alloc(0), at: 0, queueOffset: 0, physicalOffset: 0 };
 
   constructor(
     readonly topic: string,
@@ -153,7 +167,7 @@ export class QueueLog implements FlushTarget {
   }
 
   get idle(): boolean {
-    return !this.writerRunning && !this.syncerRunning && this.staged.length === 0 && this.written.length === 0;
+    return this.staged.length === 0 && this.inFlight.length === 0 && !this.repairing;
   }
 
   /** Installs the state found by recovery. */
@@ -163,7 +177,7 @@ export class QueueLog implements FlushTarget {
     const last = segments[segments.length - 1];
     this.maxOffset = this.nextOffset = last.baseOffset + last.entryCount;
     this.nextPosition = last.logEnd;
-    this.commitMark = this.writtenMark = { offset: this.maxOffset, position: last.logEnd, segment: last };
+    this.commitMark = { offset: this.maxOffset, position: last.logEnd, segment: last };
     if (synced) this.synced = this.committedMark();
     this.dirReady = true;
   }
@@ -178,49 +192,69 @@ export class QueueLog implements FlushTarget {
   }
 
   /**
-   * Reserves room for records of `sizes` bytes, consecutive in one pending batch of the active
+   * Makes room for `count` records of `total` bytes, consecutive in one pending batch of the active
    * segment (so they are written, and fail, together), rolling the segment first when they would
-   * not fit. Synchronous: offsets are assigned in call order.
+   * not fit; the caller then `place`s them, in order, before anything else is staged.
+   * Synchronous: offsets are assigned in call order.
    */
-  stage(sizes: readonly number[]): StagedSlot[] {
-    let total = 0;
-    for (const size of sizes) total += size;
+  stage(total: number, count: number): PendingBatch {
     let active = this.segments[this.segments.length - 1];
     if (!active || (this.nextPosition > SEGMENT_HEADER_SIZE && this.nextPosition + total > this.ctx.config.segmentSize)) {
       active = this.roll();
     }
     let batch = this.staged[this.staged.length - 1];
-    // Capped batches let the next one be written while the previous one syncs.
-    if (!batch || batch.segment !== active || (batch.count > 0 && batch.log.length + total > this.ctx.config.writeBatchBytes)) {
+    if (!batch || batch.sealed || batch.segment !== active || (batch.count > 0 && batch.log.length + total > this.ctx.config.writeBatchBytes)) {
+      if (batch) batch.sealed = true;
       batch = new PendingBatch(this.ctx, active, this.nextPosition, this.nextOffset, false);
       this.staged.push(batch);
     }
-    return sizes.map((size) => {
-      const { chunk, at } = batch.log.reserve(size);
-      const slot: StagedSlot = { batch, chunk, at, queueOffset: this.nextOffset, physicalOffset: active.physBase + this.nextPosition };
-      this.nextOffset += 1;
-      this.nextPosition += size;
-      return slot;
-    });
+    batch.reserved += count;
+    return batch;
   }
 
-  /** Records the index entry of a record just encoded into `slot`, and wakes the writer if idle. */
-  recordStaged(slot: StagedSlot, size: number, tagsCode: number, crc: number, storeTimestamp: number): void {
-    const batch = slot.batch;
-    const { chunk, at } = batch.idx.reserve(INDEX_ENTRY_SIZE);
-    encodeIndexEntry(chunk, at, slot.physicalOffset - batch.segment.physBase, size, tagsCode, crc, storeTimestamp);
+  /** The next record of `batch` (just `stage`d): its offsets and where to encode it (valid until the next call). */
+  place(batch: PendingBatch, size: number): StagedSlot {
+    const slot = this.slot;
+    slot.chunk = batch.log.reserve(size);
+    slot.at = batch.log.reservedAt;
+    slot.queueOffset = this.nextOffset;
+    slot.physicalOffset = batch.segment.physBase + this.nextPosition;
+    this.nextOffset += 1;
+    this.nextPosition += size;
+    return slot;
+  }
+
+  /** Records the index entry of a record just encoded at `position`; starts the batch's write once it is full. */
+  recordStaged(batch: PendingBatch, position: number, size: number, tagsCode: number, crc: number, storeTimestamp: number): void {
+    const chunk = batch.idx.reserve(INDEX_ENTRY_SIZE);
+    encodeIndexEntry(chunk, batch.idx.reservedAt, position, size, tagsCode, crc, storeTimestamp);
     batch.count += 1;
     batch.lastTagsCode = tagsCode;
     batch.lastStoreTimestamp = storeTimestamp;
-    this.wakeWriter();
+    if (batch.count === batch.reserved && batch.log.length >= this.ctx.config.writeBatchBytes) {
+      batch.sealed = true;
+      this.startWrites();
+    } else if (!this.sealScheduled) {
+      this.sealScheduled = true;
+      // A partly filled batch waits for the appends already on their way (measured faster than setImmediate).
+      queueMicrotask(() => this.sealAndWrite());
+    }
   }
 
-  private wakeWriter(): void {
-    if (this.writerRunning) return;
-    this.writerRunning = true;
-    // Start soon, but not synchronously: appends already on their way join the first write, and
-    // the rest of a burst is encoded while that write syncs (measured faster than setImmediate).
-    queueMicrotask(() => void this.runWriter());
+  private sealAndWrite(): void {
+    this.sealScheduled = false;
+    const last = this.staged[this.staged.length - 1];
+    if (last && last.count === last.reserved) last.sealed = true;
+    this.startWrites();
+  }
+
+  /** Starts the writes of sealed batches, in order, while fewer than WRITES_IN_FLIGHT run. */
+  private startWrites(): void {
+    while (!this.failure && !this.repairing && this.inFlight.length < WRITES_IN_FLIGHT && this.staged[0]?.sealed) {
+      const batch = this.staged.shift()!;
+      this.inFlight.push(batch);
+      void this.write(batch);
+    }
   }
 
   private roll(): Segment {
@@ -228,45 +262,38 @@ export class QueueLog implements FlushTarget {
     const segment = new Segment(this, this.dir, this.nextOffset, physBase, physReserve);
     this.segments.push(segment);
     this.ctx.segmentAdded(segment);
+    const last = this.staged[this.staged.length - 1];
+    if (last) last.sealed = true;
     const batch = new PendingBatch(this.ctx, segment, 0, this.nextOffset, true);
-    const { chunk, at } = batch.log.reserve(SEGMENT_HEADER_SIZE);
-    encodeSegmentHeader({ baseOffset: segment.baseOffset, physBase, physReserve }, chunk, at);
+    const chunk = batch.log.reserve(SEGMENT_HEADER_SIZE);
+    encodeSegmentHeader({ baseOffset: segment.baseOffset, physBase, physReserve }, chunk, batch.log.reservedAt);
+    // The first records join the header's batch.
     this.staged.push(batch);
+    this.creating = segment;
     this.nextPosition = SEGMENT_HEADER_SIZE;
     return segment;
   }
 
-  /**
-   * The writer: writes staged batches one after another into the page cache, without waiting for
-   * syncs, and hands each to the syncer. Appends staged while a sync runs are thus already written
-   * when it ends, and the next sync covers all of them: CPU (encoding) and disk (fdatasync) overlap.
-   */
-  private async runWriter(): Promise<void> {
+  /** One batch: its writev (durable on return in SYNC_FLUSH), then whatever the flush policy adds. */
+  private async write(batch: PendingBatch): Promise<void> {
     try {
-      for (;;) {
-        if (this.syncFailure) await this.resetAfterSyncFailure();
-        const batch = this.staged.shift();
-        if (!batch) break;
-        try {
-          await this.writeBatch(batch);
-        } catch (err) {
-          await this.abandonFrom(this.writtenMark, [batch, ...this.staged.splice(0)], err);
-          continue;
-        }
-        this.written.push(batch);
-        if (this.syncDue()) this.wakeSyncer();
-      }
-    } finally {
-      this.writerRunning = false;
-      this.wakeSyncer();
+      await this.writeBatch(batch);
+      await this.ctx.flush.written(this, batch.segment);
+      // A new segment's file entry must be durable before anything in it is acknowledged.
+      if (batch.isNewSegment) await this.ctx.dirSync.sync(this.dir);
+    } catch (err) {
+      batch.failed = true;
+      this.failure ??= { err };
     }
+    batch.written = true;
+    this.writeSettled();
   }
 
   private async writeBatch(batch: PendingBatch): Promise<void> {
     const { io, handles } = this.ctx;
     const segment = batch.segment;
-    if (!this.dirReady) await this.createDir();
-    const files = await handles.acquire(segment, batch.isNewSegment);
+    if (!this.dirReady) await (this.dirCreation ??= this.createDir().finally(() => (this.dirCreation = undefined)));
+    const files = await handles.acquire(segment, batch.isNewSegment || segment === this.creating);
     batch.pinned = true;
     if (batch.isNewSegment) crashPoint('segment-roll');
     const views = batch.log.views();
@@ -277,57 +304,26 @@ export class QueueLog implements FlushTarget {
       crashPoint('mid-record-write');
     }
     await io.writev(files.log, views, batch.position);
+    if (batch.isNewSegment && this.creating === segment) this.creating = undefined;
     crashPoint('append-before-fsync');
-    this.writtenMark = { offset: batch.firstOffset + batch.count, position: batch.position + batch.log.length, segment };
   }
 
   /**
-   * Sync once the writer has caught up, so that one fdatasync covers a whole burst of appends; but
-   * no later than after SYNC_AFTER_BATCHES written batches, so a steady stream cannot starve it.
+   * Commits the settled batches at the head of the line, in order. After a failure, once every
+   * write in flight has settled, the failed batch and every later one are refused and cut back.
    */
-  private syncDue(): boolean {
-    return this.staged.length === 0 || this.written.length >= SYNC_AFTER_BATCHES;
-  }
-
-  private wakeSyncer(): void {
-    if (this.syncerRunning || this.syncFailure || this.written.length === 0) return;
-    this.syncerRunning = true;
-    void this.runSyncer();
-  }
-
-  /** The syncer: one flush-policy round (fdatasync in SYNC_FLUSH) per touched segment for everything written so far. */
-  private async runSyncer(): Promise<void> {
-    try {
-      // While the writer is behind, it wakes the syncer again when it catches up.
-      while (this.written.length > 0 && !this.syncFailure && this.syncDue()) {
-        const group = this.written.splice(0);
-        try {
-          const touched = new Map<Segment, PendingBatch>();
-          for (const batch of group) if (!touched.has(batch.segment)) touched.set(batch.segment, batch);
-          await Promise.all(
-            [...touched.keys()].map((segment) => this.ctx.flush.written(this, segment, segment.handles!.log)),
-          );
-          if (group.some((b) => b.isNewSegment)) await this.ctx.dirSync.sync(this.dir);
-        } catch (err) {
-          // Everything after the last readable record is refused; the writer cuts the files back.
-          this.syncFailure = { err, group };
-          this.wakeWriter();
-          return;
-        }
-        for (const batch of group) this.commitBatch(batch);
-      }
-    } finally {
-      this.syncerRunning = false;
-    }
-  }
-
-  private async resetAfterSyncFailure(): Promise<void> {
-    const { err, group } = this.syncFailure!;
-    // Wait for a sync still in flight on an earlier group to settle first.
-    while (this.syncerRunning) await new Promise((resolve) => setImmediate(resolve));
-    const failing = [...group, ...this.written.splice(0), ...this.staged.splice(0)];
-    await this.abandonFrom(this.commitMark, failing, err);
-    this.syncFailure = undefined;
+  private writeSettled(): void {
+    while (this.inFlight.length > 0 && this.inFlight[0].written && !this.inFlight[0].failed) this.commitBatch(this.inFlight.shift()!);
+    if (!this.failure) return this.startWrites();
+    if (this.repairing || this.inFlight.some((b) => !b.written)) return;
+    const { err } = this.failure;
+    this.repairing = true;
+    const failing = [...this.inFlight.splice(0), ...this.staged.splice(0)];
+    void this.abandonFrom(this.commitMark, failing, err).finally(() => {
+      this.repairing = false;
+      this.failure = undefined;
+      this.startWrites();
+    });
   }
 
   private async createDir(): Promise<void> {
@@ -392,7 +388,6 @@ export class QueueLog implements FlushTarget {
     }
     this.nextOffset = mark.offset;
     this.nextPosition = mark.position;
-    this.writtenMark = mark;
     try {
       for (const segment of dropped) {
         await this.ctx.handles.close(segment);

@@ -19,6 +19,10 @@ export const CRC_PROPERTY_OVERHEAD = CRC_PLACEHOLDER.length + 1;
 /** A CRC property copied from an earlier stored record (delay delivery, send-back). */
 const CARRIED_CRC_PROPERTY = /__CRC32#\x01[^\x02]*\x02?/g;
 
+/** The placeholder as bytes, alone and after a separator. */
+const CRC_SUFFIX = Buffer.from(CRC_PLACEHOLDER, 'latin1');
+const CRC_SUFFIX_AFTER_SEPARATOR = Buffer.from(`\x02${CRC_PLACEHOLDER}`, 'latin1');
+
 /**
  * `properties` with the CRC property appended (digits zero until `stampRecordCrc`); one carried over
  * from a stored record is dropped, so a message copied from the log does not collect them.
@@ -27,6 +31,16 @@ export function withCrcPlaceholder(given: string): string {
   const properties = given.includes(CRC_PROPERTY_NAME) ? given.replace(CARRIED_CRC_PROPERTY, '') : given;
   if (properties.length === 0 || properties.endsWith('\x02')) return properties + CRC_PLACEHOLDER;
   return `${properties}\x02${CRC_PLACEHOLDER}`;
+}
+
+/**
+ * The bytes `withCrcPlaceholder(given)` adds after `given`, so an encoder can store `given` and
+ * these without building the joined string; undefined when `given` carries a CRC property of its
+ * own (then only `withCrcPlaceholder` gives the stored string).
+ */
+export function crcPlaceholderSuffix(given: string): Buffer | undefined {
+  if (given.includes(CRC_PROPERTY_NAME)) return undefined;
+  return given.length === 0 || given.charCodeAt(given.length - 1) === 2 ? CRC_SUFFIX : CRC_SUFFIX_AFTER_SEPARATOR;
 }
 
 /** Computes the CRC of the record at `start` (of `size` bytes) and writes its digits; returns it. */

@@ -133,6 +133,8 @@ export class SegmentHandleCache {
   constructor(
     private readonly io: FileIO,
     private readonly maxOpen: number,
+    /** Open logs O_DSYNC (SYNC_FLUSH): their writes are durable when they return. */
+    private readonly dsyncLogs = false,
   ) {}
 
   get openCount(): number {
@@ -180,7 +182,7 @@ export class SegmentHandleCache {
 
   private async openFiles(segment: Segment, create: boolean): Promise<{ log: FileHandle; idx: FileHandle }> {
     const mode = create ? 'create' : 'write';
-    const log = await this.io.open(segment.logPath, mode);
+    const log = await this.io.open(segment.logPath, mode, { dsync: this.dsyncLogs });
     let idx: FileHandle;
     try {
       // A lost index is rebuilt by recovery; at runtime it is created as needed.

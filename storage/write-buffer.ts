@@ -31,8 +31,11 @@ export class ChunkedWriteBuffer {
 
   constructor(private readonly pool: ChunkPool) {}
 
-  /** Reserves `size` contiguous bytes; returns the chunk and the offset to write them at. */
-  reserve(size: number): { chunk: Buffer; at: number } {
+  /** Offset in the chunk `reserve` returned last at which its bytes go. */
+  reservedAt = 0;
+
+  /** Reserves `size` contiguous bytes; returns the chunk to write them to, at `reservedAt`. */
+  reserve(size: number): Buffer {
     let last = this.chunks.length - 1;
     if (last < 0 || this.chunks[last].length - this.used[last] < size) {
       this.chunks.push(this.pool.take(size));
@@ -42,7 +45,8 @@ export class ChunkedWriteBuffer {
     const at = this.used[last];
     this.used[last] = at + size;
     this.length += size;
-    return { chunk: this.chunks[last], at };
+    this.reservedAt = at;
+    return this.chunks[last];
   }
 
   /** The reserved bytes as a list of views, in order. */

@@ -58,7 +58,8 @@ export function routeDelayedMessage(
 
 /** The send path's hook (`BrokerContext.putMessageHooks`) that parks delayed messages. */
 export function delayPutMessageHook(schedule: DelaySchedule, clock: Pick<Clock, 'now'>): PutMessageHook {
-  return (message, properties) => routeDelayedMessage(message, properties, schedule, clock.now());
+  return (message, properties) =>
+    properties.get(MessageConst.DELAY) === undefined ? message : routeDelayedMessage(message, properties.map(), schedule, clock.now());
 }
 
 /** What delivery needs from a parked record. */

@@ -22,7 +22,7 @@ import type { RequestHandler } from '../broker-context.js';
 import { ensureDlqTopic, maxReconsumeTimesOf } from '../delay/dead-letter.js';
 import { appendStatusToCode } from '../status-map.js';
 import { PERM_WRITE, retryTopicOf } from '../topic-config-manager.js';
-import { buildMessageToAppend } from './put-message.js';
+import { buildMessageToAppend, SendProperties } from './put-message.js';
 import { RequestRejectedError, optionalString, requireInt, requireLong, requireString } from './request-fields.js';
 
 /** RocketMQ's rule for a consumer that leaves the level to the broker: 10 s, 30 s, 1 m, 2 m, ... */
@@ -77,7 +77,7 @@ export const consumerSendMsgBack: RequestHandler = async (ctx, request) => {
       queueId,
       body: original.body,
       flag: original.flag,
-      properties,
+      properties: SendProperties.fromMap(properties, ctx.broker.config.clusterName),
       sysFlag: original.sysFlag,
       bornTimestamp: original.bornTimestamp,
       reconsumeTimes: original.reconsumeTimes + 1,

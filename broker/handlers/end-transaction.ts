@@ -14,6 +14,7 @@ import { AppendStatus } from '../../storage/types.js';
 import type { RequestHandler } from '../broker-context.js';
 import { appendStatusToCode } from '../status-map.js';
 import { committedMessageOf, TRANS_HALF_TOPIC } from '../transaction/half-message.js';
+import { propertyViewOf } from './put-message.js';
 import { requireInt, requireLong, requireString } from './request-fields.js';
 
 export const endTransaction: RequestHandler = async ({ broker }, request) => {
@@ -44,7 +45,8 @@ export const endTransaction: RequestHandler = async ({ broker }, request) => {
   const committed = committedMessageOf(half);
   if ('invalid' in committed) return createResponse(request, ResponseCode.SYSTEM_ERROR, undefined, committed.invalid);
   let message = committed.message;
-  for (const hook of broker.putMessageHooks) message = hook(message, committed.properties);
+  const properties = propertyViewOf(committed.properties);
+  for (const hook of broker.putMessageHooks) message = hook(message, properties);
   const result = await broker.store.append(message);
   if (result.status !== AppendStatus.PUT_OK) {
     return createResponse(request, appendStatusToCode(result.status), undefined, result.reason);

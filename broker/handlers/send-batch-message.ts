@@ -5,7 +5,7 @@
  * records' msgIds joined by commas; queueOffset is the first record's.
  */
 import { FrameError } from '../../protocol/errors.js';
-import { decodeProperties, MessageConst } from '../../protocol/properties.js';
+import { MessageConst } from '../../protocol/properties.js';
 import { createResponse } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { AppendStatus } from '../../storage/types.js';
@@ -14,7 +14,7 @@ import { crashPoint } from '../../storage/crash-point.js';
 import { appendStatusToCode } from '../status-map.js';
 import { RETRY_GROUP_TOPIC_PREFIX } from '../topic-config-manager.js';
 import { decodeBatchBody, type BatchEntry } from '../../protocol/batch-codec.js';
-import { bornHostOf, buildMessageToAppend } from './put-message.js';
+import { bornHostOf, buildMessageToAppend, SendProperties } from './put-message.js';
 import { RequestRejectedError } from './request-fields.js';
 import { checkSendTopic, readSendHeader, targetQueueId } from './send-message.js';
 
@@ -33,12 +33,13 @@ export const sendBatchMessage: RequestHandler = async (ctx, request) => {
   }
   if (entries.length === 0) throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch body holds no message');
   const bornHost = bornHostOf(ctx);
+  const { clusterName } = ctx.broker.config;
   const messages = entries.map((entry) => {
-    const properties = decodeProperties(entry.properties);
-    if (Number(properties[MessageConst.DELAY] ?? 0) > 0) {
+    const properties = SendProperties.fromProducer(entry.properties, clusterName);
+    if (Number(properties.delay ?? 0) > 0) {
       throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch messages do not support delay levels');
     }
-    if (properties[MessageConst.TRAN_MSG] === 'true') {
+    if (properties.tranMsg === 'true') {
       throw new RequestRejectedError(ResponseCode.MESSAGE_ILLEGAL, 'batch messages cannot be transactional');
     }
     return buildMessageToAppend(

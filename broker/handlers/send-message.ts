@@ -4,7 +4,6 @@
  * queueId range (a negative queueId picks a random queue). The answer carries msgId =
  * hex(storeHost, port, physicalOffset) of the stored record, queueId and queueOffset.
  */
-import { decodeProperties } from '../../protocol/properties.js';
 import { decodeSendHeader } from '../../protocol/send-header.js';
 import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
@@ -15,7 +14,7 @@ import { deadLetterRedirect } from '../delay/dead-letter.js';
 import { crashPoint } from '../../storage/crash-point.js';
 import { appendStatusToCode } from '../status-map.js';
 import { PERM_WRITE } from '../topic-config-manager.js';
-import { bornHostOf, buildMessageToAppend } from './put-message.js';
+import { bornHostOf, buildMessageToAppend, SendProperties } from './put-message.js';
 import { RequestRejectedError } from './request-fields.js';
 
 export type SendHeader = ReturnType<typeof decodeSendHeader>;
@@ -67,7 +66,7 @@ export const sendMessage: RequestHandler = async (ctx, request) => {
       queueId,
       body: request.body ?? Buffer.alloc(0),
       flag: header.flag,
-      properties: decodeProperties(header.properties ?? ''),
+      properties: SendProperties.fromProducer(header.properties, ctx.broker.config.clusterName),
       sysFlag: header.sysFlag,
       bornTimestamp: header.bornTimestamp,
       reconsumeTimes: header.reconsumeTimes ?? 0,

@@ -1,5 +1,5 @@
 /**
- * UPDATE_CONSUMER_OFFSET (15): a durable commit. Negative values are ignored: ali-ons sends -1 for
+ * UPDATE_CONSUMER_OFFSET (15): a durable commit, answered once in SQLite. Negative values are ignored: ali-ons sends -1 for
  * "offset 0". ali-ons does not set the oneway bit, so it gets (and drops) an answer.
  */
 import { createResponse } from '../../protocol/remoting-command.js';
@@ -12,6 +12,6 @@ export const updateConsumerOffset: RequestHandler = async ({ broker }, request) 
   const group = requireString(request, 'consumerGroup');
   const { topic, queueId } = requireQueue(request);
   const offset = requireLong(request, 'commitOffset');
-  broker.offsets.commit(group, topic, queueId, offset, { durable: true });
+  await broker.offsets.commitDurably(group, topic, queueId, offset);
   return createResponse(request, ResponseCode.SUCCESS);
 };

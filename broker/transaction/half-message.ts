@@ -21,10 +21,6 @@ export const TRANS_HALF_TOPIC = 'RMQ_SYS_TRANS_HALF_TOPIC';
 
 const TRANSACTION_TYPE_MASK = MessageSysFlag.TRANSACTION_ROLLBACK;
 
-export function isTransactionPrepared(properties: Readonly<PropertyMap>): boolean {
-  return properties[MessageConst.TRAN_MSG] === 'true';
-}
-
 /** `sysFlag` with its transaction type (bits 2-3) replaced. */
 export function withTransactionType(sysFlag: number, type: number): number {
   return (sysFlag & ~TRANSACTION_TYPE_MASK) | type;
@@ -33,9 +29,9 @@ export function withTransactionType(sysFlag: number, type: number): number {
 /** The send path's hook that parks a producer's half message; other messages pass unchanged. */
 export function transactionPutMessageHook(): PutMessageHook {
   return (message, properties) => {
-    if (!isTransactionPrepared(properties)) return message;
+    if (properties.get(MessageConst.TRAN_MSG) !== 'true') return message;
     const parked: PropertyMap = {
-      ...properties,
+      ...properties.map(),
       [MessageConst.REAL_TOPIC]: message.topic,
       [MessageConst.REAL_QID]: String(message.queueId),
     };

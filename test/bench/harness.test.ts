@@ -3,12 +3,13 @@
  * consumers, quantiles, medians and ratios, the chart, the profile reader, the option checks, and
  * one tiny end-to-end workload through real broker, producer and consumer processes.
  */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchOptionsOf, type BenchArgs } from '../../cli/bench.js';
 import { ratePoints, renderChart } from '../../bench/chart.js';
+import { probeDiskSync } from '../../bench/disk-probe.js';
 import { summarizeProfiles } from '../../bench/profile.js';
 import { formatMarkdown, formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
 import { runWorkload, type WorkloadSpec } from '../../bench/runner.js';
@@ -104,6 +105,29 @@ describe('quantiles and spreads', () => {
     expect(text).toContain('2.50x');
     const markdown = formatMarkdown(summaries, ratios);
     expect(markdown).toContain('| produce msg/s, batch sends | 125,000 [90,000 - 130,000] | 50,000 [40,000 - 60,000] | 2.50x | ≥ 120,000: met |');
+  });
+
+  it('gives the disk floor per broker slot but no ratio for it', () => {
+    const run = (broker: 'ferrymq' | 'rocketmq', diskSyncP99: number): HeadlineRun => ({ broker, flush: 'SYNC_FLUSH', run: 1, figures: { diskSyncP99 } });
+    const { summaries, ratios } = summarize([run('ferrymq', 3), run('rocketmq', 6)]);
+    expect(summaries.filter((s) => s.figure === 'diskSyncP99').map((s) => s.median)).toEqual([3, 6]);
+    expect(ratios.find((r) => r.figure === 'diskSyncP99')).toBeUndefined();
+  });
+});
+
+describe('disk probe', () => {
+  it('times back-to-back synced 1 KiB appends and leaves no file behind', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ferrymq-probe-test-'));
+    try {
+      const result = probeDiskSync(20, 1024, root);
+      expect(result.samples).toBe(20);
+      expect(result.p50).toBeGreaterThan(0);
+      expect(result.p99).toBeGreaterThanOrEqual(result.p50);
+      expect(result.max).toBeGreaterThanOrEqual(result.p99);
+      expect(readdirSync(root)).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -182,6 +182,46 @@ describe('ConsumerOffsetManager lifecycle', () => {
     await offsets.shutdown();
   });
 
+  it('commitDurably resolves once in SQLite, writing the commits of one turn in one putOffsets call', async () => {
+    const offsets = manager();
+    const putOffsets = vi.spyOn(meta, 'putOffsets');
+    offsets.commit(group, topic, 3, 7, { durable: false });
+    const commits = [0, 1, 2].map((queueId) => offsets.commitDurably(group, topic, queueId, 10 + queueId));
+    expect(offsets.query(group, topic, 1)).toBe(11);
+    expect(putOffsets).not.toHaveBeenCalled();
+    expect(await Promise.all(commits)).toEqual([true, true, true]);
+    expect(putOffsets).toHaveBeenCalledTimes(1);
+    expect(meta.listOffsets({ group }).map((e) => [e.queueId, e.offset])).toEqual([[0, 10], [1, 11], [2, 12], [3, 7]]);
+    expect(offsets.stats().dirty).toBe(0);
+    // Unchanged and negative commits write nothing.
+    expect(await offsets.commitDurably(group, topic, 0, 10)).toBe(true);
+    expect(await offsets.commitDurably(group, topic, 0, -1)).toBe(false);
+    expect(putOffsets).toHaveBeenCalledTimes(1);
+    expect(() => offsets.commitDurably(group, topic, -1, 1)).toThrow(/commit\.queueId/);
+    await offsets.shutdown();
+  });
+
+  it('commitDurably rejects when the write fails and leaves the commit to the flush loop', async () => {
+    const offsets = manager(500);
+    offsets.start();
+    vi.spyOn(meta, 'putOffsets').mockImplementationOnce(() => {
+      throw new Error('disk I/O error');
+    });
+    await expect(offsets.commitDurably(group, topic, 0, 5)).rejects.toThrow('disk I/O error');
+    expect(meta.getOffset(group, topic, 0)).toBeUndefined();
+    await advance(500);
+    expect(meta.getOffset(group, topic, 0)).toBe(5);
+    await offsets.shutdown();
+  });
+
+  it('commitDurably after shutdown writes through', async () => {
+    const offsets = manager();
+    await offsets.shutdown();
+    const commit = offsets.commitDurably(group, topic, 0, 4);
+    expect(meta.getOffset(group, topic, 0)).toBe(4);
+    expect(await commit).toBe(true);
+  });
+
   it('a failed durable commit leaves memory unchanged and throws', () => {
     const offsets = manager();
     offsets.commit(group, topic, 0, 1, { durable: true });

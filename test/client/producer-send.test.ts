@@ -8,7 +8,7 @@ import { Producer, type ProducerOptions } from '../../client/index.js';
 import { BrokerApi } from '../../client/broker-api.js';
 import type { RemotingClient } from '../../client/remoting-client.js';
 import { BrokerResponseError, InvalidArgumentError } from '../../protocol/errors.js';
-import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
+import { createResponse, SerializeType, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { toV2, type SendMessageRequestHeader } from '../../protocol/send-header.js';
@@ -39,6 +39,14 @@ describe('BrokerApi.send header', () => {
     expect(sent[0]!.code).toBe(header.batch ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2);
     expect(sent[0]!.body?.toString()).toBe('b');
     expect(response).toEqual({ code: ResponseCode.SUCCESS, msgId: 'ID', queueId: 2, queueOffset: 7 });
+  });
+
+  it('serializes request headers in RocketMQ binary by default, in JSON when asked', async () => {
+    sent.length = 0;
+    await api.send('127.0.0.1:1', base, Buffer.from('b'), 1_000);
+    await new BrokerApi(remoting, 1_000, 'JSON').send('127.0.0.1:1', base, Buffer.from('b'), 1_000);
+    await new BrokerApi(remoting, 1_000, 'JSON').heartbeat('127.0.0.1:1', { clientID: 'c', producerDataSet: [], consumerDataSet: [] });
+    expect(sent.map((r) => r.serializeType)).toEqual([SerializeType.ROCKETMQ, SerializeType.JSON, SerializeType.JSON]);
   });
 });
 

@@ -76,6 +76,31 @@ describe('RemotingClient', () => {
     expect(server.sockets.size).toBe(1);
   });
 
+  it('times out a short request sent after a longer one, and each later one at its own deadline', async () => {
+    const server = await startFakeServer(() => {});
+    cleanups.push(server.close);
+    const client = new RemotingClient();
+    cleanups.push(() => client.close());
+    const started = performance.now();
+    const long = client.invoke(server.address, createRequest(34, { n: 'long' }), 10_000);
+    long.catch(() => {});
+    const timedOutAfter = (timeoutMs: number) =>
+      client.invoke(server.address, createRequest(34, { n: timeoutMs }), timeoutMs).then(
+        () => { throw new Error('answered'); },
+        (error: unknown) => {
+          expect(error).toBeInstanceOf(RequestTimeoutError);
+          return performance.now() - started;
+        },
+      );
+    const [first, second] = await Promise.all([timedOutAfter(100), timedOutAfter(400)]);
+    expect(first).toBeGreaterThanOrEqual(95);
+    expect(first).toBeLessThan(2_000);
+    expect(second).toBeGreaterThanOrEqual(395);
+    expect(second).toBeLessThan(5_000);
+    client.close();
+    await expect(long).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+
   it('fails pending calls when the connection drops and reconnects on the next call', async () => {
     let server!: Awaited<ReturnType<typeof startFakeServer>>;
     server = await startFakeServer((cmd, socket) => {

@@ -56,6 +56,20 @@ export function sdkSuite(target: () => SdkTarget): void {
   }
 
   describe('producer and push consumer', () => {
+    it('works with JSON request headers (headerFormat: JSON) as with the default binary ones', async () => {
+      const topic = uniqueName('T');
+      await target().createTopic(topic, 2);
+      const p = await producer({ headerFormat: 'JSON', instanceName: uniqueName('json') });
+      const sent = await p.send({ topic, body: 'json', tags: 'TagJ' });
+      const batch = await p.sendBatch([{ topic, body: 'json-1' }, { topic, body: 'json-2' }]);
+      expect([sent.status, batch.status]).toEqual(['SEND_OK', 'SEND_OK']);
+      const got: ReceivedMessage[] = [];
+      await consumer(uniqueName('G'), topic, (msgs) => { got.push(...msgs); }, { headerFormat: 'JSON', instanceName: uniqueName('json') });
+      await waitFor(() => got.length >= 3, { what: 'messages received' });
+      expect(got.map((m) => m.body.toString()).sort()).toEqual(['json', 'json-1', 'json-2']);
+      expect(got.find((m) => m.uniqKey === sent.uniqKey)?.tags).toBe('TagJ');
+    });
+
     it('send returns msgId, queue and offset that the consumer sees again, with tags, keys and properties', async () => {
       const topic = uniqueName('T');
       await target().createTopic(topic, 4);

@@ -91,6 +91,25 @@ describe('binary (ROCKETMQ) header', () => {
     expect(back).toEqual(cmd);
   });
 
+  it('writes each string as Buffer.byteLength measures it, short and long, ASCII or not', () => {
+    const texts = ['', 'a', 'queueOffset', 'x'.repeat(32), 'y'.repeat(33), 'é', '話題', '😀', '\ud800', 'a\udc00b', 'ü'.repeat(40)];
+    for (const text of texts) {
+      const bytes = encodeBinaryHeader({ code: 1, language: 'JAVA', version: 1, opaque: 1, flag: 0, remark: text, extFields: { [text || 'k']: text } });
+      const utf8 = Buffer.from(text, 'utf8');
+      expect(bytes.readInt32BE(13), JSON.stringify(text)).toBe(utf8.length);
+      expect(bytes.subarray(17, 17 + utf8.length).equals(utf8)).toBe(true);
+      expect(decodeBinaryHeader(bytes).extFields).toEqual({ [Buffer.from(text || 'k').toString()]: utf8.toString() });
+    }
+  });
+
+  it('decodes field names right when many names share the name cache', () => {
+    const extFields: Record<string, string> = {};
+    for (let i = 0; i < 3000; i++) extFields[`k${i}`] = String(i);
+    extFields['ключ'] = 'v';
+    const cmd = { code: 1, language: 'JAVA', version: 1, opaque: 1, flag: 0, extFields };
+    for (let round = 0; round < 2; round++) expect(decodeBinaryHeader(encodeBinaryHeader(cmd))).toEqual(cmd);
+  });
+
   it('rejects truncated or inconsistent headers', () => {
     const good = encodeBinaryHeader({ code: 1, language: 'JAVA', version: 1, opaque: 1, flag: 0, remark: 'r', extFields: { k: 'v' } });
     for (let n = 0; n < good.length; n++) {

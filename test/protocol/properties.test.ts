@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MessageConst, decodeProperties, encodeProperties } from '../../protocol/properties.js';
+import { MessageConst, decodeProperties, encodeProperties, scanProperties } from '../../protocol/properties.js';
 import { InvalidArgumentError } from '../../protocol/errors.js';
 
 describe('properties', () => {
@@ -37,5 +37,53 @@ describe('properties', () => {
     expect(MessageConst.REAL_QID).toBe('REAL_QID');
     expect(MessageConst.DELAY).toBe('DELAY');
     expect(MessageConst.TRAN_MSG).toBe('TRAN_MSG');
+  });
+});
+
+describe('scanProperties', () => {
+  const names = ['TAGS', 'KEYS', 'DELAY'];
+
+  it('reads the asked names from a canonical string', () => {
+    const values: (string | undefined)[] = [];
+    expect(scanProperties('TAGS\u0001a\u0002UNIQ_KEY\u0001u\u0002DELAY\u0001\u0002', names, values)).toBe(true);
+    expect(values).toEqual(['a', undefined, '']);
+    expect(scanProperties('', names, values)).toBe(true);
+    expect(values).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('calls a string non-canonical when re-encoding its decoded map would change it', () => {
+    const values: (string | undefined)[] = [];
+    for (const str of [
+      'TAGS\u0001a', // no trailing separator
+      'TAGS\u0001a\u0002\u0002', // empty pair
+      '\u0001a\u0002', // empty name
+      'junk\u0002', // pair without a value
+      'TAGS\u0001a\u0001b\u0002', // second \x01 in the value
+      'TAGS\u0001a\u0002TAGS\u0001b\u0002', // duplicate name
+      'KEYS\u0001k\u00021\u0001x\u0002', // integer-like name: the object map puts it first
+    ]) {
+      expect(scanProperties(str, names, values), JSON.stringify(str)).toBe(false);
+    }
+  });
+
+  it('agrees with decode + encode on random strings', () => {
+    let seed = 42;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pieces = ['TAGS', 'KEYS', 'DELAY', 'a', 'ab', 'b', '1', '\u0001', '\u0002', '\u0002', '\u0001', 'x y'];
+    const values: (string | undefined)[] = [];
+    let canonical = 0;
+    for (let i = 0; i < 5_000; i++) {
+      let str = '';
+      for (let n = random(10); n > 0; n--) str += pieces[random(pieces.length)];
+      if (!scanProperties(str, names, values)) continue;
+      canonical++;
+      const map = decodeProperties(str);
+      expect(encodeProperties(map), JSON.stringify(str)).toBe(str);
+      expect(values).toEqual(names.map((name) => map[name]));
+    }
+    expect(canonical).toBeGreaterThan(100);
   });
 });

@@ -178,7 +178,7 @@ describe('CONSUMER_SEND_MSG_BACK', () => {
     const topic = newTopic(broker);
     const group = uniqueName('G');
     const config = broker.broker.context.topics.ensureGroup(group)!;
-    broker.broker.context.store.meta.putGroup({ ...config, retryQueueNums: 0 });
+    broker.broker.context.topics.putGroup({ ...config, retryQueueNums: 0 });
     const { msgId } = await send({ topic, properties: {} });
     expect((await sendBack(decodeOffsetMsgId(msgId).physicalOffset, group)).code).toBe(ResponseCode.SUCCESS);
     expect(broker.broker.context.topics.get(`%RETRY%${group}`)).toBeUndefined();

@@ -75,4 +75,35 @@ describe('CrashSimFileIO', () => {
     await io.writev(handle, [Buffer.alloc(60)], 100);
     await io.close(handle);
   });
+
+  it('dsync: a write that returned is durable; one in flight at the crash is torn like any other', async () => {
+    for (const seed of [1, 2, 3]) {
+      const io = new CrashSimFileIO();
+      const path = join(dir.path, `d${seed}`);
+      const handle = await io.open(path, 'create', { dsync: true });
+      await io.fsyncDir(dir.path);
+      await io.writev(handle, [Buffer.alloc(1000, 1)], 0);
+      expect(io.unsyncedBytes()).toBe(0);
+      const inFlight = io.writev(handle, [Buffer.alloc(4096, 2)], 1000);
+      await io.crash({ mode: 'tear', seed });
+      await expect(inFlight).rejects.toThrow(/power loss/);
+      const bytes = await readFile(path);
+      expect(bytes.length).toBeGreaterThanOrEqual(1000);
+      expect(bytes.subarray(0, 1000)).toEqual(Buffer.alloc(1000, 1));
+      expect(bytes.subarray(1000)).toEqual(Buffer.alloc(bytes.length - 1000, 2));
+    }
+  });
+
+  it('dsync: failNextSyncs fails the write with EIO and leaves its bytes unsynced', async () => {
+    const io = new CrashSimFileIO();
+    const path = join(dir.path, 'dfail');
+    const handle = await io.open(path, 'create', { dsync: true });
+    await io.fsyncDir(dir.path);
+    await io.writev(handle, [Buffer.alloc(100, 1)], 0);
+    io.failNextSyncs(1);
+    await expect(io.writev(handle, [Buffer.alloc(100, 2)], 100)).rejects.toMatchObject({ code: 'EIO' });
+    expect(io.unsyncedBytes()).toBe(100);
+    await io.crash({ mode: 'drop' });
+    expect(await readFile(path)).toEqual(Buffer.alloc(100, 1));
+  });
 });

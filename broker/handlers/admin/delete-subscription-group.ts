@@ -10,7 +10,7 @@ import { optionalBool, requireString } from '../request-fields.js';
 export const deleteSubscriptionGroup: RequestHandler = async ({ broker }, request) => {
   const group = requireString(request, 'groupName');
   const removeOffset = optionalBool(request, 'removeOffset', false);
-  broker.store.meta.deleteGroup(group);
+  broker.topics.deleteGroup(group);
   if (removeOffset) broker.offsets.deleteGroup(group);
   broker.logger.info({ group, removeOffset }, 'subscription group deleted');
   return createResponse(request, ResponseCode.SUCCESS);

@@ -9,7 +9,7 @@ import type { RequestHandler } from '../../broker-context.js';
 import { subscriptionGroupBody } from './subscription-group-body.js';
 
 export const getAllSubscriptionGroupConfig: RequestHandler = async ({ broker }, request) => {
-  const subscriptionGroupTable = Object.fromEntries(broker.store.meta.listGroups().map((g) => [g.groupName, subscriptionGroupBody(g)]));
+  const subscriptionGroupTable = Object.fromEntries(broker.topics.listGroups().map((g) => [g.groupName, subscriptionGroupBody(g)]));
   const body = { subscriptionGroupTable, dataVersion: { timestamp: broker.startedAt, counter: 0 } };
   return createResponse(request, ResponseCode.SUCCESS, undefined, undefined, encodeJsonBody(body));
 };

@@ -39,8 +39,7 @@ export const updateAndCreateSubscriptionGroup: RequestHandler = async ({ broker 
   if (typeof groupName !== 'string' || groupName === '') return reject('groupName is missing');
   const problem = validateTopicName(groupName);
   if (problem) reject(`groupName: ${problem}`);
-  const meta = broker.store.meta;
-  const base: SubscriptionGroupConfig = meta.getGroup(groupName) ?? {
+  const base: SubscriptionGroupConfig = broker.topics.getGroup(groupName) ?? {
     groupName,
     consumeEnable: true,
     consumeBroadcastEnable: true,
@@ -66,7 +65,7 @@ export const updateAndCreateSubscriptionGroup: RequestHandler = async ({ broker 
   if (!Number.isInteger(config.retryMaxTimes) || config.retryMaxTimes < 0 || config.retryMaxTimes > MAX_RETRY_MAX_TIMES) {
     reject(`retryMaxTimes must be in 0..${MAX_RETRY_MAX_TIMES}`);
   }
-  meta.putGroup(config);
+  broker.topics.putGroup(config);
   broker.logger.info({ group: groupName }, 'subscription group created or updated');
   return createResponse(request, ResponseCode.SUCCESS);
 };
