@@ -48,6 +48,7 @@ const ENTRY_WORDS = KEY_INDEX_ENTRY_SIZE / 4;
 /** Slot pages written by a durable flush: 1024 slots (4 KiB). */
 const PAGE_SHIFT = 10;
 const PAGE_SLOTS = 1 << PAGE_SHIFT;
+const PAGE_BYTES = PAGE_SLOTS * 4;
 const TWO_32 = 2 ** 32;
 const FILE_NAME = /^(\d{20})\.kidx$/;
 
@@ -160,6 +161,28 @@ function newImage(slotCount: number, maxEntries: number): Image {
     entryBytes: Buffer.from(entryBuffer),
     dirty: new Uint8Array(Math.ceil(slotCount / PAGE_SLOTS)),
   };
+}
+
+interface SlotPage {
+  index: number;
+  bytes: Buffer;
+}
+
+/** Copies of the slot pages changed since the last durable flush; clears their dirty marks. */
+function takeDirtyPages(image: Image): SlotPage[] {
+  const pages: SlotPage[] = [];
+  for (let p = 0; p < image.dirty.length; p++) {
+    if (image.dirty[p] === 0) continue;
+    image.dirty[p] = 0;
+    const from = p * PAGE_BYTES;
+    pages.push({ index: p, bytes: Buffer.from(image.slotBytes.subarray(from, Math.min(from + PAGE_BYTES, image.slotBytes.length))) });
+  }
+  return pages;
+}
+
+/** After a failed flush: the pages must go out with the next one. */
+function markDirty(image: Image, pages: readonly SlotPage[]): void {
+  for (const page of pages) image.dirty[page.index] = 1;
 }
 
 class IndexFile {
@@ -343,13 +366,21 @@ export class KeyIndex {
   private async flushFiles(durable: boolean): Promise<void> {
     for (const file of this.files.filter((f) => f.image && f.count > 0)) {
       await this.ensureCreated(file);
+      // Entry count and slot pages as of one moment: appends during the awaits below must not leak
+      // into this flush's slot pages (they would name entries its header does not vouch for).
       const n = file.count;
+      const pages = durable && n > file.slotsOnDisk ? takeDirtyPages(file.image!) : [];
       if (n > file.written) {
         const bytes = file.image!.entryBytes.subarray(file.written * KEY_INDEX_ENTRY_SIZE, n * KEY_INDEX_ENTRY_SIZE);
-        await this.io.writev(file.handle!, [bytes], file.entriesAt + file.written * KEY_INDEX_ENTRY_SIZE);
+        try {
+          await this.io.writev(file.handle!, [bytes], file.entriesAt + file.written * KEY_INDEX_ENTRY_SIZE);
+        } catch (err) {
+          markDirty(file.image!, pages);
+          throw err;
+        }
         file.written = n;
       }
-      if (durable) await this.makeDurable(file, n);
+      if (durable) await this.makeDurable(file, n, pages);
     }
   }
 
@@ -367,36 +398,26 @@ export class KeyIndex {
     file.handle = handle;
   }
 
-  private async makeDurable(file: IndexFile, n: number): Promise<void> {
-    const image = file.image!;
-    const rolledOver = file !== this.files[this.files.length - 1];
+  private async makeDurable(file: IndexFile, n: number, pages: readonly SlotPage[]): Promise<void> {
     if (n > file.slotsOnDisk) {
-      // A copy of the dirty pages as of `n`: appends during the syncs must not reach this flush's pages.
-      const pages: { at: number; bytes: Buffer }[] = [];
-      for (let p = 0; p < image.dirty.length; p++) {
-        if (image.dirty[p] === 0) continue;
-        image.dirty[p] = 0;
-        const from = p * PAGE_SLOTS * 4;
-        const to = Math.min(from + PAGE_SLOTS * 4, image.slotBytes.length);
-        pages.push({ at: KEY_INDEX_HEADER_SIZE + from, bytes: Buffer.from(image.slotBytes.subarray(from, to)) });
-      }
       const handle = file.handle!;
       try {
         await this.io.datasync(handle);
         if (file.slotsOnDisk === 0) await this.io.fsyncDir(this.dir);
         await this.io.writev(handle, [file.header(n, file.slotsOnDisk)], 0);
         await this.io.datasync(handle);
-        for (const page of pages) await this.io.writev(handle, [page.bytes], page.at);
+        for (const page of pages) await this.io.writev(handle, [page.bytes], KEY_INDEX_HEADER_SIZE + page.index * PAGE_BYTES);
         await this.io.datasync(handle);
         await this.io.writev(handle, [file.header(n, n)], 0);
         await this.io.datasync(handle);
       } catch (err) {
-        for (const page of pages) image.dirty[(page.at - KEY_INDEX_HEADER_SIZE) >>> (PAGE_SHIFT + 2)] = 1;
+        markDirty(file.image!, pages);
         throw err;
       }
       file.slotsOnDisk = n;
     }
-    if (rolledOver && file.slotsOnDisk === file.count) {
+    // A rolled-over file gets no more entries: once all are on disk, lookups read the file.
+    if (file !== this.files[this.files.length - 1] && file.slotsOnDisk === file.count) {
       file.image = undefined;
       await this.io.close(file.handle!);
       file.handle = undefined;

@@ -185,6 +185,31 @@ describe('key index file layout', () => {
     expect(await lookupOffsets(index, 'T', 'k1')).toEqual([10, 1]);
   });
 
+  it('keeps keys appended during a durable flush out of its slot pages', async () => {
+    let target: KeyIndex | undefined;
+    let adding = true;
+    let added = 0;
+    // Appends land while the flush waits for each of its writes.
+    class AddingIO extends NodeFileIO {
+      override async writev(...args: Parameters<NodeFileIO['writev']>): Promise<void> {
+        if (adding) target!.add('T', `late${added++}`, 1_000 + added, 2_000);
+        return super.writev(...args);
+      }
+    }
+    index = target = await openIndex({ slotsPerFile: 2 }, new AddingIO());
+    for (let i = 0; i < 3; i++) index.add('T', `k${i}`, i, 1_000);
+    await index.flush({ durable: true });
+    adding = false;
+    const bytes = await readFile(join(indexDir(), '00000000000000000000.kidx'));
+    const header = decodeKeyIndexHeader(bytes);
+    if (typeof header === 'string') throw new Error(header);
+    expect(header.entryCount).toBeLessThan(3 + added);
+    const slots = [bytes.readUInt32LE(KEY_INDEX_HEADER_SIZE), bytes.readUInt32LE(KEY_INDEX_HEADER_SIZE + 4)];
+    expect(slots.every((v) => v <= header.entryCount)).toBe(true);
+    await index.flush({ durable: true });
+    expect((await headerOnDisk('00000000000000000000.kidx')).entryCount).toBe(3 + added);
+  });
+
   it('treats a zeroed tail (entries and header never synced) as empty', async () => {
     index = await openIndex();
     index.add('T', 'a', 1, 1_000);
@@ -348,8 +373,10 @@ describe('key index after a crash', () => {
   const cases: [CrashMode, number][] = [
     ['drop', 1],
     ['tear', 2],
+    ['tear', 5],
     ['random', 3],
     ['random', 4],
+    ['random', 6],
   ];
   it.each(cases)('finds every acknowledged key after a simulated power loss (%s, seed %i)', async (mode, seed) => {
     const io = new CrashSimFileIO();
