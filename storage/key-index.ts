@@ -388,7 +388,8 @@ export class KeyIndex {
     if (file.handle) return;
     const handle = await this.io.open(file.path, 'create');
     try {
-      // The full size up front: unwritten slots and entries read back as zeros.
+      // The full size up front, all zeros (whatever a file of this name held before is gone).
+      await this.io.truncate(handle, 0);
       await this.io.truncate(handle, file.size);
       await this.io.writev(handle, [file.header(0, 0)], 0);
     } catch (err) {
