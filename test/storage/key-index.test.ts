@@ -20,7 +20,7 @@ import {
 } from '../../storage/key-index.js';
 import type { MessageStore } from '../../storage/message-store.js';
 import { AppendStatus } from '../../storage/types.js';
-import { tempDir, uniqueName } from '../helpers/common.js';
+import { tempDir, uniqueName, waitFor } from '../helpers/common.js';
 import { createTopic, message, openStore } from './store-fixture.js';
 
 const child = fileURLToPath(new URL('./key-index-child.ts', import.meta.url));
@@ -260,9 +260,12 @@ describe('key index written behind the appends', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(await indexFiles()).toEqual([]);
     clock.advance(1);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const bytes = await readFile(join(indexDir(), (await indexFiles())[0]));
     const entriesAt = KEY_INDEX_HEADER_SIZE + store.config.keyIndexSlotsPerFile * 4;
+    const bytes = await waitFor(async () => {
+      const names = await indexFiles();
+      const content = names.length > 0 ? await readFile(join(indexDir(), names[0])) : undefined;
+      return content && content.readInt32LE(entriesAt + KEY_INDEX_ENTRY_SIZE) !== 0 ? content : undefined;
+    }, { what: 'entries written by the timer' });
     expect(bytes.readInt32LE(entriesAt)).toBe(keyHash(topic, 'k1'));
     expect(bytes.readInt32LE(entriesAt + KEY_INDEX_ENTRY_SIZE)).toBe(keyHash(topic, 'k2'));
     expect(bytes.readUInt32LE(entriesAt + 4)).toBe(result.physicalOffset);
