@@ -266,6 +266,7 @@ describe('key index written behind the appends', () => {
       const content = names.length > 0 ? await readFile(join(indexDir(), names[0])) : undefined;
       return content && content.readInt32LE(entriesAt + KEY_INDEX_ENTRY_SIZE) !== 0 ? content : undefined;
     }, { what: 'entries written by the timer' });
+    if (!bytes) throw new Error('unreachable: waitFor returns a truthy value');
     expect(bytes.readInt32LE(entriesAt)).toBe(keyHash(topic, 'k1'));
     expect(bytes.readInt32LE(entriesAt + KEY_INDEX_ENTRY_SIZE)).toBe(keyHash(topic, 'k2'));
     expect(bytes.readUInt32LE(entriesAt + 4)).toBe(result.physicalOffset);
