@@ -34,8 +34,27 @@ function startOf(from: string): { consumeFromWhere: ConsumeFromWhere; consumeTim
 
 function printMessage(msg: ReceivedMessage, json: boolean): void {
   if (json) {
-    const { queue, body, ...rest } = msg;
-    process.stdout.write(`${JSON.stringify({ ...rest, queueId: queue.queueId, queueTopic: queue.topic, body: bodyText(body) })}\n`);
+    // Field by field: received messages compute some fields on first read, so a spread would miss them.
+    const line = {
+      topic: msg.topic,
+      tags: msg.tags,
+      keys: msg.keys,
+      properties: msg.properties,
+      msgId: msg.msgId,
+      uniqKey: msg.uniqKey,
+      originMessageId: msg.originMessageId,
+      queueOffset: msg.queueOffset,
+      commitLogOffset: msg.commitLogOffset,
+      reconsumeTimes: msg.reconsumeTimes,
+      bornTimestamp: msg.bornTimestamp,
+      storeTimestamp: msg.storeTimestamp,
+      flag: msg.flag,
+      sysFlag: msg.sysFlag,
+      queueId: msg.queue.queueId,
+      queueTopic: msg.queue.topic,
+      body: bodyText(msg.body),
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
   }
   const tags = msg.tags ? ` tags=${msg.tags}` : '';

@@ -48,6 +48,7 @@ const ENTRY_WORDS = KEY_INDEX_ENTRY_SIZE / 4;
 /** Slot pages written by a durable flush: 1024 slots (4 KiB). */
 const PAGE_SHIFT = 10;
 const PAGE_SLOTS = 1 << PAGE_SHIFT;
+const PAGE_BYTES = PAGE_SLOTS * 4;
 const TWO_32 = 2 ** 32;
 const FILE_NAME = /^(\d{20})\.kidx$/;
 
@@ -65,17 +66,30 @@ export interface KeyIndexHit {
   storeTimestamp: number;
 }
 
-/** FNV-1a over the UTF-16 units of topic, a separator and key, then murmur3's finalizer. */
-export function keyHash(topic: string, key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < topic.length; i++) h = Math.imul(h ^ topic.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ 1, 0x01000193);
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+/** FNV-1a-style mixing of `text` into `h`, two UTF-16 units per step (a shorter multiply chain). */
+function mix(h: number, text: string): number {
+  const pairs = text.length & ~1;
+  let i = 0;
+  for (; i < pairs; i += 2) h = Math.imul(h ^ (text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16)), 0x01000193);
+  if (i < text.length) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  // The length goes in too, so that the topic/key boundary matters.
+  return Math.imul(h ^ text.length, 0x01000193);
+}
+
+/** Murmur3's finalizer: spreads the bits before the bucket is taken modulo slotCount. */
+function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
+}
+
+const HASH_SEED = 0x811c9dc5;
+
+/** The 32-bit hash an entry stores for (topic, key). */
+export function keyHash(topic: string, key: string): number {
+  return finish(mix(mix(HASH_SEED, topic), key));
 }
 
 export function keyIndexFileName(sequence: number): string {
@@ -127,7 +141,7 @@ export function decodeKeyIndexHeader(buf: Buffer): KeyIndexHeader | string {
   return h;
 }
 
-/** The writable part of a file held in memory (active, or rolled over and not yet sealed on disk). */
+/** The writable part of a file held in memory (active, or rolled over and not yet all on disk). */
 interface Image {
   slots: Int32Array;
   slotBytes: Buffer;
@@ -147,6 +161,28 @@ function newImage(slotCount: number, maxEntries: number): Image {
     entryBytes: Buffer.from(entryBuffer),
     dirty: new Uint8Array(Math.ceil(slotCount / PAGE_SLOTS)),
   };
+}
+
+interface SlotPage {
+  index: number;
+  bytes: Buffer;
+}
+
+/** Copies of the slot pages changed since the last durable flush; clears their dirty marks. */
+function takeDirtyPages(image: Image): SlotPage[] {
+  const pages: SlotPage[] = [];
+  for (let p = 0; p < image.dirty.length; p++) {
+    if (image.dirty[p] === 0) continue;
+    image.dirty[p] = 0;
+    const from = p * PAGE_BYTES;
+    pages.push({ index: p, bytes: Buffer.from(image.slotBytes.subarray(from, Math.min(from + PAGE_BYTES, image.slotBytes.length))) });
+  }
+  return pages;
+}
+
+/** After a failed flush: the pages must go out with the next one. */
+function markDirty(image: Image, pages: readonly SlotPage[]): void {
+  for (const page of pages) image.dirty[page.index] = 1;
 }
 
 class IndexFile {
@@ -197,6 +233,9 @@ export class KeyIndex {
   /** Oldest first; the last one is the active file. */
   private readonly files: IndexFile[] = [];
   private flushing: Promise<void> = Promise.resolve();
+  /** The topic of the last add and its part of the hash: a batch's keys share one topic. */
+  private lastTopic = '';
+  private lastTopicHash = mix(HASH_SEED, '');
 
   private constructor(
     private readonly io: FileIO,
@@ -292,7 +331,11 @@ export class KeyIndex {
       delta = 0;
     }
     const image = file.image!;
-    const hash = keyHash(topic, key);
+    if (topic !== this.lastTopic) {
+      this.lastTopic = topic;
+      this.lastTopicHash = mix(HASH_SEED, topic);
+    }
+    const hash = finish(mix(this.lastTopicHash, key));
     const slot = (hash >>> 0) % file.slotCount;
     const n = ++file.count;
     const w = (n - 1) * ENTRY_WORDS;
@@ -311,8 +354,8 @@ export class KeyIndex {
 
   /**
    * Writes new entries out (pwrite). `durable`: also makes every entry appended so far valid on disk
-   * (entries, sync, slot pages, sync, header, sync) and seals rolled-over files. Flushes run one at a
-   * time; a failed one leaves the state as it was (the next one writes it again) and throws.
+   * (see the file comment) and lets rolled-over files go from memory. Flushes run one at a time; a
+   * failed one leaves the state as it was (the next one writes it again) and throws.
    */
   flush({ durable = false }: { durable?: boolean } = {}): Promise<void> {
     const run = this.flushing.then(() => this.flushFiles(durable));
@@ -323,13 +366,21 @@ export class KeyIndex {
   private async flushFiles(durable: boolean): Promise<void> {
     for (const file of this.files.filter((f) => f.image && f.count > 0)) {
       await this.ensureCreated(file);
+      // Entry count and slot pages as of one moment: appends during the awaits below must not leak
+      // into this flush's slot pages (they would name entries its header does not vouch for).
       const n = file.count;
+      const pages = durable && n > file.slotsOnDisk ? takeDirtyPages(file.image!) : [];
       if (n > file.written) {
         const bytes = file.image!.entryBytes.subarray(file.written * KEY_INDEX_ENTRY_SIZE, n * KEY_INDEX_ENTRY_SIZE);
-        await this.io.writev(file.handle!, [bytes], file.entriesAt + file.written * KEY_INDEX_ENTRY_SIZE);
+        try {
+          await this.io.writev(file.handle!, [bytes], file.entriesAt + file.written * KEY_INDEX_ENTRY_SIZE);
+        } catch (err) {
+          markDirty(file.image!, pages);
+          throw err;
+        }
         file.written = n;
       }
-      if (durable) await this.makeDurable(file, n);
+      if (durable) await this.makeDurable(file, n, pages);
     }
   }
 
@@ -337,7 +388,8 @@ export class KeyIndex {
     if (file.handle) return;
     const handle = await this.io.open(file.path, 'create');
     try {
-      // The full size up front: unwritten slots and entries read back as zeros.
+      // The full size up front, all zeros (whatever a file of this name held before is gone).
+      await this.io.truncate(handle, 0);
       await this.io.truncate(handle, file.size);
       await this.io.writev(handle, [file.header(0, 0)], 0);
     } catch (err) {
@@ -347,36 +399,26 @@ export class KeyIndex {
     file.handle = handle;
   }
 
-  private async makeDurable(file: IndexFile, n: number): Promise<void> {
-    const image = file.image!;
-    const rolledOver = file !== this.files[this.files.length - 1];
+  private async makeDurable(file: IndexFile, n: number, pages: readonly SlotPage[]): Promise<void> {
     if (n > file.slotsOnDisk) {
-      // A copy of the dirty pages as of `n`: appends during the syncs must not reach this flush's pages.
-      const pages: { at: number; bytes: Buffer }[] = [];
-      for (let p = 0; p < image.dirty.length; p++) {
-        if (image.dirty[p] === 0) continue;
-        image.dirty[p] = 0;
-        const from = p * PAGE_SLOTS * 4;
-        const to = Math.min(from + PAGE_SLOTS * 4, image.slotBytes.length);
-        pages.push({ at: KEY_INDEX_HEADER_SIZE + from, bytes: Buffer.from(image.slotBytes.subarray(from, to)) });
-      }
       const handle = file.handle!;
       try {
         await this.io.datasync(handle);
         if (file.slotsOnDisk === 0) await this.io.fsyncDir(this.dir);
         await this.io.writev(handle, [file.header(n, file.slotsOnDisk)], 0);
         await this.io.datasync(handle);
-        for (const page of pages) await this.io.writev(handle, [page.bytes], page.at);
+        for (const page of pages) await this.io.writev(handle, [page.bytes], KEY_INDEX_HEADER_SIZE + page.index * PAGE_BYTES);
         await this.io.datasync(handle);
         await this.io.writev(handle, [file.header(n, n)], 0);
         await this.io.datasync(handle);
       } catch (err) {
-        for (const page of pages) image.dirty[(page.at - KEY_INDEX_HEADER_SIZE) >>> (PAGE_SHIFT + 2)] = 1;
+        markDirty(file.image!, pages);
         throw err;
       }
       file.slotsOnDisk = n;
     }
-    if (rolledOver && file.slotsOnDisk === file.count) {
+    // A rolled-over file gets no more entries: once all are on disk, lookups read the file.
+    if (file !== this.files[this.files.length - 1] && file.slotsOnDisk === file.count) {
       file.image = undefined;
       await this.io.close(file.handle!);
       file.handle = undefined;
@@ -394,6 +436,7 @@ export class KeyIndex {
       if (file.count === 0 || file.endTimestamp < beginTimestamp) continue;
       const slot = (hash >>> 0) % file.slotCount;
       const reader = file.image ? imageReader(file.image) : await this.diskReader(file);
+      if (!reader) continue;
       try {
         let n = await reader.slot(slot);
         while (n > 0 && n <= file.count) {
@@ -415,8 +458,15 @@ export class KeyIndex {
     }
   }
 
-  private async diskReader(file: IndexFile): Promise<EntryReader> {
-    const handle = await this.io.open(file.path, 'read');
+  private async diskReader(file: IndexFile): Promise<EntryReader | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await this.io.open(file.path, 'read');
+    } catch (err) {
+      // Retention deleted it meanwhile.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
     const buf = Buffer.alloc(KEY_INDEX_ENTRY_SIZE);
     const words = new Int32Array(ENTRY_WORDS);
     return {
