@@ -13,7 +13,7 @@ import { ResponseCode } from '../protocol/response-code.js';
 import { systemClock, type Clock } from '../storage/clock.js';
 import { MessageStore } from '../storage/message-store.js';
 import type { MessageStoreApi } from '../storage/types.js';
-import type { BrokerContext, PutMessageHook } from './broker-context.js';
+import type { BrokerContext, PutMessageHook, RequestContext } from './broker-context.js';
 import { ClientRegistry, type ClientChannel } from './client-registry.js';
 import { advertisedHostOf, type BrokerConfig } from './config.js';
 import { Connection } from './connection.js';
@@ -199,13 +199,15 @@ export class BrokerServer {
       socket.destroy();
       return;
     }
+    // One handler context per connection, not one per request.
+    let ctx: RequestContext | undefined;
     const connection = new Connection(socket, {
       maxFrameSize: config.maxFrameSize,
       halfFrameTimeoutMs: config.halfFrameTimeoutMs,
       idleTimeoutMs: config.channelIdleTimeoutMs,
       maxPendingWriteBytes: config.maxPendingWriteBytesPerConnection,
       logger,
-      onCommand: (conn, command) => this.dispatch(conn, command),
+      onCommand: (conn, command) => this.dispatch((ctx ??= { broker: this.context, connection: conn }), command),
       onClose: (conn) => {
         this.connections.delete(conn.id);
         this.context.pullHolds.dropConnection(conn.id);
@@ -215,11 +217,11 @@ export class BrokerServer {
     this.connections.set(connection.id, connection);
   }
 
-  private dispatch(connection: Connection, request: RemotingCommand): void {
+  private dispatch(ctx: RequestContext, request: RemotingCommand): void {
     // Clients answer nothing the broker needs (NOTIFY is oneway); stray responses are dropped.
     if (isResponse(request)) return;
+    const { connection } = ctx;
     const handler = findHandler(request.code);
-    const ctx = { broker: this.context, connection };
     let answer: Promise<RemotingCommand | null>;
     if (!handler) {
       answer = Promise.resolve(

@@ -10,7 +10,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { FrameDecoder, writeFrame } from '../protocol/frame-codec.js';
+import { FrameDecoder, queuedFrameBytes, writeFrame } from '../protocol/frame-codec.js';
 import type { RemotingCommand } from '../protocol/remoting-command.js';
 import type { ClientChannel } from './client-registry.js';
 
@@ -61,16 +61,16 @@ export class Connection implements ClientChannel {
     return this.closing;
   }
 
-  /** Bytes handed to the socket but not yet sent. */
+  /** Bytes written but not yet sent (queued for this tick's write, or in the socket's buffer). */
   get pendingWriteBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + queuedFrameBytes(this.socket);
   }
 
   /** Writes one command; false when the connection is closed or was closed for exceeding the write cap. */
   send(command: RemotingCommand): boolean {
     if (this.closing) return false;
     const ok = writeFrame(this.socket, command);
-    if (this.socket.writableLength > this.options.maxPendingWriteBytes) {
+    if (this.pendingWriteBytes > this.options.maxPendingWriteBytes) {
       this.close(`more than ${this.options.maxPendingWriteBytes} unsent response bytes (peer not reading)`);
       return false;
     }

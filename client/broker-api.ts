@@ -57,6 +57,9 @@ export interface SendResponse {
 
 const SUCCESS_ONLY: readonly number[] = [ResponseCode.SUCCESS];
 
+/** A pull's answers: FOUND, NO_NEW_MSG, NO_MATCHED_MSG and OFFSET_ILLEGAL. */
+const PULL_OK_CODES: readonly number[] = [ResponseCode.SUCCESS, ResponseCode.PULL_NOT_FOUND, ResponseCode.PULL_RETRY_IMMEDIATELY, ResponseCode.PULL_OFFSET_MOVED];
+
 /** Codes a send treats as "stored" (the flush or replication wait timed out, the message is there). */
 const SEND_OK_CODES: readonly number[] = [ResponseCode.SUCCESS, ResponseCode.FLUSH_DISK_TIMEOUT, ResponseCode.SLAVE_NOT_AVAILABLE, ResponseCode.FLUSH_SLAVE_TIMEOUT];
 
@@ -93,7 +96,7 @@ export class BrokerApi {
 
   /** One request; throws the typed error for any code outside `okCodes`. */
   async call(address: string, code: number, ext?: ExtFieldsInput, body?: Buffer, options: { timeoutMs?: number; okCodes?: readonly number[] } = {}): Promise<RemotingCommand> {
-    return this.exchange(address, createRequest(code, ext, body, this.requestOptions), options.timeoutMs ?? this.timeoutMs, options.okCodes ?? SUCCESS_ONLY);
+    return await this.exchange(address, createRequest(code, ext, body, this.requestOptions), options.timeoutMs ?? this.timeoutMs, options.okCodes ?? SUCCESS_ONLY);
   }
 
   private async exchange(address: string, request: RemotingCommand, timeoutMs: number, okCodes: readonly number[]): Promise<RemotingCommand> {
@@ -135,25 +138,22 @@ export class BrokerApi {
   async pull(address: string, request: PullRequest, timeoutMs: number): Promise<PullResponse> {
     const commit = request.commitOffset !== undefined && request.commitOffset > 0;
     const sysFlag = (commit ? PULL_COMMIT_OFFSET : 0) | (request.suspendTimeoutMs > 0 ? PULL_SUSPEND : 0) | PULL_SUBSCRIPTION;
-    const response = await this.call(
-      address,
-      RequestCode.PULL_MESSAGE,
-      {
-        consumerGroup: request.group,
-        topic: request.queue.topic,
-        queueId: request.queue.queueId,
-        queueOffset: request.offset,
-        maxMsgNums: request.maxNums,
-        sysFlag,
-        commitOffset: commit ? request.commitOffset : 0,
-        suspendTimeoutMillis: request.suspendTimeoutMs,
-        subscription: request.subscription,
-        subVersion: request.subVersion,
-        expressionType: 'TAG',
-      },
-      undefined,
-      { timeoutMs, okCodes: [ResponseCode.SUCCESS, ResponseCode.PULL_NOT_FOUND, ResponseCode.PULL_RETRY_IMMEDIATELY, ResponseCode.PULL_OFFSET_MOVED] },
-    );
+    const ext: ExtFieldsInput = {
+      consumerGroup: request.group,
+      topic: request.queue.topic,
+      queueId: request.queue.queueId,
+      queueOffset: request.offset,
+      maxMsgNums: request.maxNums,
+      sysFlag,
+      commitOffset: commit ? request.commitOffset : 0,
+      suspendTimeoutMillis: request.suspendTimeoutMs,
+      subscription: request.subscription,
+      subVersion: request.subVersion,
+      expressionType: 'TAG',
+    };
+    // Awaited here rather than through call(): two async frames less per pull.
+    const response = await this.remoting.invoke(address, createRequest(RequestCode.PULL_MESSAGE, ext, undefined, this.requestOptions), timeoutMs);
+    checkCode(response, PULL_OK_CODES, RequestCode.PULL_MESSAGE);
     const status =
       response.code === ResponseCode.SUCCESS ? PullStatus.FOUND
       : response.code === ResponseCode.PULL_NOT_FOUND ? PullStatus.NO_NEW_MSG

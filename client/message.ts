@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { inflateSync } from 'node:zlib';
-import { decodeRecords, MessageSysFlag, type DecodedRecord } from '../protocol/message-codec.js';
+import { decodeRecordViews, MessageSysFlag, type DecodedRecord } from '../protocol/message-codec.js';
 import { MessageConst } from '../protocol/properties.js';
 import { tagMatches, type TagExpression } from '../protocol/tag-filter.js';
 import type { MessageQueue } from './message-queue.js';
@@ -232,7 +232,7 @@ export function receivedFromPull(
   const messages: ReceivedMessage[] = [];
   if (!body) return messages;
   const keepAll = filter.all || mq.topic === retryTopic;
-  for (const record of decodeRecords(body)) {
+  for (const record of decodeRecordViews(body)) {
     const msg = new PulledMessage(record, mq.brokerName, retryTopic, pullOffsets);
     if (keepAll || tagMatches(filter, msg.tags)) messages.push(msg);
   }

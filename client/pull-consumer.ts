@@ -373,7 +373,7 @@ export class PullConsumer implements AsyncIterable<ReceivedMessage[]> {
         continue;
       }
       try {
-        const address = await instance.requireMaster(fetcher.mq.brokerName);
+        const address = instance.masterAddress(fetcher.mq.brokerName) ?? (await instance.requireMaster(fetcher.mq.brokerName));
         const result = await instance.api.pull(
           address,
           { group: this.group, queue: fetcher.mq, offset: fetcher.nextPullOffset, maxNums: this.options.pullBatchSize ?? 32, subscription: wireExpression(fetcher.filter), subVersion: Date.now(), suspendTimeoutMs: suspendMs },

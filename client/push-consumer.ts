@@ -387,7 +387,7 @@ export class PushConsumer {
         continue;
       }
       try {
-        const address = await instance.requireMaster(mq.brokerName);
+        const address = instance.masterAddress(mq.brokerName) ?? (await instance.requireMaster(mq.brokerName));
         const committed = this.messageModel === 'CLUSTERING' ? await this.offsetStore.read(mq) : -1;
         const result = await instance.api.pull(
           address,

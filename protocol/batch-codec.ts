@@ -66,18 +66,17 @@ export function decodeBatchBody(bytes: Buffer): BatchEntry[] {
   const entries: BatchEntry[] = [];
   let pos = 0;
   while (pos < bytes.length) {
-    const fail = (reason: string) => new FrameError(`batch entry ${entries.length} at byte ${pos}: ${reason}`);
-    if (bytes.length - pos < FIXED_SIZE) throw fail('truncated header');
+    if (bytes.length - pos < FIXED_SIZE) throw entryError(entries.length, pos, 'truncated header');
     const totalSize = bytes.readInt32BE(pos);
-    if (totalSize < FIXED_SIZE || totalSize > bytes.length - pos) throw fail(`bad total size ${totalSize}`);
+    if (totalSize < FIXED_SIZE || totalSize > bytes.length - pos) throw entryError(entries.length, pos, `bad total size ${totalSize}`);
     const end = pos + totalSize;
     const flag = bytes.readInt32BE(pos + 12);
     const bodyLength = bytes.readInt32BE(pos + 16);
     const bodyStart = pos + 20;
-    if (bodyLength < 0 || bodyLength > end - bodyStart - 2) throw fail(`bad body length ${bodyLength}`);
+    if (bodyLength < 0 || bodyLength > end - bodyStart - 2) throw entryError(entries.length, pos, `bad body length ${bodyLength}`);
     const propertiesStart = bodyStart + bodyLength + 2;
     const propertiesLength = bytes.readInt16BE(propertiesStart - 2);
-    if (propertiesLength < 0 || propertiesStart + propertiesLength !== end) throw fail(`bad properties length ${propertiesLength}`);
+    if (propertiesLength < 0 || propertiesStart + propertiesLength !== end) throw entryError(entries.length, pos, `bad properties length ${propertiesLength}`);
     entries.push({
       flag,
       body: bytes.subarray(bodyStart, bodyStart + bodyLength),
@@ -86,4 +85,8 @@ export function decodeBatchBody(bytes: Buffer): BatchEntry[] {
     pos = end;
   }
   return entries;
+}
+
+function entryError(index: number, pos: number, reason: string): FrameError {
+  return new FrameError(`batch entry ${index} at byte ${pos}: ${reason}`);
 }

@@ -68,9 +68,8 @@ export class FrameDecoder {
           this.frameLength = this.readLength();
         }
         if (this.buffered < 4 + this.frameLength) break;
-        const frame = this.take(4 + this.frameLength);
+        out.push(this.takeFrame(4 + this.frameLength));
         this.frameLength = -1;
-        out.push(decodeFrameBody(frame));
       }
     } catch (err) {
       this.failure = err instanceof FrameError ? err : new FrameError(String(err), { cause: err });
@@ -105,18 +104,18 @@ export class FrameDecoder {
     return length;
   }
 
-  /** Removes `n` buffered bytes; a view when they sit in one chunk, else one copy. */
-  private take(n: number): Buffer {
+  /** Removes and decodes a frame of `n` buffered bytes: in place when it sits in one chunk, else from one copy. */
+  private takeFrame(n: number): RemotingCommand {
     const head = this.chunks[0];
     if (head.length - this.headOffset >= n) {
-      const frame = head.subarray(this.headOffset, this.headOffset + n);
+      const start = this.headOffset;
       this.headOffset += n;
       if (this.headOffset === head.length) {
         this.chunks.shift();
         this.headOffset = 0;
       }
       this.buffered -= n;
-      return frame;
+      return decodeFrameBody(head, start, start + n);
     }
     const frame = Buffer.allocUnsafe(n);
     let filled = 0;
@@ -134,7 +133,7 @@ export class FrameDecoder {
       }
     }
     this.buffered -= n;
-    return frame;
+    return decodeFrameBody(frame, 0, n);
   }
 }
 
@@ -145,26 +144,28 @@ export function decodeFrame(frame: Buffer): RemotingCommand {
   if (length !== frame.length - 4) {
     throw new FrameError(`frame length field ${length} does not match the ${frame.length - 4} bytes given`);
   }
-  return decodeFrameBody(frame);
+  return decodeFrameBody(frame, 0, frame.length);
 }
 
-function decodeFrameBody(frame: Buffer): RemotingCommand {
-  const length = frame.length - 4;
+/** Decodes the frame in `buf[start, end)` (length field included); header and body are read in place. */
+function decodeFrameBody(buf: Buffer, start: number, end: number): RemotingCommand {
+  const length = end - start - 4;
   if (length < 4) throw new FrameError(`frame length ${length} is less than 4`);
-  const word = frame.readUInt32BE(4);
+  const word = buf.readUInt32BE(start + 4);
   const serializeType = word >>> 24;
   const headerLength = word & 0xffffff;
   if (headerLength > length - 4) {
     throw new FrameError(`header length ${headerLength} exceeds frame length ${length} - 4`);
   }
-  const headerBytes = frame.subarray(PREFIX, PREFIX + headerLength);
+  const headerStart = start + PREFIX;
+  const headerEnd = headerStart + headerLength;
   let header: CommandHeader;
-  if (serializeType === SerializeType.JSON) header = decodeJsonHeader(headerBytes);
-  else if (serializeType === SerializeType.ROCKETMQ) header = decodeBinaryHeader(headerBytes);
+  if (serializeType === SerializeType.JSON) header = decodeJsonHeader(buf, headerStart, headerEnd);
+  else if (serializeType === SerializeType.ROCKETMQ) header = decodeBinaryHeader(buf, headerStart, headerEnd);
   else throw new FrameError(`unknown serialize type ${serializeType}`);
   const cmd = header as RemotingCommand;
   cmd.serializeType = serializeType;
-  if (PREFIX + headerLength < frame.length) cmd.body = frame.subarray(PREFIX + headerLength);
+  if (headerEnd < end) cmd.body = buf.subarray(headerEnd, end);
   return cmd;
 }
 
@@ -196,22 +197,71 @@ export function encodeFrame(cmd: RemotingCommand): Buffer[] {
 }
 
 /** What `writeFrame` needs of a socket (a `net.Socket` or any `stream.Writable`). */
-export type FrameSink = Pick<Writable, 'cork' | 'uncork' | 'write' | 'writableCorked'>;
+export type FrameSink = Pick<Writable, 'cork' | 'uncork' | 'write' | 'writableNeedDrain' | 'destroyed'>;
+
+/** Frames given to `writeFrame` in the current tick, not yet handed to their sink. */
+interface Outbox {
+  parts: Buffer[];
+  bytes: number;
+}
+
+const outboxes = new WeakMap<FrameSink, Outbox>();
+
+/** Parts this big (pull bodies) are handed over as they are; smaller ones are copied into one buffer. */
+const GATHER_LIMIT = 16 * 1024;
 
 /**
- * Writes a command's frame. The sink is corked until the next tick, so every frame written in one
- * turn of the event loop (the responses of one group commit, a producer's concurrent sends) leaves
- * in one writev. Returns `write`'s answer for the last part: false means the sink's buffer is full.
+ * Writes a command's frame on the next tick, together with every frame written to the sink in this
+ * turn of the event loop (the responses of one group commit, a producer's concurrent sends): the
+ * small parts are copied into one buffer, so the turn costs one `write` (or one `writev` with large
+ * bodies), not a stream write per part. Returns false while the sink's buffer is full (a write
+ * returned false and 'drain' has not come yet).
  */
 export function writeFrame(sink: FrameSink, cmd: RemotingCommand): boolean {
   const parts = encodeFrame(cmd);
-  if (sink.writableCorked === 0) {
-    sink.cork();
-    process.nextTick(() => sink.uncork());
+  let outbox = outboxes.get(sink);
+  if (outbox === undefined) {
+    outbox = { parts: [], bytes: 0 };
+    outboxes.set(sink, outbox);
   }
-  let ok = true;
-  for (const part of parts) ok = sink.write(part);
-  return ok;
+  if (outbox.parts.length === 0) process.nextTick(flushOutbox, sink, outbox);
+  for (const part of parts) {
+    outbox.parts.push(part);
+    outbox.bytes += part.length;
+  }
+  return !sink.writableNeedDrain;
+}
+
+/** Bytes given to `writeFrame` in this tick and not yet handed to `sink`. */
+export function queuedFrameBytes(sink: FrameSink): number {
+  return outboxes.get(sink)?.bytes ?? 0;
+}
+
+function flushOutbox(sink: FrameSink, outbox: Outbox): void {
+  const { parts } = outbox;
+  outbox.parts = [];
+  outbox.bytes = 0;
+  if (sink.destroyed) return;
+  if (parts.length === 1) {
+    sink.write(parts[0]);
+    return;
+  }
+  sink.cork();
+  let from = 0;
+  let gathered = 0;
+  for (let i = 0; i <= parts.length; i++) {
+    const part = parts[i];
+    if (part !== undefined && part.length < GATHER_LIMIT) {
+      gathered += part.length;
+      continue;
+    }
+    if (i - from === 1) sink.write(parts[from]);
+    else if (i > from) sink.write(Buffer.concat(parts.slice(from, i), gathered));
+    if (part !== undefined) sink.write(part);
+    from = i + 1;
+    gathered = 0;
+  }
+  sink.uncork();
 }
 
 function checkLengths(headerLength: number, bodyLength: number): void {

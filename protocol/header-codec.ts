@@ -90,11 +90,14 @@ function intField(obj: Record<string, unknown>, key: string, required: boolean):
   return value;
 }
 
-/** Parses a JSON header; extFields values that are numbers or booleans (as ali-ons sends them) become strings. */
-export function decodeJsonHeader(bytes: Buffer): CommandHeader {
+/**
+ * Parses a JSON header (`bytes[start, end)`); extFields values that are numbers or booleans (as
+ * ali-ons sends them) become strings.
+ */
+export function decodeJsonHeader(bytes: Buffer, start = 0, end = bytes.length): CommandHeader {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    parsed = JSON.parse(bytes.toString('utf8', start, end));
   } catch (err) {
     throw new FrameError(`header does not parse as JSON: ${(err as Error).message}`, { cause: err });
   }
@@ -228,19 +231,20 @@ function int16(bytes: Buffer, pos: number): number {
   return (((bytes[pos]! << 8) | bytes[pos + 1]!) << 16) >> 16;
 }
 
-export function decodeBinaryHeader(bytes: Buffer): CommandHeader {
-  if (bytes.length < BINARY_FIXED) {
-    throw new FrameError(`binary header is ${bytes.length} bytes, shorter than the ${BINARY_FIXED}-byte minimum`);
+/** Decodes the binary header in `bytes[start, end)`. */
+export function decodeBinaryHeader(bytes: Buffer, start = 0, end = bytes.length): CommandHeader {
+  if (end - start < BINARY_FIXED) {
+    throw new FrameError(`binary header is ${end - start} bytes, shorter than the ${BINARY_FIXED}-byte minimum`);
   }
-  const code = int16(bytes, 0);
-  const language = languageName((bytes[2]! << 24) >> 24);
-  const version = int16(bytes, 3);
-  const opaque = int32(bytes, 5);
-  const flag = int32(bytes, 9);
-  let pos = 13;
+  const code = int16(bytes, start);
+  const language = languageName((bytes[start + 2]! << 24) >> 24);
+  const version = int16(bytes, start + 3);
+  const opaque = int32(bytes, start + 5);
+  const flag = int32(bytes, start + 9);
+  let pos = start + 13;
   const remarkLen = int32(bytes, pos);
   pos += 4;
-  if (remarkLen < 0 || remarkLen > bytes.length - pos - 4) {
+  if (remarkLen < 0 || remarkLen > end - pos - 4) {
     throw new FrameError(`binary header remark length ${remarkLen} runs past the header`);
   }
   const extFields: Record<string, string> = {};
@@ -249,10 +253,9 @@ export function decodeBinaryHeader(bytes: Buffer): CommandHeader {
   pos += remarkLen;
   const extLen = int32(bytes, pos);
   pos += 4;
-  if (extLen < 0 || extLen !== bytes.length - pos) {
-    throw new FrameError(`binary header extFields length ${extLen} does not match the ${bytes.length - pos} bytes left`);
+  if (extLen < 0 || extLen !== end - pos) {
+    throw new FrameError(`binary header extFields length ${extLen} does not match the ${end - pos} bytes left`);
   }
-  const end = pos + extLen;
   while (pos < end) {
     if (end - pos < 2) throw new FrameError('binary header extFields: truncated key length');
     const keyLen = int16(bytes, pos);

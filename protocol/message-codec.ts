@@ -26,6 +26,7 @@
  * both hosts as IPv4 whatever sysFlag says: an IPv6 or unparsable host is written as 127.0.0.1 and
  * the 0x10/0x20 bits are cleared.
  */
+import { inspect } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { FrameError, InvalidArgumentError } from './errors.js';
 import { readInt64, writeInt64 } from './message-id.js';
@@ -295,9 +296,11 @@ function readHost(buf: Buffer, pos: number, v6: boolean): SocketAddress {
 }
 
 /**
- * A decoded record. Fixed fields, body and topic are read at once; the hosts, the properties
- * (string and map) and the msgId are read from the bytes on first use and then kept, so a consumer
- * that only wants bodies pays for none of them. Assigning one of them replaces the kept value.
+ * A decoded record as a view (`scanRecordViews`). Fixed fields, body and topic are read at once;
+ * the hosts, the properties (string and map) and the msgId are getters that read the bytes on
+ * first use and keep the value, so a consumer that only wants bodies pays for none of them.
+ * Assigning one of them replaces the kept value. A spread (`{ ...view }`) copies only the fields
+ * read at once: callers that copy records get plain objects from `decodeRecord`/`scanRecords`.
  */
 class RecordView implements DecodedRecord {
   readonly totalSize: number;
@@ -393,7 +396,16 @@ class RecordView implements DecodedRecord {
   }
 
   /** The same fields as a plain object, so JSON and logs show the record rather than its buffer. */
-  toJSON(): Omit<DecodedRecord, 'body'> & { body: Buffer } {
+  toJSON(): DecodedRecord {
+    return this.toObject();
+  }
+
+  [inspect.custom](): DecodedRecord {
+    return this.toObject();
+  }
+
+  /** Every field, the lazy ones read now, as a plain object. */
+  toObject(): DecodedRecord {
     return {
       totalSize: this.totalSize,
       bodyCrc: this.bodyCrc,
@@ -418,12 +430,12 @@ class RecordView implements DecodedRecord {
 }
 
 /**
- * Decodes the record at `offset`. The body is a view into `buf` (no copy). Only lengths are checked
- * (a `FrameError` when they run past the buffer); use `checkRecord` first to verify magic, sizes
- * and CRC, and pass a buffer ending at the record when it must not read further.
+ * Decodes the record at `offset` into a plain object. The body is a view into `buf` (no copy).
+ * Only lengths are checked (a `FrameError` when they run past the buffer); use `checkRecord` first
+ * to verify magic, sizes and CRC, and pass a buffer ending at the record when it must not read further.
  */
 export function decodeRecord(buf: Buffer, offset = 0): DecodedRecord {
-  return decodeRecordAt(buf, offset, buf.length);
+  return decodeRecordAt(buf, offset, buf.length).toObject();
 }
 
 function decodeFailure(offset: number, reason: string): FrameError {
@@ -431,7 +443,7 @@ function decodeFailure(offset: number, reason: string): FrameError {
 }
 
 /** `decodeRecord` reading no byte at or past `end`. */
-function decodeRecordAt(buf: Buffer, offset: number, end: number): DecodedRecord {
+function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordView {
   if (end - offset < MIN_RECORD_SIZE) throw decodeFailure(offset, `only ${end - offset} bytes, less than a minimal record`);
   // Fields are read by their own lengths, bounded by the buffer, as ali-ons and Java's
   // MessageDecoder do; TOTALSIZE is reported, not trusted (checkRecord is the strict check).
@@ -462,12 +474,20 @@ export interface RecordScan {
   trailing?: { offset: number; length: number; reason: string };
 }
 
-/**
- * Decodes concatenated records (a PULL body), stopping at the end or at the first invalid record.
- * Each record is checked as `checkRecord` does, with its CRC taken over the decoded body view.
- */
+/** Decodes concatenated records (a PULL body) into plain objects, as `scanRecordViews` finds them. */
 export function scanRecords(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_SIZE): RecordScan {
-  const records: DecodedRecord[] = [];
+  const scan = scanRecordViews(buf, maxRecordSize);
+  const records = scan.records.map((view) => (view as RecordView).toObject());
+  return scan.trailing ? { records, trailing: scan.trailing } : { records };
+}
+
+/**
+ * Decodes concatenated records (a PULL body) as lazily read views (see `RecordView`), stopping at
+ * the end or at the first invalid record. Each record is checked as `checkRecord` does, with its
+ * CRC taken once, over the decoded body view. For hot paths that read the records in place.
+ */
+export function scanRecordViews(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_SIZE): RecordScan {
+  const records: RecordView[] = [];
   let at = 0;
   while (at < buf.length) {
     const size = checkLayout(buf, at, buf.length - at, maxRecordSize);
@@ -484,4 +504,9 @@ export function scanRecords(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_SIZE
 /** The records of a PULL body; a trailing non-record is dropped (see `scanRecords` to see it). */
 export function decodeRecords(buf: Buffer): DecodedRecord[] {
   return scanRecords(buf).records;
+}
+
+/** `decodeRecords` as lazily read views (`scanRecordViews`): for consumers that read records in place. */
+export function decodeRecordViews(buf: Buffer): DecodedRecord[] {
+  return scanRecordViews(buf).records;
 }

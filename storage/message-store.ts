@@ -39,6 +39,7 @@ import { QueueLog, StoreWriteError, type PendingBatch, type QueueLogContext } fr
 import { recoverQueue, tagsCodeOfTags, type KeyReindex, type KeysOf, type ScanLimits, type TagsCodeOf } from './queue-recovery.js';
 import { CRC_PROPERTY_OVERHEAD, crcPlaceholderSuffix, stampRecordCrc, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
 import { SEGMENT_HEADER_SIZE, SegmentHandleCache, type Segment } from './segment.js';
+import { TailCacheBudget } from './tail-cache.js';
 import { TopicCachedMeta } from './topic-cached-meta.js';
 import { validateTopicName } from './topic-name.js';
 import {
@@ -182,6 +183,7 @@ export class MessageStore implements MessageStoreApi {
       config,
       limits,
       flush: this.flush,
+      tailBudget: new TailCacheBudget(config.tailCacheTotalBytes),
       logger,
       durableDirs: new Set(),
       dirSync: new DirectorySyncer(io),
@@ -657,6 +659,7 @@ export class MessageStore implements MessageStoreApi {
     this.queueContext.durableDirs.delete(join(this.dataDir, 'queues', topic));
     for (const queue of queues?.values() ?? []) {
       await queue.drain();
+      queue.dropTailCache();
       for (const segment of queue.segments) {
         segment.deleted = true;
         this.forgetSegment(segment);

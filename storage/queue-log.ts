@@ -6,9 +6,10 @@
  * CRC computed once. A batch is sealed and its write started as soon as it holds `writeBatchBytes`
  * (or, for a partly filled one, once the appends on their way have staged, a microtask later), so
  * the encoding of the next batch overlaps the disk work of the previous ones. Each write is one
- * `writev`; in SYNC_FLUSH the log is opened O_DSYNC, so it returns once durable (group commit: one
- * write + sync for every append of the batch). Up to WRITES_IN_FLIGHT writes run at once and
- * batches are committed (made readable, acknowledged) strictly in order. Index entries of readable
+ * `writev` (of several sealed batches when they queued up meanwhile); in SYNC_FLUSH the log is
+ * opened O_DSYNC, so it returns once durable (group commit: one write + sync for every append in
+ * it). Up to WRITES_IN_FLIGHT writes run at once and batches are committed (made readable,
+ * acknowledged) strictly in order. Index entries of readable
  * batches stay in memory and go to the .idx file in bulk (see `Segment`).
  */
 import type { Logger } from 'pino';
@@ -22,6 +23,7 @@ import type { DurableMark, FlushPolicy, FlushTarget } from './flush-policy.js';
 import { scanSegment, type ScanLimits } from './queue-recovery.js';
 import { readRecordCrc } from './record-crc.js';
 import { SEGMENT_HEADER_SIZE, Segment, encodeSegmentHeader, type SegmentHandleCache } from './segment.js';
+import { TailCache, type TailCacheBudget } from './tail-cache.js';
 import { AppendStatus, GetMessageStatus, type KeyIndexEntry, type ReadResult, type TagFilter } from './types.js';
 import { ChunkedWriteBuffer, type ChunkPool } from './write-buffer.js';
 
@@ -34,6 +36,8 @@ export interface QueueLogContext {
   readonly config: StoreConfig;
   readonly limits: ScanLimits;
   readonly flush: FlushPolicy;
+  /** The store-wide bound of the queues' tail caches. */
+  readonly tailBudget: TailCacheBudget;
   readonly logger: Logger;
   /** Topic directories whose entry is known durable. */
   readonly durableDirs: Set<string>;
@@ -50,7 +54,10 @@ export interface QueueLogContext {
 const INDEX_TAIL_FLUSH_BYTES = 64 * 1024;
 
 /** Write batches of one queue in flight at once (each a writev, durable on return in SYNC_FLUSH). */
-const WRITES_IN_FLIGHT = 4;
+const WRITES_IN_FLIGHT = 8;
+
+/** Most bytes one write takes when sealed batches have queued up behind the writes in flight. */
+const MAX_WRITE_BYTES = 1024 * 1024;
 
 /** A write failure that every append of the affected batches reports. */
 export class StoreWriteError extends Error {
@@ -132,6 +139,7 @@ export class QueueLog implements FlushTarget {
   private staged: PendingBatch[] = [];
   /** Writes started, oldest first: committed in this order once settled. */
   private inFlight: PendingBatch[] = [];
+  private writesRunning = 0;
   private sealScheduled = false;
   /** The first write failure since the pipeline last ran clean; refuses the rest once writes settle. */
   private failure: { err: unknown } | undefined;
@@ -146,6 +154,8 @@ export class QueueLog implements FlushTarget {
   synced: DurableMark | undefined;
   /** Segments whose index file got entries since the last checkpoint (index files are not fsync'ed per write). */
   readonly indexUnsynced = new Set<Segment>();
+  /** The newest committed batches, for reads without file I/O. */
+  private readonly tail: TailCache;
   /** What `place` returns, refilled by each call (appends are encoded synchronously, one at a time). */
   private readonly slot: StagedSlot = { chunk: Buffer.alloc(0), at: 0, queueOffset: 0, physicalOffset: 0 };
 
@@ -154,7 +164,9 @@ export class QueueLog implements FlushTarget {
     readonly queueId: number,
     readonly dir: string,
     private readonly ctx: QueueLogContext,
-  ) {}
+  ) {
+    this.tail = new TailCache(ctx.tailBudget, ctx.config.tailCacheBytes);
+  }
 
   get minOffset(): number {
     return this.segments.length === 0 ? 0 : Math.min(this.segments[0].baseOffset, this.maxOffset);
@@ -248,12 +260,18 @@ export class QueueLog implements FlushTarget {
     this.startWrites();
   }
 
-  /** Starts the writes of sealed batches, in order, while fewer than WRITES_IN_FLIGHT run. */
+  /** Starts writes of sealed batches, in order, while fewer than WRITES_IN_FLIGHT run. */
   private startWrites(): void {
-    while (!this.failure && !this.repairing && this.inFlight.length < WRITES_IN_FLIGHT && this.staged[0]?.sealed) {
-      const batch = this.staged.shift()!;
-      this.inFlight.push(batch);
-      void this.write(batch);
+    while (!this.failure && !this.repairing && this.writesRunning < WRITES_IN_FLIGHT && this.staged[0]?.sealed) {
+      const group = [this.staged.shift()!];
+      let bytes = group[0].log.length;
+      for (let next = this.staged[0]; next?.sealed && next.segment === group[0].segment && bytes + next.log.length <= MAX_WRITE_BYTES; next = this.staged[0]) {
+        group.push(this.staged.shift()!);
+        bytes += next.log.length;
+      }
+      for (const batch of group) this.inFlight.push(batch);
+      this.writesRunning += 1;
+      void this.write(group);
     }
   }
 
@@ -274,37 +292,41 @@ export class QueueLog implements FlushTarget {
     return segment;
   }
 
-  /** One batch: its writev (durable on return in SYNC_FLUSH), then whatever the flush policy adds. */
-  private async write(batch: PendingBatch): Promise<void> {
+  /** Consecutive batches of one segment: one writev (durable on return in SYNC_FLUSH), then whatever the flush policy adds. */
+  private async write(group: PendingBatch[]): Promise<void> {
+    const first = group[0];
     try {
-      await this.writeBatch(batch);
-      await this.ctx.flush.written(this, batch.segment);
+      await this.writeGroup(group);
+      await this.ctx.flush.written(this, first.segment);
       // A new segment's file entry must be durable before anything in it is acknowledged.
-      if (batch.isNewSegment) await this.ctx.dirSync.sync(this.dir);
+      if (first.isNewSegment) await this.ctx.dirSync.sync(this.dir);
     } catch (err) {
-      batch.failed = true;
+      for (const batch of group) batch.failed = true;
       this.failure ??= { err };
     }
-    batch.written = true;
+    for (const batch of group) batch.written = true;
+    this.writesRunning -= 1;
     this.writeSettled();
   }
 
-  private async writeBatch(batch: PendingBatch): Promise<void> {
+  private async writeGroup(group: PendingBatch[]): Promise<void> {
     const { io, handles } = this.ctx;
-    const segment = batch.segment;
+    const first = group[0];
+    const segment = first.segment;
     if (!this.dirReady) await (this.dirCreation ??= this.createDir().finally(() => (this.dirCreation = undefined)));
-    const files = await handles.acquire(segment, batch.isNewSegment || segment === this.creating);
-    batch.pinned = true;
-    if (batch.isNewSegment) crashPoint('segment-roll');
-    const views = batch.log.views();
+    const files = await handles.acquire(segment, first.isNewSegment || segment === this.creating);
+    // One pin per write, held by its first batch.
+    first.pinned = true;
+    if (first.isNewSegment) crashPoint('segment-roll');
+    const views = group.length === 1 ? first.log.views() : group.flatMap((batch) => batch.log.views());
     if (crashPointArmed('mid-record-write')) {
-      const half = Math.max(1, Math.floor(batch.log.length / 2));
-      await io.writev(files.log, [Buffer.concat(views).subarray(0, half) as Buffer], batch.position);
+      const length = views.reduce((n, view) => n + view.length, 0);
+      await io.writev(files.log, [Buffer.concat(views).subarray(0, Math.max(1, Math.floor(length / 2))) as Buffer], first.position);
       await io.datasync(files.log);
       crashPoint('mid-record-write');
     }
-    await io.writev(files.log, views, batch.position);
-    if (batch.isNewSegment && this.creating === segment) this.creating = undefined;
+    await io.writev(files.log, views, first.position);
+    if (first.isNewSegment && this.creating === segment) this.creating = undefined;
     crashPoint('append-before-fsync');
   }
 
@@ -354,7 +376,9 @@ export class QueueLog implements FlushTarget {
     this.maxOffset = batch.firstOffset + batch.count;
     this.commitMark = { offset: this.maxOffset, position: segment.logEnd, segment };
     if (this.ctx.flush.mode === 'SYNC_FLUSH') this.synced = this.committedMark();
-    segment.indexTail.push(Buffer.concat(batch.idx.views()));
+    const idx = Buffer.concat(batch.idx.views());
+    segment.indexTail.push(idx);
+    this.tail.add(segment, batch.position, batch.log.views(), batch.log.length, batch.firstOffset - segment.baseOffset, idx);
     if ((segment.entryCount - segment.indexFileCount) * INDEX_ENTRY_SIZE >= INDEX_TAIL_FLUSH_BYTES) {
       this.flushIndexTail(segment).catch((err) => this.ctx.logger.error({ err, path: segment.idxPath }, 'index write failed; entries stay in memory'));
     }
@@ -487,9 +511,12 @@ export class QueueLog implements FlushTarget {
       }
       const buffers: Buffer[] = [];
       for (const range of ranges) {
-        const data = Buffer.allocUnsafe(range.length);
-        const read = await io.read(files.log, data, 0, range.length, range.position);
-        if (read < range.length) return 'INDEX_DAMAGED';
+        let data = this.tail.readLog(segment, range.position, range.length);
+        if (!data) {
+          data = Buffer.allocUnsafe(range.length);
+          const read = await io.read(files.log, data, 0, range.length, range.position);
+          if (read < range.length) return 'INDEX_DAMAGED';
+        }
         let at = 0;
         for (const entry of range.entries) {
           if (data.readInt32BE(at) !== entry.size || readRecordCrc(data, at, entry.size) !== entry.crc) return 'INDEX_DAMAGED';
@@ -517,7 +544,7 @@ export class QueueLog implements FlushTarget {
     const bytes = Buffer.allocUnsafe(count * INDEX_ENTRY_SIZE);
     const inFile = Math.max(0, Math.min(count, segment.indexFileCount - first));
     if (inFile < count) segment.copyIndexTail(bytes, inFile * INDEX_ENTRY_SIZE, first + inFile, count - inFile);
-    if (inFile === 0) return bytes;
+    if (inFile === 0 || this.tail.copyIndex(segment, bytes, 0, first, inFile)) return bytes;
     const length = inFile * INDEX_ENTRY_SIZE;
     const got = await this.ctx.io.read(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE);
     return got === length ? bytes : undefined;
@@ -593,6 +620,12 @@ export class QueueLog implements FlushTarget {
   /** Reads the whole record at `position` of `segment`; undefined unless it is a readable record start. */
   async readRecordAt(segment: Segment, position: number): Promise<Buffer | undefined> {
     if (position < SEGMENT_HEADER_SIZE || position + 4 > segment.logEnd) return undefined;
+    const head = this.tail.readLog(segment, position, 4);
+    if (head) {
+      const size = head.readInt32BE(0);
+      const cached = size > 4 && position + size <= segment.logEnd ? this.tail.readLog(segment, position, size) : undefined;
+      if (cached) return cached;
+    }
     const files = await this.ctx.handles.acquire(segment);
     try {
       if (segment.deleted) return undefined;
@@ -618,6 +651,7 @@ export class QueueLog implements FlushTarget {
     if (segment.pins > 0) return false;
     this.segments.shift();
     segment.deleted = true;
+    this.tail.dropThrough(segment);
     this.ctx.segmentRemoved(segment);
     this.indexUnsynced.delete(segment);
     await this.ctx.handles.close(segment);
@@ -643,6 +677,11 @@ export class QueueLog implements FlushTarget {
     } finally {
       this.ctx.handles.release(segment);
     }
+  }
+
+  /** Frees the tail cache (the queue is being deleted). */
+  dropTailCache(): void {
+    this.tail.clear();
   }
 
   /** Waits for every staged append to be written (or refused). */

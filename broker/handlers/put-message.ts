@@ -81,12 +81,21 @@ const SCANNED = [MessageConst.TAGS, MessageConst.KEYS, MessageConst.UNIQ_KEY, Me
 const [TAGS, KEYS, UNIQ_KEY, DELAY, TRAN_MSG, CLUSTER] = [0, 1, 2, 3, 4, 5] as const;
 const scanned: (string | undefined)[] = [];
 
+let clusterPair = { clusterName: '', pair: '' };
+
+/** `CLUSTER\x01<name>\x02`, built once rather than per message. */
+function clusterPairOf(clusterName: string): string {
+  if (clusterPair.clusterName !== clusterName) {
+    clusterPair = { clusterName, pair: MessageConst.CLUSTER + NAME_VALUE_SEPARATOR + clusterName + PROPERTY_SEPARATOR };
+  }
+  return clusterPair.pair;
+}
+
 /**
  * The stored properties of a produced message: the producer's string with CLUSTER added. A canonical
  * string (see `scanProperties`) without CLUSTER gets the pair appended as is, which is byte for byte
- * what decoding, setting CLUSTER and re-encoding gives (and what RocketMQ stores: the producer's
- * properties, then CLUSTER); anything else takes that slow path. The map is decoded only when a hook
- * asks for it.
+ * what decoding, setting CLUSTER and re-encoding gives; anything else takes that slow path. The map
+ * is decoded only when a hook asks for it.
  */
 export class SendProperties implements PropertyView {
   private constructor(
@@ -103,7 +112,7 @@ export class SendProperties implements PropertyView {
   static fromProducer(properties: string, clusterName: string): SendProperties {
     if (scanProperties(properties, SCANNED, scanned) && scanned[CLUSTER] === undefined) {
       return new SendProperties(
-        properties + MessageConst.CLUSTER + NAME_VALUE_SEPARATOR + clusterName + PROPERTY_SEPARATOR,
+        properties + clusterPairOf(clusterName),
         undefined,
         scanned[TAGS],
         scanned[KEYS],

@@ -157,11 +157,26 @@ function checkHeaderOf(half: DecodedRecord): ExtFieldsInput {
   };
 }
 
-/** The half message as the producer knows it: on its real topic and queue. */
+/**
+ * The half message as the producer knows it: on its real topic and queue. Fields are copied one by
+ * one: a decoded record computes some lazily (getters), which a spread would miss.
+ */
 function checkBodyOf(half: DecodedRecord): Buffer {
   return encodeRecord({
-    ...half,
     topic: half.propertyMap[MessageConst.REAL_TOPIC] ?? half.topic,
     queueId: Number(half.propertyMap[MessageConst.REAL_QID] ?? half.queueId),
+    flag: half.flag,
+    queueOffset: half.queueOffset,
+    physicalOffset: half.physicalOffset,
+    sysFlag: half.sysFlag,
+    bornTimestamp: half.bornTimestamp,
+    bornHost: half.bornHost,
+    storeTimestamp: half.storeTimestamp,
+    storeHost: half.storeHost,
+    reconsumeTimes: half.reconsumeTimes,
+    preparedTransactionOffset: half.preparedTransactionOffset,
+    body: half.body,
+    properties: half.properties,
+    bodyCrc: half.bodyCrc,
   });
 }

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { FrameDecoder, decodeFrame, encodeFrame, writeFrame } from '../../protocol/frame-codec.js';
+import { FrameDecoder, decodeFrame, encodeFrame, queuedFrameBytes, writeFrame } from '../../protocol/frame-codec.js';
 import { FrameError } from '../../protocol/errors.js';
 import { createRequest, createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
 
@@ -168,7 +168,7 @@ describe('FrameDecoder', () => {
 });
 
 describe('writeFrame', () => {
-  it('corks the sink until the next tick: the frames of one turn leave in one writev', async () => {
+  function recordingSink(): { sink: Writable; writes: Buffer[][] } {
     const writes: Buffer[][] = [];
     const sink = new Writable({
       writev(chunks, callback) {
@@ -180,15 +180,54 @@ describe('writeFrame', () => {
         callback();
       },
     });
+    return { sink, writes };
+  }
+
+  it('gathers the frames of one turn into one write on the next tick', async () => {
+    const { sink, writes } = recordingSink();
     const commands = sampleCommands();
     for (const cmd of commands.slice(0, 3)) expect(writeFrame(sink, cmd)).toBe(true);
     expect(writes).toEqual([]);
+    expect(queuedFrameBytes(sink)).toBe(commands.slice(0, 3).reduce((n, cmd) => n + Buffer.concat(encodeFrame(cmd)).length, 0));
     await new Promise((resolve) => process.nextTick(resolve));
-    expect(writes).toHaveLength(1);
-    expect(new FrameDecoder({ maxFrameSize: MAX }).push(Buffer.concat(writes[0]!))).toEqual(commands.slice(0, 3));
+    expect(writes).toEqual([[Buffer.concat(commands.slice(0, 3).flatMap((cmd) => encodeFrame(cmd)))]]);
+    expect(queuedFrameBytes(sink)).toBe(0);
     writeFrame(sink, commands[3]!);
     await new Promise((resolve) => setImmediate(resolve));
     expect(writes).toHaveLength(2);
     expect(sink.writableCorked).toBe(0);
+  });
+
+  it('hands large bodies over as they are, in one writev with the gathered small parts', async () => {
+    const { sink, writes } = recordingSink();
+    const big = createRequest(11, { a: '1' }, Buffer.alloc(64 * 1024, 1));
+    const small = createRequest(12, { b: '2' });
+    const commands = [small, big, small, small];
+    for (const cmd of commands) writeFrame(sink, cmd);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writes).toHaveLength(1);
+    const [parts] = writes;
+    expect(parts!.map((p) => p.length)).toEqual([
+      encodeFrame(small)[0]!.length + encodeFrame(big)[0]!.length,
+      64 * 1024,
+      2 * encodeFrame(small)[0]!.length,
+    ]);
+    expect(parts![1]).toBe(big.body);
+    expect(new FrameDecoder({ maxFrameSize: MAX }).push(Buffer.concat(parts!))).toEqual(commands);
+  });
+
+  it('reports a full sink, and drops the frames of a sink destroyed before the tick ends', async () => {
+    const held: (() => void)[] = [];
+    const slow = new Writable({ highWaterMark: 16, write: (_chunk, _encoding, callback) => held.push(callback) });
+    const cmd = sampleCommands()[0]!;
+    expect(writeFrame(slow, cmd)).toBe(true);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writeFrame(slow, cmd)).toBe(false);
+    const { sink, writes } = recordingSink();
+    writeFrame(sink, cmd);
+    sink.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual([]);
+    for (const callback of held) callback();
   });
 });

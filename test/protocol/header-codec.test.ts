@@ -102,6 +102,16 @@ describe('binary (ROCKETMQ) header', () => {
     }
   });
 
+  it('decodes a header in the middle of a buffer, and checks lengths against its end', () => {
+    const cmd = { code: 11, language: 'JAVA', version: 409, opaque: 9, flag: 0, remark: 'r', extFields: { topic: 'T', queueId: '3' } };
+    const header = encodeBinaryHeader(cmd);
+    const padded = Buffer.concat([Buffer.from('junk'), header, Buffer.from('more')]);
+    expect(decodeBinaryHeader(padded, 4, 4 + header.length)).toEqual(cmd);
+    expect(() => decodeBinaryHeader(padded, 4, 4 + header.length - 1)).toThrow(FrameError);
+    const json = Buffer.from(`xx${encodeJsonHeader(cmd)}yy`);
+    expect(decodeJsonHeader(json, 2, json.length - 2)).toEqual(cmd);
+  });
+
   it('decodes field names right when many names share the name cache', () => {
     const extFields: Record<string, string> = {};
     for (let i = 0; i < 3000; i++) extFields[`k${i}`] = String(i);

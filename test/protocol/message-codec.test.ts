@@ -13,6 +13,8 @@ import {
   encodeRecord,
   recordSize,
   scanRecords,
+  scanRecordViews,
+  decodeRecordViews,
   type RecordFields,
 } from '../../protocol/message-codec.js';
 import { FrameError, InvalidArgumentError } from '../../protocol/errors.js';
@@ -261,6 +263,43 @@ describe('checkRecord', () => {
     const tail = Buffer.concat([record, Buffer.alloc(100)]);
     expect(checkRecord(tail, record.length).status).toBe('CORRUPT');
     expect(scanRecords(tail).records).toHaveLength(1);
+  });
+
+  it('scanRecords stops where checkRecord fails, with its reason: a flipped body bit fails the CRC', () => {
+    const next = encodeRecord(sampleFields({ queueOffset: 43 }));
+    for (let byte = 0; byte < next.length; byte++) {
+      const bad = Buffer.from(next);
+      bad[byte] ^= 0x10;
+      const check = checkRecord(bad);
+      const scan = scanRecords(Buffer.concat([record, bad]));
+      if (check.ok) {
+        expect(scan.records, `byte ${byte}`).toHaveLength(2);
+        continue;
+      }
+      expect(scan.records, `byte ${byte}`).toHaveLength(1);
+      expect(scan.trailing, `byte ${byte}`).toEqual({ offset: record.length, length: bad.length, reason: check.reason });
+    }
+    const body = RecordPos.BODY + 2;
+    const flipped = Buffer.from(next);
+    flipped[body] ^= 1;
+    expect(scanRecords(flipped).trailing?.reason).toMatch(/^body CRC 0x[0-9a-f]+ does not match stored 0x[0-9a-f]+$/);
+  });
+
+  it('decodeRecord and scanRecords give plain objects (a spread keeps every field); views give the same values', () => {
+    const two = Buffer.concat([record, encodeRecord(sampleFields({ queueOffset: 43 }))]);
+    const plain = scanRecords(two).records;
+    const views = scanRecordViews(two).records;
+    expect(views.map((v) => JSON.parse(JSON.stringify(v)))).toEqual(plain.map((r) => JSON.parse(JSON.stringify(r))));
+    for (const r of [decodeRecord(record), ...plain]) {
+      const copy = { ...r };
+      expect(copy.properties).toBe(r.properties);
+      expect(copy.storeHost).toEqual(r.storeHost);
+      expect(copy.msgId).toBe(r.msgId);
+      expect(copy.propertyMap).toEqual({ TAGS: 'TagA', KEYS: 'k1 k2' });
+    }
+    expect(views[1]!.msgId).toBe(plain[1]!.msgId);
+    expect(views[1]!.propertyMap).toEqual(plain[1]!.propertyMap);
+    expect(decodeRecordViews(two)).toHaveLength(2);
   });
 
   it('scans records at any offset without reading past `available`', () => {

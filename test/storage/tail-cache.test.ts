@@ -1,0 +1,107 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
+import { Segment } from '../../storage/segment.js';
+import { TailCache, TailCacheBudget } from '../../storage/tail-cache.js';
+import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
+import { tempDir } from '../helpers/common.js';
+import { createTopic, message, openStore } from './store-fixture.js';
+
+/** Counts reads of segment logs, to prove the tail is served from memory. */
+class CountingFileIO extends NodeFileIO {
+  logReads = 0;
+  override read(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): Promise<number> {
+    if (handle.path.endsWith('.log')) this.logReads += 1;
+    return super.read(handle, target, targetOffset, length, position);
+  }
+}
+
+let dir: { path: string; cleanup: () => Promise<void> };
+beforeEach(async () => {
+  dir = await tempDir('ferrymq-tail-');
+});
+afterEach(async () => {
+  await dir.cleanup();
+});
+
+const owner = { topic: 'T', queueId: 0 };
+const views = (text: string) => [Buffer.from(text)];
+const idx = (count: number) => Buffer.alloc(count * 32, count);
+
+describe('TailCache', () => {
+  it('serves ranges inside one entry as views and across adjacent entries as copies', () => {
+    const cache = new TailCache(new TailCacheBudget(1 << 20), 1 << 20);
+    const segment = new Segment(owner, '/nowhere', 0, 0, 1 << 20);
+    cache.add(segment, 32, views('abcdef'), 6, 0, idx(2));
+    cache.add(segment, 38, views('ghij'), 4, 2, idx(1));
+    expect(cache.readLog(segment, 33, 3)?.toString()).toBe('bcd');
+    expect(cache.readLog(segment, 36, 4)?.toString()).toBe('efgh');
+    expect(cache.readLog(segment, 38, 5)).toBeUndefined(); // runs past the newest byte
+    expect(cache.readLog(segment, 20, 4)).toBeUndefined(); // before the oldest byte
+    const target = Buffer.alloc(96);
+    expect(cache.copyIndex(segment, target, 0, 0, 3)).toBe(true);
+    expect([target[0], target[32], target[64]]).toEqual([2, 2, 1]);
+    expect(cache.copyIndex(segment, target, 0, 2, 2)).toBe(false);
+  });
+
+  it('keeps each queue under its bound and all queues under the store-wide one, oldest first', () => {
+    const budget = new TailCacheBudget(300);
+    const a = new TailCache(budget, 200);
+    const b = new TailCache(budget, 200);
+    const sa = new Segment(owner, '/a', 0, 0, 1 << 20);
+    const sb = new Segment(owner, '/b', 0, 1 << 20, 1 << 20);
+    for (let i = 0; i < 4; i++) a.add(sa, 32 + i * 68, [Buffer.alloc(68, i)], 68, i, idx(1));
+    // 100 bytes an entry: the queue keeps its newest two.
+    expect(a.readLog(sa, 32, 1)).toBeUndefined();
+    expect(a.readLog(sa, 32 + 2 * 68, 136)?.length).toBe(136);
+    b.add(sb, 32, [Buffer.alloc(68)], 68, 0, idx(1));
+    b.add(sb, 100, [Buffer.alloc(68)], 68, 1, idx(1));
+    // Four entries would be 400 bytes: the store-wide oldest (queue a's) went.
+    expect(budget.bytes).toBeLessThanOrEqual(300);
+    expect(a.readLog(sa, 32 + 2 * 68, 1)).toBeUndefined();
+    expect(a.readLog(sa, 32 + 3 * 68, 68)?.length).toBe(68);
+    expect(b.readLog(sb, 32, 136)?.length).toBe(136);
+    a.clear();
+    b.dropThrough(sb);
+    expect(budget.bytes).toBe(0);
+  });
+});
+
+describe('tail reads', () => {
+  it('returns the same bytes and statuses from memory as from the files, and reads no log file for the tail', async () => {
+    const io = new CountingFileIO();
+    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 64 * 1024 } });
+    const topic = createTopic(store, 1);
+    const bodies = Array.from({ length: 300 }, (_, i) => `m${i}-`.padEnd(20 + ((i * 37) % 500), 'x'));
+    for (let i = 0; i < bodies.length; i += 10) {
+      const results = await Promise.all(bodies.slice(i, i + 10).map((b) => store.append(message(topic, 0, b, { tags: i % 20 ? 'A' : 'B' }))));
+      expect(results.every((r) => r.status === AppendStatus.PUT_OK)).toBe(true);
+    }
+    const windows: [number, number, number][] = [
+      [0, 32, 1 << 20],
+      [17, 5, 1 << 20],
+      [250, 100, 1 << 20],
+      [299, 1, 100],
+      [300, 1, 1 << 20],
+      [400, 1, 1 << 20],
+    ];
+    const readAll = async (s: typeof store) =>
+      Promise.all(
+        windows.map(async ([offset, max, bytes]) => {
+          const r = await s.read(topic, 0, offset, max, bytes);
+          return { ...r, buffers: Buffer.concat(r.buffers).toString('hex') };
+        }),
+      );
+    io.logReads = 0;
+    const tail = await store.read(topic, 0, 280, 20, 1 << 20);
+    expect(tail.status).toBe(GetMessageStatus.FOUND);
+    expect(tail.messageCount).toBe(20);
+    expect(io.logReads).toBe(0);
+    const fromMemory = await readAll(store);
+    const filtered = await store.read(topic, 0, 200, 32, 1 << 20, { tagsCodes: new Set([66]) });
+    await store.close();
+    const reopened = await openStore(dir.path, { config: { segmentSize: 64 * 1024, tailCacheBytes: 0 } });
+    expect(await readAll(reopened)).toEqual(fromMemory);
+    expect(await reopened.read(topic, 0, 200, 32, 1 << 20, { tagsCodes: new Set([66]) })).toEqual(filtered);
+    await reopened.close();
+  });
+});
