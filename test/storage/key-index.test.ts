@@ -261,12 +261,9 @@ describe('key index written behind the appends', () => {
     expect(await indexFiles()).toEqual([]);
     clock.advance(1);
     const entriesAt = KEY_INDEX_HEADER_SIZE + store.config.keyIndexSlotsPerFile * 4;
-    const bytes = await waitFor(async () => {
-      const names = await indexFiles();
-      const content = names.length > 0 ? await readFile(join(indexDir(), names[0])) : undefined;
-      return content && content.readInt32LE(entriesAt + KEY_INDEX_ENTRY_SIZE) !== 0 ? content : undefined;
-    }, { what: 'entries written by the timer' });
-    if (!bytes) throw new Error('unreachable: waitFor returns a truthy value');
+    const firstFile = async () => readFile(join(indexDir(), (await indexFiles())[0]));
+    await waitFor(async () => (await firstFile()).readInt32LE(entriesAt + KEY_INDEX_ENTRY_SIZE) !== 0, { what: 'entries written by the timer' });
+    const bytes = await firstFile();
     expect(bytes.readInt32LE(entriesAt)).toBe(keyHash(topic, 'k1'));
     expect(bytes.readInt32LE(entriesAt + KEY_INDEX_ENTRY_SIZE)).toBe(keyHash(topic, 'k2'));
     expect(bytes.readUInt32LE(entriesAt + 4)).toBe(result.physicalOffset);
