@@ -17,37 +17,44 @@ interface TailEntry {
   readonly log: Buffer;
   readonly firstEntry: number;
   readonly idx: Buffer;
-  evicted: boolean;
+  /** Neighbours in the store-wide order (a list, so an entry its queue drops leaves it at once). */
+  older: TailEntry | undefined;
+  newer: TailEntry | undefined;
 }
 
 function entrySize(entry: TailEntry): number {
   return entry.log.length + entry.idx.length;
 }
 
-/** The store-wide bound: every queue's entries in the order they were cached. */
+/** The store-wide bound: every queue's cached entries, linked in the order they were cached. */
 export class TailCacheBudget {
   bytes = 0;
-  private order: TailEntry[] = [];
-  private head = 0;
+  /** Entries held, all queues together. */
+  entries = 0;
+  private oldest: TailEntry | undefined;
+  private newest: TailEntry | undefined;
 
   constructor(readonly maxBytes: number) {}
 
   added(entry: TailEntry): void {
-    this.order.push(entry);
+    entry.older = this.newest;
+    if (this.newest) this.newest.newer = entry;
+    else this.oldest = entry;
+    this.newest = entry;
     this.bytes += entrySize(entry);
-    while (this.bytes > this.maxBytes && this.head < this.order.length) {
-      const oldest = this.order[this.head++];
-      // Entries a queue dropped itself are skipped here; a queue's oldest entry is always first in it.
-      if (!oldest.evicted) oldest.cache.dropOldest();
-    }
-    if (this.head > 1024 && this.head * 2 > this.order.length) {
-      this.order = this.order.slice(this.head);
-      this.head = 0;
-    }
+    this.entries += 1;
+    // The store-wide oldest entry is always its own queue's oldest one.
+    while (this.bytes > this.maxBytes && this.oldest) this.oldest.cache.dropOldest();
   }
 
   removed(entry: TailEntry): void {
     this.bytes -= entrySize(entry);
+    this.entries -= 1;
+    if (entry.older) entry.older.newer = entry.newer;
+    else this.oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else this.newest = entry.older;
+    entry.older = entry.newer = undefined;
   }
 }
 
@@ -69,7 +76,7 @@ export class TailCache {
     const log = Buffer.allocUnsafeSlow(length);
     let at = 0;
     for (const view of views) at += view.copy(log, at);
-    const entry: TailEntry = { cache: this, segment, position, log, firstEntry, idx, evicted: false };
+    const entry: TailEntry = { cache: this, segment, position, log, firstEntry, idx, older: undefined, newer: undefined };
     this.entries.push(entry);
     this.bytes += entrySize(entry);
     while (this.bytes > this.maxBytes) this.dropOldest();
@@ -80,7 +87,6 @@ export class TailCache {
     const entry = this.entries[this.head];
     if (!entry) return;
     this.entries[this.head++] = undefined as unknown as TailEntry;
-    entry.evicted = true;
     this.bytes -= entrySize(entry);
     this.budget.removed(entry);
     if (this.head === this.entries.length) {

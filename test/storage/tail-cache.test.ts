@@ -63,6 +63,18 @@ describe('TailCache', () => {
     a.clear();
     b.dropThrough(sb);
     expect(budget.bytes).toBe(0);
+    expect(budget.entries).toBe(0);
+  });
+
+  it('lets go of entries a queue drops under its own bound, even while the store-wide bound is never reached', () => {
+    // Regression: the store-wide order used to keep every entry ever cached until the store-wide
+    // bound evicted it, so a queue staying under its own bound leaked all its dropped batches.
+    const budget = new TailCacheBudget(1 << 30);
+    const cache = new TailCache(budget, 1000);
+    const segment = new Segment(owner, '/a', 0, 0, 1 << 30);
+    for (let i = 0; i < 10_000; i++) cache.add(segment, 32 + i * 68, [Buffer.alloc(68)], 68, i, idx(1));
+    expect(budget.entries).toBe(10); // 100 bytes an entry under a 1000-byte queue bound
+    expect(budget.bytes).toBe(1000);
   });
 });
 
