@@ -234,6 +234,8 @@ export class CrashTest {
   private readonly verifiedUpTo: number[];
   /** Per queue, the offset the consumers have consumed up to (drain target). */
   private readonly consumedUpTo: number[];
+  /** Per queue, the end of the last acknowledged verification probe (the final drain must deliver it too). */
+  private readonly probedUpTo: number[];
   /** Per queue, the committed offset read at the last verification. */
   private readonly committedAtVerify: number[];
   private readonly violations: string[] = [];
@@ -257,6 +259,7 @@ export class CrashTest {
     this.history = new History(o.historyPath);
     this.verifiedUpTo = new Array(o.queues).fill(0);
     this.consumedUpTo = new Array(o.queues).fill(0);
+    this.probedUpTo = new Array(o.queues).fill(0);
     this.committedAtVerify = new Array(o.queues).fill(0);
     this.address = () => `127.0.0.1:${this.port}`;
   }
@@ -507,6 +510,7 @@ export class CrashTest {
         } else if (offset !== max) {
           this.violation(cycle, `probe send on queue ${queue} got offset ${offset}, expected max + 1 = ${max}`);
         }
+        if (offset !== undefined) this.probedUpTo[queue] = Math.max(this.probedUpTo[queue], offset + 1);
       }
     } finally {
       client.close();
@@ -886,7 +890,9 @@ export class CrashTest {
   /** Consumes every queue from its committed offset up to the current max (invariant 6). */
   private async drain(): Promise<void> {
     const o = this.options;
-    const targets = [...this.verifiedUpTo];
+    // The final verification's probes come after what was read back: stopping short of them would
+    // leave acknowledged probes undelivered by chance (the order check then flags them).
+    const targets = this.verifiedUpTo.map((verified, queue) => Math.max(verified, this.probedUpTo[queue]));
     const deadline = Date.now() + o.drainTimeoutMs;
     const caughtUp = () => targets.every((target, queue) => this.consumedUpTo[queue] >= target) && this.pendingDelayed.size === 0;
     // Consumers start at the committed offsets: a queue with nothing after them is already drained.
