@@ -68,8 +68,8 @@ export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   keyIndexMaxEntriesPerFile: 262_144, // 5 MiB of entries: the active file's image stays about 6 MiB
   readMaxBytes: 4 * 1024 * 1024, // one pull answer at most
   readMaxScanEntries: 4096, // filtered reads stop here and report NO_MATCHED_MESSAGE
-  tailCacheBytes: 4 * 1024 * 1024, // about 4000 records of 1 KiB: a consumer a second or so behind
-  tailCacheTotalBytes: 16 * 1024 * 1024, // counted in the broker RSS budget (150 MiB with a 200k x 1 KiB backlog)
+  tailCacheBytes: 1024 * 1024, // about 1000 records of 1 KiB: a consumer keeping up with the tail
+  tailCacheTotalBytes: 4 * 1024 * 1024, // counted in the broker RSS budget (150 MiB with a 200k x 1 KiB backlog; 16 MiB measured 167 MiB)
   writeChunkSize: 64 * 1024, // one write batch per pooled buffer
   writeBatchBytes: 64 * 1024, // about 0.3 ms of fdatasync on a typical SSD
 });
