@@ -50,6 +50,9 @@ export class SyncGroupCommit implements FlushPolicy {
   async shutdown(): Promise<void> {}
 }
 
+/** Queues synced concurrently by one ASYNC_FLUSH round (each pins one segment's files). */
+const FLUSH_PARALLELISM = 16;
+
 /** ASYNC_FLUSH: acknowledge after the write; fdatasync every touched segment each interval and on shutdown. */
 export class AsyncIntervalFlush implements FlushPolicy {
   readonly mode = 'ASYNC_FLUSH' as const;
@@ -83,30 +86,47 @@ export class AsyncIntervalFlush implements FlushPolicy {
     await this.flushNow();
   }
 
-  /** Syncs every segment written since the last round. */
+  /**
+   * Syncs every segment written since the last round, a few queues at a time: each sync pins its
+   * segment's files, so syncing thousands of queues at once would open thousands of handles past
+   * `maxOpenSegments`. Every queue is attempted; the first failure is thrown at the end.
+   */
   async flushNow(): Promise<void> {
     const work = [...this.unsynced];
     this.unsynced.clear();
-    await Promise.all(
-      work.map(async ([target, segments]) => {
-        const mark = target.committedMark();
+    let next = 0;
+    let failure: { err: unknown } | undefined;
+    const worker = async () => {
+      while (next < work.length) {
+        const [target, segments] = work[next++];
         try {
-          for (const segment of segments) {
-            if (segment.deleted) continue;
-            const handles = await this.handles.acquire(segment);
-            try {
-              await this.io.datasync(handles.log);
-            } finally {
-              this.handles.release(segment);
-            }
-          }
+          await this.syncTarget(target, segments);
         } catch (err) {
-          // Still unsynced: the next round retries, and the checkpoint does not move past it.
-          for (const segment of segments) void this.written(target, segment);
-          throw err;
+          failure ??= { err };
         }
-        target.markSynced(mark);
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FLUSH_PARALLELISM, work.length) }, worker));
+    if (failure) throw failure.err;
+  }
+
+  private async syncTarget(target: FlushTarget, segments: Set<Segment>): Promise<void> {
+    const mark = target.committedMark();
+    try {
+      for (const segment of segments) {
+        if (segment.deleted) continue;
+        const handles = await this.handles.acquire(segment);
+        try {
+          await this.io.datasync(handles.log);
+        } finally {
+          this.handles.release(segment);
+        }
+      }
+    } catch (err) {
+      // Still unsynced: the next round retries, and the checkpoint does not move past it.
+      for (const segment of segments) void this.written(target, segment);
+      throw err;
+    }
+    target.markSynced(mark);
   }
 }
