@@ -132,7 +132,7 @@ class ResponsivenessProbe {
 }
 
 /** A child process speaking the JSON-line protocol of workload.ts. */
-class Child {
+export class Child {
   private readonly proc: ChildProcess;
   private readonly waiters: { type: ChildLine['type']; resolve: (line: ChildLine) => void }[] = [];
   /** Lines that arrived before anyone waited for them. */
@@ -163,9 +163,11 @@ class Child {
     });
     this.proc.stdin!.on('error', () => undefined); // a child that already exited
     this.proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr = (this.stderr + chunk).slice(-4000)));
-    this.proc.once('exit', (code, signal) => {
-      if (code === 0) return;
-      this.exitError = new Error(`${label} exited (${code ?? signal}):\n${this.stderr}`);
+    // 'close' comes after the child's output is read to the end, so every line it sent has been
+    // claimed or kept by then; a line still awaited will never come, even after a clean exit.
+    this.proc.once('close', (code, signal) => {
+      const how = code === 0 ? 'exited' : `exited (${code ?? signal})`;
+      this.exitError = new Error(`${label} ${how} without sending an awaited line:\n${this.stderr}`);
       for (const waiter of this.waiters.splice(0)) waiter.resolve({ type: 'ready' });
     });
   }

@@ -12,7 +12,7 @@ import { ratePoints, renderChart } from '../../bench/chart.js';
 import { probeDiskSync } from '../../bench/disk-probe.js';
 import { summarizeProfiles } from '../../bench/profile.js';
 import { formatMarkdown, formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
-import { runWorkload, type WorkloadSpec } from '../../bench/runner.js';
+import { Child, runWorkload, type WorkloadSpec } from '../../bench/runner.js';
 import { startTarget, type BrokerTarget } from '../../bench/targets.js';
 import { cdfPoints, LatencyRecorder, quantile, readStamp, SequenceTracker, stampBody, TimelineRecorder } from '../../bench/workload.js';
 
@@ -112,6 +112,22 @@ describe('quantiles and spreads', () => {
     const { summaries, ratios } = summarize([run('ferrymq', 3), run('rocketmq', 6)]);
     expect(summaries.filter((s) => s.figure === 'diskSyncP99').map((s) => s.median)).toEqual([3, 6]);
     expect(ratios.find((r) => r.figure === 'diskSyncP99')).toBeUndefined();
+  });
+});
+
+describe('child processes', () => {
+  it('fails a wait for a line the child exited without sending, even after a clean exit (no hang)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ferrymq-child-test-'));
+    try {
+      const entry = join(root, 'child.mjs');
+      writeFileSync(entry, "process.stdout.write(JSON.stringify({ type: 'ready' }) + '\\n');\n");
+      const options = { childEntry: entry, binMs: 100, idleTimeoutMs: 1000, commitIntervalMs: 1000, log: () => undefined };
+      const child = new Child('producer 1', 'producer', {} as never, options);
+      await expect(child.waitFor('ready')).resolves.toEqual({ type: 'ready' });
+      await expect(child.waitFor('result')).rejects.toThrow(/producer 1 exited without sending an awaited line/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
