@@ -23,7 +23,7 @@
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize, type EncodeFields } from '../protocol/message-codec.js';
-import { createOffsetMsgId } from '../protocol/message-id.js';
+import { createOffsetMsgId, hexInt64 } from '../protocol/message-id.js';
 import { ipv4Bytes } from '../protocol/socket-address.js';
 import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { CleanupService } from './cleanup-service.js';
@@ -502,7 +502,7 @@ export class MessageStore implements MessageStoreApi {
         queueOffset,
         physicalOffset,
         storeTimestamp,
-        msgId: this.msgIdPrefix + physicalOffset.toString(16).toUpperCase().padStart(16, '0'),
+        msgId: this.msgIdPrefix + hexInt64(physicalOffset),
       };
     }
     // Nothing of a message may stay referenced once it is encoded.
