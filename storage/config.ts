@@ -56,7 +56,7 @@ export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   segmentSize: 1024 * 1024 * 1024, // 1 GiB, as a RocketMQ commit-log file
   maxMessageSize: 4 * 1024 * 1024, // 4 MiB body
   maxPropertiesSize: 32767, // the properties length field is a signed short
-  maxOpenSegments: 512, // file descriptors stay bounded with thousands of queues
+  maxOpenSegments: 4096, // 8192 descriptors at most, and never more than 3/4 of the open-file limit (see open-file-limit.ts)
   fileReservedTimeHours: 72, // RocketMQ fileReservedTime
   maxQueueBytes: 0, // unlimited
   maxTotalBytes: 0, // unlimited
