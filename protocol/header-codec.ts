@@ -142,57 +142,76 @@ function decodeJsonExtFields(value: unknown): Record<string, string> {
 
 const BINARY_FIXED = 2 + 1 + 2 + 4 + 4 + 4 + 4;
 const MAX_KEY_BYTES = 0x7fff;
-/** Strings up to this many UTF-16 units are measured and copied in JS: cheaper than a call into C++. */
+/** Strings up to this many UTF-16 units are copied in JS: cheaper than a call into C++. */
 const SHORT_STRING = 32;
 
+/** Bytes `text` can take in UTF-8 at most: 3 per UTF-16 unit (a surrogate pair takes 4 for 2). */
+function utf8Bound(text: string): number {
+  return 3 * text.length;
+}
+
 /**
- * The binary header, written after `reserve` bytes left for the caller (the frame prefix), so a
- * frame needs no second buffer and copy. Strings are measured, then written in place; integers are
- * stored byte by byte (the Buffer write methods cost a call and range checks each). `for...in`
- * rather than `Object.keys`: V8 reads the values through the enum cache instead of a megamorphic
- * keyed load per field (extFields are plain objects, as everywhere in the codecs).
+ * An upper bound of the binary header's size: `writeBinaryHeader` needs that much room. Cheap (no
+ * pass over the characters), so a header is written in one pass and never measured first.
  */
-export function encodeBinaryHeader(cmd: CommandHeader, reserve = 0): Buffer {
-  const remark = cmd.remark === undefined || cmd.remark === null ? undefined : cmd.remark;
-  const remarkLen = remark === undefined ? 0 : utf8Length(remark);
+export function binaryHeaderBound(cmd: CommandHeader): number {
+  let bound = BINARY_FIXED + (cmd.remark === undefined || cmd.remark === null ? 0 : utf8Bound(cmd.remark));
   const fields = cmd.extFields;
-  let extLen = 0;
   for (const key in fields) {
     const value: unknown = fields[key];
     if (value === undefined || value === null) continue;
-    const keyLen = utf8Length(key);
-    if (keyLen > MAX_KEY_BYTES) throw new InvalidArgumentError(`extFields name of ${keyLen} bytes exceeds the int16 length field`);
-    extLen += 2 + keyLen + 4 + utf8Length(typeof value === 'string' ? value : String(value));
+    bound += 6 + utf8Bound(key) + utf8Bound(typeof value === 'string' ? value : String(value));
   }
-  const out = Buffer.allocUnsafe(reserve + BINARY_FIXED + remarkLen + extLen);
+  return bound;
+}
+
+/**
+ * Writes the binary header at `out[pos]`, which has `binaryHeaderBound(cmd)` bytes of room, and
+ * returns the position after it. Each string goes in one pass, its length field filled in after;
+ * integers are stored byte by byte (the Buffer write methods cost a call and range checks each).
+ * `for...in` rather than `Object.keys`: V8 reads the values through the enum cache instead of a
+ * megamorphic keyed load per field (extFields are plain objects, as everywhere in the codecs).
+ */
+export function writeBinaryHeader(cmd: CommandHeader, out: Buffer, pos: number): number {
   const code = cmd.code;
   const version = cmd.version;
-  out[reserve] = code >>> 8;
-  out[reserve + 1] = code;
-  out[reserve + 2] = languageOrdinal(cmd.language);
-  out[reserve + 3] = version >>> 8;
-  out[reserve + 4] = version;
-  let pos = putInt32(out, reserve + 5, cmd.opaque);
+  out[pos] = code >>> 8;
+  out[pos + 1] = code;
+  out[pos + 2] = languageOrdinal(cmd.language);
+  out[pos + 3] = version >>> 8;
+  out[pos + 4] = version;
+  pos = putInt32(out, pos + 5, cmd.opaque);
   pos = putInt32(out, pos, cmd.flag);
-  pos = putInt32(out, pos, remarkLen);
-  if (remark !== undefined) pos = writeUtf8(out, pos, remark, remarkLen);
-  pos = putInt32(out, pos, extLen);
+  const remark = cmd.remark;
+  const remarkEnd = remark === undefined || remark === null ? pos + 4 : writeText(out, pos + 4, remark);
+  putInt32(out, pos, remarkEnd - pos - 4);
+  const extStart = remarkEnd + 4;
+  pos = extStart;
+  const fields = cmd.extFields;
   for (const key in fields) {
     const value: unknown = fields[key];
     if (value === undefined || value === null) continue;
-    const text = typeof value === 'string' ? value : String(value);
-    const keyLen = utf8Length(key);
+    const keyEnd = writeText(out, pos + 2, key);
+    const keyLen = keyEnd - pos - 2;
+    if (keyLen > MAX_KEY_BYTES) throw new InvalidArgumentError(`extFields name of ${keyLen} bytes exceeds the int16 length field`);
     out[pos] = keyLen >>> 8;
     out[pos + 1] = keyLen;
-    pos = writeUtf8(out, pos + 2, key, keyLen);
-    const textLen = utf8Length(text);
-    pos = writeUtf8(out, putInt32(out, pos, textLen), text, textLen);
+    const valueEnd = writeText(out, keyEnd + 4, typeof value === 'string' ? value : String(value));
+    putInt32(out, keyEnd, valueEnd - keyEnd - 4);
+    pos = valueEnd;
   }
-  return out;
+  putInt32(out, remarkEnd, pos - extStart);
+  return pos;
+}
+
+/** The binary header in a buffer of its own, after `reserve` bytes left for the caller. */
+export function encodeBinaryHeader(cmd: CommandHeader, reserve = 0): Buffer {
+  const out = Buffer.allocUnsafe(reserve + binaryHeaderBound(cmd));
+  return out.subarray(0, writeBinaryHeader(cmd, out, reserve));
 }
 
 /** Big-endian int32 at `pos` (typed-array stores keep the low 8 bits); returns the position after. */
-function putInt32(out: Buffer, pos: number, value: number): number {
+export function putInt32(out: Buffer, pos: number, value: number): number {
   out[pos] = value >>> 24;
   out[pos + 1] = value >>> 16;
   out[pos + 2] = value >>> 8;
@@ -200,18 +219,17 @@ function putInt32(out: Buffer, pos: number, value: number): number {
   return pos + 4;
 }
 
-function utf8Length(text: string): number {
-  if (text.length > SHORT_STRING) return Buffer.byteLength(text, 'utf8');
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, 'utf8');
-  return text.length;
-}
-
-/** Writes `text` (`byteLength` UTF-8 bytes, from `utf8Length`) at `pos`; returns the position after. */
-function writeUtf8(out: Buffer, pos: number, text: string, byteLength: number): number {
-  if (byteLength === text.length && byteLength <= SHORT_STRING) {
-    // Equal lengths: every unit is ASCII (anything else takes 2+ bytes per unit).
-    for (let i = 0; i < byteLength; i++) out[pos + i] = text.charCodeAt(i);
-    return pos + byteLength;
+/** Writes `text` as UTF-8 at `pos` (room for `utf8Bound(text)` bytes); returns the position after. */
+function writeText(out: Buffer, pos: number, text: string): number {
+  const length = text.length;
+  if (length <= SHORT_STRING) {
+    let i = 0;
+    for (; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      out[pos + i] = c;
+    }
+    if (i === length) return pos + length;
   }
   return pos + out.write(text, pos, 'utf8');
 }
