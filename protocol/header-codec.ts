@@ -236,9 +236,10 @@ function writeText(out: Buffer, pos: number, text: string): number {
 
 /**
  * Short ASCII strings recur in every header (field names, and most values: group, topic, queue
- * numbers, flags): one is looked up in a table by a hash of its bytes instead of being decoded
- * into a new string. A slot holds the last string that hashed to it; names and values have a
- * table each, so values that never repeat (timestamps, ids) do not push the names out.
+ * numbers, flags): one is looked up in a table instead of being decoded into a new string. The
+ * slot comes from the length and the outer bytes, so a hit costs one comparing pass over the bytes
+ * and nothing else; a slot holds the last string that went to it. Names and values have a table
+ * each, so values that never repeat (timestamps, ids) do not push the names out.
  */
 const TABLE_SIZE = 1024;
 const internedNames: (string | undefined)[] = new Array<string | undefined>(TABLE_SIZE).fill(undefined);
@@ -247,19 +248,16 @@ const internedValues: (string | undefined)[] = new Array<string | undefined>(TAB
 function decodeInterned(table: (string | undefined)[], bytes: Buffer, start: number, end: number): string {
   const length = end - start;
   if (length > SHORT_STRING) return bytes.toString('utf8', start, end);
-  let hash = length;
-  for (let i = start; i < end; i++) {
-    const c = bytes[i]!;
-    if (c >= 0x80) return bytes.toString('utf8', start, end);
-    hash = (Math.imul(hash, 31) + c) | 0;
-  }
-  const slot = hash & (TABLE_SIZE - 1);
+  if (length === 0) return '';
+  const slot =
+    (Math.imul(length, 0x9e3779b1) ^ Math.imul(bytes[start]!, 0x85ebca6b) ^ Math.imul(bytes[end - 1]!, 0xc2b2ae35) ^ Math.imul(bytes[start + (length >> 1)]!, 0x27d4eb2f)) >>> 22;
   const cached = table[slot];
   if (cached !== undefined && cached.length === length) {
     let i = 0;
     while (i < length && cached.charCodeAt(i) === bytes[start + i]) i++;
     if (i === length) return cached;
   }
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return bytes.toString('utf8', start, end);
   const text = bytes.toString('latin1', start, end);
   table[slot] = text;
   return text;
