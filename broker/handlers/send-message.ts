@@ -76,13 +76,16 @@ export const sendMessage: RequestHandler = async (ctx, request) => {
   const result = await ctx.broker.store.append(message);
   if (result.status !== AppendStatus.PUT_OK) return createResponse(request, appendStatusToCode(result.status), undefined, result.reason);
   crashPoint('fsync-before-reply');
-  return createResponse(request, ResponseCode.SUCCESS, {
+  const response = createResponse(request, ResponseCode.SUCCESS);
+  // Strings already: no conversion pass over an input object on every send.
+  response.extFields = {
     msgId: result.msgId,
     // The queue asked for, as RocketMQ answers: a delayed message is stored on the schedule queue
     // for now, but clients build their SendResult's queue from this field.
-    queueId,
-    queueOffset: result.queueOffset,
+    queueId: String(queueId),
+    queueOffset: String(result.queueOffset),
     MSG_REGION: 'DefaultRegion',
     TRACE_ON: 'true',
-  });
+  };
+  return response;
 };
