@@ -28,11 +28,17 @@ export function readSendHeader(request: RemotingCommand): SendHeader {
   }
 }
 
+/** The last topic name that passed `validateTopicName`: a producer sends to one topic again and again. */
+let lastValidTopic: string | undefined;
+
 /** The target topic of a send, after the checks every send shares. */
 export function checkSendTopic(ctx: RequestContext, header: SendHeader): TopicConfig {
   const { broker } = ctx;
-  const problem = validateTopicName(header.topic);
-  if (problem) throw new RequestRejectedError(ResponseCode.SYSTEM_ERROR, `bad topic: ${problem}`);
+  if (header.topic !== lastValidTopic) {
+    const problem = validateTopicName(header.topic);
+    if (problem) throw new RequestRejectedError(ResponseCode.SYSTEM_ERROR, `bad topic: ${problem}`);
+    lastValidTopic = header.topic;
+  }
   const topicConfig = broker.topics.getForSend(header.topic, header.defaultTopicQueueNums);
   if (!topicConfig) {
     throw new RequestRejectedError(ResponseCode.TOPIC_NOT_EXIST, `topic[${header.topic}] not exist, apply first please!`);
