@@ -79,7 +79,7 @@ export function toV2(h: SendMessageRequestHeader): Record<string, string> {
     [V2.defaultTopicQueueNums]: String(h.defaultTopicQueueNums),
     [V2.queueId]: String(h.queueId),
     [V2.sysFlag]: String(h.sysFlag),
-    [V2.bornTimestamp]: String(h.bornTimestamp),
+    [V2.bornTimestamp]: timestampText(h.bornTimestamp),
     [V2.flag]: String(h.flag),
   };
   if (h.properties != null) out[V2.properties] = h.properties;
@@ -89,6 +89,18 @@ export function toV2(h: SendMessageRequestHeader): Record<string, string> {
   if (h.batch != null) out[V2.batch] = String(h.batch);
   if (h.brokerName != null) out[V2.brokerName] = h.brokerName;
   return out;
+}
+
+let lastTimestamp = Number.NaN;
+let lastTimestampText = '';
+
+/** `String(ms)`, once per millisecond: the sends of one millisecond share the text (a double does not hit V8's number-string cache). */
+function timestampText(ms: number): string {
+  if (ms !== lastTimestamp) {
+    lastTimestamp = ms;
+    lastTimestampText = String(ms);
+  }
+  return lastTimestampText;
 }
 
 /** extFields for SEND_MESSAGE (code 10). */
