@@ -230,7 +230,7 @@ const outboxes = new WeakMap<FrameSink, Outbox>();
 
 /** Bodies this big (pull answers) are handed over as they are; smaller ones are copied into the chunk. */
 const GATHER_LIMIT = 16 * 1024;
-/** Size of an outbox chunk; one with less room than `MIN_ROOM` left is dropped after a flush. */
+/** Size of an outbox chunk; one with less room than `MIN_ROOM` left, or a larger one, is dropped after a flush. */
 const CHUNK_SIZE = 32 * 1024;
 const MIN_ROOM = 4 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -293,7 +293,8 @@ function flushOutbox(sink: FrameSink, outbox: Outbox): void {
   outbox.bytes = 0;
   outbox.scheduled = false;
   outbox.start = outbox.pos;
-  if (outbox.chunk.length - outbox.pos < MIN_ROOM) {
+  // A chunk made larger for one big frame is not kept for the turns after it.
+  if (outbox.chunk.length - outbox.pos < MIN_ROOM || outbox.chunk.length > CHUNK_SIZE) {
     outbox.chunk = EMPTY;
     outbox.start = 0;
     outbox.pos = 0;
