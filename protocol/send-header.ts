@@ -118,15 +118,18 @@ export function toV1(h: SendMessageRequestHeader): Record<string, string> {
  * safe-integer range. Throws `InvalidArgumentError` naming the field.
  */
 export function parseIntegerField(name: string, value: string): number {
-  let i = value.charCodeAt(0) === 45 || value.charCodeAt(0) === 43 ? 1 : 0;
+  const negative = value.charCodeAt(0) === 45;
+  let i = negative || value.charCodeAt(0) === 43 ? 1 : 0;
   if (i === value.length) throw new InvalidArgumentError(`header field ${name} is not an integer: "${value}"`);
+  // Digits are summed as they are checked: exact up to 2^53, and anything larger fails the range check.
+  let n = 0;
   for (; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c < 48 || c > 57) throw new InvalidArgumentError(`header field ${name} is not an integer: "${value}"`);
+    n = n * 10 + (c - 48);
   }
-  const n = Number(value);
   if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`header field ${name} is out of range: ${value}`);
-  return n;
+  return negative ? -n : n;
 }
 
 /** The fields as received, by their long names (undefined when absent). */
