@@ -230,9 +230,15 @@ const outboxes = new WeakMap<FrameSink, Outbox>();
 
 /** Bodies this big (pull answers) are handed over as they are; smaller ones are copied into the chunk. */
 const GATHER_LIMIT = 16 * 1024;
-/** Size of an outbox chunk; one with less room than `MIN_ROOM` left, or a larger one, is dropped after a flush. */
+/**
+ * A busy sink (at least `BUSY_BYTES` in a turn) gets chunks of `CHUNK_SIZE` and keeps the room left
+ * after a flush (when it is at least `BUSY_BYTES`) for the next turn. A quiet one gets chunks of
+ * `QUIET_CHUNK` (from Node's buffer pool) and keeps nothing between turns: a thousand idle
+ * connections hold no outbox memory.
+ */
 const CHUNK_SIZE = 32 * 1024;
-const MIN_ROOM = 4 * 1024;
+const QUIET_CHUNK = 2 * 1024;
+const BUSY_BYTES = 4 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -276,7 +282,7 @@ export function writeFrame(sink: FrameSink, cmd: RemotingCommand): boolean {
 /** Cuts the pending run into a part and continues in a fresh chunk with at least `room` bytes. */
 function newChunk(outbox: Outbox, room: number): void {
   if (outbox.pos > outbox.start) outbox.parts.push(outbox.chunk.subarray(outbox.start, outbox.pos));
-  outbox.chunk = Buffer.allocUnsafe(Math.max(CHUNK_SIZE, room));
+  outbox.chunk = Buffer.allocUnsafe(Math.max(outbox.bytes >= BUSY_BYTES ? CHUNK_SIZE : QUIET_CHUNK, room));
   outbox.start = 0;
   outbox.pos = 0;
 }
@@ -289,12 +295,13 @@ export function queuedFrameBytes(sink: FrameSink): number {
 function flushOutbox(sink: FrameSink, outbox: Outbox): void {
   const parts = outbox.parts;
   if (outbox.pos > outbox.start) parts.push(outbox.chunk.subarray(outbox.start, outbox.pos));
+  const busy = outbox.bytes >= BUSY_BYTES;
   outbox.parts = [];
   outbox.bytes = 0;
   outbox.scheduled = false;
   outbox.start = outbox.pos;
-  // A chunk made larger for one big frame is not kept for the turns after it.
-  if (outbox.chunk.length - outbox.pos < MIN_ROOM || outbox.chunk.length > CHUNK_SIZE) {
+  // A chunk made larger for one big frame is not kept for the turns after it either.
+  if (!busy || outbox.chunk.length - outbox.pos < BUSY_BYTES || outbox.chunk.length > CHUNK_SIZE) {
     outbox.chunk = EMPTY;
     outbox.start = 0;
     outbox.pos = 0;
