@@ -134,23 +134,30 @@ export class Producer {
     return (await this.publishInfoOf(topic, true)).queues;
   }
 
-  async send(msg: Message, options?: SendOptions): Promise<SendResult> {
-    const body = this.checkMessage(msg);
-    const uniqKey = createUniqueId();
-    const compress = body.length >= (this.options.compressBodyOverBytes ?? 4096);
-    // `return await`: returning the promise itself from an async function costs two more microtasks.
-    return await this.sendWithRetries({
-      topic: msg.topic,
-      msg,
-      selector: selectorFor(msg, options),
-      timeoutMs: options?.timeoutMs,
-      body: compress ? deflateSync(body) : body,
-      batch: false,
-      uniqKey,
-      sysFlag: compress ? MessageSysFlag.COMPRESSED : 0,
-      flag: msg.flag ?? 0,
-      properties: this.buildProperties(msg, uniqKey),
-    });
+  send(msg: Message, options?: SendOptions): Promise<SendResult> {
+    // Not async: the promise of sendWithRetries is returned as it is (an async wrapper would cost
+    // one more promise and microtask per send); a refused message still rejects, never throws.
+    let send: OutgoingSend;
+    try {
+      const body = this.checkMessage(msg);
+      const uniqKey = createUniqueId();
+      const compress = body.length >= (this.options.compressBodyOverBytes ?? 4096);
+      send = {
+        topic: msg.topic,
+        msg,
+        selector: selectorFor(msg, options),
+        timeoutMs: options?.timeoutMs,
+        body: compress ? deflateSync(body) : body,
+        batch: false,
+        uniqKey,
+        sysFlag: compress ? MessageSysFlag.COMPRESSED : 0,
+        flag: msg.flag ?? 0,
+        properties: this.buildProperties(msg, uniqKey),
+      };
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.sendWithRetries(send);
   }
 
   /**
@@ -244,7 +251,7 @@ export class Producer {
       return {
         msgId: response.msgId,
         uniqKey: send.uniqKey,
-        queue: { ...queue, queueId: response.queueId },
+        queue: { topic: queue.topic, brokerName: queue.brokerName, queueId: response.queueId },
         queueOffset: response.queueOffset,
         status: sendStatus(response.code),
       };
@@ -333,8 +340,10 @@ export class Producer {
     if (msg.delayLevel !== undefined && (!Number.isInteger(msg.delayLevel) || msg.delayLevel < 0)) {
       throw new InvalidArgumentError(`delayLevel must be a non-negative integer, got ${msg.delayLevel}`);
     }
-    for (const name of Object.keys(msg.properties ?? {})) {
-      if (RESERVED_PROPERTIES.has(name)) throw new InvalidArgumentError(`property "${name}" is reserved; use the Message field instead`);
+    if (msg.properties) {
+      for (const name of Object.keys(msg.properties)) {
+        if (RESERVED_PROPERTIES.has(name)) throw new InvalidArgumentError(`property "${name}" is reserved; use the Message field instead`);
+      }
     }
     return body;
   }

@@ -14,10 +14,12 @@
 import type { Writable } from 'node:stream';
 import { FrameError, InvalidArgumentError } from './errors.js';
 import {
+  binaryHeaderBound,
   decodeBinaryHeader,
   decodeJsonHeader,
-  encodeBinaryHeader,
   encodeJsonHeader,
+  putInt32,
+  writeBinaryHeader,
   type CommandHeader,
 } from './header-codec.js';
 import { SerializeType, type RemotingCommand } from './remoting-command.js';
@@ -175,61 +177,114 @@ function decodeFrameBody(buf: Buffer, start: number, end: number): RemotingComma
  * by `createResponse` answers in its request's type.
  */
 export function encodeFrame(cmd: RemotingCommand): Buffer[] {
+  const json = jsonHeaderOf(cmd);
+  const head = Buffer.allocUnsafe(frameHeadBound(cmd, json));
+  const end = writeFrameHead(cmd, json, head, 0);
   const bodyLength = cmd.body?.length ?? 0;
-  let head: Buffer;
-  let headerLength: number;
-  if (cmd.serializeType === SerializeType.ROCKETMQ) {
-    head = encodeBinaryHeader(cmd, PREFIX);
-    headerLength = head.length - PREFIX;
-    checkLengths(headerLength, bodyLength);
-  } else if (cmd.serializeType === SerializeType.JSON) {
-    const json = encodeJsonHeader(cmd);
-    headerLength = Buffer.byteLength(json, 'utf8');
-    checkLengths(headerLength, bodyLength);
-    head = Buffer.allocUnsafe(PREFIX + headerLength);
-    head.write(json, PREFIX, 'utf8');
-  } else {
-    throw new InvalidArgumentError(`unknown serialize type ${String(cmd.serializeType)}`);
-  }
-  head.writeUInt32BE(4 + headerLength + bodyLength, 0);
-  head.writeUInt32BE(((cmd.serializeType << 24) | headerLength) >>> 0, 4);
-  return bodyLength > 0 ? [head, cmd.body as Buffer] : [head];
+  return bodyLength > 0 ? [head.subarray(0, end), cmd.body as Buffer] : [head.subarray(0, end)];
+}
+
+/** The header text of a JSON command (built once per frame), undefined for a binary one. */
+function jsonHeaderOf(cmd: RemotingCommand): string | undefined {
+  if (cmd.serializeType === SerializeType.ROCKETMQ) return undefined;
+  if (cmd.serializeType === SerializeType.JSON) return encodeJsonHeader(cmd);
+  throw new InvalidArgumentError(`unknown serialize type ${String(cmd.serializeType)}`);
+}
+
+/** Room `writeFrameHead` needs. */
+function frameHeadBound(cmd: RemotingCommand, json: string | undefined): number {
+  return PREFIX + (json === undefined ? binaryHeaderBound(cmd) : 3 * json.length);
+}
+
+/** Writes length, header word and header at `out[pos]`; returns the position after the header (the body is not written). */
+function writeFrameHead(cmd: RemotingCommand, json: string | undefined, out: Buffer, pos: number): number {
+  const headerStart = pos + PREFIX;
+  const headerEnd = json === undefined ? writeBinaryHeader(cmd, out, headerStart) : headerStart + out.write(json, headerStart, 'utf8');
+  const headerLength = headerEnd - headerStart;
+  const bodyLength = cmd.body?.length ?? 0;
+  checkLengths(headerLength, bodyLength);
+  putInt32(out, pos, 4 + headerLength + bodyLength);
+  putInt32(out, pos + 4, (cmd.serializeType << 24) | headerLength);
+  return headerEnd;
 }
 
 /** What `writeFrame` needs of a socket (a `net.Socket` or any `stream.Writable`). */
 export type FrameSink = Pick<Writable, 'cork' | 'uncork' | 'write' | 'writableNeedDrain' | 'destroyed'>;
 
-/** Frames given to `writeFrame` in the current tick, not yet handed to their sink. */
+/**
+ * Frames given to `writeFrame` in the current turn, not yet handed to their sink. Small frames are
+ * encoded straight into `chunk` at `pos`, one after the other: `chunk[start, pos)` is the run not
+ * yet cut into `parts`. Bytes before `start` belong to parts (maybe still being sent), so the chunk
+ * is only ever written past `pos`; the room left after a flush serves the next turn.
+ */
 interface Outbox {
+  chunk: Buffer;
+  start: number;
+  pos: number;
   parts: Buffer[];
   bytes: number;
+  scheduled: boolean;
 }
 
 const outboxes = new WeakMap<FrameSink, Outbox>();
 
-/** Parts this big (pull bodies) are handed over as they are; smaller ones are copied into one buffer. */
+/** Bodies this big (pull answers) are handed over as they are; smaller ones are copied into the chunk. */
 const GATHER_LIMIT = 16 * 1024;
+/**
+ * A busy sink (at least `BUSY_BYTES` in a turn) gets chunks of `CHUNK_SIZE` and keeps the room left
+ * after a flush (when it is at least `BUSY_BYTES`) for the next turn. A quiet one gets chunks of
+ * `QUIET_CHUNK` (from Node's buffer pool) and keeps nothing between turns: a thousand idle
+ * connections hold no outbox memory.
+ */
+const CHUNK_SIZE = 32 * 1024;
+const QUIET_CHUNK = 2 * 1024;
+const BUSY_BYTES = 4 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Writes a command's frame on the next tick, together with every frame written to the sink in this
- * turn of the event loop (the responses of one group commit, a producer's concurrent sends): the
- * small parts are copied into one buffer, so the turn costs one `write` (or one `writev` with large
- * bodies), not a stream write per part. Returns false while the sink's buffer is full (a write
- * returned false and 'drain' has not come yet).
+ * turn of the event loop (the responses of one group commit, a producer's concurrent sends): small
+ * frames are encoded one after the other into one buffer, so the turn costs one `write` (or one
+ * `writev` with large bodies), with no buffer per frame and no concatenation. Returns false while
+ * the sink's buffer is full (a write returned false and 'drain' has not come yet).
  */
 export function writeFrame(sink: FrameSink, cmd: RemotingCommand): boolean {
-  const parts = encodeFrame(cmd);
   let outbox = outboxes.get(sink);
   if (outbox === undefined) {
-    outbox = { parts: [], bytes: 0 };
+    outbox = { chunk: EMPTY, start: 0, pos: 0, parts: [], bytes: 0, scheduled: false };
     outboxes.set(sink, outbox);
   }
-  if (outbox.parts.length === 0) process.nextTick(flushOutbox, sink, outbox);
-  for (const part of parts) {
-    outbox.parts.push(part);
-    outbox.bytes += part.length;
+  const body = cmd.body;
+  const bodyLength = body?.length ?? 0;
+  const gather = bodyLength < GATHER_LIMIT;
+  const json = jsonHeaderOf(cmd);
+  const room = frameHeadBound(cmd, json) + (gather ? bodyLength : 0);
+  if (outbox.chunk.length - outbox.pos < room) newChunk(outbox, room);
+  const chunk = outbox.chunk;
+  let pos = writeFrameHead(cmd, json, chunk, outbox.pos);
+  outbox.bytes += pos - outbox.pos + bodyLength;
+  if (bodyLength > 0) {
+    if (gather) {
+      pos += (body as Buffer).copy(chunk, pos);
+    } else {
+      outbox.parts.push(chunk.subarray(outbox.start, pos), body as Buffer);
+      outbox.start = pos;
+    }
+  }
+  outbox.pos = pos;
+  if (!outbox.scheduled) {
+    outbox.scheduled = true;
+    process.nextTick(flushOutbox, sink, outbox);
   }
   return !sink.writableNeedDrain;
+}
+
+/** Cuts the pending run into a part and continues in a fresh chunk with at least `room` bytes. */
+function newChunk(outbox: Outbox, room: number): void {
+  if (outbox.pos > outbox.start) outbox.parts.push(outbox.chunk.subarray(outbox.start, outbox.pos));
+  outbox.chunk = Buffer.allocUnsafe(Math.max(outbox.bytes >= BUSY_BYTES ? CHUNK_SIZE : QUIET_CHUNK, room));
+  outbox.start = 0;
+  outbox.pos = 0;
 }
 
 /** Bytes given to `writeFrame` in this tick and not yet handed to `sink`. */
@@ -238,29 +293,26 @@ export function queuedFrameBytes(sink: FrameSink): number {
 }
 
 function flushOutbox(sink: FrameSink, outbox: Outbox): void {
-  const { parts } = outbox;
+  const parts = outbox.parts;
+  if (outbox.pos > outbox.start) parts.push(outbox.chunk.subarray(outbox.start, outbox.pos));
+  const busy = outbox.bytes >= BUSY_BYTES;
   outbox.parts = [];
   outbox.bytes = 0;
+  outbox.scheduled = false;
+  outbox.start = outbox.pos;
+  // A chunk made larger for one big frame is not kept for the turns after it either.
+  if (!busy || outbox.chunk.length - outbox.pos < BUSY_BYTES || outbox.chunk.length > CHUNK_SIZE) {
+    outbox.chunk = EMPTY;
+    outbox.start = 0;
+    outbox.pos = 0;
+  }
   if (sink.destroyed) return;
   if (parts.length === 1) {
     sink.write(parts[0]);
     return;
   }
   sink.cork();
-  let from = 0;
-  let gathered = 0;
-  for (let i = 0; i <= parts.length; i++) {
-    const part = parts[i];
-    if (part !== undefined && part.length < GATHER_LIMIT) {
-      gathered += part.length;
-      continue;
-    }
-    if (i - from === 1) sink.write(parts[from]);
-    else if (i > from) sink.write(Buffer.concat(parts.slice(from, i), gathered));
-    if (part !== undefined) sink.write(part);
-    from = i + 1;
-    gathered = 0;
-  }
+  for (const part of parts) sink.write(part);
   sink.uncork();
 }
 

@@ -34,9 +34,11 @@ export type ExtFieldsInput = Record<string, string | number | bigint | boolean |
 export function toExtFields(input: ExtFieldsInput | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (input === undefined) return out;
-  for (const key of Object.keys(input)) {
+  // for...in reads the values through the enum cache (inputs are object literals); Object.keys would
+  // make each read a megamorphic keyed load.
+  for (const key in input) {
     const value = input[key];
-    if (value !== undefined && value !== null) out[key] = String(value);
+    if (value !== undefined && value !== null) out[key] = typeof value === 'string' ? value : String(value);
   }
   return out;
 }

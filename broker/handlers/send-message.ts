@@ -28,11 +28,17 @@ export function readSendHeader(request: RemotingCommand): SendHeader {
   }
 }
 
+/** The last topic name that passed `validateTopicName`: a producer sends to one topic again and again. */
+let lastValidTopic: string | undefined;
+
 /** The target topic of a send, after the checks every send shares. */
 export function checkSendTopic(ctx: RequestContext, header: SendHeader): TopicConfig {
   const { broker } = ctx;
-  const problem = validateTopicName(header.topic);
-  if (problem) throw new RequestRejectedError(ResponseCode.SYSTEM_ERROR, `bad topic: ${problem}`);
+  if (header.topic !== lastValidTopic) {
+    const problem = validateTopicName(header.topic);
+    if (problem) throw new RequestRejectedError(ResponseCode.SYSTEM_ERROR, `bad topic: ${problem}`);
+    lastValidTopic = header.topic;
+  }
   const topicConfig = broker.topics.getForSend(header.topic, header.defaultTopicQueueNums);
   if (!topicConfig) {
     throw new RequestRejectedError(ResponseCode.TOPIC_NOT_EXIST, `topic[${header.topic}] not exist, apply first please!`);
@@ -76,13 +82,16 @@ export const sendMessage: RequestHandler = async (ctx, request) => {
   const result = await ctx.broker.store.append(message);
   if (result.status !== AppendStatus.PUT_OK) return createResponse(request, appendStatusToCode(result.status), undefined, result.reason);
   crashPoint('fsync-before-reply');
-  return createResponse(request, ResponseCode.SUCCESS, {
+  const response = createResponse(request, ResponseCode.SUCCESS);
+  // Strings already: no conversion pass over an input object on every send.
+  response.extFields = {
     msgId: result.msgId,
     // The queue asked for, as RocketMQ answers: a delayed message is stored on the schedule queue
     // for now, but clients build their SendResult's queue from this field.
-    queueId,
-    queueOffset: result.queueOffset,
+    queueId: String(queueId),
+    queueOffset: String(result.queueOffset),
     MSG_REGION: 'DefaultRegion',
     TRACE_ON: 'true',
-  });
+  };
+  return response;
 };

@@ -230,4 +230,33 @@ describe('writeFrame', () => {
     expect(writes).toEqual([]);
     for (const callback of held) callback();
   });
+
+  it('spreads a turn larger than one outbox chunk over several parts, and never rewrites bytes already handed over', async () => {
+    const { sink, writes } = recordingSink();
+    const turn = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) => createRequest(310, { a: 'PG', b: `T${seed}`, g: seed * 1000 + i }, Buffer.alloc(1024 + i, seed), { opaque: seed * 1000 + i, serializeType: (i % 2) as 0 | 1 }));
+    const first = turn(100, 1);
+    for (const cmd of first) writeFrame(sink, cmd);
+    await new Promise((resolve) => process.nextTick(resolve));
+    const firstWrite = writes[0]!;
+    expect(firstWrite.length).toBeGreaterThan(1);
+    const second = turn(3, 2);
+    for (const cmd of second) writeFrame(sink, cmd);
+    await new Promise((resolve) => process.nextTick(resolve));
+    // The parts of the first turn are unchanged although the second turn was encoded after them.
+    expect(new FrameDecoder({ maxFrameSize: MAX }).push(Buffer.concat(firstWrite))).toEqual(first);
+    expect(new FrameDecoder({ maxFrameSize: MAX }).push(Buffer.concat(writes[1]!))).toEqual(second);
+    expect(Buffer.concat(writes.flat()).equals(Buffer.concat([...first, ...second].map(frameBytes)))).toBe(true);
+  });
+
+  it('leaves the outbox as it was when a frame cannot be encoded', async () => {
+    const { sink, writes } = recordingSink();
+    const good = sampleCommands()[0]!;
+    writeFrame(sink, good);
+    const bad = createRequest(10, { ['k'.repeat(0x8000)]: 'v' }, undefined, { serializeType: 1 });
+    expect(() => writeFrame(sink, bad)).toThrow(/int16/);
+    expect(queuedFrameBytes(sink)).toBe(frameBytes(good).length);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writes).toEqual([[frameBytes(good)]]);
+  });
 });

@@ -120,6 +120,30 @@ describe('binary (ROCKETMQ) header', () => {
     for (let round = 0; round < 2; round++) expect(decodeBinaryHeader(encodeBinaryHeader(cmd))).toEqual(cmd);
   });
 
+  it('decodes values right when many values share the value cache, and keeps repeated ones', () => {
+    const extFields: Record<string, string> = {};
+    for (let i = 0; i < 3000; i++) extFields[`k${i}`] = `value-${i % 1500}`;
+    extFields.utf8 = 'значение';
+    extFields.long = 'v'.repeat(40);
+    const cmd = { code: 1, language: 'JAVA', version: 1, opaque: 1, flag: 0, extFields };
+    for (let round = 0; round < 2; round++) expect(decodeBinaryHeader(encodeBinaryHeader(cmd))).toEqual(cmd);
+  });
+
+  it('encodes code, version, opaque and flag as int16/int32 two\'s complement', () => {
+    const cmd = { code: -2, language: 'RUST', version: 0x12345, opaque: 0x80000001, flag: -1, extFields: {} };
+    const bytes = encodeBinaryHeader(cmd, 3);
+    expect(bytes.readInt16BE(3)).toBe(-2);
+    expect(bytes.readInt8(5)).toBe(LanguageCode.RUST);
+    expect(bytes.readInt16BE(6)).toBe(0x2345);
+    expect(bytes.readInt32BE(8)).toBe(0x80000001 | 0);
+    expect(bytes.readInt32BE(12)).toBe(-1);
+  });
+
+  it('refuses a field name longer than the int16 length field', () => {
+    const cmd = { code: 1, language: 'JAVA', version: 1, opaque: 1, flag: 0, extFields: { ['k'.repeat(0x8000)]: 'v' } };
+    expect(() => encodeBinaryHeader(cmd)).toThrow(/int16/);
+  });
+
   it('rejects truncated or inconsistent headers', () => {
     const good = encodeBinaryHeader({ code: 1, language: 'JAVA', version: 1, opaque: 1, flag: 0, remark: 'r', extFields: { k: 'v' } });
     for (let n = 0; n < good.length; n++) {

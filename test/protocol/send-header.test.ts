@@ -77,4 +77,13 @@ describe('send header', () => {
     expect(fromV2({ ...v2, e: '-1' }).queueId).toBe(-1);
     expect(() => decodeSendHeader(11, v2)).toThrow(InvalidArgumentError);
   });
+
+  it('reads integers as Long.parseLong within the safe range: sign, leading zeros, up to 2^53 - 1', () => {
+    const v2 = toV2(header);
+    for (const text of ['0', '+5', '-2147483648', '007', '9007199254740991', '-9007199254740991', '1764071234567']) {
+      expect(fromV2({ ...v2, g: text }).bornTimestamp, text).toBe(Number(text));
+    }
+    expect(() => fromV2({ ...v2, g: '9007199254740992' })).toThrow(/out of range/);
+    expect(() => fromV2({ ...v2, g: '-' })).toThrow(/not an integer/);
+  });
 });
