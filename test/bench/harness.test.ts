@@ -214,6 +214,7 @@ describe('options', () => {
     'latency-rate': 5000,
     'latency-seconds': 10,
     scenarios: ['headline'],
+    phases: ['batch', 'pipelined', 'latency'],
     scale: 1,
     profile: false,
     'from-source': false,
@@ -225,6 +226,7 @@ describe('options', () => {
     expect(o.flush).toEqual(['SYNC_FLUSH', 'ASYNC_FLUSH']);
     expect(o.scenarios).toContain('pull-backlog');
     expect(o.scenarios).toContain('headline');
+    expect(benchOptionsOf({ ...args, phases: ['latency'] }).phases).toEqual(['latency']);
   });
 
   it('refuses bad values with a message naming the flag', () => {
@@ -233,6 +235,7 @@ describe('options', () => {
     expect(() => benchOptionsOf({ ...args, runs: 0 })).toThrow(/--runs/);
     expect(() => benchOptionsOf({ ...args, 'body-size': 8 })).toThrow(/--body-size/);
     expect(() => benchOptionsOf({ ...args, scenarios: ['nope'] })).toThrow(/unknown scenario/);
+    expect(() => benchOptionsOf({ ...args, phases: ['warmup'] })).toThrow(/--phases/);
   });
 });
 
