@@ -225,11 +225,11 @@ export function summarizeResultsFile(path: string): { text: string; markdown: st
   return { text: formatSummary(summaries, ratios), markdown: formatMarkdown(summaries, ratios) };
 }
 
-/** The headline batch and pipelined workloads on FerryMQ (SYNC_FLUSH) under --cpu-prof, then the top frames per process. */
+/** The headline workloads of `--phases` on FerryMQ (first flush mode) under --cpu-prof, each on a fresh broker, then the top frames per process. */
 async function runProfile(o: BenchOptions, runner: RunnerOptions, targetOptions: TargetOptions, emit: Emit, profDir: string): Promise<string> {
   const specs = headlineSpecs(o);
   const parts: string[] = [];
-  for (const style of ['batch', 'pipelined'] as const) {
+  for (const style of o.phases) {
     const dir = join(profDir, style);
     const target: BrokerTarget = await startTarget('ferrymq', o.flush[0] ?? 'SYNC_FLUSH', { ...targetOptions, cpuProfDir: join(dir, 'broker') });
     try {
