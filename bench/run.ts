@@ -92,8 +92,8 @@ function headlineSpecs(o: BenchOptions): Record<HeadlinePhase, WorkloadSpec> {
 }
 
 function outcomeLine(outcome: WorkloadOutcome, context: object): object {
-  const { produced: _p, consumed: _c, latency, brokerResponsiveness, ...figures } = outcome;
-  return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined }, brokerResponsiveness: { ...brokerResponsiveness, cdf: undefined } };
+  const { produced: _p, consumed: _c, latency, ackLatency, brokerResponsiveness, ...figures } = outcome;
+  return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined }, ackLatency: ackLatency && { ...ackLatency, cdf: undefined }, brokerResponsiveness: { ...brokerResponsiveness, cdf: undefined } };
 }
 
 async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions: TargetOptions, emit: Emit, chart: { throughput: ThroughputSeries[]; cdfs: CdfSeries[] }): Promise<HeadlineRun[]> {
@@ -131,6 +131,8 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
             latencyP99: l?.p99,
             latencyP999: l?.p999,
             latencyMax: l?.max,
+            ackP50: latency?.ackLatency?.p50,
+            ackP99: latency?.ackLatency?.p99,
             diskSyncP50: disk?.p50,
             diskSyncP99: disk?.p99,
             probeP99Batch: batch?.brokerResponsiveness.p99,
@@ -152,7 +154,8 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
           emit({ type: 'headline', ...context, figures, loadAverage1m: loadavg()[0] });
           results.push({ broker, flush, run, figures });
           const rate = (outcome: WorkloadOutcome | undefined) => (outcome ? `${Math.round(outcome.produceRate)}/${Math.round(outcome.e2eRate)} msg/s` : '-');
-          const latencyText = l && disk ? `p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, p99.9 ${l.p999.toFixed(3)} ms (disk write+fdatasync p50 ${disk.p50.toFixed(3)}, p99 ${disk.p99.toFixed(3)} ms, latency CPU us/msg broker ${latency!.cpuUsPerMessage.broker.toFixed(1)}, producer ${latency!.cpuUsPerMessage.producers.toFixed(1)}, consumer ${latency!.cpuUsPerMessage.consumers.toFixed(1)})` : 'latency -';
+          const ack = latency?.ackLatency;
+          const latencyText = l && disk ? `p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, p99.9 ${l.p999.toFixed(3)} ms (send acknowledged p50 ${ack?.p50.toFixed(3)}, p99 ${ack?.p99.toFixed(3)} ms; disk write+fdatasync p50 ${disk.p50.toFixed(3)}, p99 ${disk.p99.toFixed(3)} ms, latency CPU us/msg broker ${latency!.cpuUsPerMessage.broker.toFixed(1)}, producer ${latency!.cpuUsPerMessage.producers.toFixed(1)}, consumer ${latency!.cpuUsPerMessage.consumers.toFixed(1)})` : 'latency -';
           runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${rate(batch)}, pipelined ${rate(pipelined)}, ${latencyText}, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch?.toFixed(1) ?? '-'}/${figures.brokerCpuPipelined?.toFixed(1) ?? '-'} us/msg, acknowledged-lost ${figures.lostAcknowledged}, failed sends ${figures.failedSends}, undelivered ${figures.lost}, dup ${figures.duplicates}`);
           if (run === 1) {
             const name = `${broker === 'ferrymq' ? 'FerryMQ' : 'RocketMQ'} ${flush === 'SYNC_FLUSH' ? 'sync' : 'async'}`;

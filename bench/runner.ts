@@ -73,6 +73,8 @@ export interface WorkloadOutcome {
   lost: number;
   duplicates: number;
   latency?: LatencySummary;
+  /** Fixed-rate sends: send to broker confirmation (first producer). */
+  ackLatency?: LatencySummary;
   produced: Timeline[];
   consumed: Timeline[];
   firstSendNs: number;
@@ -310,6 +312,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       lost: spec.consume === 'none' ? 0 : spec.messages - unique,
       duplicates: deliveries - unique,
       latency: consumed[0]?.latency,
+      ackLatency: produced[0]?.ackLatency,
       produced: produced.map((r) => r.timeline),
       consumed: consumed.map((r) => r.timeline),
       firstSendNs,

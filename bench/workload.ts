@@ -78,6 +78,8 @@ export interface ProducerResult {
   confirmedBits: string;
   /** CPU time of this process from `go` to the last confirm, in seconds. */
   cpuSeconds: number;
+  /** `rate` style: send to broker confirmation per message (the store path; the rest of the end-to-end latency is delivery). */
+  ackLatency?: LatencySummary;
   firstError?: string;
 }
 
