@@ -16,6 +16,7 @@ import {
   LatencyRecorder,
   nowNs,
   onStdinLine,
+  PauseMonitor,
   readStamp,
   SequenceTracker,
   TimelineRecorder,
@@ -35,6 +36,7 @@ class Recorder {
   lastHandledNs = 0;
   lastNewNs = nowNs();
   private readonly cpuStart = process.cpuUsage();
+  private readonly pauses = new PauseMonitor();
 
   constructor(private readonly job: ConsumerJob) {
     this.tracker = new SequenceTracker(job.sequenceSpace);
@@ -76,6 +78,7 @@ class Recorder {
       timeline: this.timeline.snapshot(),
       cpuSeconds: cpuSecondsSince(this.cpuStart),
       latency: this.latency?.summary(),
+      pauses: this.pauses.stop(),
     };
   }
 }

@@ -4,7 +4,7 @@
  */
 import { Producer } from '../client/index.js';
 import { aliOns, aliOptions } from './ali-ons.js';
-import { cpuSecondsSince, emit, LatencyRecorder, nowNs, onStdinLine, runWindowed, SequenceTracker, stampBody, TimelineRecorder, type LatencySummary, type ProducerJob, type ProducerResult } from './workload.js';
+import { cpuSecondsSince, emit, LatencyRecorder, nowNs, onStdinLine, PauseMonitor, runWindowed, SequenceTracker, stampBody, TimelineRecorder, type LatencySummary, type ProducerJob, type ProducerResult } from './workload.js';
 
 interface Sender {
   /** Sends messages seq..seq+count-1 as one request (count > 1 only for batch-capable clients). */
@@ -52,6 +52,7 @@ export async function runProducer(job: ProducerJob): Promise<void> {
   });
 
   const cpuStart = process.cpuUsage();
+  const pauses = new PauseMonitor();
   const startNs = nowNs();
   const timeline = new TimelineRecorder(startNs, job.binMs);
   let sent = 0;
@@ -90,7 +91,7 @@ export async function runProducer(job: ProducerJob): Promise<void> {
     ackLatency = acks.summary();
   }
 
-  const result: ProducerResult = { type: 'result', sent, confirmed, failed, firstSendNs: startNs, lastConfirmNs, timeline: timeline.snapshot(), confirmedBits: confirmedSeqs.toBase64(), cpuSeconds: cpuSecondsSince(cpuStart), ackLatency, firstError };
+  const result: ProducerResult = { type: 'result', sent, confirmed, failed, firstSendNs: startNs, lastConfirmNs, timeline: timeline.snapshot(), confirmedBits: confirmedSeqs.toBase64(), cpuSeconds: cpuSecondsSince(cpuStart), ackLatency, pauses: pauses.stop(), firstError };
   emit(result);
   await sender.close().catch(() => undefined);
 }

@@ -20,6 +20,7 @@ import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
 import { summarizeProfiles } from './profile.js';
 import { formatMarkdown, formatSummary, summarize, type HeadlineRun } from './report.js';
 import { runWorkload, type RunnerOptions, type WorkloadOutcome, type WorkloadSpec } from './runner.js';
+import type { PauseSummary } from './workload.js';
 import { OTHER_SCENARIOS, type ScenarioName } from './scenarios.js';
 import { peakRssMiB, startTarget, type BrokerKind, type BrokerTarget, type FlushMode, type TargetOptions } from './targets.js';
 
@@ -91,6 +92,12 @@ function headlineSpecs(o: BenchOptions): Record<HeadlinePhase, WorkloadSpec> {
   };
 }
 
+/** GC and event-loop stalls of the client processes, and the broker's answer time to the probe. */
+function pauseText(outcome: WorkloadOutcome): string {
+  const one = (name: string, p: PauseSummary | undefined) => (p ? `${name} GC ${p.gcCount} pauses, max ${p.gcMaxMs.toFixed(1)} ms, loop delay p99 ${p.loopDelayP99Ms.toFixed(1)} max ${p.loopDelayMaxMs.toFixed(1)} ms` : `${name} -`);
+  return `${one('producer', outcome.pauses.producer)}; ${one('consumer', outcome.pauses.consumer)}; broker probe p99 ${outcome.brokerResponsiveness.p99.toFixed(1)} max ${outcome.brokerResponsiveness.max.toFixed(1)} ms`;
+}
+
 function outcomeLine(outcome: WorkloadOutcome, context: object): object {
   const { produced: _p, consumed: _c, latency, ackLatency, brokerResponsiveness, ...figures } = outcome;
   return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined }, ackLatency: ackLatency && { ...ackLatency, cdf: undefined }, brokerResponsiveness: { ...brokerResponsiveness, cdf: undefined } };
@@ -155,7 +162,7 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
           results.push({ broker, flush, run, figures });
           const rate = (outcome: WorkloadOutcome | undefined) => (outcome ? `${Math.round(outcome.produceRate)}/${Math.round(outcome.e2eRate)} msg/s` : '-');
           const ack = latency?.ackLatency;
-          const latencyText = l && disk ? `p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, p99.9 ${l.p999.toFixed(3)} ms (send acknowledged p50 ${ack?.p50.toFixed(3)}, p99 ${ack?.p99.toFixed(3)} ms; disk write+fdatasync p50 ${disk.p50.toFixed(3)}, p99 ${disk.p99.toFixed(3)} ms, latency CPU us/msg broker ${latency!.cpuUsPerMessage.broker.toFixed(1)}, producer ${latency!.cpuUsPerMessage.producers.toFixed(1)}, consumer ${latency!.cpuUsPerMessage.consumers.toFixed(1)})` : 'latency -';
+          const latencyText = l && disk ? `p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, p99.9 ${l.p999.toFixed(3)} ms (send acknowledged p50 ${ack?.p50.toFixed(3)}, p99 ${ack?.p99.toFixed(3)} ms; disk write+fdatasync p50 ${disk.p50.toFixed(3)}, p99 ${disk.p99.toFixed(3)} ms, latency CPU us/msg broker ${latency!.cpuUsPerMessage.broker.toFixed(1)}, producer ${latency!.cpuUsPerMessage.producers.toFixed(1)}, consumer ${latency!.cpuUsPerMessage.consumers.toFixed(1)}; ${pauseText(latency!)})` : 'latency -';
           runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${rate(batch)}, pipelined ${rate(pipelined)}, ${latencyText}, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch?.toFixed(1) ?? '-'}/${figures.brokerCpuPipelined?.toFixed(1) ?? '-'} us/msg, acknowledged-lost ${figures.lostAcknowledged}, failed sends ${figures.failedSends}, undelivered ${figures.lost}, dup ${figures.duplicates}`);
           if (run === 1) {
             const name = `${broker === 'ferrymq' ? 'FerryMQ' : 'RocketMQ'} ${flush === 'SYNC_FLUSH' ? 'sync' : 'async'}`;

@@ -22,6 +22,7 @@ import {
   type ConsumerJob,
   type ConsumerResult,
   type LatencySummary,
+  type PauseSummary,
   type ProducerJob,
   type ProducerResult,
   type SendStyle,
@@ -75,6 +76,8 @@ export interface WorkloadOutcome {
   latency?: LatencySummary;
   /** Fixed-rate sends: send to broker confirmation (first producer). */
   ackLatency?: LatencySummary;
+  /** GC pauses and event-loop delay of the first producer and the first consumer. */
+  pauses: { producer?: PauseSummary; consumer?: PauseSummary };
   produced: Timeline[];
   consumed: Timeline[];
   firstSendNs: number;
@@ -313,6 +316,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       duplicates: deliveries - unique,
       latency: consumed[0]?.latency,
       ackLatency: produced[0]?.ackLatency,
+      pauses: { producer: produced[0]?.pauses, consumer: consumed[0]?.pauses },
       produced: produced.map((r) => r.timeline),
       consumed: consumed.map((r) => r.timeline),
       firstSendNs,
