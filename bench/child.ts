@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { runConsumer } from './consumer.js';
 import { runProducer } from './producer.js';
-import type { ConsumerJob, ProducerJob } from './workload.js';
+import { exitWhenFlushed, type ConsumerJob, type ProducerJob } from './workload.js';
 
 export const CHILD_ENTRY = fileURLToPath(import.meta.url);
 
@@ -18,10 +18,10 @@ async function main(role: string | undefined, json: string | undefined): Promise
 
 if (process.argv[1] === CHILD_ENTRY) {
   main(process.argv[2], process.argv[3]).then(
-    () => process.exit(0),
+    () => exitWhenFlushed(0),
     (err: unknown) => {
       process.stderr.write(`bench ${process.argv[2]}: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
+      exitWhenFlushed(1);
     },
   );
 }

@@ -343,3 +343,13 @@ export function onStdinLine(handler: (line: string) => void): void {
 export function emit(line: ChildLine): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
+
+/**
+ * Exits once everything written to stdout is out: a pipe takes writes asynchronously, and
+ * `process.exit` drops what is still queued (a 10M-message result line, with its bitmap of
+ * confirmed sequences, is over 1 MiB and was cut short that way). An empty write's callback runs
+ * after every earlier write has been handed to the pipe.
+ */
+export function exitWhenFlushed(code: number): void {
+  process.stdout.write('', () => process.exit(code));
+}

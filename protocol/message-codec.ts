@@ -29,7 +29,7 @@
 import { inspect } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { FrameError, InvalidArgumentError } from './errors.js';
-import { readInt64, writeInt64 } from './message-id.js';
+import { readInt64, writeInt32Unchecked } from './message-id.js';
 import { decodeProperties, type PropertyMap } from './properties.js';
 import { formatIPv4, formatIPv6, ipv4Bytes, type SocketAddress } from './socket-address.js';
 
@@ -140,6 +140,22 @@ function hostBytes(ip: string): readonly number[] {
   return entry.bytes;
 }
 
+/** A safe integer as int64 big-endian (two's complement), bounds checked by the caller. */
+function writeInt64Unchecked(buf: Buffer, value: number, pos: number): void {
+  writeInt32Unchecked(buf, Math.floor(value / 0x1_0000_0000), pos);
+  writeInt32Unchecked(buf, value, pos + 4);
+}
+
+/**
+ * `str` (of `byteLength` UTF-8 bytes) at `pos`. A short ASCII string (byte length equals string
+ * length only then) is copied in a loop, cheaper than a native call for topics and typical properties.
+ */
+function writeUtf8(buf: Buffer, str: string, byteLength: number, pos: number): number {
+  if (byteLength !== str.length || byteLength > 64) return buf.write(str, pos, 'utf8');
+  for (let i = 0; i < byteLength; i++) buf[pos + i] = str.charCodeAt(i);
+  return byteLength;
+}
+
 function checkOffsetField(name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${name} must be a non-negative safe integer, got ${v}`);
 }
@@ -150,7 +166,7 @@ function writeHost(buf: Buffer, pos: number, host: SocketAddress): void {
   buf[pos + 1] = ip[1];
   buf[pos + 2] = ip[2];
   buf[pos + 3] = ip[3];
-  buf.writeInt32BE(host.port | 0, pos + 4);
+  writeInt32Unchecked(buf, host.port, pos + 4);
 }
 
 /**
@@ -181,29 +197,31 @@ export function encodeRecord(fields: EncodeFields, target?: Buffer, offset = 0):
     throw new InvalidArgumentError(`record of ${size} bytes does not fit at ${offset} in a ${buf.length}-byte buffer`);
   }
   const p = offset;
-  buf.writeInt32BE(size, p + RecordPos.TOTAL_SIZE);
-  buf.writeInt32BE(MESSAGE_MAGIC_INT32, p + RecordPos.MAGIC);
-  buf.writeInt32BE(fields.bodyCrc ?? bodyCrc(fields.body), p + RecordPos.BODY_CRC);
-  buf.writeInt32BE(fields.queueId | 0, p + RecordPos.QUEUE_ID);
-  buf.writeInt32BE(fields.flag | 0, p + RecordPos.FLAG);
-  writeInt64(buf, fields.queueOffset, p + RecordPos.QUEUE_OFFSET);
-  writeInt64(buf, fields.physicalOffset, p + RecordPos.PHYSICAL_OFFSET);
+  // Bounds checked above for the whole record: fields go in without per-field checks.
+  writeInt32Unchecked(buf, size, p + RecordPos.TOTAL_SIZE);
+  writeInt32Unchecked(buf, MESSAGE_MAGIC_INT32, p + RecordPos.MAGIC);
+  writeInt32Unchecked(buf, fields.bodyCrc ?? bodyCrc(fields.body), p + RecordPos.BODY_CRC);
+  writeInt32Unchecked(buf, fields.queueId, p + RecordPos.QUEUE_ID);
+  writeInt32Unchecked(buf, fields.flag, p + RecordPos.FLAG);
+  writeInt64Unchecked(buf, fields.queueOffset, p + RecordPos.QUEUE_OFFSET);
+  writeInt64Unchecked(buf, fields.physicalOffset, p + RecordPos.PHYSICAL_OFFSET);
   const sysFlag = fields.sysFlag & ~(MessageSysFlag.BORNHOST_V6 | MessageSysFlag.STOREHOST_V6);
-  buf.writeInt32BE(sysFlag | 0, p + RecordPos.SYSFLAG);
-  writeInt64(buf, fields.bornTimestamp, p + RecordPos.BORN_TIMESTAMP);
+  writeInt32Unchecked(buf, sysFlag, p + RecordPos.SYSFLAG);
+  writeInt64Unchecked(buf, fields.bornTimestamp, p + RecordPos.BORN_TIMESTAMP);
   writeHost(buf, p + RecordPos.BORN_HOST, fields.bornHost);
-  writeInt64(buf, fields.storeTimestamp, p + RecordPos.STORE_TIMESTAMP);
+  writeInt64Unchecked(buf, fields.storeTimestamp, p + RecordPos.STORE_TIMESTAMP);
   writeHost(buf, p + RecordPos.STORE_HOST, fields.storeHost);
-  buf.writeInt32BE(fields.reconsumeTimes | 0, p + RecordPos.RECONSUME_TIMES);
-  writeInt64(buf, fields.preparedTransactionOffset ?? 0, p + RecordPos.PREPARED_TRANSACTION_OFFSET);
-  buf.writeInt32BE(fields.body.length, p + RecordPos.BODY_LENGTH);
-  let pos = p + RecordPos.BODY + fields.body.copy(buf, p + RecordPos.BODY);
+  writeInt32Unchecked(buf, fields.reconsumeTimes, p + RecordPos.RECONSUME_TIMES);
+  writeInt64Unchecked(buf, fields.preparedTransactionOffset ?? 0, p + RecordPos.PREPARED_TRANSACTION_OFFSET);
+  writeInt32Unchecked(buf, fields.body.length, p + RecordPos.BODY_LENGTH);
+  buf.set(fields.body, p + RecordPos.BODY);
+  let pos = p + RecordPos.BODY + fields.body.length;
   buf[pos++] = topicLen;
-  pos += buf.write(fields.topic, pos, 'utf8');
-  buf.writeUInt16BE(propsLen, pos);
-  pos += 2;
-  if (givenLen > 0) pos += buf.write(fields.properties, pos, 'utf8');
-  if (suffix) suffix.copy(buf, pos);
+  pos += writeUtf8(buf, fields.topic, topicLen, pos);
+  buf[pos++] = propsLen >>> 8;
+  buf[pos++] = propsLen;
+  if (givenLen > 0) pos += writeUtf8(buf, fields.properties, givenLen, pos);
+  if (suffix) buf.set(suffix, pos);
   return target ? size : buf;
 }
 

@@ -20,8 +20,21 @@ const TWO_POW_32 = 0x1_0000_0000;
 
 /** Writes a safe integer (negative ones too, in two's complement) as int64 big-endian. */
 export function writeInt64(buf: Buffer, value: number, offset: number): void {
-  buf.writeUInt32BE(Math.floor(value / TWO_POW_32) >>> 0, offset);
-  buf.writeUInt32BE(value >>> 0, offset + 4);
+  if (!(offset >= 0 && offset + 8 <= buf.length)) throw new RangeError(`int64 at ${offset} does not fit a ${buf.length}-byte buffer`);
+  writeInt32Unchecked(buf, Math.floor(value / TWO_POW_32), offset);
+  writeInt32Unchecked(buf, value, offset + 4);
+}
+
+/**
+ * The low 32 bits of `value` big-endian at `offset`, which the caller has bounds-checked (a typed
+ * array drops out-of-range stores silently): hot encoders check a whole record once instead of
+ * every field.
+ */
+export function writeInt32Unchecked(buf: Buffer, value: number, offset: number): void {
+  buf[offset] = value >>> 24;
+  buf[offset + 1] = value >>> 16;
+  buf[offset + 2] = value >>> 8;
+  buf[offset + 3] = value;
 }
 
 /** Reads an int64 as a number: exact within ±2^53, which FerryMQ offsets, timestamps and tag codes stay in. */
@@ -104,6 +117,14 @@ const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toSt
 
 function hexInt32(value: number): string {
   return HEX_BYTE[(value >>> 24) & 0xff]! + HEX_BYTE[(value >>> 16) & 0xff]! + HEX_BYTE[(value >>> 8) & 0xff]! + HEX_BYTE[value & 0xff]!;
+}
+
+/**
+ * 16 uppercase hex digits of a non-negative safe integer (the physical-offset part of an offset
+ * msgId); a table walk costs about half of `toString(16).toUpperCase().padStart(16, '0')`.
+ */
+export function hexInt64(value: number): string {
+  return hexInt32(Math.floor(value / TWO_POW_32)) + hexInt32(value >>> 0);
 }
 
 let uniqPrefix: string | undefined;

@@ -23,7 +23,7 @@
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize, type EncodeFields } from '../protocol/message-codec.js';
-import { createOffsetMsgId } from '../protocol/message-id.js';
+import { createOffsetMsgId, hexInt64 } from '../protocol/message-id.js';
 import { ipv4Bytes } from '../protocol/socket-address.js';
 import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { CleanupService } from './cleanup-service.js';
@@ -35,6 +35,7 @@ import { NodeFileIO, type FileIO } from './file-io.js';
 import { AsyncIntervalFlush, SyncGroupCommit, type FlushPolicy } from './flush-policy.js';
 import { KEY_INDEX_DIR, KeyIndex } from './key-index.js';
 import { MetaStore } from './meta-store.js';
+import { openFileLimit, segmentHandleBudget } from './open-file-limit.js';
 import { QueueLog, StoreWriteError, type PendingBatch, type QueueLogContext } from './queue-log.js';
 import { recoverQueue, tagsCodeOfTags, type KeyReindex, type KeysOf, type ScanLimits, type TagsCodeOf } from './queue-recovery.js';
 import { CRC_PROPERTY_OVERHEAD, crcPlaceholderSuffix, stampRecordCrc, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
@@ -83,6 +84,8 @@ export interface MessageStoreOptions {
    * appended less than a checkpoint interval before a crash may be missing from the key index.
    */
   keysOf?: KeysOf;
+  /** The process's open-file limit (default: read from /proc/self/limits); caps `maxOpenSegments`. */
+  openFileLimit?: number;
   /**
    * Takes over the data directory's lock even from a store of this process that is still open. Only
    * for tests that simulate a crash by abandoning a store without close; never set by the broker.
@@ -217,10 +220,19 @@ export class MessageStore implements MessageStoreApi {
   }
 
   static async open(options: MessageStoreOptions): Promise<MessageStore> {
-    const config = resolveStoreConfig(options.config);
+    const configured = resolveStoreConfig(options.config);
     const io = options.fileIO ?? new NodeFileIO();
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? pino({ level: 'silent' });
+    const fileLimit = options.openFileLimit ?? openFileLimit();
+    const maxOpenSegments = segmentHandleBudget(configured.maxOpenSegments, fileLimit);
+    if (maxOpenSegments < configured.maxOpenSegments) {
+      logger.warn(
+        { maxOpenSegments: configured.maxOpenSegments, openFileLimit: fileLimit, using: maxOpenSegments },
+        'maxOpenSegments is more than the open-file limit allows (two files per segment); raise `ulimit -n` when many queues are written',
+      );
+    }
+    const config: StoreConfig = { ...configured, maxOpenSegments };
     const { dataDir } = options;
     await io.mkdir(dataDir);
     const lock = await DataDirLock.acquire(io, dataDir, logger.child({ component: 'storage' }), { takeOverOwnLock: options.takeOverOwnLock });
@@ -502,7 +514,7 @@ export class MessageStore implements MessageStoreApi {
         queueOffset,
         physicalOffset,
         storeTimestamp,
-        msgId: this.msgIdPrefix + physicalOffset.toString(16).toUpperCase().padStart(16, '0'),
+        msgId: this.msgIdPrefix + hexInt64(physicalOffset),
       };
     }
     // Nothing of a message may stay referenced once it is encoded.

@@ -4,8 +4,9 @@
  * Appends are staged synchronously: the record is encoded into the pending batch of the queue's
  * active segment with its queue offset, physical offset and store time already in place, and its
  * CRC computed once. A batch is sealed and its write started as soon as it holds `writeBatchBytes`
- * (or, for a partly filled one, once the appends on their way have staged, a microtask later), so
- * the encoding of the next batch overlaps the disk work of the previous ones. Each write is one
+ * (or, for a partly filled one, once the appends on their way have staged, a microtask later, when
+ * fewer than PARTIAL_WRITES_IN_FLIGHT writes run, else when one of them finishes), so the encoding
+ * of the next batch overlaps the disk work of the previous ones. Each write is one
  * `writev` (of several sealed batches when they queued up meanwhile); in SYNC_FLUSH the log is
  * opened O_DSYNC, so it returns once durable (group commit: one write + sync for every append in
  * it). Up to WRITES_IN_FLIGHT writes run at once and batches are committed (made readable,
@@ -55,6 +56,16 @@ const INDEX_TAIL_FLUSH_BYTES = 64 * 1024;
 
 /** Write batches of one queue in flight at once (each a writev, durable on return in SYNC_FLUSH). */
 const WRITES_IN_FLIGHT = 8;
+
+/**
+ * Writes running below which a partly filled batch is sealed and written; with more running it
+ * keeps collecting appends until one finishes. Without this, appends spread round robin over
+ * queues (per-message sends) decay into one-record writes: each finished write releases a few
+ * appenders whose next appends land one per queue and went out at once (1.9 records per write
+ * measured with 256 appenders over 16 queues; 6.2 with this at 2, 10.4 at 1). Two keep a sync in
+ * flight while the next write goes out.
+ */
+const PARTIAL_WRITES_IN_FLIGHT = 2;
 
 /** Most bytes one write takes when sealed batches have queued up behind the writes in flight. */
 const MAX_WRITE_BYTES = 1024 * 1024;
@@ -257,9 +268,14 @@ export class QueueLog implements FlushTarget {
 
   private sealAndWrite(): void {
     this.sealScheduled = false;
+    if (this.writesRunning < PARTIAL_WRITES_IN_FLIGHT) this.sealLast();
+    this.startWrites();
+  }
+
+  /** Seals the last staged batch unless appends are still encoding into it. */
+  private sealLast(): void {
     const last = this.staged[this.staged.length - 1];
     if (last && last.count === last.reserved) last.sealed = true;
-    this.startWrites();
   }
 
   /** Starts writes of sealed batches, in order, while fewer than WRITES_IN_FLIGHT run. */
@@ -338,7 +354,10 @@ export class QueueLog implements FlushTarget {
    */
   private writeSettled(): void {
     while (this.inFlight.length > 0 && this.inFlight[0].written && !this.inFlight[0].failed) this.commitBatch(this.inFlight.shift()!);
-    if (!this.failure) return this.startWrites();
+    if (!this.failure) {
+      if (this.writesRunning < PARTIAL_WRITES_IN_FLIGHT) this.sealLast();
+      return this.startWrites();
+    }
     if (this.repairing || this.inFlight.some((b) => !b.written)) return;
     const { err } = this.failure;
     this.repairing = true;

@@ -129,6 +129,22 @@ describe('child processes', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it('delivers a result line of several MiB whole when the child exits right after it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ferrymq-child-test-'));
+    try {
+      const entry = join(root, 'child.ts');
+      const workload = new URL('../../bench/workload.ts', import.meta.url).pathname;
+      // A 10M-message result carries a 1.25 MB bitmap as base64; make it bigger than that.
+      writeFileSync(entry, `import { emit, exitWhenFlushed } from ${JSON.stringify(workload)};\nemit({ type: 'result', confirmedBits: 'A'.repeat(3_000_000) } as never);\nexitWhenFlushed(0);\n`);
+      const options = { childEntry: entry, binMs: 100, idleTimeoutMs: 1000, commitIntervalMs: 1000, log: () => undefined };
+      const child = new Child('producer 1', 'producer', {} as never, options);
+      const line = (await child.waitFor('result')) as unknown as { confirmedBits: string };
+      expect(line.confirmedBits.length).toBe(3_000_000);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('disk probe', () => {

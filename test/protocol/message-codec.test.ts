@@ -132,6 +132,22 @@ describe('encodeRecord / decodeRecord', () => {
     expect(checkRecord(buf)).toEqual({ status: 'OK', ok: true, size: buf.length });
   });
 
+  it('writes short ASCII, non-ASCII and long properties byte-exactly, and negative int fields in two\'s complement', () => {
+    const cases = ['', 'TAGS\u0001é中\u0002', `KEYS\u0001${'k'.repeat(200)}\u0002`, `A\u0001${'ü'.repeat(40)}\u0002`];
+    for (const properties of cases) {
+      const fields = sampleFields({ properties, flag: -5, reconsumeTimes: -1, preparedTransactionOffset: 0 });
+      const buf = encodeRecord(fields);
+      const props = buf.subarray(buf.length - Buffer.byteLength(properties));
+      expect(props.toString('utf8')).toBe(properties);
+      expect(buf.readUInt16BE(buf.length - props.length - 2)).toBe(props.length);
+      const r = decodeRecord(buf);
+      expect(r.properties).toBe(properties);
+      expect(r.flag).toBe(-5);
+      expect(r.reconsumeTimes).toBe(-1);
+      expect(r.topic).toBe('TopicA');
+    }
+  });
+
   it('encodes into a caller buffer at an offset and returns the size', () => {
     const fields = sampleFields({ body: Buffer.alloc(0), properties: '' });
     const target = Buffer.alloc(300, 0xee);

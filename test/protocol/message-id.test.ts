@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createOffsetMsgId, createUniqueId, decodeOffsetMsgId, readInt64, writeInt64 } from '../../protocol/message-id.js';
+import { createOffsetMsgId, createUniqueId, decodeOffsetMsgId, hexInt64, readInt64, writeInt64 } from '../../protocol/message-id.js';
 import { InvalidArgumentError } from '../../protocol/errors.js';
 import { formatIPv6, ipv4Bytes, ipv6Bytes } from '../../protocol/socket-address.js';
 
@@ -92,6 +92,17 @@ describe('int64 helpers', () => {
       writeInt64(buf, v, 0);
       expect(buf.readBigInt64BE(0), String(v)).toBe(BigInt(v));
       expect(readInt64(buf, 0)).toBe(v);
+    }
+  });
+
+  it('refuses an int64 that does not fit the buffer instead of dropping bytes', () => {
+    expect(() => writeInt64(Buffer.alloc(8), 1, 1)).toThrow(RangeError);
+    expect(() => writeInt64(Buffer.alloc(8), 1, -1)).toThrow(RangeError);
+  });
+
+  it('prints the physical-offset part of an offset msgId as 16 hex digits', () => {
+    for (const v of [0, 0x118, 433858845551, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1]) {
+      expect(hexInt64(v), String(v)).toBe(createOffsetMsgId('0.0.0.0', 0, v).slice(16));
     }
   });
 });

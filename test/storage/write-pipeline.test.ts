@@ -26,6 +26,29 @@ class ShuffledFileIO extends NodeFileIO {
   }
 }
 
+/** Log writes wait at a gate the test opens; counts them. */
+class GatedFileIO extends NodeFileIO {
+  logWrites = 0;
+  private gate: Promise<void> = Promise.resolve();
+  private openGate: () => void = () => undefined;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.openGate = resolve));
+  }
+
+  release(): void {
+    this.openGate();
+    this.gate = Promise.resolve();
+  }
+
+  override async writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
+    if (!handle.path.endsWith('.log')) return super.writev(handle, buffers, position);
+    this.logWrites += 1;
+    await this.gate;
+    return super.writev(handle, buffers, position);
+  }
+}
+
 let dir: { path: string; cleanup: () => Promise<void> };
 beforeEach(async () => {
   dir = await tempDir('ferrymq-pipeline-');
@@ -90,5 +113,28 @@ describe('write pipeline', () => {
     const reopened = await openStore(dir.path, { config: { segmentSize: 64 * 1024 } });
     expect((await readAll(reopened, topic)).map((b) => b.replace(/\.+$/, ''))).toEqual(expected);
     await reopened.close();
+  });
+
+  it('starts a partly filled batch only while fewer than two writes run; later appends gather behind them', async () => {
+    const io = new GatedFileIO();
+    const store = await openStore(dir.path, { fileIO: io });
+    const topic = createTopic(store, 1);
+    expect((await store.append(message(topic, 0, 'first'))).status).toBe(AppendStatus.PUT_OK);
+    const before = io.logWrites;
+    io.hold();
+    const pending: Promise<AppendResult>[] = [];
+    // Each append in its own macrotask: without the limit, each would be a write of its own.
+    for (let i = 0; i < 6; i++) {
+      pending.push(store.append(message(topic, 0, `m${i}`)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(io.logWrites - before).toBe(2);
+    io.release();
+    const results = await Promise.all(pending);
+    expect(results.map((r) => r.status === AppendStatus.PUT_OK && r.queueOffset)).toEqual([1, 2, 3, 4, 5, 6]);
+    // m2..m5 went out together once one of the first two writes finished.
+    expect(io.logWrites - before).toBe(3);
+    expect((await readAll(store, topic)).slice(1)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+    await store.close();
   });
 });
