@@ -97,22 +97,28 @@ export class Segment {
     this.idxPath = join(dir, `${stem}.idx`);
   }
 
-  /** Copies `count` entries starting at entry `from` (>= indexFileCount) from the tail into `target`. */
+  /**
+   * Copies `count` entries starting at entry `from` (>= indexFileCount) from the tail into `target`.
+   * The tail holds exactly [indexFileCount, entryCount) (both change together with it), and reads
+   * are mostly of the newest entries, so the first chunk is looked for from the end: at a steady
+   * rate of small batches the tail holds thousands of chunks.
+   */
   copyIndexTail(target: Buffer, targetAt: number, from: number, count: number): void {
-    let skip = (from - this.indexFileCount) * INDEX_ENTRY_SIZE;
+    const tail = this.indexTail;
+    const skip = (from - this.indexFileCount) * INDEX_ENTRY_SIZE;
+    let i = tail.length - 1;
+    let chunkStart = (this.entryCount - this.indexFileCount) * INDEX_ENTRY_SIZE - (tail[i]?.length ?? 0);
+    while (i > 0 && chunkStart > skip) chunkStart -= tail[--i].length;
+    let offset = skip - chunkStart;
     let left = count * INDEX_ENTRY_SIZE;
     let at = targetAt;
-    for (const chunk of this.indexTail) {
-      if (left <= 0) break;
-      if (skip >= chunk.length) {
-        skip -= chunk.length;
-        continue;
-      }
-      const n = Math.min(chunk.length - skip, left);
-      chunk.copy(target, at, skip, skip + n);
+    for (; i < tail.length && left > 0; i++) {
+      const chunk = tail[i];
+      const n = Math.min(chunk.length - offset, left);
+      chunk.copy(target, at, offset, offset + n);
       at += n;
       left -= n;
-      skip = 0;
+      offset = 0;
     }
   }
 

@@ -117,3 +117,26 @@ describe('tail reads', () => {
     await reopened.close();
   });
 });
+
+describe('Segment index tail', () => {
+  it('copies any range of the in-memory index entries, found from either end of thousands of chunks', () => {
+    const segment = new Segment(owner, '/nowhere', 0, 0, 1 << 20);
+    // Entries 0..99 are in the file; 100.. come in chunks of 1, 2 or 3 entries, as committed batches.
+    segment.indexFileCount = 100;
+    let next = 100;
+    for (let c = 0; c < 3000; c++) {
+      const n = 1 + (c % 3);
+      const chunk = Buffer.alloc(n * 32);
+      for (let k = 0; k < n; k++) chunk.writeUInt32BE(next + k, k * 32);
+      segment.indexTail.push(chunk);
+      next += n;
+    }
+    segment.entryCount = next;
+    for (const [from, count] of [[100, 1], [100, 7], [101, 5], [3000, 40], [next - 1, 1], [next - 5, 5], [next - 6000, 6000], [5000, 1]]) {
+      const out = Buffer.alloc(count * 32 + 8, 0xee);
+      segment.copyIndexTail(out, 8, from, count);
+      expect(out.subarray(0, 8).every((b) => b === 0xee)).toBe(true);
+      for (let k = 0; k < count; k++) expect(out.readUInt32BE(8 + k * 32), `entry ${from + k}`).toBe(from + k);
+    }
+  });
+});
