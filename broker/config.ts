@@ -96,7 +96,7 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   lockLeaseMs: 60_000,
   longPollingEnable: true,
   shortPollingTimeMs: 1000,
-  pullMaxMessages: 32, // RocketMQ maxTransferCountOnMessageInMemory
+  pullMaxMessages: 256, // RocketMQ stops at 32 (maxTransferCountOnMessageInMemory); a client asking for more gets up to this, within pullMaxBytes
   pullMaxBytes: 256 * 1024, // RocketMQ maxTransferBytesOnMessageInMemory
   uvThreadpoolSize: 16,
   logLevel: 'warn',

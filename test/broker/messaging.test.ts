@@ -29,7 +29,7 @@ function send(topic: string, body: string, properties: Record<string, string> = 
 const PULL_SUSPEND = 2;
 const PULL_SUBSCRIPTION = 4;
 
-function pull(topic: string, queueOffset: number, opts: { group?: string; subscription?: string; sysFlag?: number; suspendTimeoutMillis?: number; commitOffset?: number; queueId?: number; via?: RawClient } = {}) {
+function pull(topic: string, queueOffset: number, opts: { group?: string; subscription?: string; sysFlag?: number; suspendTimeoutMillis?: number; commitOffset?: number; queueId?: number; maxMsgNums?: number; via?: RawClient } = {}) {
   return (opts.via ?? client).request(
     RequestCode.PULL_MESSAGE,
     {
@@ -37,7 +37,7 @@ function pull(topic: string, queueOffset: number, opts: { group?: string; subscr
       topic,
       queueId: opts.queueId ?? 0,
       queueOffset,
-      maxMsgNums: 32,
+      maxMsgNums: opts.maxMsgNums ?? 32,
       sysFlag: opts.sysFlag ?? PULL_SUBSCRIPTION,
       commitOffset: opts.commitOffset ?? 0,
       suspendTimeoutMillis: opts.suspendTimeoutMillis ?? 0,
@@ -75,6 +75,17 @@ describe('send, pull and lookups', () => {
     expect(scanRecords(byKey.body!).records.map((r) => r.msgId)).toEqual([sent.extFields.msgId]);
     const noKey = await client.request(RequestCode.QUERY_MESSAGE, { topic, key: 'nope', maxNum: 10, beginTimestamp: 0, endTimestamp: Date.now() + 60_000 });
     expect(noKey.code).toBe(ResponseCode.QUERY_NOT_FOUND);
+  });
+
+  it('answers a pull with as many messages as asked, up to pullMaxMessages (256)', async () => {
+    const topic = uniqueName('pullsize');
+    createTopic(broker, topic, 1);
+    const sends = await Promise.all(Array.from({ length: 300 }, (_, i) => send(topic, `m${i}`)));
+    expect(sends.every((r) => r.code === ResponseCode.SUCCESS)).toBe(true);
+    const count = async (maxMsgNums: number) => scanRecords((await pull(topic, 0, { maxMsgNums })).body!).records.length;
+    expect(await count(32)).toBe(32);
+    expect(await count(100)).toBe(100);
+    expect(await count(1000)).toBe(256);
   });
 
   it('filters pulls by tag and always reports the offsets', async () => {
