@@ -4,7 +4,7 @@
  */
 import { Producer } from '../client/index.js';
 import { aliOns, aliOptions } from './ali-ons.js';
-import { cpuSecondsSince, emit, nowNs, onStdinLine, runWindowed, SequenceTracker, stampBody, TimelineRecorder, type ProducerJob, type ProducerResult } from './workload.js';
+import { cpuSecondsSince, emit, LatencyRecorder, nowNs, onStdinLine, PauseMonitor, runWindowed, SequenceTracker, stampBody, TimelineRecorder, type LatencySummary, type ProducerJob, type ProducerResult } from './workload.js';
 
 interface Sender {
   /** Sends messages seq..seq+count-1 as one request (count > 1 only for batch-capable clients). */
@@ -50,6 +50,7 @@ export async function runProducer(job: ProducerJob): Promise<void> {
   });
 
   const cpuStart = process.cpuUsage();
+  const pauses = new PauseMonitor();
   const startNs = nowNs();
   const timeline = new TimelineRecorder(startNs, job.binMs);
   let sent = 0;
@@ -72,16 +73,23 @@ export async function runProducer(job: ProducerJob): Promise<void> {
     }
   };
 
+  let ackLatency: LatencySummary | undefined;
   if (job.style === 'batch') {
     const batches = Math.ceil(job.messages / job.batchSize);
     await runWindowed(batches, job.window, (b) => sendCounted(b * job.batchSize, Math.min(job.batchSize, job.messages - b * job.batchSize)));
   } else if (job.style === 'pipelined') {
     await runWindowed(job.messages, job.window, (i) => sendCounted(i, 1));
   } else {
-    await sendAtRate(job, startNs, sendCounted);
+    const acks = new LatencyRecorder();
+    await sendAtRate(job, startNs, async (seq, count) => {
+      const at = nowNs();
+      await sendCounted(seq, count);
+      acks.add((nowNs() - at) / 1e6);
+    });
+    ackLatency = acks.summary();
   }
 
-  const result: ProducerResult = { type: 'result', sent, confirmed, failed, firstSendNs: startNs, lastConfirmNs, timeline: timeline.snapshot(), confirmedBits: confirmedSeqs.toBase64(), cpuSeconds: cpuSecondsSince(cpuStart), firstError };
+  const result: ProducerResult = { type: 'result', sent, confirmed, failed, firstSendNs: startNs, lastConfirmNs, timeline: timeline.snapshot(), confirmedBits: confirmedSeqs.toBase64(), cpuSeconds: cpuSecondsSince(cpuStart), ackLatency, pauses: pauses.stop(), firstError };
   emit(result);
   await sender.close().catch(() => undefined);
 }

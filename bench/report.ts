@@ -21,6 +21,9 @@ export const FIGURES = {
   latencyP99: { label: 'latency p99 at 5k/s', unit: 'ms', higherIsBetter: false },
   latencyP999: { label: 'latency p99.9 at 5k/s', unit: 'ms', higherIsBetter: false },
   latencyMax: { label: 'latency max at 5k/s', unit: 'ms', higherIsBetter: false },
+  /** The store path alone: send to broker confirmation, in the same fixed-rate workload. */
+  ackP50: { label: 'send acknowledged p50 at 5k/s', unit: 'ms', higherIsBetter: false },
+  ackP99: { label: 'send acknowledged p99 at 5k/s', unit: 'ms', higherIsBetter: false },
   /** Not the broker's: the disk's floor under any synced acknowledgement, sampled before the latency phase. */
   diskSyncP50: { label: 'disk floor: 1 KiB write + fdatasync p50', unit: 'ms', higherIsBetter: false },
   diskSyncP99: { label: 'disk floor: 1 KiB write + fdatasync p99', unit: 'ms', higherIsBetter: false },

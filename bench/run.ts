@@ -20,6 +20,7 @@ import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
 import { summarizeProfiles } from './profile.js';
 import { formatMarkdown, formatSummary, summarize, type HeadlineRun } from './report.js';
 import { runWorkload, type RunnerOptions, type WorkloadOutcome, type WorkloadSpec } from './runner.js';
+import type { PauseSummary } from './workload.js';
 import { OTHER_SCENARIOS, type ScenarioName } from './scenarios.js';
 import { peakRssMiB, startTarget, type BrokerKind, type BrokerTarget, type FlushMode, type TargetOptions } from './targets.js';
 
@@ -37,6 +38,8 @@ export interface BenchOptions {
   latencySeconds: number;
   /** Which parts to run: 'headline' and/or names of OTHER_SCENARIOS. */
   scenarios: string[];
+  /** Which workloads of the headline to run (all three by default). */
+  phases: HeadlinePhase[];
   /** Scale factor for the other scenarios' message counts (1 = as in the issue). */
   scale: number;
   rocketmqHeap?: string;
@@ -61,12 +64,16 @@ export const DEFAULT_BENCH_OPTIONS: BenchOptions = {
   latencyRate: 5_000,
   latencySeconds: 10,
   scenarios: ['headline'],
+  phases: ['batch', 'pipelined', 'latency'],
   scale: 1,
   fromSource: false,
   profile: false,
   out: 'bench/results',
   binMs: 100,
 };
+
+export const HEADLINE_PHASES = ['batch', 'pipelined', 'latency'] as const;
+export type HeadlinePhase = (typeof HEADLINE_PHASES)[number];
 
 export interface BenchReport {
   jsonlPath: string;
@@ -76,7 +83,7 @@ export interface BenchReport {
 
 type Emit = (line: object) => void;
 
-function headlineSpecs(o: BenchOptions): Record<'batch' | 'pipelined' | 'latency', WorkloadSpec> {
+function headlineSpecs(o: BenchOptions): Record<HeadlinePhase, WorkloadSpec> {
   const common = { client: 'ferrymq' as const, bodySize: o.bodySize, queues: o.queues, producers: 1, consumers: 1, consume: 'concurrent' as const, batchSize: o.batchSize, ratePerSec: 0, recordLatency: false };
   return {
     batch: { ...common, name: 'batch', style: 'batch', messages: o.messages, window: o.batchWindow },
@@ -85,9 +92,15 @@ function headlineSpecs(o: BenchOptions): Record<'batch' | 'pipelined' | 'latency
   };
 }
 
+/** GC and event-loop stalls of the client processes, and the broker's answer time to the probe. */
+function pauseText(outcome: WorkloadOutcome): string {
+  const one = (name: string, p: PauseSummary | undefined) => (p ? `${name} GC ${p.gcCount} pauses, max ${p.gcMaxMs.toFixed(1)} ms, loop delay p99 ${p.loopDelayP99Ms.toFixed(1)} max ${p.loopDelayMaxMs.toFixed(1)} ms` : `${name} -`);
+  return `${one('producer', outcome.pauses.producer)}; ${one('consumer', outcome.pauses.consumer)}; broker probe p99 ${outcome.brokerResponsiveness.p99.toFixed(1)} max ${outcome.brokerResponsiveness.max.toFixed(1)} ms`;
+}
+
 function outcomeLine(outcome: WorkloadOutcome, context: object): object {
-  const { produced: _p, consumed: _c, latency, brokerResponsiveness, ...figures } = outcome;
-  return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined }, brokerResponsiveness: { ...brokerResponsiveness, cdf: undefined } };
+  const { produced: _p, consumed: _c, latency, ackLatency, brokerResponsiveness, ...figures } = outcome;
+  return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined }, ackLatency: ackLatency && { ...ackLatency, cdf: undefined }, brokerResponsiveness: { ...brokerResponsiveness, cdf: undefined } };
 }
 
 async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions: TargetOptions, emit: Emit, chart: { throughput: ThroughputSeries[]; cdfs: CdfSeries[] }): Promise<HeadlineRun[]> {
@@ -101,52 +114,62 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
         const target = await startTarget(broker, flush, targetOptions);
         emit({ type: 'broker', broker, flush, run, settings: target.settings });
         try {
-          const batch = await runWorkload(target, specs.batch, runner);
+          const phase = (name: HeadlinePhase) => (o.phases.includes(name) ? runWorkload(target, specs[name], runner) : undefined);
+          const batch = await phase('batch');
           // The issue's RSS figure: a 200k x 1 KiB backlog written and read. The overall peak also
           // covers the fixed-rate phase, where an overloaded broker holds queued requests.
-          const rssAfterBatch = peakRssMiB(target.brokerPid);
-          const pipelined = await runWorkload(target, specs.pipelined, runner);
+          const rssAfterBatch = batch ? peakRssMiB(target.brokerPid) : undefined;
+          const pipelined = await phase('pipelined');
           // The disk's floor for a synced acknowledgement, sampled now, next to the latency it bounds.
-          const disk = probeDiskSync();
-          const latency = await runWorkload(target, specs.latency, runner);
+          const disk = o.phases.includes('latency') ? probeDiskSync() : undefined;
+          const latency = await phase('latency');
           const rss = peakRssMiB(target.brokerPid);
           const context = { broker, flush, run };
-          for (const outcome of [batch, pipelined, latency]) emit(outcomeLine(outcome, context));
-          const l = latency.latency;
+          const outcomes = [batch, pipelined, latency].filter((outcome) => outcome !== undefined);
+          for (const outcome of outcomes) emit(outcomeLine(outcome, context));
+          const l = latency?.latency;
+          const total = (of: (outcome: WorkloadOutcome) => number) => outcomes.reduce((sum, outcome) => sum + of(outcome), 0);
           const figures = {
-            produceBatch: batch.produceRate,
-            e2eBatch: batch.e2eRate,
-            producePipelined: pipelined.produceRate,
-            e2ePipelined: pipelined.e2eRate,
+            produceBatch: batch?.produceRate,
+            e2eBatch: batch?.e2eRate,
+            producePipelined: pipelined?.produceRate,
+            e2ePipelined: pipelined?.e2eRate,
             latencyP50: l?.p50,
             latencyP99: l?.p99,
             latencyP999: l?.p999,
             latencyMax: l?.max,
-            diskSyncP50: disk.p50,
-            diskSyncP99: disk.p99,
-            probeP99Batch: batch.brokerResponsiveness.p99,
-            probeMaxBatch: batch.brokerResponsiveness.max,
-            probeP99Pipelined: pipelined.brokerResponsiveness.p99,
+            ackP50: latency?.ackLatency?.p50,
+            ackP99: latency?.ackLatency?.p99,
+            diskSyncP50: disk?.p50,
+            diskSyncP99: disk?.p99,
+            probeP99Batch: batch?.brokerResponsiveness.p99,
+            probeMaxBatch: batch?.brokerResponsiveness.max,
+            probeP99Pipelined: pipelined?.brokerResponsiveness.p99,
             peakRssBatchMiB: rssAfterBatch,
             peakRssMiB: rss,
-            brokerCpuBatch: batch.cpuUsPerMessage.broker,
-            brokerCpuPipelined: pipelined.cpuUsPerMessage.broker,
-            producerCpuPipelined: pipelined.cpuUsPerMessage.producers,
-            producerCpuBatch: batch.cpuUsPerMessage.producers,
-            consumerCpuBatch: batch.cpuUsPerMessage.consumers,
-            cpuCeilingBatch: (cpus().length * 1e6) / (batch.cpuUsPerMessage.broker + batch.cpuUsPerMessage.producers + batch.cpuUsPerMessage.consumers),
-            lostAcknowledged: batch.lostAcknowledged + pipelined.lostAcknowledged + latency.lostAcknowledged,
-            failedSends: batch.failedSends + pipelined.failedSends + latency.failedSends,
-            lost: batch.lost + pipelined.lost + latency.lost,
-            duplicates: batch.duplicates + pipelined.duplicates + latency.duplicates,
+            brokerCpuBatch: batch?.cpuUsPerMessage.broker,
+            brokerCpuPipelined: pipelined?.cpuUsPerMessage.broker,
+            producerCpuPipelined: pipelined?.cpuUsPerMessage.producers,
+            producerCpuBatch: batch?.cpuUsPerMessage.producers,
+            consumerCpuBatch: batch?.cpuUsPerMessage.consumers,
+            cpuCeilingBatch: batch && (cpus().length * 1e6) / (batch.cpuUsPerMessage.broker + batch.cpuUsPerMessage.producers + batch.cpuUsPerMessage.consumers),
+            lostAcknowledged: total((outcome) => outcome.lostAcknowledged),
+            failedSends: total((outcome) => outcome.failedSends),
+            lost: total((outcome) => outcome.lost),
+            duplicates: total((outcome) => outcome.duplicates),
           };
           emit({ type: 'headline', ...context, figures, loadAverage1m: loadavg()[0] });
           results.push({ broker, flush, run, figures });
-          runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${Math.round(batch.produceRate)}/${Math.round(batch.e2eRate)} msg/s, pipelined ${Math.round(pipelined.produceRate)}/${Math.round(pipelined.e2eRate)} msg/s, p50 ${l?.p50.toFixed(3)} ms, p99 ${l?.p99.toFixed(3)} ms (disk write+fdatasync p50 ${disk.p50.toFixed(3)}, p99 ${disk.p99.toFixed(3)} ms), RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch.toFixed(1)}/${figures.brokerCpuPipelined.toFixed(1)} us/msg, acknowledged-lost ${figures.lostAcknowledged}, failed sends ${figures.failedSends}, undelivered ${figures.lost}, dup ${figures.duplicates}`);
+          const rate = (outcome: WorkloadOutcome | undefined) => (outcome ? `${Math.round(outcome.produceRate)}/${Math.round(outcome.e2eRate)} msg/s` : '-');
+          const ack = latency?.ackLatency;
+          const latencyText = l && disk ? `p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, p99.9 ${l.p999.toFixed(3)} ms (send acknowledged p50 ${ack?.p50.toFixed(3)}, p99 ${ack?.p99.toFixed(3)} ms; disk write+fdatasync p50 ${disk.p50.toFixed(3)}, p99 ${disk.p99.toFixed(3)} ms, latency CPU us/msg broker ${latency!.cpuUsPerMessage.broker.toFixed(1)}, producer ${latency!.cpuUsPerMessage.producers.toFixed(1)}, consumer ${latency!.cpuUsPerMessage.consumers.toFixed(1)}; ${pauseText(latency!)})` : 'latency -';
+          runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${rate(batch)}, pipelined ${rate(pipelined)}, ${latencyText}, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch?.toFixed(1) ?? '-'}/${figures.brokerCpuPipelined?.toFixed(1) ?? '-'} us/msg, acknowledged-lost ${figures.lostAcknowledged}, failed sends ${figures.failedSends}, undelivered ${figures.lost}, dup ${figures.duplicates}`);
           if (run === 1) {
             const name = `${broker === 'ferrymq' ? 'FerryMQ' : 'RocketMQ'} ${flush === 'SYNC_FLUSH' ? 'sync' : 'async'}`;
-            chart.throughput.push({ label: `${name} produce (batch)`, timelines: batch.produced, originNs: batch.firstSendNs, dashed: true });
-            chart.throughput.push({ label: `${name} consume`, timelines: batch.consumed, originNs: batch.firstSendNs, dashed: false });
+            if (batch) {
+              chart.throughput.push({ label: `${name} produce (batch)`, timelines: batch.produced, originNs: batch.firstSendNs, dashed: true });
+              chart.throughput.push({ label: `${name} consume`, timelines: batch.consumed, originNs: batch.firstSendNs, dashed: false });
+            }
             if (l) chart.cdfs.push({ label: name, points: l.cdf });
           }
         } finally {
@@ -212,11 +235,11 @@ export function summarizeResultsFile(path: string): { text: string; markdown: st
   return { text: formatSummary(summaries, ratios), markdown: formatMarkdown(summaries, ratios) };
 }
 
-/** The headline batch and pipelined workloads on FerryMQ (SYNC_FLUSH) under --cpu-prof, then the top frames per process. */
+/** The headline workloads of `--phases` on FerryMQ (first flush mode) under --cpu-prof, each on a fresh broker, then the top frames per process. */
 async function runProfile(o: BenchOptions, runner: RunnerOptions, targetOptions: TargetOptions, emit: Emit, profDir: string): Promise<string> {
   const specs = headlineSpecs(o);
   const parts: string[] = [];
-  for (const style of ['batch', 'pipelined'] as const) {
+  for (const style of o.phases) {
     const dir = join(profDir, style);
     const target: BrokerTarget = await startTarget('ferrymq', o.flush[0] ?? 'SYNC_FLUSH', { ...targetOptions, cpuProfDir: join(dir, 'broker') });
     try {

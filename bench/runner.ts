@@ -22,6 +22,7 @@ import {
   type ConsumerJob,
   type ConsumerResult,
   type LatencySummary,
+  type PauseSummary,
   type ProducerJob,
   type ProducerResult,
   type SendStyle,
@@ -30,6 +31,8 @@ import {
 
 /** How often the responsiveness probe asks the broker. */
 const PROBE_INTERVAL_MS = 20;
+/** How long a child may take to exit after the workload, e.g. to write its CPU profile. */
+const CHILD_EXIT_GRACE_MS = 5_000;
 
 export interface WorkloadSpec {
   /** Short name used in topic names and results. */
@@ -73,6 +76,10 @@ export interface WorkloadOutcome {
   lost: number;
   duplicates: number;
   latency?: LatencySummary;
+  /** Fixed-rate sends: send to broker confirmation (first producer). */
+  ackLatency?: LatencySummary;
+  /** GC pauses and event-loop delay of the first producer and the first consumer. */
+  pauses: { producer?: PauseSummary; consumer?: PauseSummary };
   produced: Timeline[];
   consumed: Timeline[];
   firstSendNs: number;
@@ -139,6 +146,8 @@ export class Child {
   private readonly unclaimed = new Map<ChildLine['type'], ChildLine>();
   private stderr = '';
   private exitError: Error | undefined;
+  /** Resolves when the process has exited and its output is read. */
+  readonly closed: Promise<void>;
   latestProgress: { deliveries: number; unique: number; seenBits?: string } = { deliveries: 0, unique: 0 };
 
   constructor(
@@ -165,7 +174,10 @@ export class Child {
     this.proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr = (this.stderr + chunk).slice(-4000)));
     // 'close' comes after the child's output is read to the end, so every line it sent has been
     // claimed or kept by then; a line still awaited will never come, even after a clean exit.
+    let closed!: () => void;
+    this.closed = new Promise((resolve) => (closed = resolve));
     this.proc.once('close', (code, signal) => {
+      closed();
       const how = code === 0 ? 'exited' : `exited (${code ?? signal})`;
       this.exitError = new Error(`${label} ${how} without sending an awaited line:\n${this.stderr}`);
       for (const waiter of this.waiters.splice(0)) waiter.resolve({ type: 'ready' });
@@ -195,7 +207,11 @@ export class Child {
     if (this.proc.exitCode === null && this.proc.stdin!.writable) this.proc.stdin!.write(`${text}\n`);
   }
 
-  kill(): void {
+  /** Lets the process exit by itself for up to `graceMs` (a V8 CPU profile is written at exit), then kills it. */
+  async stop(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.closed, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
     if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
   }
 }
@@ -310,13 +326,16 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       lost: spec.consume === 'none' ? 0 : spec.messages - unique,
       duplicates: deliveries - unique,
       latency: consumed[0]?.latency,
+      ackLatency: produced[0]?.ackLatency,
+      pauses: { producer: produced[0]?.pauses, consumer: consumed[0]?.pauses },
       produced: produced.map((r) => r.timeline),
       consumed: consumed.map((r) => r.timeline),
       firstSendNs,
       firstError,
     };
   } finally {
-    for (const child of children) child.kill();
+    // Children that sent their result exit by themselves; one that hangs (or the workload failed) is killed.
+    await Promise.all(children.map((child) => child.stop(CHILD_EXIT_GRACE_MS)));
     await probe?.stop();
   }
 }

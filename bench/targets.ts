@@ -49,7 +49,9 @@ async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<B
   const port = await freePort();
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const command = options.brokerEntry ? { command: process.execPath, args: [options.brokerEntry] } : undefined;
-  const broker = new BrokerProcess({ dataDir, port, flush: flush === 'SYNC_FLUSH' ? 'sync' : 'async', command, nodeArgs, env: { FERRYMQ_LOG_LEVEL: 'error' } });
+  // The broker entry is started directly, not through bin/ferrymq.cjs: give it the threadpool the launcher would.
+  const env = { FERRYMQ_LOG_LEVEL: 'error', UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? process.env.FERRYMQ_UV_THREADPOOL_SIZE ?? '16' };
+  const broker = new BrokerProcess({ dataDir, port, flush: flush === 'SYNC_FLUSH' ? 'sync' : 'async', command, nodeArgs, env });
   broker.spawn();
   if ((await broker.waitReady(60_000)) !== 'ready') throw new Error(`FerryMQ broker exited at start:\n${broker.output}`);
   const address = `127.0.0.1:${port}`;
@@ -59,7 +61,7 @@ async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<B
     nameServer: address,
     brokerAddr: address,
     brokerPid: broker.pid!,
-    settings: { flushMode: flush, dataDir: 'fresh temp dir', config: 'defaults (docs/broker.md)', node: process.version, code: options.brokerEntry ? 'compiled by tsc' : 'tsx (sources)' },
+    settings: { flushMode: flush, dataDir: 'fresh temp dir', config: 'defaults (docs/broker.md)', uvThreadpoolSize: env.UV_THREADPOOL_SIZE, node: process.version, code: options.brokerEntry ? 'compiled by tsc' : 'tsx (sources)' },
     async stop() {
       await broker.stop(30_000);
       await rm(dataDir, { recursive: true, force: true });

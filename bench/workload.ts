@@ -13,6 +13,8 @@
  * for consumers).
  */
 
+import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+
 export const BODY_HEADER_BYTES = 12;
 
 export type ClientKind = 'ferrymq' | 'ali-ons';
@@ -78,6 +80,9 @@ export interface ProducerResult {
   confirmedBits: string;
   /** CPU time of this process from `go` to the last confirm, in seconds. */
   cpuSeconds: number;
+  /** `rate` style: send to broker confirmation per message (the store path; the rest of the end-to-end latency is delivery). */
+  ackLatency?: LatencySummary;
+  pauses: PauseSummary;
   firstError?: string;
 }
 
@@ -106,6 +111,7 @@ export interface ConsumerResult {
   /** CPU time of this process from `ready` to the final commit, in seconds. */
   cpuSeconds: number;
   latency?: LatencySummary;
+  pauses: PauseSummary;
 }
 
 export interface ProgressLine {
@@ -116,6 +122,43 @@ export interface ProgressLine {
 }
 
 export type ChildLine = { type: 'ready' } | ProgressLine | ProducerResult | ConsumerResult;
+
+/** Where a client process stood still: its GC pauses and how late its event loop ran a timer. */
+export interface PauseSummary {
+  gcCount: number;
+  gcTotalMs: number;
+  gcMaxMs: number;
+  /** Lateness of a 10 ms timer: stalls of this process (GC, long callbacks, or waiting for a core). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+/** Watches this process's GC pauses and event-loop delay from construction until `stop()`. */
+export class PauseMonitor {
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly gc: PerformanceObserver;
+  private gcCount = 0;
+  private gcTotalMs = 0;
+  private gcMaxMs = 0;
+
+  constructor() {
+    this.loop.enable();
+    this.gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        this.gcCount += 1;
+        this.gcTotalMs += entry.duration;
+        this.gcMaxMs = Math.max(this.gcMaxMs, entry.duration);
+      }
+    });
+    this.gc.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): PauseSummary {
+    this.loop.disable();
+    this.gc.disconnect();
+    return { gcCount: this.gcCount, gcTotalMs: this.gcTotalMs, gcMaxMs: this.gcMaxMs, loopDelayP99Ms: this.loop.percentile(99) / 1e6, loopDelayMaxMs: this.loop.max / 1e6 };
+  }
+}
 
 /** CPU time (user + system) this process used since `since` (a process.cpuUsage() value), in seconds. */
 export function cpuSecondsSince(since: NodeJS.CpuUsage): number {

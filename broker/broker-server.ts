@@ -141,10 +141,8 @@ export class BrokerServer {
       startedAt: clock.now(),
       connections,
     };
-    // Wake held pulls on the next turn: the send response of this append is written first.
-    const detach = store.onAppend((topic, queueId, maxOffset) => {
-      setImmediate(() => pullHolds.notify(topic, queueId, maxOffset));
-    });
+    // The store calls listeners a turn after the append resolved, so the send response is written first.
+    const detach = store.onAppend((topic, queueId, maxOffset) => pullHolds.notify(topic, queueId, maxOffset));
     const broker = new BrokerServer(context, server, connections, detach);
     offsets.start();
     delayDelivery.start();

@@ -5,7 +5,7 @@
  * SVG chart into `--out`. `npm run bench` runs the same command.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULT_BENCH_OPTIONS, runBench, summarizeResultsFile, type BenchOptions } from '../bench/run.js';
+import { DEFAULT_BENCH_OPTIONS, HEADLINE_PHASES, runBench, summarizeResultsFile, type BenchOptions, type HeadlinePhase } from '../bench/run.js';
 import { OTHER_SCENARIOS } from '../bench/scenarios.js';
 import type { BrokerKind, FlushMode } from '../bench/targets.js';
 import { ExitCode } from './run.js';
@@ -23,6 +23,7 @@ export interface BenchArgs {
   'latency-rate': number;
   'latency-seconds': number;
   scenarios: string[];
+  phases: string[];
   scale: number;
   'rocketmq-heap'?: string;
   profile: boolean;
@@ -52,6 +53,10 @@ export function benchOptionsOf(argv: BenchArgs): BenchOptions {
   });
   const scenarios = argv.scenarios.includes('all') ? SCENARIO_NAMES : argv.scenarios;
   for (const s of scenarios) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_NAMES.join(', ')}, all)`);
+  const phases = argv.phases.map((p): HeadlinePhase => {
+    if ((HEADLINE_PHASES as readonly string[]).includes(p)) return p as HeadlinePhase;
+    throw new Error(`--phases takes ${HEADLINE_PHASES.join(', ')}, got ${p}`);
+  });
   if (!(argv.scale > 0)) throw new Error(`--scale must be > 0, got ${argv.scale}`);
   if (argv['body-size'] < 12) throw new Error(`--body-size must be at least 12 (send time and sequence number), got ${argv['body-size']}`);
   return {
@@ -67,6 +72,7 @@ export function benchOptionsOf(argv: BenchArgs): BenchOptions {
     latencyRate: positiveInt('latency-rate', argv['latency-rate']),
     latencySeconds: positiveInt('latency-seconds', argv['latency-seconds']),
     scenarios,
+    phases,
     scale: argv.scale,
     rocketmqHeap: argv['rocketmq-heap'],
     profile: argv.profile,
@@ -93,6 +99,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('latency-rate', { type: 'number', default: d.latencyRate, describe: 'msg/s of the latency workload' })
       .option('latency-seconds', { type: 'number', default: d.latencySeconds, describe: 'duration of the latency workload' })
       .option('scenarios', { type: 'array', string: true, default: d.scenarios, describe: `what to run: ${SCENARIO_NAMES.join(', ')}, or all` })
+      .option('phases', { type: 'array', string: true, default: d.phases, describe: `headline workloads to run: ${HEADLINE_PHASES.join(', ')}` })
       .option('scale', { type: 'number', default: d.scale, describe: 'multiplies the message counts of the other scenarios' })
       .option('rocketmq-heap', { type: 'string', describe: 'RocketMQ broker -Xms/-Xmx (default 512m)' })
       .option('profile', { type: 'boolean', default: false, describe: 'profile FerryMQ (broker, producer, consumer) with --cpu-prof and print the top frames' })

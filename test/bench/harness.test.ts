@@ -230,6 +230,7 @@ describe('options', () => {
     'latency-rate': 5000,
     'latency-seconds': 10,
     scenarios: ['headline'],
+    phases: ['batch', 'pipelined', 'latency'],
     scale: 1,
     profile: false,
     'from-source': false,
@@ -241,6 +242,7 @@ describe('options', () => {
     expect(o.flush).toEqual(['SYNC_FLUSH', 'ASYNC_FLUSH']);
     expect(o.scenarios).toContain('pull-backlog');
     expect(o.scenarios).toContain('headline');
+    expect(benchOptionsOf({ ...args, phases: ['latency'] }).phases).toEqual(['latency']);
   });
 
   it('refuses bad values with a message naming the flag', () => {
@@ -249,6 +251,7 @@ describe('options', () => {
     expect(() => benchOptionsOf({ ...args, runs: 0 })).toThrow(/--runs/);
     expect(() => benchOptionsOf({ ...args, 'body-size': 8 })).toThrow(/--body-size/);
     expect(() => benchOptionsOf({ ...args, scenarios: ['nope'] })).toThrow(/unknown scenario/);
+    expect(() => benchOptionsOf({ ...args, phases: ['warmup'] })).toThrow(/--phases/);
   });
 });
 
@@ -273,6 +276,22 @@ describe('one workload through real processes', () => {
     expect(outcome.latency!.count).toBe(3_000);
     expect(outcome.brokerResponsiveness.count).toBeGreaterThan(0);
     expect(outcome.produced[0]!.counts.reduce((a, b) => a + b, 0)).toBe(3_000);
+  }, 60_000);
+
+  it('sends at a fixed rate: a latency and a send acknowledgement per message, and the pauses of both clients', async () => {
+    const spec: WorkloadSpec = { name: 'test-rate', client: 'ferrymq', style: 'rate', messages: 1_000, bodySize: 1024, queues: 4, producers: 1, consumers: 1, consume: 'concurrent', batchSize: 1, window: 1, ratePerSec: 2_000, recordLatency: true };
+    // Commits every 50 ms run beside the polls (several during the half second).
+    const outcome = await runWorkload(target, spec, { binMs: 100, idleTimeoutMs: 10_000, commitIntervalMs: 50, log: () => undefined });
+    expect(outcome.lost).toBe(0);
+    expect(outcome.duplicates).toBe(0);
+    expect(outcome.latency!.count).toBe(1_000);
+    expect(outcome.ackLatency!.count).toBe(1_000);
+    expect(outcome.ackLatency!.p50).toBeGreaterThan(0);
+    for (const pauses of [outcome.pauses.producer!, outcome.pauses.consumer!]) {
+      expect(pauses.gcCount).toBeGreaterThanOrEqual(0);
+      expect(pauses.loopDelayMaxMs).toBeGreaterThanOrEqual(pauses.loopDelayP99Ms);
+    }
+    expect(outcome.produceSeconds).toBeGreaterThan(0.4);
   }, 60_000);
 
   it('merges several consumers of one group: every message counted once, re-deliveries as duplicates', async () => {
