@@ -32,22 +32,31 @@ export function allocationReport(strategy: AllocateStrategy, group: string, topi
  */
 export class RebalanceService {
   private readonly task: IntervalTask;
-  private queued: Promise<void> | undefined;
+  /** A run asked for and not started yet: notifications until it starts share it. */
+  private pending: Promise<void> | undefined;
 
   constructor(intervalMs: number, rebalance: () => Promise<void>, clock: Clock, logger: Logger) {
-    this.task = new IntervalTask(intervalMs, rebalance, clock, (err) => logger.warn({ err }, 'rebalance failed'));
+    const run = async () => {
+      // Any run that starts from here on reads the group's members after the notifications so far.
+      this.pending = undefined;
+      await rebalance();
+    };
+    this.task = new IntervalTask(intervalMs, run, clock, (err) => logger.warn({ err }, 'rebalance failed'));
   }
 
   start(): void {
     this.task.start();
   }
 
-  /** Coalesces bursts of notifications into one extra run. */
+  /**
+   * Coalesces bursts of notifications into one extra run. A notification that comes while a run is
+   * in progress queues another: that run may have read the member list before the change (members
+   * joining at once otherwise kept allocations computed from different lists, and read the same
+   * queues, until the next periodic run 20 s later).
+   */
   rebalanceNow(): Promise<void> {
-    this.queued ??= this.task.runNow().finally(() => {
-      this.queued = undefined;
-    });
-    return this.queued;
+    this.pending ??= this.task.runNow();
+    return this.pending;
   }
 
   async shutdown(): Promise<void> {
