@@ -18,10 +18,10 @@ import {
   decodeBinaryHeader,
   decodeJsonHeader,
   encodeJsonHeader,
-  putInt32,
   writeBinaryHeader,
   type CommandHeader,
 } from './header-codec.js';
+import { putInt32 } from './int-codec.js';
 import { SerializeType, type RemotingCommand } from './remoting-command.js';
 
 /** Java's Netty decoder default (`com.rocketmq.remoting.frameMaxLength`). */

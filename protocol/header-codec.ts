@@ -17,6 +17,7 @@
  * Decoders throw `FrameError`: a header that does not parse means the connection is out of sync.
  */
 import { FrameError, InvalidArgumentError } from './errors.js';
+import { putInt32 } from './int-codec.js';
 import type { RemotingCommand } from './remoting-command.js';
 
 /** Java `LanguageCode` names by ordinal (the byte in binary headers). */
@@ -208,15 +209,6 @@ export function writeBinaryHeader(cmd: CommandHeader, out: Buffer, pos: number):
 export function encodeBinaryHeader(cmd: CommandHeader, reserve = 0): Buffer {
   const out = Buffer.allocUnsafe(reserve + binaryHeaderBound(cmd));
   return out.subarray(0, writeBinaryHeader(cmd, out, reserve));
-}
-
-/** Big-endian int32 at `pos` (typed-array stores keep the low 8 bits); returns the position after. */
-export function putInt32(out: Buffer, pos: number, value: number): number {
-  out[pos] = value >>> 24;
-  out[pos + 1] = value >>> 16;
-  out[pos + 2] = value >>> 8;
-  out[pos + 3] = value;
-  return pos + 4;
 }
 
 /** Writes `text` as UTF-8 at `pos` (room for `utf8Bound(text)` bytes); returns the position after. */

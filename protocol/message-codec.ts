@@ -29,7 +29,8 @@
 import { inspect } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { FrameError, InvalidArgumentError } from './errors.js';
-import { readInt64, writeInt32Unchecked } from './message-id.js';
+import { putInt32, putInt64 } from './int-codec.js';
+import { readInt64 } from './message-id.js';
 import { decodeProperties, type PropertyMap } from './properties.js';
 import { formatIPv4, formatIPv6, ipv4Bytes, type SocketAddress } from './socket-address.js';
 
@@ -140,12 +141,6 @@ function hostBytes(ip: string): readonly number[] {
   return entry.bytes;
 }
 
-/** A safe integer as int64 big-endian (two's complement), bounds checked by the caller. */
-function writeInt64Unchecked(buf: Buffer, value: number, pos: number): void {
-  writeInt32Unchecked(buf, Math.floor(value / 0x1_0000_0000), pos);
-  writeInt32Unchecked(buf, value, pos + 4);
-}
-
 /**
  * `str` (of `byteLength` UTF-8 bytes) at `pos`. A short ASCII string (byte length equals string
  * length only then) is copied in a loop, cheaper than a native call for topics and typical properties.
@@ -166,7 +161,7 @@ function writeHost(buf: Buffer, pos: number, host: SocketAddress): void {
   buf[pos + 1] = ip[1];
   buf[pos + 2] = ip[2];
   buf[pos + 3] = ip[3];
-  writeInt32Unchecked(buf, host.port, pos + 4);
+  putInt32(buf, pos + 4, host.port);
 }
 
 /**
@@ -198,22 +193,22 @@ export function encodeRecord(fields: EncodeFields, target?: Buffer, offset = 0):
   }
   const p = offset;
   // Bounds checked above for the whole record: fields go in without per-field checks.
-  writeInt32Unchecked(buf, size, p + RecordPos.TOTAL_SIZE);
-  writeInt32Unchecked(buf, MESSAGE_MAGIC_INT32, p + RecordPos.MAGIC);
-  writeInt32Unchecked(buf, fields.bodyCrc ?? bodyCrc(fields.body), p + RecordPos.BODY_CRC);
-  writeInt32Unchecked(buf, fields.queueId, p + RecordPos.QUEUE_ID);
-  writeInt32Unchecked(buf, fields.flag, p + RecordPos.FLAG);
-  writeInt64Unchecked(buf, fields.queueOffset, p + RecordPos.QUEUE_OFFSET);
-  writeInt64Unchecked(buf, fields.physicalOffset, p + RecordPos.PHYSICAL_OFFSET);
+  putInt32(buf, p + RecordPos.TOTAL_SIZE, size);
+  putInt32(buf, p + RecordPos.MAGIC, MESSAGE_MAGIC_INT32);
+  putInt32(buf, p + RecordPos.BODY_CRC, fields.bodyCrc ?? bodyCrc(fields.body));
+  putInt32(buf, p + RecordPos.QUEUE_ID, fields.queueId);
+  putInt32(buf, p + RecordPos.FLAG, fields.flag);
+  putInt64(buf, p + RecordPos.QUEUE_OFFSET, fields.queueOffset);
+  putInt64(buf, p + RecordPos.PHYSICAL_OFFSET, fields.physicalOffset);
   const sysFlag = fields.sysFlag & ~(MessageSysFlag.BORNHOST_V6 | MessageSysFlag.STOREHOST_V6);
-  writeInt32Unchecked(buf, sysFlag, p + RecordPos.SYSFLAG);
-  writeInt64Unchecked(buf, fields.bornTimestamp, p + RecordPos.BORN_TIMESTAMP);
+  putInt32(buf, p + RecordPos.SYSFLAG, sysFlag);
+  putInt64(buf, p + RecordPos.BORN_TIMESTAMP, fields.bornTimestamp);
   writeHost(buf, p + RecordPos.BORN_HOST, fields.bornHost);
-  writeInt64Unchecked(buf, fields.storeTimestamp, p + RecordPos.STORE_TIMESTAMP);
+  putInt64(buf, p + RecordPos.STORE_TIMESTAMP, fields.storeTimestamp);
   writeHost(buf, p + RecordPos.STORE_HOST, fields.storeHost);
-  writeInt32Unchecked(buf, fields.reconsumeTimes, p + RecordPos.RECONSUME_TIMES);
-  writeInt64Unchecked(buf, fields.preparedTransactionOffset ?? 0, p + RecordPos.PREPARED_TRANSACTION_OFFSET);
-  writeInt32Unchecked(buf, fields.body.length, p + RecordPos.BODY_LENGTH);
+  putInt32(buf, p + RecordPos.RECONSUME_TIMES, fields.reconsumeTimes);
+  putInt64(buf, p + RecordPos.PREPARED_TRANSACTION_OFFSET, fields.preparedTransactionOffset ?? 0);
+  putInt32(buf, p + RecordPos.BODY_LENGTH, fields.body.length);
   buf.set(fields.body, p + RecordPos.BODY);
   let pos = p + RecordPos.BODY + fields.body.length;
   buf[pos++] = topicLen;

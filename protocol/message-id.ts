@@ -14,6 +14,7 @@
 import { randomInt } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { InvalidArgumentError } from './errors.js';
+import { putInt64 } from './int-codec.js';
 import { formatIPv4, formatIPv6, ipv4Bytes, ipv6Bytes } from './socket-address.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -21,20 +22,7 @@ const TWO_POW_32 = 0x1_0000_0000;
 /** Writes a safe integer (negative ones too, in two's complement) as int64 big-endian. */
 export function writeInt64(buf: Buffer, value: number, offset: number): void {
   if (!(offset >= 0 && offset + 8 <= buf.length)) throw new RangeError(`int64 at ${offset} does not fit a ${buf.length}-byte buffer`);
-  writeInt32Unchecked(buf, Math.floor(value / TWO_POW_32), offset);
-  writeInt32Unchecked(buf, value, offset + 4);
-}
-
-/**
- * The low 32 bits of `value` big-endian at `offset`, which the caller has bounds-checked (a typed
- * array drops out-of-range stores silently): hot encoders check a whole record once instead of
- * every field.
- */
-export function writeInt32Unchecked(buf: Buffer, value: number, offset: number): void {
-  buf[offset] = value >>> 24;
-  buf[offset + 1] = value >>> 16;
-  buf[offset + 2] = value >>> 8;
-  buf[offset + 3] = value;
+  putInt64(buf, offset, value);
 }
 
 /** Reads an int64 as a number: exact within ±2^53, which FerryMQ offsets, timestamps and tag codes stay in. */

@@ -1,0 +1,20 @@
+/**
+ * Big-endian integer stores for hot encoders that bounds-check a whole record or header once
+ * instead of every field: typed-array stores keep the low 8 bits and drop out-of-range writes
+ * silently, so callers must have checked `pos + 4` (or `+ 8`) against the buffer.
+ */
+
+/** The low 32 bits of `value` at `pos`; returns the position after. */
+export function putInt32(out: Buffer, pos: number, value: number): number {
+  out[pos] = value >>> 24;
+  out[pos + 1] = value >>> 16;
+  out[pos + 2] = value >>> 8;
+  out[pos + 3] = value;
+  return pos + 4;
+}
+
+/** A safe integer as int64 (two's complement) at `pos`; returns the position after. */
+export function putInt64(out: Buffer, pos: number, value: number): number {
+  putInt32(out, pos, Math.floor(value / 0x1_0000_0000));
+  return putInt32(out, pos + 4, value);
+}
