@@ -20,9 +20,10 @@
  * keys of the records after the checkpoint, so the index stays complete (RocketMQ also builds it
  * behind).
  */
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { MIN_RECORD_SIZE, checkRecord, decodeRecord, encodeRecord, recordSize, type EncodeFields } from '../protocol/message-codec.js';
+import { MIN_RECORD_SIZE, RecordPos, checkRecord, decodeRecord, encodeRecord, recordSize, type EncodeFields } from '../protocol/message-codec.js';
 import { createOffsetMsgId, hexInt64 } from '../protocol/message-id.js';
 import { ipv4Bytes } from '../protocol/socket-address.js';
 import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -38,7 +39,7 @@ import { MetaStore } from './meta-store.js';
 import { openFileLimit, segmentHandleBudget } from './open-file-limit.js';
 import { QueueLog, StoreWriteError, type PendingBatch, type QueueLogContext } from './queue-log.js';
 import { recoverQueue, tagsCodeOfTags, type KeyReindex, type KeysOf, type ScanLimits, type TagsCodeOf } from './queue-recovery.js';
-import { CRC_PROPERTY_OVERHEAD, crcPlaceholderSuffix, stampRecordCrc, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
+import { CRC_PROPERTY_OVERHEAD, crcPlaceholderSuffix, stampRecordCrcAroundBody, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
 import { SEGMENT_HEADER_SIZE, SegmentHandleCache, type Segment } from './segment.js';
 import { TailCacheBudget } from './tail-cache.js';
 import { TopicCachedMeta } from './topic-cached-meta.js';
@@ -145,6 +146,7 @@ export class MessageStore implements MessageStoreApi {
     storeHost: { ip: '127.0.0.1', port: 0 },
     reconsumeTimes: 0,
     body: Buffer.alloc(0),
+    bodyCrc: 0,
     topic: '',
     properties: '',
     propertiesBytes: 0,
@@ -497,11 +499,13 @@ export class MessageStore implements MessageStoreApi {
       fields.bornHost = message.bornHost;
       fields.reconsumeTimes = message.reconsumeTimes;
       fields.body = message.body;
+      const rawBodyCrc = crc32(message.body);
+      fields.bodyCrc = rawBodyCrc & 0x7fffffff;
       fields.properties = props.properties;
       fields.propertiesBytes = props.bytes - (props.suffix?.length ?? 0);
       fields.propertiesSuffix = props.suffix;
       encodeRecord(fields, slot.chunk, slot.at);
-      const crc = stampRecordCrc(slot.chunk, slot.at, size);
+      const crc = stampRecordCrcAroundBody(slot.chunk, slot.at, size, slot.at + RecordPos.BODY, message.body.length, rawBodyCrc);
       for (const key of message.keys) {
         // An empty key cannot be queried.
         if (key === '') continue;

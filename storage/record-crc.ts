@@ -5,6 +5,7 @@
  * (RocketMQ 5 carries the same property); clients just see one more property.
  */
 import zlib from 'node:zlib';
+import { crc32Combine, crc32Range } from '../protocol/crc32.js';
 
 export const CRC_PROPERTY_NAME = '__CRC32#';
 const CRC_PLACEHOLDER = `${CRC_PROPERTY_NAME}\x010000000000\x02`;
@@ -46,7 +47,21 @@ export function crcPlaceholderSuffix(given: string): Buffer | undefined {
 /** Computes the CRC of the record at `start` (of `size` bytes) and writes its digits; returns it. */
 export function stampRecordCrc(buf: Buffer, start: number, size: number): number {
   const digitsAt = start + size - CRC_TAIL;
-  const crc = zlib.crc32(buf.subarray(start, digitsAt));
+  return writeCrcDigits(buf, digitsAt, zlib.crc32(buf.subarray(start, digitsAt)));
+}
+
+/**
+ * `stampRecordCrc` for a record whose body, `bodyLength` bytes at `bodyStart`, has the (unmasked)
+ * CRC `bodyCrc`: only the bytes around the body are read again.
+ */
+export function stampRecordCrcAroundBody(buf: Buffer, start: number, size: number, bodyStart: number, bodyLength: number, bodyCrc: number): number {
+  const digitsAt = start + size - CRC_TAIL;
+  const bodyEnd = bodyStart + bodyLength;
+  const throughBody = crc32Combine(crc32Range(buf, start, bodyStart), bodyCrc, bodyLength);
+  return writeCrcDigits(buf, digitsAt, crc32Range(buf, bodyEnd, digitsAt, throughBody));
+}
+
+function writeCrcDigits(buf: Buffer, digitsAt: number, crc: number): number {
   let value = crc;
   for (let i = DIGITS - 1; i >= 0; i--) {
     buf[digitsAt + i] = 0x30 + (value % 10);
