@@ -11,7 +11,8 @@
  *   20      4     whole-record CRC32 (uint32 BE), the value of the record's __CRC32# property
  *   24      8     store timestamp, ms (int64 BE)
  */
-import { readInt64, writeInt64 } from '../protocol/message-id.js';
+import { putInt32, putInt64 } from '../protocol/int-codec.js';
+import { readInt64 } from '../protocol/message-id.js';
 
 export const INDEX_ENTRY_SIZE = 32;
 
@@ -32,19 +33,37 @@ export function encodeIndexEntry(
   crc: number,
   storeTimestamp: number,
 ): void {
-  writeInt64(target, position, at);
-  target.writeUInt32BE(size, at + 8);
-  writeInt64(target, tagsCode, at + 12);
-  target.writeUInt32BE(crc, at + 20);
-  writeInt64(target, storeTimestamp, at + 24);
+  if (!(at >= 0 && at + INDEX_ENTRY_SIZE <= target.length)) throw new RangeError(`index entry at ${at} does not fit a ${target.length}-byte buffer`);
+  putInt64(target, at, position);
+  putInt32(target, at + 8, size);
+  putInt64(target, at + 12, tagsCode);
+  putInt32(target, at + 20, crc);
+  putInt64(target, at + 24, storeTimestamp);
 }
 
 export function decodeIndexEntry(source: Buffer, at: number): IndexEntry {
   return {
-    position: readInt64(source, at),
-    size: source.readUInt32BE(at + 8),
-    tagsCode: readInt64(source, at + 12),
-    crc: source.readUInt32BE(at + 20),
+    position: indexPosition(source, at),
+    size: indexSize(source, at),
+    tagsCode: indexTagsCode(source, at),
+    crc: indexCrc(source, at),
     storeTimestamp: readInt64(source, at + 24),
   };
+}
+
+/** Single fields of the entry at `at`, for scans that read a few fields of many entries without building objects. */
+export function indexPosition(source: Buffer, at: number): number {
+  return readInt64(source, at);
+}
+
+export function indexSize(source: Buffer, at: number): number {
+  return source.readUInt32BE(at + 8);
+}
+
+export function indexTagsCode(source: Buffer, at: number): number {
+  return readInt64(source, at + 12);
+}
+
+export function indexCrc(source: Buffer, at: number): number {
+  return source.readUInt32BE(at + 20);
 }

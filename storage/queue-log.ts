@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { dirname } from 'node:path';
 import type { StoreConfig } from './config.js';
 import { crashPoint, crashPointArmed } from './crash-point.js';
-import { INDEX_ENTRY_SIZE, decodeIndexEntry, encodeIndexEntry, type IndexEntry } from './consume-index.js';
+import { INDEX_ENTRY_SIZE, decodeIndexEntry, encodeIndexEntry, indexCrc, indexPosition, indexSize, indexTagsCode, type IndexEntry } from './consume-index.js';
 import type { DirectorySyncer } from './dir-sync.js';
 import { isNoSpaceError, type FileHandle, type FileIO } from './file-io.js';
 import type { DurableMark, FlushPolicy, FlushTarget } from './flush-policy.js';
@@ -513,35 +513,41 @@ export class QueueLog implements FlushTarget {
       if (segment.deleted) return 'SEGMENT_GONE';
       const indexBytes = await this.readIndex(segment, files.idx, first, scanLimit);
       if (!indexBytes) return 'INDEX_DAMAGED';
-      const ranges: { position: number; length: number; entries: IndexEntry[] }[] = [];
+      // Runs of adjacent matched records: [position, length) of the log and their index entries [firstEntry, lastEntry].
+      const ranges: number[] = [];
       let scanned = 0;
       let matched = 0;
       let bytes = 0;
       for (; scanned < scanLimit; scanned++) {
-        const entry = decodeIndexEntry(indexBytes, scanned * INDEX_ENTRY_SIZE);
-        if (entry.position < SEGMENT_HEADER_SIZE || entry.position + entry.size > segment.logEnd) return 'INDEX_DAMAGED';
-        if (filter && !filter.tagsCodes.has(entry.tagsCode)) continue;
-        if (matched > 0 && (matched >= wantMessages || bytes + entry.size > byteLimit)) break;
-        const last = ranges[ranges.length - 1];
-        if (last && last.position + last.length === entry.position) {
-          last.length += entry.size;
-          last.entries.push(entry);
-        } else ranges.push({ position: entry.position, length: entry.size, entries: [entry] });
+        const at = scanned * INDEX_ENTRY_SIZE;
+        const position = indexPosition(indexBytes, at);
+        const size = indexSize(indexBytes, at);
+        if (position < SEGMENT_HEADER_SIZE || position + size > segment.logEnd) return 'INDEX_DAMAGED';
+        if (filter && !filter.tagsCodes.has(indexTagsCode(indexBytes, at))) continue;
+        if (matched > 0 && (matched >= wantMessages || bytes + size > byteLimit)) break;
+        const last = ranges.length - 4;
+        if (last >= 0 && ranges[last] + ranges[last + 1] === position && ranges[last + 3] === scanned - 1) {
+          ranges[last + 1] += size;
+          ranges[last + 3] = scanned;
+        } else ranges.push(position, size, scanned, scanned);
         matched += 1;
-        bytes += entry.size;
+        bytes += size;
       }
       const buffers: Buffer[] = [];
-      for (const range of ranges) {
-        let data = this.tail.readLog(segment, range.position, range.length);
+      for (let r = 0; r < ranges.length; r += 4) {
+        const position = ranges[r];
+        const length = ranges[r + 1];
+        let data = this.tail.readLog(segment, position, length);
         if (!data) {
-          data = Buffer.allocUnsafe(range.length);
-          const read = await io.read(files.log, data, 0, range.length, range.position);
-          if (read < range.length) return 'INDEX_DAMAGED';
+          data = Buffer.allocUnsafe(length);
+          const read = await io.read(files.log, data, 0, length, position);
+          if (read < length) return 'INDEX_DAMAGED';
         }
         let at = 0;
-        for (const entry of range.entries) {
-          if (data.readInt32BE(at) !== entry.size || readRecordCrc(data, at, entry.size) !== entry.crc) return 'INDEX_DAMAGED';
-          at += entry.size;
+        for (let e = ranges[r + 2]; e <= ranges[r + 3]; e++) {
+          const size = indexSize(indexBytes, e * INDEX_ENTRY_SIZE);
+          if (data.readInt32BE(at) !== size || readRecordCrc(data, at, size) !== indexCrc(indexBytes, e * INDEX_ENTRY_SIZE)) return 'INDEX_DAMAGED';
+          at += size;
         }
         buffers.push(data);
       }
