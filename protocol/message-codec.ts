@@ -309,9 +309,10 @@ function readHost(buf: Buffer, pos: number, v6: boolean): SocketAddress {
 }
 
 /**
- * A decoded record as a view (`scanRecordViews`). Fixed fields, body and topic are read at once;
- * the hosts, the properties (string and map) and the msgId are getters that read the bytes on
- * first use and keep the value, so a consumer that only wants bodies pays for none of them.
+ * A decoded record as a view (`scanRecordViews`). The 32-bit fields, queue offset, body and topic
+ * are read at once; the other 64-bit fields are getters over the bytes, and the hosts, the
+ * properties (string and map) and the msgId getters that read the bytes on first use and keep the
+ * value, so a consumer that only wants bodies and offsets pays for none of them.
  * Assigning one of them replaces the kept value. A spread (`{ ...view }`) copies only the fields
  * read at once: callers that copy records get plain objects from `decodeRecord`/`scanRecords`.
  */
@@ -321,12 +322,8 @@ class RecordView implements DecodedRecord {
   readonly queueId: number;
   readonly flag: number;
   readonly queueOffset: number;
-  readonly physicalOffset: number;
   readonly sysFlag: number;
-  readonly bornTimestamp: number;
-  readonly storeTimestamp: number;
   readonly reconsumeTimes: number;
-  readonly preparedTransactionOffset: number;
   readonly body: Buffer;
   readonly topic: string;
   private readonly buf: Buffer;
@@ -351,15 +348,28 @@ class RecordView implements DecodedRecord {
     this.queueId = buf.readInt32BE(offset + RecordPos.QUEUE_ID);
     this.flag = buf.readInt32BE(offset + RecordPos.FLAG);
     this.queueOffset = readInt64(buf, offset + RecordPos.QUEUE_OFFSET);
-    this.physicalOffset = readInt64(buf, offset + RecordPos.PHYSICAL_OFFSET);
     this.sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
-    this.bornTimestamp = readInt64(buf, offset + RecordPos.BORN_TIMESTAMP);
-    this.storeTimestamp = readInt64(buf, storeHostPos - 8);
     // RECONSUMETIMES (4) and PREPARED TX OFFSET (8) sit just before BODYLENGTH.
     this.reconsumeTimes = buf.readInt32BE(bodyPos - 16);
-    this.preparedTransactionOffset = readInt64(buf, bodyPos - 12);
     this.body = body;
     this.topic = topic;
+  }
+
+  // The other 64-bit fields are read when asked: a consumer of bodies and offsets needs none of them.
+  get physicalOffset(): number {
+    return readInt64(this.buf, this.offset + RecordPos.PHYSICAL_OFFSET);
+  }
+
+  get bornTimestamp(): number {
+    return readInt64(this.buf, this.offset + RecordPos.BORN_TIMESTAMP);
+  }
+
+  get storeTimestamp(): number {
+    return readInt64(this.buf, this.storeHostPos - 8);
+  }
+
+  get preparedTransactionOffset(): number {
+    return readInt64(this.buf, this.body.byteOffset - this.buf.byteOffset - 12);
   }
 
   get bornHost(): SocketAddress {
@@ -455,6 +465,21 @@ function decodeFailure(offset: number, reason: string): FrameError {
   return new FrameError(`record at ${offset}: ${reason}`);
 }
 
+/** The topic decoded last, and its bytes: the records of a pull answer all name the same topic. */
+let lastTopic = { bytes: Buffer.alloc(0), name: '' };
+
+function topicAt(buf: Buffer, pos: number, length: number): string {
+  const { bytes, name } = lastTopic;
+  if (bytes.length === length) {
+    let i = 0;
+    while (i < length && buf[pos + i] === bytes[i]) i++;
+    if (i === length) return name;
+  }
+  const topic = buf.toString('utf8', pos, pos + length);
+  lastTopic = { bytes: Buffer.from(buf.subarray(pos, pos + length)), name: topic };
+  return topic;
+}
+
 /** `decodeRecord` reading no byte at or past `end`. */
 function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordView {
   if (end - offset < MIN_RECORD_SIZE) throw decodeFailure(offset, `only ${end - offset} bytes, less than a minimal record`);
@@ -473,7 +498,7 @@ function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordView {
   pos += bodyLen;
   const topicLen = buf[pos++];
   if (pos + topicLen + 2 > end) throw decodeFailure(offset, `topic length ${topicLen} runs past the record`);
-  const topic = buf.toString('utf8', pos, pos + topicLen);
+  const topic = topicAt(buf, pos, topicLen);
   pos += topicLen;
   const propsLen = buf.readUInt16BE(pos);
   pos += 2;

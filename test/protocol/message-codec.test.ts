@@ -318,6 +318,12 @@ describe('checkRecord', () => {
     expect(decodeRecordViews(two)).toHaveLength(2);
   });
 
+  it('views name the topic of each record when topics of the same length alternate', () => {
+    const topics = ['TopicA', 'TopicB', 'TopicB', 'TopicA', 'Topic\u00e9', 'TopicA'];
+    const body = Buffer.concat(topics.map((topic, i) => encodeRecord(sampleFields({ topic, queueOffset: i }))));
+    expect(scanRecordViews(body).records.map((v) => v.topic)).toEqual(topics);
+  });
+
   it('scans records at any offset without reading past `available`', () => {
     const two = Buffer.concat([record, encodeRecord(sampleFields({ queueOffset: 43 }))]);
     expect(checkRecord(two, record.length)).toEqual({ status: 'OK', ok: true, size: record.length });
