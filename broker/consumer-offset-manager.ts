@@ -6,7 +6,9 @@
  * - `commitDurably` (UPDATE_CONSUMER_OFFSET) is in SQLite when its promise resolves: the commits of
  *   one turn of the event loop (a client persists all its queues at once) share one transaction, on
  *   the next turn, instead of one synced SQLite commit each. If that write fails, the entries stay
- *   dirty for the flush loop and the promise rejects.
+ *   dirty for the flush loop and the promise rejects. The transaction's disk sync (SYNC_FLUSH:
+ *   synchronous=FULL) runs in the threadpool, not on the event loop (`MetaStore.putOffsetsDurably`),
+ *   and the promise resolves after it; the flush loop writes the same way.
  * - `commit(..., { durable: false })` (the offset piggybacked on a pull) only marks the entry dirty;
  *   a flush loop writes every dirty entry in one transaction each `flushIntervalMs`, and
  *   `shutdown()` writes the rest. A crash can lose at most the last interval of piggybacked
@@ -45,6 +47,8 @@ export class ConsumerOffsetManager {
   private regressionCount = 0;
   /** The write that `commitDurably` callers of this turn wait for. */
   private pendingWrite: Promise<void> | undefined;
+  /** Settles when the newest `flushDurably` write is synced (or failed); undefined when none is in flight. */
+  private syncing: Promise<void> | undefined;
 
   constructor(
     private readonly meta: MetaStoreApi,
@@ -57,8 +61,8 @@ export class ConsumerOffsetManager {
     this.logger = opts.logger ?? pino({ level: 'silent' });
     this.flushLoop = new IntervalTask(
       flushIntervalMs,
-      () => {
-        const written = this.flush();
+      async () => {
+        const written = await this.flushDurably();
         if (written > 0) this.logger.debug({ written }, 'consumer offsets flushed');
       },
       opts.clock,
@@ -93,8 +97,9 @@ export class ConsumerOffsetManager {
     const key = entryKey(group, topic, queueId);
     const current = this.checkCommit(entry);
     if (opts.durable || this.stopped) {
-      // Already in SQLite with this value: skip the write (clients re-send unchanged offsets every 5 s).
-      if (current === offset && !this.dirty.has(key)) return true;
+      // Already in SQLite with this value: skip the write (clients re-send unchanged offsets every 5 s),
+      // unless a write's sync is in flight (this synced write then covers it).
+      if (current === offset && !this.dirty.has(key) && !this.syncing) return true;
       this.meta.putOffsets([entry]);
       this.dirty.delete(key);
     } else if (current !== offset) {
@@ -116,18 +121,16 @@ export class ConsumerOffsetManager {
     const key = entryKey(group, topic, queueId);
     const current = this.checkCommit(entry);
     // Already in SQLite with this value: nothing to write (clients re-send unchanged offsets every 5 s).
-    if (current === offset && !this.dirty.has(key)) return Promise.resolve(true);
+    // While a write's sync is in flight the value may not be durable yet: wait for it, then look again.
+    if (current === offset && !this.dirty.has(key)) {
+      return this.syncing ? this.syncing.then(() => this.commitDurably(group, topic, queueId, offset)) : Promise.resolve(true);
+    }
     this.dirty.set(key, entry);
     this.remember(group, topic, queueId, offset);
     this.pendingWrite ??= new Promise<void>((resolve, reject) => {
       setImmediate(() => {
         this.pendingWrite = undefined;
-        try {
-          this.flush();
-          resolve();
-        } catch (err) {
-          reject(err as Error);
-        }
+        this.flushDurably().then(() => resolve(), reject);
       });
     });
     return this.pendingWrite.then(() => true);
@@ -198,6 +201,42 @@ export class ConsumerOffsetManager {
     this.meta.deleteOffsets({ group });
     this.offsets.delete(group);
     for (const [key, e] of this.dirty) if (e.group === group) this.dirty.delete(key);
+  }
+
+  /**
+   * `flush` whose disk sync runs off the event loop (`MetaStore.putOffsetsDurably`): resolves
+   * with how many entries were written once they are durable. If the commit or the sync fails,
+   * the entries are dirty again (unless a newer commit replaced them) and the promise rejects.
+   */
+  async flushDurably(): Promise<number> {
+    if (this.dirty.size === 0) return 0;
+    const batch = [...this.dirty.values()];
+    this.dirty.clear();
+    let written: Promise<void>;
+    try {
+      written = this.meta.putOffsetsDurably(batch);
+    } catch (err) {
+      written = Promise.reject(err as Error);
+    }
+    // A sync that starts later covers the frames of every earlier commit: waiting for the newest is enough.
+    const settled = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.syncing = settled;
+    void settled.then(() => {
+      if (this.syncing === settled) this.syncing = undefined;
+    });
+    try {
+      await written;
+    } catch (err) {
+      for (const e of batch) {
+        const key = entryKey(e.group, e.topic, e.queueId);
+        if (!this.dirty.has(key)) this.dirty.set(key, e);
+      }
+      throw err;
+    }
+    return batch.length;
   }
 
   /** Writes every dirty entry in one transaction; returns how many. On error they stay dirty. */

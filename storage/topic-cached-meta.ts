@@ -51,6 +51,10 @@ export class TopicCachedMeta implements MetaStoreApi {
   listOffsets(filter?: { group?: string; topic?: string }): ConsumerOffsetEntry[] {
     return this.inner.listOffsets(filter);
   }
+  putOffsetsDurably(entries: readonly ConsumerOffsetEntry[]): Promise<void> {
+    return this.inner.putOffsetsDurably(entries);
+  }
+
   putOffsets(entries: readonly ConsumerOffsetEntry[]): void {
     this.inner.putOffsets(entries);
   }

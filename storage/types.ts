@@ -155,6 +155,12 @@ export interface MetaStoreApi {
   listOffsets(filter?: { group?: string; topic?: string }): ConsumerOffsetEntry[];
   /** Writes many offsets in one transaction. */
   putOffsets(entries: readonly ConsumerOffsetEntry[]): void;
+  /**
+   * `putOffsets` whose wait for the disk is not on the calling thread: the rows are committed at
+   * once (visible to reads), and the promise resolves when they are as durable as `putOffsets`
+   * makes them (with synchronous=FULL, once the WAL is synced by the threadpool).
+   */
+  putOffsetsDurably(entries: readonly ConsumerOffsetEntry[]): Promise<void>;
   deleteOffsets(filter: { group?: string; topic?: string }): void;
   // delay-queue progress: per level, the next queue offset of the delay queue to deliver
   getDelayProgress(level: number): number | undefined;

@@ -201,6 +201,44 @@ describe('ConsumerOffsetManager lifecycle', () => {
     await offsets.shutdown();
   });
 
+  it('SYNC_FLUSH (synchronous=FULL): commitDurably resolves after the WAL sync, which runs off the event loop; a repeat waits for it too', async () => {
+    meta.close();
+    const releases: (() => void)[] = [];
+    meta = MetaStore.open(join(dir.path, 'meta.db'), { synchronous: 'FULL', syncFile: () => new Promise<void>((resolve) => releases.push(resolve)) });
+    const offsets = manager();
+    let first = false;
+    let repeat = false;
+    const commit = offsets.commitDurably(group, topic, 0, 9).then(() => (first = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(meta.getOffset(group, topic, 0)).toBe(9);
+    expect(releases).toHaveLength(1);
+    // Same value while the sync is in flight: in SQLite already, but not durable yet.
+    const again = offsets.commitDurably(group, topic, 0, 9).then(() => (repeat = true));
+    await settle();
+    expect([first, repeat]).toEqual([false, false]);
+    releases[0]!();
+    await Promise.all([commit, again]);
+    expect([first, repeat]).toEqual([true, true]);
+    expect(releases).toHaveLength(1);
+    await offsets.shutdown();
+  });
+
+  it('a failed WAL sync rejects commitDurably and leaves the entry to the flush loop', async () => {
+    meta.close();
+    let fail = true;
+    meta = MetaStore.open(join(dir.path, 'meta.db'), { synchronous: 'FULL', syncFile: async () => {
+      if (fail) throw new Error('EIO: fdatasync failed');
+    } });
+    const offsets = manager(500);
+    offsets.start();
+    await expect(offsets.commitDurably(group, topic, 0, 5)).rejects.toThrow('EIO');
+    expect(offsets.stats().dirty).toBe(1);
+    fail = false;
+    await advance(500);
+    expect(offsets.stats().dirty).toBe(0);
+    await offsets.shutdown();
+  });
+
   it('commitDurably rejects when the write fails and leaves the commit to the flush loop', async () => {
     const offsets = manager(500);
     offsets.start();

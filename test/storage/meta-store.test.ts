@@ -279,6 +279,60 @@ describe('MetaStore consumer offsets', () => {
   });
 });
 
+describe('MetaStore putOffsetsDurably', () => {
+  it('synchronous=FULL: commits without syncing on the calling thread, then resolves once syncFile synced the WAL', async () => {
+    let release!: () => void;
+    const synced: string[] = [];
+    const store = open({
+      synchronous: 'FULL',
+      syncFile: (path) => {
+        synced.push(path);
+        return new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    const levels: string[] = [];
+    const put = store.putOffsets.bind(store);
+    store.putOffsets = (entries) => {
+      levels.push(store.settings().synchronous);
+      put(entries);
+    };
+    let done = false;
+    const write = store.putOffsetsDurably([{ group: 'g', topic: 't', queueId: 0, offset: 42 }]).then(() => (done = true));
+    // Committed (readable) at once, by a transaction that did not sync; FULL again for every other write.
+    expect(store.getOffset('g', 't', 0)).toBe(42);
+    expect(levels).toEqual(['NORMAL']);
+    expect(store.settings().synchronous).toBe('FULL');
+    expect(synced).toEqual([`${dbPath}-wal`]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(done).toBe(false);
+    release();
+    await write;
+    expect(done).toBe(true);
+  });
+
+  it('synchronous=FULL: the default syncFile fdatasyncs the WAL, and the offsets are there after a reopen', async () => {
+    const store = open({ synchronous: 'FULL' });
+    await store.putOffsetsDurably([{ group: 'g', topic: 't', queueId: 1, offset: 7 }]);
+    store.close();
+    expect(open({ synchronous: 'FULL' }).getOffset('g', 't', 1)).toBe(7);
+  });
+
+  it('synchronous=NORMAL: a plain putOffsets, nothing to sync', async () => {
+    const synced: string[] = [];
+    const store = open({ synchronous: 'NORMAL', syncFile: async (path) => void synced.push(path) });
+    await store.putOffsetsDurably([{ group: 'g', topic: 't', queueId: 0, offset: 3 }]);
+    expect(store.getOffset('g', 't', 0)).toBe(3);
+    expect(synced).toEqual([]);
+  });
+
+  it('rejects a bad entry, writing nothing, and restores synchronous=FULL', async () => {
+    const store = open({ synchronous: 'FULL', syncFile: async () => undefined });
+    await expect(store.putOffsetsDurably([{ group: 'g', topic: 't', queueId: -1, offset: 3 }])).rejects.toThrow(/queueId/);
+    expect(store.listOffsets()).toEqual([]);
+    expect(store.settings().synchronous).toBe('FULL');
+  });
+});
+
 describe('MetaStore delay progress and kv', () => {
   it('stores per-level progress and named values', () => {
     const store = open();
