@@ -63,8 +63,9 @@ export interface PullOffsets {
 /**
  * A pulled record as the user sees it: body inflated, and for a redelivery from `%RETRY%<group>`
  * the original topic restored from RETRY_TOPIC (the queue stays the retry queue, which is where
- * its offset is committed). The fields that need the properties or the msgId are computed on
- * first read and then kept (a consumer that reads only bodies never parses properties); assigning
+ * its offset is committed). The fields that need the properties, the msgId or the record's 64-bit
+ * fields other than the queue offset are computed on first read and then kept (a consumer that
+ * reads only bodies and offsets never parses properties); assigning
  * any field replaces its value, as on a plain object.
  */
 /** A lazily read field whose value may be undefined has not been read yet. */
@@ -73,10 +74,7 @@ const UNREAD: unique symbol = Symbol('unread');
 class PulledMessage implements ReceivedMessage {
   body: Buffer;
   queueOffset: number;
-  commitLogOffset: number;
   reconsumeTimes: number;
-  bornTimestamp: number;
-  storeTimestamp: number;
   flag: number;
   sysFlag: number;
   private readonly record: DecodedRecord;
@@ -91,6 +89,9 @@ class PulledMessage implements ReceivedMessage {
   private tagsValue: string | undefined | typeof UNREAD = UNREAD;
   private uniqKeyValue: string | undefined | typeof UNREAD = UNREAD;
   private originMessageIdValue: string | undefined | typeof UNREAD = UNREAD;
+  private commitLogOffsetValue: number | typeof UNREAD = UNREAD;
+  private bornTimestampValue: number | typeof UNREAD = UNREAD;
+  private storeTimestampValue: number | typeof UNREAD = UNREAD;
 
   constructor(record: DecodedRecord, brokerName: string, retryTopic: string | undefined, pullOffsets: PullOffsets | undefined) {
     this.record = record;
@@ -99,12 +100,36 @@ class PulledMessage implements ReceivedMessage {
     this.pullOffsets = pullOffsets;
     this.body = (record.sysFlag & MessageSysFlag.COMPRESSED) !== 0 ? inflateSync(record.body) : record.body;
     this.queueOffset = record.queueOffset;
-    this.commitLogOffset = record.physicalOffset;
     this.reconsumeTimes = record.reconsumeTimes;
-    this.bornTimestamp = record.bornTimestamp;
-    this.storeTimestamp = record.storeTimestamp;
     this.flag = record.flag;
     this.sysFlag = record.sysFlag;
+  }
+
+  get commitLogOffset(): number {
+    if (this.commitLogOffsetValue === UNREAD) this.commitLogOffsetValue = this.record.physicalOffset;
+    return this.commitLogOffsetValue;
+  }
+
+  set commitLogOffset(value: number) {
+    this.commitLogOffsetValue = value;
+  }
+
+  get bornTimestamp(): number {
+    if (this.bornTimestampValue === UNREAD) this.bornTimestampValue = this.record.bornTimestamp;
+    return this.bornTimestampValue;
+  }
+
+  set bornTimestamp(value: number) {
+    this.bornTimestampValue = value;
+  }
+
+  get storeTimestamp(): number {
+    if (this.storeTimestampValue === UNREAD) this.storeTimestampValue = this.record.storeTimestamp;
+    return this.storeTimestampValue;
+  }
+
+  set storeTimestamp(value: number) {
+    this.storeTimestampValue = value;
   }
 
   get properties(): Record<string, string> {

@@ -56,7 +56,17 @@ describe('receivedFromPull', () => {
     msg!.tags = 'Paid';
     msg!.topic = 'Other';
     msg!.properties.extra = 'x';
-    expect([msg!.uniqKey, msg!.tags, msg!.topic, msg!.properties.extra]).toEqual([undefined, 'Paid', 'Other', 'x']);
+    msg!.commitLogOffset = 5;
+    msg!.storeTimestamp = 6;
+    expect([msg!.uniqKey, msg!.tags, msg!.topic, msg!.properties.extra, msg!.commitLogOffset, msg!.storeTimestamp, msg!.bornTimestamp]).toEqual([
+      undefined,
+      'Paid',
+      'Other',
+      'x',
+      5,
+      6,
+      1_700_000_000_000,
+    ]);
   });
 
   it('filters by tag, restores a retry topic, inflates a compressed body and adds the pull offsets to properties', () => {
