@@ -92,15 +92,19 @@ export class AsyncIntervalFlush implements FlushPolicy {
    * `maxOpenSegments`. Every queue is attempted; the first failure is thrown at the end.
    */
   async flushNow(): Promise<void> {
-    const work = [...this.unsynced];
+    // Each queue's mark is read now, with the snapshot of its segments: a batch committed by now was
+    // written (and its segment noted) before, so the syncs below cover it. Read when a worker gets
+    // to the queue (after other queues' syncs), it could include a batch of a segment rolled since,
+    // which this round does not sync, and the checkpoint would vouch for unsynced bytes.
+    const work = [...this.unsynced].map(([target, segments]) => ({ target, segments, mark: target.committedMark() }));
     this.unsynced.clear();
     let next = 0;
     let failure: { err: unknown } | undefined;
     const worker = async () => {
       while (next < work.length) {
-        const [target, segments] = work[next++];
+        const { target, segments, mark } = work[next++];
         try {
-          await this.syncTarget(target, segments);
+          await this.syncTarget(target, segments, mark);
         } catch (err) {
           failure ??= { err };
         }
@@ -110,8 +114,7 @@ export class AsyncIntervalFlush implements FlushPolicy {
     if (failure) throw failure.err;
   }
 
-  private async syncTarget(target: FlushTarget, segments: Set<Segment>): Promise<void> {
-    const mark = target.committedMark();
+  private async syncTarget(target: FlushTarget, segments: Set<Segment>, mark: DurableMark): Promise<void> {
     try {
       for (const segment of segments) {
         if (segment.deleted) continue;

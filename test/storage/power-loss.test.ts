@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeRecords } from '../../protocol/message-codec.js';
 import { CrashSimFileIO, type CrashMode } from '../../storage/crash-sim-file-io.js';
+import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
 import type { MessageStore } from '../../storage/message-store.js';
 import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
 import { tempDir, waitFor } from '../helpers/common.js';
@@ -165,5 +166,54 @@ describe('simulated power loss (ASYNC_FLUSH)', () => {
     expect(bodies.length).toBeGreaterThanOrEqual(20);
     expect(bodies.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `s${i}`.padEnd(100, '.')));
     await reopened.close();
+  });
+
+  it('a flush round vouches only for the segments it synced, also for queues that rolled while other queues synced', async () => {
+    const { FakeClock } = await import('../../storage/clock.js');
+    /** fdatasync of segment logs waits at a gate. */
+    class GatedSyncIO extends NodeFileIO {
+      held = 0;
+      private gate: Promise<void> | undefined;
+      private openGate: () => void = () => undefined;
+      hold(): void {
+        this.gate = new Promise((resolve) => (this.openGate = resolve));
+      }
+      release(): void {
+        this.gate = undefined;
+        this.openGate();
+      }
+      override async datasync(handle: FileHandle): Promise<void> {
+        if (this.gate && handle.path.endsWith('.log')) {
+          this.held += 1;
+          await this.gate;
+        }
+        return super.datasync(handle);
+      }
+    }
+    const io = new GatedSyncIO();
+    const clock = new FakeClock();
+    const store = await openStore(dir.path, { fileIO: io, clock, config: { flushMode: 'ASYNC_FLUSH', flushIntervalMs: 500, segmentSize: 1024 } });
+    // More queues than a round syncs at once (16), so the last ones wait for a worker.
+    const queues = 20;
+    const topic = createTopic(store, queues);
+    for (let q = 0; q < queues; q++) expect((await store.append(message(topic, q, 'a'))).status).toBe(AppendStatus.PUT_OK);
+    io.hold();
+    clock.advance(500);
+    await waitFor(() => io.held === 16, { what: 'a round syncing 16 queues' });
+    // Every queue rolls to a second segment, which this round does not sync.
+    for (let q = 0; q < queues; q++) {
+      while (store.minOffset(topic, q) === 0 && (await store.append(message(topic, q, 'b'.repeat(300)))).status === AppendStatus.PUT_OK) {
+        if (store.maxOffset(topic, q) > 8) break;
+      }
+    }
+    io.release();
+    let rows: [string, number, number, number, number][] = [];
+    await waitFor(async () => {
+      await store.runCheckpoint();
+      rows = (JSON.parse(await readFile(join(dir.path, 'checkpoint'), 'utf8')) as { queues: typeof rows }).queues.filter((r) => r[0] === topic);
+      return rows.length === queues;
+    }, { what: 'the round to mark every queue' });
+    for (const [, queueId, offset, segmentBase] of rows) expect({ queueId, offset, segmentBase }).toEqual({ queueId, offset: 1, segmentBase: 0 });
+    await store.close();
   });
 });
