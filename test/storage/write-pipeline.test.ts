@@ -24,6 +24,12 @@ class ShuffledFileIO extends NodeFileIO {
     if (n === this.failWrite) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
     return super.writev(handle, buffers, position);
   }
+
+  /** Inline writes (ASYNC_FLUSH) cannot be delayed; they count and fail the same way. */
+  override writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void {
+    if (handle.path.endsWith('.log') && ++this.logWrites === this.failWrite) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+    super.writevSync(handle, buffers, position);
+  }
 }
 
 /** Log writes wait at a gate the test opens; counts them. */
@@ -46,6 +52,12 @@ class GatedFileIO extends NodeFileIO {
     this.logWrites += 1;
     await this.gate;
     return super.writev(handle, buffers, position);
+  }
+
+  /** Inline writes (ASYNC_FLUSH) cannot wait at the gate; they are counted. */
+  override writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void {
+    if (handle.path.endsWith('.log')) this.logWrites += 1;
+    super.writevSync(handle, buffers, position);
   }
 }
 
@@ -126,12 +138,13 @@ describe('write pipeline', () => {
     await store.close();
   });
 
-  it('refuses a failed write and every later one, commits the earlier ones, then goes on', async () => {
+  it.each(['SYNC_FLUSH', 'ASYNC_FLUSH'] as const)('refuses a failed write and every later one, commits the earlier ones, then goes on (%s)', async (flushMode) => {
     const io = new ShuffledFileIO();
-    const store = await openStore(dir.path, { fileIO: io, config: { writeBatchBytes: 1024, segmentSize: 64 * 1024 } });
+    const store = await openStore(dir.path, { fileIO: io, config: { writeBatchBytes: 1024, segmentSize: 64 * 1024, flushMode } });
     const topic = createTopic(store, 1);
     expect((await store.append(message(topic, 0, 'first'))).status).toBe(AppendStatus.PUT_OK);
-    io.failWrite = io.logWrites + 3;
+    // Inline (ASYNC_FLUSH): the first full batch is written at once, the rest together in the next turn.
+    io.failWrite = io.logWrites + (flushMode === 'SYNC_FLUSH' ? 3 : 2);
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => store.append(message(topic, 0, `b${i}`.padEnd(200, '.')))));
     const statuses = results.map((r) => r.status);
     const firstRefused = statuses.indexOf(AppendStatus.IO_ERROR);
