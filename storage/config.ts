@@ -6,7 +6,7 @@
 export type FlushMode = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
 
 export interface StoreConfig {
-  /** SYNC_FLUSH acknowledges an append once durable (O_DSYNC write); ASYNC_FLUSH after the write. */
+  /** SYNC_FLUSH acknowledges an append once durable (O_DSYNC write); ASYNC_FLUSH after the write into the page cache (inline on the main thread when the segment's files are open). */
   flushMode: FlushMode;
   /** ASYNC_FLUSH: how often written data is fdatasync'ed. */
   flushIntervalMs: number;

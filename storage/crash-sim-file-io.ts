@@ -12,7 +12,8 @@
  * calls in flight when it happened (the dead process never saw them complete); open a fresh
  * instance to "reboot". A write that completes while an fdatasync runs counts as unsynced.
  * A write through a handle opened with `dsync` (O_DSYNC) is durable once it returns; one still in
- * flight at the crash is unsynced, so it is dropped or torn like any other.
+ * flight at the crash is unsynced, so it is dropped or torn like any other. `writevSync` is tracked
+ * the same way (it cannot be in flight at a crash: it completes before any other code runs).
  *
  * ENOSPC: `injectNoSpace(afterBytes)` lets that many more bytes be written, then writes fail with
  * ENOSPC after writing what fits (a partial write, as a real full disk does). `failNextSyncs(n)`
@@ -31,6 +32,14 @@ interface UnsyncedWrite {
   length: number;
   /** The bytes this write replaced, for its part below the file's length at write time. */
   preimage: Buffer;
+}
+
+interface PlannedWrite {
+  track: FileTrack;
+  /** The bytes that go to the file (all, or what fits before a simulated ENOSPC). */
+  data: readonly Buffer[];
+  write: UnsyncedWrite;
+  failure: Error | undefined;
 }
 
 interface FileTrack {
@@ -123,6 +132,10 @@ export class CrashSimFileIO implements FileIO {
     }
   }
 
+  private guardSync(): void {
+    if (this.crashed) throw Object.assign(new Error('simulated power loss: I/O after crash'), { code: 'EIO' });
+  }
+
   private track(path: string, currentSize: number): FileTrack {
     let track = this.tracks.get(path);
     if (!track) {
@@ -160,41 +173,64 @@ export class CrashSimFileIO implements FileIO {
 
   writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
     return this.guard(async () => {
-      const size = fs.fstatSync(handle.fd).size;
-      const track = this.track(handle.path, size);
-      let total = buffers.reduce((sum, b) => sum + b.length, 0);
-      let failure: Error | undefined;
-      if (this.noSpaceBudget !== undefined && total > this.noSpaceBudget) {
-        total = this.noSpaceBudget;
-        failure = Object.assign(new Error('ENOSPC: no space left on device (simulated)'), { code: 'ENOSPC' });
+      const plan = this.beginWrite(handle, buffers, position);
+      if (plan) {
+        await this.inner.writev(handle, plan.data, position);
+        this.endWrite(handle, plan);
       }
-      if (total > 0) {
-        const preimageLength = Math.max(0, Math.min(position + total, size) - position);
-        const preimage = Buffer.alloc(preimageLength);
-        if (preimageLength > 0) fs.readSync(handle.fd, preimage, 0, preimageLength, position);
-        const data = failure ? takeBytes(buffers, total) : buffers;
-        const write: UnsyncedWrite = { position, length: total, preimage };
-        if (!this.dsyncHandles.has(handle)) {
-          await this.inner.writev(handle, data, position);
-          track.writes.push(write);
-        } else {
-          // Unsynced while in flight (a crash drops or tears it); durable once it returns whole.
-          track.writes.push(write);
-          await this.inner.writev(handle, data, position);
-          if (!this.crashed && !failure) {
-            if (this.failingSyncs > 0) {
-              this.failingSyncs -= 1;
-              failure = Object.assign(new Error('EIO: i/o error, write (O_DSYNC, simulated)'), { code: 'EIO' });
-            } else {
-              track.writes = track.writes.filter((w) => w !== write);
-              track.durableSize = Math.max(track.durableSize, position + total);
-            }
-          }
-        }
-        if (this.noSpaceBudget !== undefined) this.noSpaceBudget -= total;
-      }
-      if (failure) throw failure;
+      if (plan?.failure) throw plan.failure;
     });
+  }
+
+  /** The same bookkeeping as `writev`, on the calling thread; nothing can crash in between. */
+  writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void {
+    this.guardSync();
+    const plan = this.beginWrite(handle, buffers, position);
+    if (plan) {
+      this.inner.writevSync(handle, plan.data, position);
+      this.endWrite(handle, plan);
+    }
+    if (plan?.failure) throw plan.failure;
+  }
+
+  /**
+   * Before a write: how much of it fits (ENOSPC injection) and what it overwrites. A write through
+   * a dsync handle is recorded as unsynced at once (a crash while it is in flight drops or tears it).
+   */
+  private beginWrite(handle: FileHandle, buffers: readonly Buffer[], position: number): PlannedWrite | undefined {
+    const size = fs.fstatSync(handle.fd).size;
+    const track = this.track(handle.path, size);
+    let total = buffers.reduce((sum, b) => sum + b.length, 0);
+    let failure: Error | undefined;
+    if (this.noSpaceBudget !== undefined && total > this.noSpaceBudget) {
+      total = this.noSpaceBudget;
+      failure = Object.assign(new Error('ENOSPC: no space left on device (simulated)'), { code: 'ENOSPC' });
+    }
+    if (total <= 0) return failure ? { track, data: [], write: { position, length: 0, preimage: Buffer.alloc(0) }, failure } : undefined;
+    const preimageLength = Math.max(0, Math.min(position + total, size) - position);
+    const preimage = Buffer.alloc(preimageLength);
+    if (preimageLength > 0) fs.readSync(handle.fd, preimage, 0, preimageLength, position);
+    const data = failure ? takeBytes(buffers, total) : buffers;
+    const write: UnsyncedWrite = { position, length: total, preimage };
+    if (this.dsyncHandles.has(handle)) track.writes.push(write);
+    return { track, data, write, failure };
+  }
+
+  /** After the bytes went to the file: unsynced, or durable for a dsync handle whose write returned whole. */
+  private endWrite(handle: FileHandle, plan: PlannedWrite): void {
+    const { track, write } = plan;
+    if (write.length === 0) return;
+    if (!this.dsyncHandles.has(handle)) track.writes.push(write);
+    else if (!this.crashed && !plan.failure) {
+      if (this.failingSyncs > 0) {
+        this.failingSyncs -= 1;
+        plan.failure = Object.assign(new Error('EIO: i/o error, write (O_DSYNC, simulated)'), { code: 'EIO' });
+      } else {
+        track.writes = track.writes.filter((w) => w !== write);
+        track.durableSize = Math.max(track.durableSize, write.position + write.length);
+      }
+    }
+    if (this.noSpaceBudget !== undefined) this.noSpaceBudget -= write.length;
   }
 
   read(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): Promise<number> {

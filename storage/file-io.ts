@@ -42,6 +42,11 @@ export interface FileIO {
   close(handle: FileHandle): Promise<void>;
   /** Writes every byte of `buffers` at `position` or throws (a short write is continued, then fails with its errno). */
   writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void>;
+  /**
+   * `writev` on the calling thread (blocks it until the kernel returns): for writes that only copy
+   * into the page cache, where a threadpool round trip costs more than the copy. Same contract.
+   */
+  writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void;
   /** Reads up to `length` bytes; returns how many were read (fewer at end of file). */
   read(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): Promise<number>;
   datasync(handle: FileHandle): Promise<void>;
@@ -93,6 +98,21 @@ export class NodeFileIO implements FileIO {
       );
       if (written === total) return;
       // Short write (e.g. the disk filled up mid-way): continue; the next call reports the errno.
+      at += written;
+      remaining = skipBytes(remaining, written);
+    }
+  }
+
+  writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void {
+    let remaining = buffers as Buffer[];
+    let at = position;
+    for (;;) {
+      let total = 0;
+      for (const buffer of remaining) total += buffer.length;
+      if (total === 0) return;
+      const written = fs.writevSync(handle.fd, remaining, at);
+      if (written === total) return;
+      // Short write (e.g. the disk filled up mid-way): continue; the next call throws the errno.
       at += written;
       remaining = skipBytes(remaining, written);
     }

@@ -10,7 +10,10 @@
  * `writev` (of several sealed batches when they queued up meanwhile); in SYNC_FLUSH the log is
  * opened O_DSYNC, so it returns once durable (group commit: one write + sync for every append in
  * it). Up to WRITES_IN_FLIGHT writes run at once and batches are committed (made readable,
- * acknowledged) strictly in order. Index entries of readable
+ * acknowledged) strictly in order. In ASYNC_FLUSH a write only copies into the page cache, so when
+ * it needs no wait (segment files open, not a new segment) it is done inline with `writevSync` and
+ * its batches commit in the same turn (at most one inline write per queue per event-loop turn; what
+ * gathers meanwhile goes out in the next turn's). Index entries of readable
  * batches stay in memory and go to the .idx file in bulk (see `Segment`).
  */
 import type { Logger } from 'pino';
@@ -152,6 +155,12 @@ export class QueueLog implements FlushTarget {
   private inFlight: PendingBatch[] = [];
   private writesRunning = 0;
   private sealScheduled = false;
+  /**
+   * An inline write ran in this event-loop turn: what is sealed or gathers next waits for the
+   * `setImmediate` that clears this (`afterInlineTurn`), so a loop of awaited appends cannot run
+   * write after write in one chain of microtasks without yielding to I/O and timers.
+   */
+  private inlineWritten = false;
   /** The first write failure since the pipeline last ran clean; refuses the rest once writes settle. */
   private failure: { err: unknown } | undefined;
   private repairing = false;
@@ -259,7 +268,7 @@ export class QueueLog implements FlushTarget {
     if (batch.count === batch.reserved && batch.log.length >= this.ctx.config.writeBatchBytes) {
       batch.sealed = true;
       this.startWrites();
-    } else if (!this.sealScheduled) {
+    } else if (!this.sealScheduled && !this.inlineWritten) {
       this.sealScheduled = true;
       // A partly filled batch waits for the appends already on their way (measured faster than setImmediate).
       queueMicrotask(() => this.sealAndWrite());
@@ -268,6 +277,15 @@ export class QueueLog implements FlushTarget {
 
   private sealAndWrite(): void {
     this.sealScheduled = false;
+    // After an inline write of this turn the batch keeps gathering until `afterInlineTurn`.
+    if (this.inlineWritten) return;
+    if (this.writesRunning < PARTIAL_WRITES_IN_FLIGHT) this.sealLast();
+    this.startWrites();
+  }
+
+  /** The turn of an inline write has ended: seal and write what gathered meanwhile. */
+  private afterInlineTurn(): void {
+    this.inlineWritten = false;
     if (this.writesRunning < PARTIAL_WRITES_IN_FLIGHT) this.sealLast();
     this.startWrites();
   }
@@ -278,9 +296,15 @@ export class QueueLog implements FlushTarget {
     if (last && last.count === last.reserved) last.sealed = true;
   }
 
-  /** Starts writes of sealed batches, in order, while fewer than WRITES_IN_FLIGHT run. */
+  /**
+   * Starts writes of sealed batches, in order, while fewer than WRITES_IN_FLIGHT run. A group that
+   * may be written inline (see `writeInline`) is written and settled before the next is taken.
+   */
   private startWrites(): void {
+    let inline = false;
     while (!this.failure && !this.repairing && this.writesRunning < WRITES_IN_FLIGHT && this.staged[0]?.sealed) {
+      // One inline write per turn; `afterInlineTurn` writes the rest (and what gathers until then) together.
+      if (this.inlineWritten && this.canWriteInline(this.staged[0])) break;
       const group = [this.staged.shift()!];
       let bytes = group[0].log.length;
       for (let next = this.staged[0]; next?.sealed && next.segment === group[0].segment && bytes + next.log.length <= MAX_WRITE_BYTES; next = this.staged[0]) {
@@ -288,9 +312,59 @@ export class QueueLog implements FlushTarget {
         bytes += next.log.length;
       }
       for (const batch of group) this.inFlight.push(batch);
+      if (this.writeInline(group)) {
+        inline = true;
+        this.commitSettled();
+        continue;
+      }
       this.writesRunning += 1;
       void this.write(group);
     }
+    // An inline write that failed: refuse once the writes still running have settled.
+    if (inline && this.failure) this.writeSettled();
+  }
+
+  /**
+   * ASYNC_FLUSH, when nothing needs waiting for (queue directory made, segment not new, its files
+   * open): writes the group with one positioned `writevSync` on this thread, so its appends can be
+   * acknowledged in this turn without a threadpool round trip (the write only copies into the page
+   * cache). The group is settled (written, or failed) when this returns true; it then holds a pin
+   * on the segment's files like any write, until committed or refused.
+   */
+  private writeInline(group: PendingBatch[]): boolean {
+    const { io, handles, flush } = this.ctx;
+    const first = group[0];
+    const segment = first.segment;
+    if (!this.canWriteInline(first)) return false;
+    const files = handles.acquireOpen(segment);
+    if (!files) return false;
+    first.pinned = true;
+    if (!this.inlineWritten) {
+      this.inlineWritten = true;
+      setImmediate(() => this.afterInlineTurn());
+    }
+    try {
+      const views = group.length === 1 ? first.log.views() : group.flatMap((batch) => batch.log.views());
+      if (crashPointArmed('mid-record-write')) {
+        // A process kill keeps the page cache: half of the group is what the file holds.
+        const length = views.reduce((n, view) => n + view.length, 0);
+        io.writevSync(files.log, [Buffer.concat(views).subarray(0, Math.max(1, Math.floor(length / 2))) as Buffer], first.position);
+        crashPoint('mid-record-write');
+      }
+      io.writevSync(files.log, views, first.position);
+      crashPoint('append-before-fsync');
+      flush.written(this, segment);
+    } catch (err) {
+      for (const batch of group) batch.failed = true;
+      this.failure ??= { err };
+    }
+    for (const batch of group) batch.written = true;
+    return true;
+  }
+
+  /** Whether a write starting with `batch` needs no wait: see `writeInline`. */
+  private canWriteInline(batch: PendingBatch): boolean {
+    return this.ctx.flush.inlineWrites && this.dirReady && !batch.isNewSegment && batch.segment !== this.creating && batch.segment.handles !== undefined;
   }
 
   private roll(): Segment {
@@ -315,7 +389,7 @@ export class QueueLog implements FlushTarget {
     const first = group[0];
     try {
       await this.writeGroup(group);
-      await this.ctx.flush.written(this, first.segment);
+      this.ctx.flush.written(this, first.segment);
       // A new segment's file entry must be durable before anything in it is acknowledged.
       if (first.isNewSegment) await this.ctx.dirSync.sync(this.dir);
     } catch (err) {
@@ -353,9 +427,9 @@ export class QueueLog implements FlushTarget {
    * write in flight has settled, the failed batch and every later one are refused and cut back.
    */
   private writeSettled(): void {
-    while (this.inFlight.length > 0 && this.inFlight[0].written && !this.inFlight[0].failed) this.commitBatch(this.inFlight.shift()!);
+    this.commitSettled();
     if (!this.failure) {
-      if (this.writesRunning < PARTIAL_WRITES_IN_FLIGHT) this.sealLast();
+      if (this.writesRunning < PARTIAL_WRITES_IN_FLIGHT && !this.inlineWritten) this.sealLast();
       return this.startWrites();
     }
     if (this.repairing || this.inFlight.some((b) => !b.written)) return;
@@ -367,6 +441,11 @@ export class QueueLog implements FlushTarget {
       this.failure = undefined;
       this.startWrites();
     });
+  }
+
+  /** Commits the settled batches at the head of the line, in order. */
+  private commitSettled(): void {
+    while (this.inFlight.length > 0 && this.inFlight[0].written && !this.inFlight[0].failed) this.commitBatch(this.inFlight.shift()!);
   }
 
   private async createDir(): Promise<void> {

@@ -167,6 +167,19 @@ export class SegmentHandleCache {
     }
   }
 
+  /**
+   * Pins and returns the segment's files if they are open (an LRU hit), without waiting; undefined
+   * (and nothing pinned) when they would have to be opened.
+   */
+  acquireOpen(segment: Segment): { log: FileHandle; idx: FileHandle } | undefined {
+    const handles = segment.handles;
+    if (!handles) return undefined;
+    segment.pins += 1;
+    this.open.delete(segment);
+    this.open.set(segment, true);
+    return handles;
+  }
+
   release(segment: Segment): void {
     segment.pins -= 1;
     if (this.open.size > this.maxOpen) void this.evict();

@@ -106,4 +106,41 @@ describe('CrashSimFileIO', () => {
     await io.crash({ mode: 'drop' });
     expect(await readFile(path)).toEqual(Buffer.alloc(100, 1));
   });
+
+  it('writevSync: unsynced until fdatasync, then lost or torn on a crash like writev', async () => {
+    for (const seed of [1, 2, 3]) {
+      const io = new CrashSimFileIO();
+      const path = join(dir.path, `s${seed}`);
+      const handle = await io.open(path, 'create');
+      await io.fsyncDir(dir.path);
+      io.writevSync(handle, [Buffer.alloc(300, 1), Buffer.alloc(212, 1)], 0);
+      expect(io.unsyncedBytes()).toBe(512);
+      await io.datasync(handle);
+      expect(io.unsyncedBytes()).toBe(0);
+      io.writevSync(handle, [Buffer.alloc(4096, 2)], 512);
+      expect(io.unsyncedBytes()).toBe(4096);
+      await io.crash({ mode: 'tear', seed });
+      const bytes = await readFile(path);
+      expect(bytes.length % 512).toBe(0);
+      expect(bytes.subarray(0, 512)).toEqual(Buffer.alloc(512, 1));
+      expect(bytes.subarray(512)).toEqual(Buffer.alloc(bytes.length - 512, 2));
+      expect(() => io.writevSync(handle, [Buffer.alloc(1)], 0)).toThrow(/power loss/);
+    }
+  });
+
+  it('writevSync: ENOSPC after the byte budget, writing what fits; a dsync handle is durable on return', async () => {
+    const io = new CrashSimFileIO();
+    const path = join(dir.path, 'sfull');
+    const handle = await io.open(path, 'create', { dsync: true });
+    await io.fsyncDir(dir.path);
+    io.injectNoSpace(100);
+    expect(() => io.writevSync(handle, [Buffer.alloc(60, 1), Buffer.alloc(60, 1)], 0)).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+    expect((await stat(path)).size).toBe(100);
+    io.injectNoSpace(undefined);
+    await io.truncate(handle, 0);
+    io.writevSync(handle, [Buffer.alloc(100, 3)], 0);
+    expect(io.unsyncedBytes()).toBe(0);
+    await io.crash({ mode: 'drop' });
+    expect(await readFile(path)).toEqual(Buffer.alloc(100, 3));
+  });
 });

@@ -3,10 +3,21 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeRecords } from '../../protocol/message-codec.js';
 import { CrashSimFileIO, type CrashMode } from '../../storage/crash-sim-file-io.js';
+import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
 import type { MessageStore } from '../../storage/message-store.js';
 import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
 import { tempDir, waitFor } from '../helpers/common.js';
 import { createTopic, message, openStore } from './store-fixture.js';
+
+/** CrashSimFileIO counting inline (`writevSync`) log writes. */
+class InlineCountingCrashSim extends CrashSimFileIO {
+  inlineLogWrites = 0;
+
+  override writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void {
+    if (handle.path.endsWith('.log')) this.inlineLogWrites += 1;
+    super.writevSync(handle, buffers, position);
+  }
+}
 
 let dir: { path: string; cleanup: () => Promise<void> };
 beforeEach(async () => {
@@ -121,6 +132,43 @@ describe('ENOSPC', () => {
   });
 });
 
+describe('ENOSPC (ASYNC_FLUSH, inline writes)', () => {
+  it('refuses the appends of an inline write that hits ENOSPC, cuts the file back, and works again once space returns', async () => {
+    const { FakeClock } = await import('../../storage/clock.js');
+    const io = new InlineCountingCrashSim();
+    const config = { flushMode: 'ASYNC_FLUSH' as const, segmentSize: 4096 };
+    const store = await openStore(dir.path, { fileIO: io, clock: new FakeClock(), config });
+    const topic = createTopic(store, 1);
+    for (let i = 0; i < 5; i++) expect((await store.append(message(topic, 0, `ok-${i}`))).status).toBe(AppendStatus.PUT_OK);
+    const log = join(dir.path, 'queues', topic, '0', '00000000000000000000.log');
+    const sizeBefore = (await stat(log)).size;
+    const inlineBefore = io.inlineLogWrites;
+    expect(inlineBefore).toBeGreaterThan(0);
+    io.injectNoSpace(150);
+    const refused = await Promise.all([0, 1, 2].map((i) => store.append(message(topic, 0, `no-${i}`.padEnd(100, 'n')))));
+    expect(io.inlineLogWrites).toBe(inlineBefore + 1);
+    for (const r of refused) {
+      expect(r.status).toBe(AppendStatus.DISK_FULL);
+      expect((r as { reason: string }).reason).toMatch(/ENOSPC/);
+    }
+    // Later appends, staged while the files are cut back, are refused or stored, never half of either.
+    await waitFor(async () => (await stat(log)).size === sizeBefore, { what: 'the log cut back' });
+    expect(store.maxOffset(topic, 0)).toBe(5);
+    expect((await store.append(message(topic, 0, 'still-full'))).status).toBe(AppendStatus.DISK_FULL);
+
+    io.injectNoSpace(undefined);
+    await waitFor(async () => (await stat(log)).size === sizeBefore, { what: 'the log cut back again' });
+    const after = await store.append(message(topic, 0, 'ok-5'));
+    expect(after.status === 'PUT_OK' && after.queueOffset).toBe(5);
+    expect(io.inlineLogWrites).toBeGreaterThan(inlineBefore + 1);
+    expect(await readAll(store, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
+    await store.close();
+    const reopened = await openStore(dir.path, { config: { segmentSize: 4096 } });
+    expect(await readAll(reopened, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
+    await reopened.close();
+  });
+});
+
 describe('fdatasync failure', () => {
   it('refuses the appends of the failed sync and every later one, then works again', async () => {
     const io = new CrashSimFileIO();
@@ -165,5 +213,89 @@ describe('simulated power loss (ASYNC_FLUSH)', () => {
     expect(bodies.length).toBeGreaterThanOrEqual(20);
     expect(bodies.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `s${i}`.padEnd(100, '.')));
     await reopened.close();
+  });
+
+  it('keeps appends acknowledged after an inline write through a process crash; a power loss drops the unsynced ones', async () => {
+    const { FakeClock } = await import('../../storage/clock.js');
+    const config = { flushMode: 'ASYNC_FLUSH' as const, flushIntervalMs: 500, segmentSize: 2048 };
+    const bodies = Array.from({ length: 30 }, (_, i) => `p${i}`.padEnd(100, '.'));
+    const crashedStores: MessageStore[] = [];
+    for (const crash of ['process', 'power'] as const) {
+      const io = new InlineCountingCrashSim();
+      const clock = new FakeClock();
+      const store = await openStore(dir.path, { fileIO: io, clock, config, takeOverOwnLock: true });
+      crashedStores.push(store);
+      const topic = createTopic(store, 1);
+      for (let i = 0; i < 10; i++) expect((await store.append(message(topic, 0, bodies[i]))).status).toBe(AppendStatus.PUT_OK);
+      clock.advance(500); // interval flush: the first 10 are synced
+      await waitFor(() => io.unsyncedBytes() === 0, { what: 'interval flush' });
+      const inlineBefore = io.inlineLogWrites;
+      for (let i = 10; i < 30; i++) expect((await store.append(message(topic, 0, bodies[i]))).status).toBe(AppendStatus.PUT_OK);
+      // Acknowledged from the page cache: written inline, not synced.
+      expect(io.inlineLogWrites).toBeGreaterThan(inlineBefore);
+      expect(io.unsyncedBytes()).toBeGreaterThan(0);
+      // A process crash keeps the page cache (the store is abandoned as it is); a power loss loses what was not synced.
+      if (crash === 'power') await io.crash({ mode: 'drop' });
+      const reopened = await openStore(dir.path, { config, takeOverOwnLock: true });
+      const stored = await readAll(reopened, topic, 0);
+      expect(stored.length).toBe(reopened.maxOffset(topic, 0)); // dense
+      if (crash === 'process') expect(stored).toEqual(bodies);
+      else {
+        expect(stored.length).toBeGreaterThanOrEqual(10);
+        expect(stored).toEqual(bodies.slice(0, stored.length));
+        expect(stored.length).toBeLessThan(30);
+      }
+      await reopened.close();
+    }
+    for (const store of crashedStores) await store.close().catch(() => undefined);
+  });
+
+  it('a flush round vouches only for the segments it synced, also for queues that rolled while other queues synced', async () => {
+    const { FakeClock } = await import('../../storage/clock.js');
+    /** fdatasync of segment logs waits at a gate. */
+    class GatedSyncIO extends NodeFileIO {
+      held = 0;
+      private gate: Promise<void> | undefined;
+      private openGate: () => void = () => undefined;
+      hold(): void {
+        this.gate = new Promise((resolve) => (this.openGate = resolve));
+      }
+      release(): void {
+        this.gate = undefined;
+        this.openGate();
+      }
+      override async datasync(handle: FileHandle): Promise<void> {
+        if (this.gate && handle.path.endsWith('.log')) {
+          this.held += 1;
+          await this.gate;
+        }
+        return super.datasync(handle);
+      }
+    }
+    const io = new GatedSyncIO();
+    const clock = new FakeClock();
+    const store = await openStore(dir.path, { fileIO: io, clock, config: { flushMode: 'ASYNC_FLUSH', flushIntervalMs: 500, segmentSize: 1024 } });
+    // More queues than a round syncs at once (16), so the last ones wait for a worker.
+    const queues = 20;
+    const topic = createTopic(store, queues);
+    for (let q = 0; q < queues; q++) expect((await store.append(message(topic, q, 'a'))).status).toBe(AppendStatus.PUT_OK);
+    io.hold();
+    clock.advance(500);
+    await waitFor(() => io.held === 16, { what: 'a round syncing 16 queues' });
+    // Every queue rolls to a second segment, which this round does not sync.
+    for (let q = 0; q < queues; q++) {
+      while (store.minOffset(topic, q) === 0 && (await store.append(message(topic, q, 'b'.repeat(300)))).status === AppendStatus.PUT_OK) {
+        if (store.maxOffset(topic, q) > 8) break;
+      }
+    }
+    io.release();
+    let rows: [string, number, number, number, number][] = [];
+    await waitFor(async () => {
+      await store.runCheckpoint();
+      rows = (JSON.parse(await readFile(join(dir.path, 'checkpoint'), 'utf8')) as { queues: typeof rows }).queues.filter((r) => r[0] === topic);
+      return rows.length === queues;
+    }, { what: 'the round to mark every queue' });
+    for (const [, queueId, offset, segmentBase] of rows) expect({ queueId, offset, segmentBase }).toEqual({ queueId, offset: 1, segmentBase: 0 });
+    await store.close();
   });
 });

@@ -24,6 +24,12 @@ class ShuffledFileIO extends NodeFileIO {
     if (n === this.failWrite) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
     return super.writev(handle, buffers, position);
   }
+
+  /** Inline writes (ASYNC_FLUSH) cannot be delayed; they count and fail the same way. */
+  override writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void {
+    if (handle.path.endsWith('.log') && ++this.logWrites === this.failWrite) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+    super.writevSync(handle, buffers, position);
+  }
 }
 
 /** Log writes wait at a gate the test opens; counts them. */
@@ -46,6 +52,46 @@ class GatedFileIO extends NodeFileIO {
     this.logWrites += 1;
     await this.gate;
     return super.writev(handle, buffers, position);
+  }
+
+  /** Inline writes (ASYNC_FLUSH) cannot wait at the gate; they are counted. */
+  override writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void {
+    if (handle.path.endsWith('.log')) this.logWrites += 1;
+    super.writevSync(handle, buffers, position);
+  }
+}
+
+/** Counts log writes by kind (threadpool `writev` or inline `writevSync`); can hold directory fsyncs at a gate, or fail them. */
+class InlineCountingFileIO extends NodeFileIO {
+  asyncLogWrites = 0;
+  inlineLogWrites = 0;
+  failDirSync = false;
+  private dirGate: Promise<void> | undefined;
+  private openDirGate: () => void = () => undefined;
+
+  holdDirSyncs(): void {
+    this.dirGate = new Promise((resolve) => (this.openDirGate = resolve));
+  }
+
+  releaseDirSyncs(): void {
+    this.dirGate = undefined;
+    this.openDirGate();
+  }
+
+  override writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
+    if (handle.path.endsWith('.log')) this.asyncLogWrites += 1;
+    return super.writev(handle, buffers, position);
+  }
+
+  override writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void {
+    if (handle.path.endsWith('.log')) this.inlineLogWrites += 1;
+    super.writevSync(handle, buffers, position);
+  }
+
+  override async fsyncDir(path: string): Promise<void> {
+    if (this.dirGate) await this.dirGate;
+    if (this.failDirSync) throw Object.assign(new Error('EIO: injected directory fsync failure'), { code: 'EIO' });
+    return super.fsyncDir(path);
   }
 }
 
@@ -92,12 +138,13 @@ describe('write pipeline', () => {
     await store.close();
   });
 
-  it('refuses a failed write and every later one, commits the earlier ones, then goes on', async () => {
+  it.each(['SYNC_FLUSH', 'ASYNC_FLUSH'] as const)('refuses a failed write and every later one, commits the earlier ones, then goes on (%s)', async (flushMode) => {
     const io = new ShuffledFileIO();
-    const store = await openStore(dir.path, { fileIO: io, config: { writeBatchBytes: 1024, segmentSize: 64 * 1024 } });
+    const store = await openStore(dir.path, { fileIO: io, config: { writeBatchBytes: 1024, segmentSize: 64 * 1024, flushMode } });
     const topic = createTopic(store, 1);
     expect((await store.append(message(topic, 0, 'first'))).status).toBe(AppendStatus.PUT_OK);
-    io.failWrite = io.logWrites + 3;
+    // Inline (ASYNC_FLUSH): the first full batch is written at once, the rest together in the next turn.
+    io.failWrite = io.logWrites + (flushMode === 'SYNC_FLUSH' ? 3 : 2);
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => store.append(message(topic, 0, `b${i}`.padEnd(200, '.')))));
     const statuses = results.map((r) => r.status);
     const firstRefused = statuses.indexOf(AppendStatus.IO_ERROR);
@@ -136,5 +183,115 @@ describe('write pipeline', () => {
     expect(io.logWrites - before).toBe(3);
     expect((await readAll(store, topic)).slice(1)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
     await store.close();
+  });
+});
+
+describe('write pipeline, ASYNC_FLUSH inline writes', () => {
+  const config = { flushMode: 'ASYNC_FLUSH' as const, segmentSize: 4096 };
+  const immediate = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('writes an append to an open segment on the calling thread and resolves it before any I/O callback', async () => {
+    const io = new InlineCountingFileIO();
+    const store = await openStore(dir.path, { fileIO: io, config });
+    const topic = createTopic(store, 1);
+    // A new segment's first write stays on the threadpool (the file is created, the directory synced).
+    expect((await store.append(message(topic, 0, 'first'))).status).toBe(AppendStatus.PUT_OK);
+    expect(io.asyncLogWrites).toBe(1);
+    await immediate();
+    const inlineBefore = io.inlineLogWrites;
+    let immediateRan = false;
+    setImmediate(() => (immediateRan = true));
+    const result = await store.append(message(topic, 0, 'second'));
+    expect(result.status === AppendStatus.PUT_OK && result.queueOffset).toBe(1);
+    expect(immediateRan).toBe(false);
+    expect(io.inlineLogWrites).toBe(inlineBefore + 1);
+    expect(io.asyncLogWrites).toBe(1);
+    await immediate();
+    // Appends of one turn still share one write.
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.append(message(topic, 0, `b${i}`))));
+    expect(results.map((r) => r.status === AppendStatus.PUT_OK && r.queueOffset)).toEqual(Array.from({ length: 10 }, (_, i) => 2 + i));
+    expect(io.inlineLogWrites).toBe(inlineBefore + 2);
+    expect(io.asyncLogWrites).toBe(1);
+    expect(await readAll(store, topic)).toEqual(['first', 'second', ...Array.from({ length: 10 }, (_, i) => `b${i}`)]);
+    await store.close();
+  });
+
+  it('yields to the event loop between inline writes of a loop of awaited appends', async () => {
+    const io = new InlineCountingFileIO();
+    const store = await openStore(dir.path, { fileIO: io, config });
+    const topic = createTopic(store, 1);
+    await store.append(message(topic, 0, 'first'));
+    await immediate();
+    let immediates = 0;
+    const ticker = () => {
+      immediates += 1;
+      if (immediates < 1000) setImmediate(ticker);
+    };
+    setImmediate(ticker);
+    const before = io.inlineLogWrites;
+    for (let i = 0; i < 10; i++) expect((await store.append(message(topic, 0, `l${i}`))).status).toBe(AppendStatus.PUT_OK);
+    expect(io.inlineLogWrites - before).toBe(10);
+    expect(immediates).toBeGreaterThanOrEqual(9);
+    await store.close();
+  });
+
+  it('commits inline writes behind a write still in flight in order, and refuses them with it when it fails', async () => {
+    const io = new InlineCountingFileIO();
+    const cfg = { ...config, segmentSize: 2048 };
+    const store = await openStore(dir.path, { fileIO: io, config: cfg });
+    const topic = createTopic(store, 1);
+    const body = (name: string) => name.padEnd(100, '.');
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const expected = ['first'];
+    expect((await store.append(message(topic, 0, body('first')))).status).toBe(AppendStatus.PUT_OK);
+    for (const failing of [false, true]) {
+      let max = store.maxOffset(topic, 0);
+      // One append at a time, directory fsyncs held, until one rolls: its write goes to the threadpool, then waits for the fsync.
+      let pending: Promise<AppendResult>;
+      for (;;) {
+        const writes = io.asyncLogWrites;
+        io.holdDirSyncs();
+        pending = store.append(message(topic, 0, body(`r${max}`)));
+        await sleep(20);
+        if (io.asyncLogWrites > writes) break;
+        io.releaseDirSyncs();
+        expect((await pending).status).toBe(AppendStatus.PUT_OK);
+        expected.push(`r${max}`);
+        max += 1;
+      }
+      io.failDirSync = failing;
+      const inlineBefore = io.inlineLogWrites;
+      const acked: number[] = [];
+      const later = [0, 1, 2].map(async (k) => {
+        await sleep(k * 5);
+        const r = await store.append(message(topic, 0, body(`late${k}`)));
+        if (r.status === AppendStatus.PUT_OK) acked.push(r.queueOffset);
+        return r;
+      });
+      await sleep(40);
+      // Written inline into the new segment, but not acknowledged before the append ahead of them.
+      expect(io.inlineLogWrites).toBeGreaterThan(inlineBefore);
+      expect(acked).toEqual([]);
+      expect(store.maxOffset(topic, 0)).toBe(max);
+      io.releaseDirSyncs();
+      const results = [await pending, ...(await Promise.all(later))];
+      io.failDirSync = false;
+      if (failing) {
+        expect(results.map((r) => r.status)).toEqual(Array(4).fill(AppendStatus.IO_ERROR));
+        expect(store.maxOffset(topic, 0)).toBe(max);
+      } else {
+        expect(results.map((r) => r.status === AppendStatus.PUT_OK && r.queueOffset)).toEqual([max, max + 1, max + 2, max + 3]);
+        expect(acked).toEqual([max + 1, max + 2, max + 3]);
+        expected.push(`r${max}`, 'late0', 'late1', 'late2');
+      }
+    }
+    // Usable again; the files hold exactly what was acknowledged.
+    expect((await store.append(message(topic, 0, body('after')))).status).toBe(AppendStatus.PUT_OK);
+    expected.push('after');
+    expect((await readAll(store, topic)).map((b) => b.replace(/\.+$/, ''))).toEqual(expected);
+    await store.close();
+    const reopened = await openStore(dir.path, { config: cfg });
+    expect((await readAll(reopened, topic)).map((b) => b.replace(/\.+$/, ''))).toEqual(expected);
+    await reopened.close();
   });
 });
