@@ -54,6 +54,20 @@ describe('broker config', () => {
     expect(missing).toEqual([]);
   });
 
+  it("README.md's configuration table names only real keys, with their defaults", () => {
+    const doc = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const defaults = new Map<string, unknown>([
+      ...Object.entries(DEFAULT_BROKER_CONFIG).filter(([k]) => k !== 'store'),
+      ...Object.entries(DEFAULT_STORE_CONFIG).map(([k, v]) => [`store.${k}`, v] as [string, unknown]),
+    ]);
+    const rows = [...doc.matchAll(/^\| `([\w.]+)` \| `([^`]*)` \| `(FERRYMQ_\w+)` \|/gm)];
+    expect(rows.length).toBeGreaterThan(20);
+    const wrong = rows
+      .filter(([, key, value]) => !defaults.has(key) || JSON.stringify(defaults.get(key)) !== value && String(defaults.get(key)) !== value)
+      .map(([, key, value]) => `${key} = ${value} (default: ${defaults.has(key) ? String(defaults.get(key)) : 'no such key'})`);
+    expect(wrong).toEqual([]);
+  });
+
   it('docs/broker.md lists every supported request code', () => {
     const doc = readFileSync(new URL('../../docs/broker.md', import.meta.url), 'utf8');
     const missing = supportedRequestCodes().filter((code) => !doc.includes(`| ${code} | \`${requestCodeName(code)}\``));
