@@ -237,6 +237,11 @@ export class CrashSimFileIO implements FileIO {
     return this.guard(() => this.inner.read(handle, target, targetOffset, length, position));
   }
 
+  readSync(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): number {
+    this.guardSync();
+    return this.inner.readSync(handle, target, targetOffset, length, position);
+  }
+
   datasync(handle: FileHandle): Promise<void> {
     return this.guard(async () => {
       if (this.failingSyncs > 0) {

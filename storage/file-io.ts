@@ -49,6 +49,11 @@ export interface FileIO {
   writevSync(handle: FileHandle, buffers: readonly Buffer[], position: number): void;
   /** Reads up to `length` bytes; returns how many were read (fewer at end of file). */
   read(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): Promise<number>;
+  /**
+   * `read` on the calling thread: for bytes just written, which the page cache still holds, so
+   * the read is a copy and a threadpool round trip would cost more. Same contract.
+   */
+  readSync(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): number;
   datasync(handle: FileHandle): Promise<void>;
   truncate(handle: FileHandle, length: number): Promise<void>;
   /** fsync of a directory, making created/renamed/removed entries durable. */
@@ -122,6 +127,10 @@ export class NodeFileIO implements FileIO {
     return new Promise((resolve, reject) =>
       fs.read(handle.fd, target, targetOffset, length, position, (err, bytes) => (err ? reject(err) : resolve(bytes))),
     );
+  }
+
+  readSync(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): number {
+    return fs.readSync(handle.fd, target, targetOffset, length, position);
   }
 
   datasync(handle: FileHandle): Promise<void> {

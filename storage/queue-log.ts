@@ -70,6 +70,17 @@ const WRITES_IN_FLIGHT = 8;
  */
 const PARTIAL_WRITES_IN_FLIGHT = 2;
 
+/**
+ * Log bytes this close to the end of a queue's active segment are read on the calling thread when
+ * the tail cache misses them: they were written moments ago, so the read is a copy out of the page
+ * cache (as a RocketMQ broker reads its mapped commit log), and a consumer a few MiB behind the
+ * producers no longer pays a threadpool round trip per pull, which kept it behind once it fell
+ * behind. Older bytes, which may have left the page cache, go through the threadpool.
+ */
+const INLINE_READ_WINDOW_BYTES = 64 * 1024 * 1024;
+/** The same for consume-index entries: those of the newest records (64k entries, 2 MiB of index). */
+const INLINE_READ_WINDOW_ENTRIES = 64 * 1024;
+
 /** Most bytes one write takes when sealed batches have queued up behind the writes in flight. */
 const MAX_WRITE_BYTES = 1024 * 1024;
 
@@ -574,6 +585,10 @@ export class QueueLog implements FlushTarget {
     }
   }
 
+  private isActive(segment: Segment): boolean {
+    return segment === this.segments[this.segments.length - 1];
+  }
+
   private async readFromSegment(
     segment: Segment,
     offset: number,
@@ -619,7 +634,9 @@ export class QueueLog implements FlushTarget {
         let data = this.tail.readLog(segment, position, length);
         if (!data) {
           data = Buffer.allocUnsafe(length);
-          const read = await io.read(files.log, data, 0, length, position);
+          const read = this.isActive(segment) && segment.logEnd - position <= INLINE_READ_WINDOW_BYTES
+            ? io.readSync(files.log, data, 0, length, position)
+            : await io.read(files.log, data, 0, length, position);
           if (read < length) return 'INDEX_DAMAGED';
         }
         let at = 0;
@@ -652,7 +669,9 @@ export class QueueLog implements FlushTarget {
     if (inFile < count) segment.copyIndexTail(bytes, inFile * INDEX_ENTRY_SIZE, first + inFile, count - inFile);
     if (inFile === 0 || this.tail.copyIndex(segment, bytes, 0, first, inFile)) return bytes;
     const length = inFile * INDEX_ENTRY_SIZE;
-    const got = await this.ctx.io.read(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE);
+    const got = this.isActive(segment) && segment.entryCount - first <= INLINE_READ_WINDOW_ENTRIES
+      ? this.ctx.io.readSync(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE)
+      : await this.ctx.io.read(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE);
     return got === length ? bytes : undefined;
   }
 

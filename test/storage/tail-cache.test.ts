@@ -6,12 +6,21 @@ import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
 import { tempDir } from '../helpers/common.js';
 import { createTopic, message, openStore } from './store-fixture.js';
 
-/** Counts reads of segment logs, to prove the tail is served from memory. */
+/** Counts reads of segment logs (through the threadpool and inline), to prove the tail is served from memory. */
 class CountingFileIO extends NodeFileIO {
   logReads = 0;
+  inlineLogReads = 0;
+  inlineIndexReads = 0;
+  indexReads = 0;
   override read(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): Promise<number> {
     if (handle.path.endsWith('.log')) this.logReads += 1;
+    if (handle.path.endsWith('.idx')) this.indexReads += 1;
     return super.read(handle, target, targetOffset, length, position);
+  }
+  override readSync(handle: FileHandle, target: Buffer, targetOffset: number, length: number, position: number): number {
+    if (handle.path.endsWith('.log')) this.inlineLogReads += 1;
+    if (handle.path.endsWith('.idx')) this.inlineIndexReads += 1;
+    return super.readSync(handle, target, targetOffset, length, position);
   }
 }
 
@@ -107,13 +116,39 @@ describe('tail reads', () => {
     const tail = await store.read(topic, 0, 280, 20, 1 << 20);
     expect(tail.status).toBe(GetMessageStatus.FOUND);
     expect(tail.messageCount).toBe(20);
-    expect(io.logReads).toBe(0);
+    expect(io.logReads + io.inlineLogReads).toBe(0);
     const fromMemory = await readAll(store);
     const filtered = await store.read(topic, 0, 200, 32, 1 << 20, { tagsCodes: new Set([66]) });
     await store.close();
     const reopened = await openStore(dir.path, { config: { segmentSize: 64 * 1024, tailCacheBytes: 0 } });
     expect(await readAll(reopened)).toEqual(fromMemory);
     expect(await reopened.read(topic, 0, 200, 32, 1 << 20, { tagsCodes: new Set([66]) })).toEqual(filtered);
+    await reopened.close();
+  });
+});
+
+describe('reads past the tail cache', () => {
+  it("read the active segment's recent bytes on the calling thread and older segments through the threadpool, the same bytes either way", async () => {
+    const io = new CountingFileIO();
+    const config = { segmentSize: 64 * 1024, tailCacheBytes: 0, tailCacheTotalBytes: 0 };
+    const store = await openStore(dir.path, { fileIO: io, config });
+    const topic = createTopic(store, 1);
+    const body = Buffer.alloc(1000, 7);
+    for (let i = 0; i < 100; i++) expect((await store.append(message(topic, 0, body))).status).toBe(AppendStatus.PUT_OK);
+    // 100 records of ~1.1 KiB over 64 KiB segments: the first records are in a rolled segment.
+    const counts = () => ({ log: io.logReads, inlineLog: io.inlineLogReads });
+    const before = counts();
+    const old = await store.read(topic, 0, 0, 4, 1 << 20);
+    expect(old.messageCount).toBe(4);
+    expect(counts()).toEqual({ log: before.log + 1, inlineLog: before.inlineLog });
+    const recent = await store.read(topic, 0, 96, 4, 1 << 20);
+    expect(recent.messageCount).toBe(4);
+    expect(counts()).toEqual({ log: before.log + 1, inlineLog: before.inlineLog + 1 });
+    await store.close();
+    const reopened = await openStore(dir.path, { config });
+    for (const [offset, result] of [[0, old], [96, recent]] as const) {
+      expect(Buffer.concat((await reopened.read(topic, 0, offset, 4, 1 << 20)).buffers)).toEqual(Buffer.concat(result.buffers));
+    }
     await reopened.close();
   });
 });
