@@ -117,6 +117,9 @@ export class MessageStore implements MessageStoreApi {
   /** Every segment of every queue, sorted by physBase (physical offsets → segment). */
   private readonly physIndex: Segment[] = [];
   private readonly listeners = new Set<AppendListener>();
+  /** Queues committed to since the listeners last ran, with their newest batch's tag hash. */
+  private readonly committedSinceNotify = new Map<QueueLog, number>();
+  private notifyScheduled = false;
   private readonly handles: SegmentHandleCache;
   private readonly flush: FlushPolicy;
   private readonly queueContext: QueueLogContext;
@@ -387,18 +390,31 @@ export class MessageStore implements MessageStoreApi {
   private batchCommitted(queue: QueueLog, batch: PendingBatch): void {
     for (const row of batch.keys) this.keyIndex.add(row.topic, row.key, row.physicalOffset, row.storeTimestamp);
     if (this.listeners.size === 0) return;
-    const { topic, queueId, maxOffset } = queue;
-    const tagsCode = batch.lastTagsCode;
+    this.committedSinceNotify.set(queue, batch.lastTagsCode);
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
     // After the append promises resolved: the broker answers the producer before waking pulls.
-    setImmediate(() => {
+    setImmediate(() => this.notifyListeners());
+  }
+
+  /**
+   * Tells the listeners about every queue committed to since they last ran, once per queue with its
+   * newest max offset: the pulls these wake are then answered in one turn, so a consumer of several
+   * queues gets one socket write per turn rather than one per queue.
+   */
+  private notifyListeners(): void {
+    this.notifyScheduled = false;
+    const committed = [...this.committedSinceNotify];
+    this.committedSinceNotify.clear();
+    for (const [queue, tagsCode] of committed) {
       for (const listener of this.listeners) {
         try {
-          listener(topic, queueId, maxOffset, tagsCode);
+          listener(queue.topic, queue.queueId, queue.maxOffset, tagsCode);
         } catch (err) {
           this.logger.error({ err }, 'append listener threw');
         }
       }
-    });
+    }
   }
 
   /** Retention: key-index files whose newest entry is older than the oldest stored record go. */

@@ -141,6 +141,35 @@ describe('MessageStore append and read', () => {
     expect(events).toEqual([{ q: 3, max: 3, resolvedFirst: true }]);
   });
 
+  it('onAppend runs once per queue committed to in a turn, all in one callback, with the newest max offset', async () => {
+    await store.close();
+    store = await openStore(dir.path, { config: { flushMode: 'ASYNC_FLUSH' } });
+    const topic = createTopic(store, 3);
+    for (let q = 0; q < 3; q++) await store.append(message(topic, q, 'warm'));
+    await new Promise((r) => setImmediate(r));
+    const events: { q: number; max: number; afterMicrotask: boolean }[] = [];
+    let microtaskRan = false;
+    store.onAppend((t, q, max) => {
+      if (t !== topic) return;
+      // Between two callbacks Node runs the microtasks: one queued by the first call would show in the next.
+      if (events.length === 0) queueMicrotask(() => (microtaskRan = true));
+      events.push({ q, max, afterMicrotask: microtaskRan });
+    });
+    await Promise.all([
+      store.appendBatch([message(topic, 0, 'a'), message(topic, 0, 'b')]),
+      store.append(message(topic, 1, 'c')),
+      store.append(message(topic, 2, 'd')),
+      store.append(message(topic, 0, 'e')),
+    ]);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(events).toEqual([
+      { q: 0, max: 4, afterMicrotask: false },
+      { q: 1, max: 2, afterMicrotask: false },
+      { q: 2, max: 2, afterMicrotask: false },
+    ]);
+  });
+
   it('stores a batch in one segment, even past the segment size, and bounds its total size', async () => {
     await store.close();
     store = await openStore(dir.path, { config: { segmentSize: 1024, maxMessageSize: 4096 } });
