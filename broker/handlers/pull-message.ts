@@ -32,7 +32,19 @@ const FLAG_SUBSCRIPTION = 0x4;
 
 export const pullMessage: RequestHandler = (ctx, request) => runPull(ctx, request, true);
 
+/** Parsed subscriptions by expression: a consumer sends the same one with every pull (bounded: the expressions are the clients'). */
+const tagFilters = new Map<string, TagFilter | undefined>();
+const MAX_CACHED_TAG_FILTERS = 1024;
+
 function tagFilterOf(expression: string): TagFilter | undefined {
+  if (tagFilters.has(expression)) return tagFilters.get(expression);
+  const filter = parseTagFilter(expression);
+  if (tagFilters.size >= MAX_CACHED_TAG_FILTERS) tagFilters.clear();
+  tagFilters.set(expression, filter);
+  return filter;
+}
+
+function parseTagFilter(expression: string): TagFilter | undefined {
   let parsed: TagExpression;
   try {
     parsed = parseTagExpression(expression);
