@@ -15,6 +15,8 @@ const APPEND_CODES: Record<AppendStatus, number> = {
   [AppendStatus.DISK_FULL]: ResponseCode.SERVICE_NOT_AVAILABLE,
   [AppendStatus.SERVICE_NOT_AVAILABLE]: ResponseCode.SERVICE_NOT_AVAILABLE,
   [AppendStatus.IO_ERROR]: ResponseCode.SYSTEM_ERROR,
+  // RocketMQ's "[PC_SYNCHRONIZED]broker busy" flow control; producers retry it.
+  [AppendStatus.STORE_BUSY]: ResponseCode.SYSTEM_BUSY,
 };
 
 export function appendStatusToCode(status: AppendStatus): number {

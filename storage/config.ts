@@ -48,6 +48,12 @@ export interface StoreConfig {
   writeChunkSize: number;
   /** A queue's pending appends are cut into write batches of about this size (write/sync pipelining). */
   writeBatchBytes: number;
+  /**
+   * Bytes a queue may hold staged or being written; an append that would pass it is refused with
+   * STORE_BUSY (the broker's SYSTEM_BUSY, which producers retry) instead of queueing in memory
+   * while the disk is behind. An append to a queue with nothing pending always goes through.
+   */
+  maxPendingBytesPerQueue: number;
 }
 
 export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
@@ -72,6 +78,7 @@ export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   tailCacheTotalBytes: 4 * 1024 * 1024, // counted in the broker RSS budget (150 MiB with a 200k x 1 KiB backlog; 16 MiB measured 167 MiB)
   writeChunkSize: 64 * 1024, // one write batch per pooled buffer
   writeBatchBytes: 128 * 1024, // about 0.4 ms of write + fdatasync on a typical SSD; two such batches in flight keep 256 appenders busy
+  maxPendingBytesPerQueue: 64 * 1024 * 1024, // far above what a disk keeping up holds (a few write batches), far below the memory of the box
 });
 
 /** Merges `partial` over the defaults and rejects values that cannot work. */
@@ -95,6 +102,7 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> = {}): StoreCon
     'readMaxScanEntries',
     'writeChunkSize',
     'writeBatchBytes',
+    'maxPendingBytesPerQueue',
   ];
   for (const key of positive) {
     const value = config[key];

@@ -545,6 +545,19 @@ export class MessageStore implements MessageStoreApi {
     return { batch, results };
   }
 
+  /**
+   * STORE_BUSY when the queue already holds bytes not yet written and `bytes` more would pass
+   * `maxPendingBytesPerQueue` (the disk is behind the producers); undefined otherwise.
+   */
+  private refuseIfBusy(topic: string, queueId: number, bytes: number): Rejection | undefined {
+    const pending = this.queues.get(topic)?.get(queueId)?.pendingBytes ?? 0;
+    if (pending === 0 || pending + bytes <= this.config.maxPendingBytesPerQueue) return undefined;
+    return refuse(
+      AppendStatus.STORE_BUSY,
+      `queue ${topic}:${queueId} has ${pending} bytes waiting for the disk; ${bytes} more would pass maxPendingBytesPerQueue ${this.config.maxPendingBytesPerQueue}: try again later`,
+    );
+  }
+
   /** The stored properties (CRC property appended) and their UTF-8 size, or a refusal. */
   private preparedProperties(message: MessageToAppend): PreparedProperties | Rejection {
     const given = Buffer.byteLength(message.properties);
@@ -563,6 +576,8 @@ export class MessageStore implements MessageStoreApi {
     if (problem) return problem;
     const prepared = this.preparedProperties(message);
     if ('status' in prepared) return prepared;
+    const busy = this.refuseIfBusy(message.topic, message.queueId, recordSize(message.body.length, message.topic.length, prepared.bytes));
+    if (busy) return busy;
     const { batch, results } = this.stage([message], [prepared]);
     try {
       await batch.done;
@@ -599,6 +614,8 @@ export class MessageStore implements MessageStoreApi {
         refuse(AppendStatus.BODY_TOO_LARGE, `batch of ${messages.length} records is ${total} bytes, more than the ${this.maxRecordSize()}-byte record limit`),
       );
     }
+    const busy = this.refuseIfBusy(messages[0].topic, messages[0].queueId, total);
+    if (busy) return messages.map(() => busy);
     const { batch, results } = this.stage(messages, prepared);
     try {
       await batch.done;

@@ -107,6 +107,8 @@ interface WriteMark {
 export class PendingBatch {
   readonly log: ChunkedWriteBuffer;
   readonly idx: ChunkedWriteBuffer;
+  /** Record bytes staged into it (its segment header not counted). */
+  stagedBytes = 0;
   /** Records reserved, and records encoded (equal unless `appendBatch` is encoding). */
   reserved = 0;
   count = 0;
@@ -165,6 +167,8 @@ export class QueueLog implements FlushTarget {
   /** Writes started, oldest first: committed in this order once settled. */
   private inFlight: PendingBatch[] = [];
   private writesRunning = 0;
+  /** Record bytes staged or being written, not yet committed or refused (see `maxPendingBytesPerQueue`). */
+  pendingBytes = 0;
   private sealScheduled = false;
   /**
    * An inline write ran in this event-loop turn: what is sealed or gathers next waits for the
@@ -252,6 +256,8 @@ export class QueueLog implements FlushTarget {
       this.staged.push(batch);
     }
     batch.reserved += count;
+    batch.stagedBytes += total;
+    this.pendingBytes += total;
     // Every batch before the last is sealed (complete): it goes out now, not after the burst.
     if (this.staged.length > 1) this.startWrites();
     return batch;
@@ -480,6 +486,7 @@ export class QueueLog implements FlushTarget {
   }
 
   private commitBatch(batch: PendingBatch): void {
+    this.pendingBytes -= batch.stagedBytes;
     const segment = batch.segment;
     segment.entryCount += batch.count;
     segment.logEnd = batch.position + batch.log.length;
@@ -512,6 +519,7 @@ export class QueueLog implements FlushTarget {
     );
     this.ctx.logger.warn({ err, topic: this.topic, queueId: this.queueId }, 'queue write failed; batches refused');
     for (const batch of failing) {
+      this.pendingBytes -= batch.stagedBytes;
       this.unpin(batch);
       batch.reject(error);
     }

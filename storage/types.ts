@@ -18,6 +18,8 @@ export const AppendStatus = {
   SERVICE_NOT_AVAILABLE: 'SERVICE_NOT_AVAILABLE',
   /** An I/O error other than ENOSPC; nothing acknowledged was lost. */
   IO_ERROR: 'IO_ERROR',
+  /** The queue already holds `maxPendingBytesPerQueue` not yet written (the disk is behind); try again later. */
+  STORE_BUSY: 'STORE_BUSY',
 } as const;
 export type AppendStatus = (typeof AppendStatus)[keyof typeof AppendStatus];
 

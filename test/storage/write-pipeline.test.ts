@@ -186,6 +186,36 @@ describe('write pipeline', () => {
   });
 });
 
+describe('pending bytes per queue', () => {
+  it('refuses appends with STORE_BUSY while a queue holds maxPendingBytesPerQueue not yet written, and takes them again once the disk caught up', async () => {
+    const io = new GatedFileIO();
+    const store = await openStore(dir.path, { fileIO: io, config: { maxPendingBytesPerQueue: 4096 } });
+    const topic = createTopic(store, 2);
+    expect((await store.append(message(topic, 0, 'first'))).status).toBe(AppendStatus.PUT_OK);
+    io.hold();
+    const body = 'x'.repeat(1000);
+    const pending: Promise<AppendResult>[] = [];
+    for (let i = 0; i < 3; i++) pending.push(store.append(message(topic, 0, body)));
+    // About 3.3 KiB is waiting for the disk: one more record would pass 4 KiB, a batch too.
+    const busy = await store.append(message(topic, 0, body));
+    expect(busy.status).toBe(AppendStatus.STORE_BUSY);
+    expect((busy as { reason: string }).reason).toMatch(/maxPendingBytesPerQueue 4096/);
+    expect((await store.appendBatch([message(topic, 0, 'a'), message(topic, 0, body)])).map((r) => r.status)).toEqual([
+      AppendStatus.STORE_BUSY,
+      AppendStatus.STORE_BUSY,
+    ]);
+    // The bound is per queue: another queue of the topic is not held back by this one.
+    const other = store.append(message(topic, 1, body));
+    io.release();
+    expect((await Promise.all(pending)).map((r) => r.status === AppendStatus.PUT_OK && r.queueOffset)).toEqual([1, 2, 3]);
+    expect((await other).status).toBe(AppendStatus.PUT_OK);
+    // Committed: nothing is pending any more, so appends go through again, even one larger than the bound.
+    expect((await store.append(message(topic, 0, 'y'.repeat(6000)))).status).toBe(AppendStatus.PUT_OK);
+    expect(store.maxOffset(topic, 0)).toBe(5);
+    await store.close();
+  });
+});
+
 describe('write pipeline, ASYNC_FLUSH inline writes', () => {
   const config = { flushMode: 'ASYNC_FLUSH' as const, segmentSize: 4096 };
   const immediate = () => new Promise((resolve) => setImmediate(resolve));
