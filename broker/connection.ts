@@ -26,6 +26,14 @@ export interface ConnectionOptions {
 
 let nextConnectionId = 1;
 
+/**
+ * Request bytes one connection may hand in per event-loop turn; past it the socket is paused until
+ * the next turn. libuv reads a busy socket up to 32 times per turn, so a producer with several large
+ * batches queued (each stored and answered in the same turn when writes are inline) could hold the
+ * loop for tens of ms while other clients' requests waited.
+ */
+const READ_BYTES_PER_TURN = 512 * 1024;
+
 export class Connection implements ClientChannel {
   readonly id = nextConnectionId++;
   readonly remoteAddress: string;
@@ -33,6 +41,9 @@ export class Connection implements ClientChannel {
   private halfFrameTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private pausedForWrites = false;
+  /** Bytes taken in this turn, and whether reading waits for the next turn (see READ_BYTES_PER_TURN). */
+  private turnBytes = 0;
+  private pausedForTurn = false;
 
   constructor(
     private readonly socket: Socket,
@@ -46,7 +57,7 @@ export class Connection implements ClientChannel {
     socket.on('drain', () => {
       if (this.pausedForWrites && !this.closing) {
         this.pausedForWrites = false;
-        socket.resume();
+        if (!this.pausedForTurn) socket.resume();
       }
     });
     socket.on('error', (err) => options.logger.debug({ remote: this.remoteAddress, err }, 'socket error'));
@@ -92,6 +103,12 @@ export class Connection implements ClientChannel {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
+    if (this.turnBytes === 0) setImmediate(this.endTurn);
+    this.turnBytes += chunk.length;
+    if (this.turnBytes >= READ_BYTES_PER_TURN && !this.pausedForTurn) {
+      this.pausedForTurn = true;
+      this.socket.pause();
+    }
     let commands: RemotingCommand[];
     try {
       commands = this.decoder.push(chunk);
@@ -113,6 +130,13 @@ export class Connection implements ClientChannel {
       this.clearHalfFrameTimer();
     }
   }
+
+  private readonly endTurn = (): void => {
+    this.turnBytes = 0;
+    if (!this.pausedForTurn) return;
+    this.pausedForTurn = false;
+    if (!this.closing && !this.pausedForWrites) this.socket.resume();
+  };
 
   private clearHalfFrameTimer(): void {
     if (this.halfFrameTimer !== undefined) clearTimeout(this.halfFrameTimer);
