@@ -478,21 +478,28 @@ export class MessageStore implements MessageStoreApi {
     return undefined;
   }
 
-  /**
-   * Stages validated messages of one queue as consecutive records of one pending batch; the
-   * results are valid once the batch's `done` resolves.
-   */
-  private stage(messages: readonly MessageToAppend[], prepared: readonly PreparedProperties[]): { batch: PendingBatch; results: AppendResult[] } {
-    const { topic, queueId } = messages[0];
+  /** The queue's log, made (without touching the filesystem yet) on its first append. */
+  private queueFor(topic: string, queueId: number): QueueLog {
     const topicMap = this.queueMap(topic);
     let queue = topicMap.get(queueId);
     if (!queue) {
       queue = new QueueLog(topic, queueId, join(this.dataDir, 'queues', topic, String(queueId)), this.queueContext);
       topicMap.set(queueId, queue);
     }
-    // Valid topic names are ASCII: characters are bytes.
-    let total = 0;
-    for (let i = 0; i < messages.length; i++) total += recordSize(messages[i].body.length, topic.length, prepared[i].bytes);
+    return queue;
+  }
+
+  /**
+   * Stages validated messages of `queue` (`total` record bytes) as consecutive records of one
+   * pending batch; the results are valid once the batch's `done` resolves.
+   */
+  private stage(
+    queue: QueueLog,
+    messages: readonly MessageToAppend[],
+    prepared: readonly PreparedProperties[],
+    total: number,
+  ): { batch: PendingBatch; results: AppendResult[] } {
+    const { topic, queueId } = queue;
     const batch = queue.stage(total, messages.length);
     const storeTimestamp = this.clock.now();
     const fields = this.fields;
@@ -549,12 +556,12 @@ export class MessageStore implements MessageStoreApi {
    * STORE_BUSY when the queue already holds bytes not yet written and `bytes` more would pass
    * `maxPendingBytesPerQueue` (the disk is behind the producers); undefined otherwise.
    */
-  private refuseIfBusy(topic: string, queueId: number, bytes: number): Rejection | undefined {
-    const pending = this.queues.get(topic)?.get(queueId)?.pendingBytes ?? 0;
+  private refuseIfBusy(queue: QueueLog, bytes: number): Rejection | undefined {
+    const pending = queue.pendingBytes;
     if (pending === 0 || pending + bytes <= this.config.maxPendingBytesPerQueue) return undefined;
     return refuse(
       AppendStatus.STORE_BUSY,
-      `queue ${topic}:${queueId} has ${pending} bytes waiting for the disk; ${bytes} more would pass maxPendingBytesPerQueue ${this.config.maxPendingBytesPerQueue}: try again later`,
+      `queue ${queue.topic}:${queue.queueId} has ${pending} bytes waiting for the disk; ${bytes} more would pass maxPendingBytesPerQueue ${this.config.maxPendingBytesPerQueue}: try again later`,
     );
   }
 
@@ -576,9 +583,12 @@ export class MessageStore implements MessageStoreApi {
     if (problem) return problem;
     const prepared = this.preparedProperties(message);
     if ('status' in prepared) return prepared;
-    const busy = this.refuseIfBusy(message.topic, message.queueId, recordSize(message.body.length, message.topic.length, prepared.bytes));
+    const queue = this.queueFor(message.topic, message.queueId);
+    // Valid topic names are ASCII: characters are bytes.
+    const size = recordSize(message.body.length, message.topic.length, prepared.bytes);
+    const busy = this.refuseIfBusy(queue, size);
     if (busy) return busy;
-    const { batch, results } = this.stage([message], [prepared]);
+    const { batch, results } = this.stage(queue, [message], [prepared], size);
     try {
       await batch.done;
       return results[0];
@@ -614,9 +624,10 @@ export class MessageStore implements MessageStoreApi {
         refuse(AppendStatus.BODY_TOO_LARGE, `batch of ${messages.length} records is ${total} bytes, more than the ${this.maxRecordSize()}-byte record limit`),
       );
     }
-    const busy = this.refuseIfBusy(messages[0].topic, messages[0].queueId, total);
+    const queue = this.queueFor(messages[0].topic, messages[0].queueId);
+    const busy = this.refuseIfBusy(queue, total);
     if (busy) return messages.map(() => busy);
-    const { batch, results } = this.stage(messages, prepared);
+    const { batch, results } = this.stage(queue, messages, prepared, total);
     try {
       await batch.done;
       return results;
