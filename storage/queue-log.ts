@@ -62,13 +62,16 @@ const WRITES_IN_FLIGHT = 8;
 
 /**
  * Writes running below which a partly filled batch is sealed and written; with more running it
- * keeps collecting appends until one finishes. Without this, appends spread round robin over
+ * keeps collecting appends until one finishes. Without a limit, appends spread round robin over
  * queues (per-message sends) decay into one-record writes: each finished write releases a few
  * appenders whose next appends land one per queue and went out at once (1.9 records per write
- * measured with 256 appenders over 16 queues; 6.2 with this at 2, 10.4 at 1). Two keep a sync in
- * flight while the next write goes out.
+ * measured with 256 appenders over 16 queues; 6.2 with this at 2, 10.4 at 1). One: every SYNC_FLUSH
+ * write costs the kernel a fixed ~100 µs or more here whatever its size, so fewer, larger writes win
+ * (256 appenders, alternating runs: 16 queues 40.7k/40.2k appends/s against 28.5k/26.8k at 2,
+ * 4 queues 99.5k/83.5k against 83.2k/74.2k, 1 queue 141.5k/130.5k against 140.9k/124.7k; latency
+ * of 5k appends/s unchanged). ASYNC_FLUSH writes inline and seldom has a write running.
  */
-const PARTIAL_WRITES_IN_FLIGHT = 2;
+const PARTIAL_WRITES_IN_FLIGHT = 1;
 
 /**
  * Log bytes this close to the end of a queue's active segment are read on the calling thread when
