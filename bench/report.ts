@@ -33,11 +33,14 @@ export const FIGURES = {
   peakRssBatchMiB: { label: 'broker peak RSS after the batch phase', unit: 'MiB', higherIsBetter: false },
   peakRssMiB: { label: 'broker peak RSS, all phases', unit: 'MiB', higherIsBetter: false },
   brokerCpuBatch: { label: 'broker CPU per msg, batch', unit: 'us', higherIsBetter: false },
+  /** The kernel's part of it: socket and file syscalls, page-cache copies, loopback TCP. */
+  brokerSysCpuBatch: { label: 'broker kernel CPU per msg, batch', unit: 'us', higherIsBetter: false },
   producerCpuBatch: { label: 'producer CPU per msg, batch', unit: 'us', higherIsBetter: false },
   consumerCpuBatch: { label: 'consumer CPU per msg, batch', unit: 'us', higherIsBetter: false },
   /** What all cores could do if the three processes were CPU-bound: cores x 1e6 / (their CPU us per message). */
   cpuCeilingBatch: { label: 'CPU-bound ceiling, batch (all cores)', unit: 'msg/s', higherIsBetter: true },
   brokerCpuPipelined: { label: 'broker CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
+  brokerSysCpuPipelined: { label: 'broker kernel CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
   producerCpuPipelined: { label: 'producer CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
   lostAcknowledged: { label: 'acknowledged, never delivered', unit: '', higherIsBetter: false },
   failedSends: { label: 'failed sends (after SDK retries)', unit: '', higherIsBetter: false },

@@ -149,6 +149,8 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
             peakRssMiB: rss,
             brokerCpuBatch: batch?.cpuUsPerMessage.broker,
             brokerCpuPipelined: pipelined?.cpuUsPerMessage.broker,
+            brokerSysCpuBatch: batch?.cpuUsPerMessage.brokerSystem,
+            brokerSysCpuPipelined: pipelined?.cpuUsPerMessage.brokerSystem,
             producerCpuPipelined: pipelined?.cpuUsPerMessage.producers,
             producerCpuBatch: batch?.cpuUsPerMessage.producers,
             consumerCpuBatch: batch?.cpuUsPerMessage.consumers,

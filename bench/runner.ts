@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CHILD_ENTRY } from './child.js';
 import { BrokerApi } from '../client/broker-api.js';
 import { RemotingClient } from '../client/remoting-client.js';
-import { cpuSeconds, createBenchTopic, type BrokerTarget } from './targets.js';
+import { cpuTimes, createBenchTopic, type BrokerTarget } from './targets.js';
 import {
   LatencyRecorder,
   nowNs,
@@ -71,7 +71,8 @@ export interface WorkloadOutcome {
   /** Round trips of a cheap request (max offset) every 20 ms during the workload. */
   brokerResponsiveness: LatencySummary;
   /** CPU time per message in microseconds, per process kind (broker over the whole workload). */
-  cpuUsPerMessage: { broker: number; producers: number; consumers: number };
+  /** `broker` counts user and kernel time; `brokerSystem` is its kernel part (syscalls, page cache, TCP). */
+  cpuUsPerMessage: { broker: number; brokerSystem: number; producers: number; consumers: number };
   /** Never delivered, failed sends included. */
   lost: number;
   duplicates: number;
@@ -267,7 +268,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     await Promise.all(producers.map((p) => p.waitFor('ready')));
     const producerResults = producers.map((p) => p.waitFor<ProducerResult>('result'));
     probe = new ResponsivenessProbe(target, topic, PROBE_INTERVAL_MS);
-    const brokerCpuStart = cpuSeconds(target.brokerPid);
+    const brokerCpuStart = cpuTimes(target.brokerPid);
     for (const p of producers) p.command('go');
     const produced = await Promise.all(producerResults);
     const firstSendNs = Math.min(...produced.map((r) => r.firstSendNs));
@@ -296,11 +297,12 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       }
     }
 
-    const brokerCpu = cpuSeconds(target.brokerPid) - brokerCpuStart;
+    const brokerCpuEnd = cpuTimes(target.brokerPid);
     const brokerResponsiveness = await probe.stop();
     const perMessageUs = (seconds: number) => (seconds * 1e6) / spec.messages;
     const cpuUsPerMessage = {
-      broker: perMessageUs(brokerCpu),
+      broker: perMessageUs(brokerCpuEnd.user + brokerCpuEnd.system - brokerCpuStart.user - brokerCpuStart.system),
+      brokerSystem: perMessageUs(brokerCpuEnd.system - brokerCpuStart.system),
       producers: perMessageUs(produced.reduce((sum, r) => sum + r.cpuSeconds, 0)),
       consumers: perMessageUs(consumed.reduce((sum, r) => sum + r.cpuSeconds, 0)),
     };

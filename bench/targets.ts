@@ -100,15 +100,15 @@ export function peakRssMiB(pid: number): number {
   }
 }
 
-/** CPU time (user + system) a live process has used so far, in seconds, or NaN (from /proc/<pid>/stat, 100 ticks/s). */
-export function cpuSeconds(pid: number): number {
+/** CPU time a live process has used so far in user and kernel mode, in seconds, or NaN (from /proc/<pid>/stat, 100 ticks/s). */
+export function cpuTimes(pid: number): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, system: Number.NaN };
   }
 }
 
