@@ -245,19 +245,22 @@ class PulledMessage implements ReceivedMessage {
 
 /**
  * The records of a FOUND pull answer that pass the tag filter, as received messages. Everything in
- * the retry queue is kept: a redelivery carries its original tags, already filtered once.
+ * the retry queue is kept: a redelivery carries its original tags, already filtered once. With
+ * `checkBodyCrc`, a record whose body does not match its CRC ends the answer: it and the records
+ * after it are not delivered.
  */
 export function receivedFromPull(
   body: Buffer | undefined,
   mq: MessageQueue,
   filter: TagExpression,
   retryTopic: string | undefined,
+  checkBodyCrc: boolean,
   pullOffsets?: PullOffsets,
 ): ReceivedMessage[] {
   const messages: ReceivedMessage[] = [];
   if (!body) return messages;
   const keepAll = filter.all || mq.topic === retryTopic;
-  for (const record of decodeRecordViews(body)) {
+  for (const record of decodeRecordViews(body, checkBodyCrc)) {
     const msg = new PulledMessage(record, mq.brokerName, retryTopic, pullOffsets);
     if (keepAll || tagMatches(filter, msg.tags)) messages.push(msg);
   }
