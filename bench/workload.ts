@@ -15,6 +15,7 @@
 
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { putInt32, putInt64 } from '../protocol/int-codec.js';
+import { readInt64 } from '../protocol/message-id.js';
 
 export const BODY_HEADER_BYTES = 12;
 
@@ -192,7 +193,7 @@ export function stampBody(size: number, seq: number, sentNs = nowNs()): Buffer {
 
 export function readStamp(body: Buffer): { sentNs: number; seq: number } {
   if (body.length < BODY_HEADER_BYTES) throw new Error(`benchmark body too short (${body.length} bytes)`);
-  return { sentNs: Number(body.readBigInt64BE(0)), seq: body.readUInt32BE(8) };
+  return { sentNs: readInt64(body, 0), seq: body.readUInt32BE(8) };
 }
 
 /** Counts events per fixed-width time bin. */
