@@ -29,8 +29,7 @@
 import { inspect } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { FrameError, InvalidArgumentError } from './errors.js';
-import { putInt32, putInt64 } from './int-codec.js';
-import { readInt64 } from './message-id.js';
+import { getInt32, getInt64, putInt32, putInt64 } from './int-codec.js';
 import { decodeProperties, type PropertyMap } from './properties.js';
 import { formatIPv4, formatIPv6, ipv4Bytes, type SocketAddress } from './socket-address.js';
 
@@ -343,33 +342,33 @@ class RecordView implements DecodedRecord {
     this.storeHostPos = storeHostPos;
     this.propsPos = propsPos;
     this.propsEnd = propsEnd;
-    this.totalSize = buf.readInt32BE(offset);
-    this.bodyCrc = buf.readInt32BE(offset + RecordPos.BODY_CRC);
-    this.queueId = buf.readInt32BE(offset + RecordPos.QUEUE_ID);
-    this.flag = buf.readInt32BE(offset + RecordPos.FLAG);
-    this.queueOffset = readInt64(buf, offset + RecordPos.QUEUE_OFFSET);
-    this.sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
+    this.totalSize = getInt32(buf, offset);
+    this.bodyCrc = getInt32(buf, offset + RecordPos.BODY_CRC);
+    this.queueId = getInt32(buf, offset + RecordPos.QUEUE_ID);
+    this.flag = getInt32(buf, offset + RecordPos.FLAG);
+    this.queueOffset = getInt64(buf, offset + RecordPos.QUEUE_OFFSET);
+    this.sysFlag = getInt32(buf, offset + RecordPos.SYSFLAG);
     // RECONSUMETIMES (4) and PREPARED TX OFFSET (8) sit just before BODYLENGTH.
-    this.reconsumeTimes = buf.readInt32BE(bodyPos - 16);
+    this.reconsumeTimes = getInt32(buf, bodyPos - 16);
     this.body = body;
     this.topic = topic;
   }
 
   // The other 64-bit fields are read when asked: a consumer of bodies and offsets needs none of them.
   get physicalOffset(): number {
-    return readInt64(this.buf, this.offset + RecordPos.PHYSICAL_OFFSET);
+    return getInt64(this.buf, this.offset + RecordPos.PHYSICAL_OFFSET);
   }
 
   get bornTimestamp(): number {
-    return readInt64(this.buf, this.offset + RecordPos.BORN_TIMESTAMP);
+    return getInt64(this.buf, this.offset + RecordPos.BORN_TIMESTAMP);
   }
 
   get storeTimestamp(): number {
-    return readInt64(this.buf, this.storeHostPos - 8);
+    return getInt64(this.buf, this.storeHostPos - 8);
   }
 
   get preparedTransactionOffset(): number {
-    return readInt64(this.buf, this.body.byteOffset - this.buf.byteOffset - 12);
+    return getInt64(this.buf, this.body.byteOffset - this.buf.byteOffset - 12);
   }
 
   get bornHost(): SocketAddress {
@@ -458,6 +457,8 @@ class RecordView implements DecodedRecord {
  * to verify magic, sizes and CRC, and pass a buffer ending at the record when it must not read further.
  */
 export function decodeRecord(buf: Buffer, offset = 0): DecodedRecord {
+  // decodeRecordAt reads bytes unchecked below `end`: an offset must be a position in the buffer.
+  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`record offset must be a non-negative integer, got ${offset}`);
   return decodeRecordAt(buf, offset, buf.length).toObject();
 }
 
@@ -485,13 +486,13 @@ function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordView {
   if (end - offset < MIN_RECORD_SIZE) throw decodeFailure(offset, `only ${end - offset} bytes, less than a minimal record`);
   // Fields are read by their own lengths, bounded by the buffer, as ali-ons and Java's
   // MessageDecoder do; TOTALSIZE is reported, not trusted (checkRecord is the strict check).
-  const sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
+  const sysFlag = getInt32(buf, offset + RecordPos.SYSFLAG);
   const bornExtra = sysFlag & MessageSysFlag.BORNHOST_V6 ? 12 : 0;
   const hostExtra = bornExtra + (sysFlag & MessageSysFlag.STOREHOST_V6 ? 12 : 0);
   if (end - offset < RecordPos.BODY + hostExtra) throw decodeFailure(offset, 'header runs past the buffer');
   const storeHostPos = offset + RecordPos.STORE_HOST + bornExtra;
   let pos = offset + RecordPos.BODY + hostExtra;
-  const bodyLen = buf.readInt32BE(pos - 4);
+  const bodyLen = getInt32(buf, pos - 4);
   if (bodyLen < 0 || pos + bodyLen + 3 > end) throw decodeFailure(offset, `body length ${bodyLen} runs past the record`);
   const bodyPos = pos;
   const body = buf.subarray(pos, pos + bodyLen);
@@ -500,7 +501,7 @@ function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordView {
   if (pos + topicLen + 2 > end) throw decodeFailure(offset, `topic length ${topicLen} runs past the record`);
   const topic = topicAt(buf, pos, topicLen);
   pos += topicLen;
-  const propsLen = buf.readUInt16BE(pos);
+  const propsLen = (buf[pos]! << 8) | buf[pos + 1]!;
   pos += 2;
   if (pos + propsLen > end) throw decodeFailure(offset, `properties length ${propsLen} runs past the record`);
   return new RecordView(buf, offset, storeHostPos, bodyPos, body, topic, pos, pos + propsLen);

@@ -115,6 +115,12 @@ describe('golden fixtures (real RocketMQ records, from ali-ons)', () => {
 });
 
 describe('encodeRecord / decodeRecord', () => {
+  it('decodeRecord refuses an offset that is not a position in the buffer', () => {
+    const buf = encodeRecord(sampleFields());
+    expect(() => decodeRecord(buf, -1)).toThrow(RangeError);
+    expect(() => decodeRecord(buf, 0.5)).toThrow(RangeError);
+  });
+
   it('round-trips every field and computes size, magic and CRC', () => {
     const fields = sampleFields();
     const buf = encodeRecord(fields);
