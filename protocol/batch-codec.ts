@@ -14,6 +14,7 @@
  * field `m=true`; ali-ons never sends batches.
  */
 import { FrameError, InvalidArgumentError } from './errors.js';
+import { putInt32 } from './int-codec.js';
 
 export interface BatchEntry {
   flag: number;
@@ -50,18 +51,21 @@ export function encodeBatchBody(entries: readonly BatchEntry[], target?: Buffer)
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     const start = pos;
-    out.writeInt32BE(0, pos + 4);
-    out.writeInt32BE(0, pos + 8);
-    out.writeInt32BE(entry.flag | 0, pos + 12);
-    out.writeInt32BE(entry.body.length, pos + 16);
-    pos += 20 + entry.body.copy(out, pos + 20);
+    // Unchecked stores: `out` has room for the bound computed from these very entries.
+    putInt32(out, pos + 4, 0);
+    putInt32(out, pos + 8, 0);
+    putInt32(out, pos + 12, entry.flag | 0);
+    putInt32(out, pos + 16, entry.body.length);
+    out.set(entry.body, pos + 20);
+    pos += 20 + entry.body.length;
     const propertiesLength = writeProperties(out, entry.properties, pos + 2);
     if (propertiesLength > MAX_PROPERTIES_BYTES) {
       throw new InvalidArgumentError(`batch message ${i}: properties are ${propertiesLength} bytes, the limit is ${MAX_PROPERTIES_BYTES}`);
     }
-    out.writeInt16BE(propertiesLength, pos);
+    out[pos] = propertiesLength >>> 8;
+    out[pos + 1] = propertiesLength;
     pos += 2 + propertiesLength;
-    out.writeInt32BE(pos - start, start);
+    putInt32(out, start, pos - start);
   }
   return pos === out.length ? out : out.subarray(0, pos);
 }
