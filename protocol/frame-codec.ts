@@ -39,6 +39,11 @@ const READ_CHUNK = 64 * 1024;
 const MIN_READ_ROOM = 8 * 1024;
 /** A frame with at least this many bytes still to come is read straight into its own buffer. */
 const DIRECT_READ_MIN = 32 * 1024;
+/**
+ * After a frame read in place, reads up to the next frame's length field take at most this much:
+ * what lands before it is known is copied into that frame's buffer (up to 64 KiB otherwise).
+ */
+const HEAD_READ = 4 * 1024;
 
 export class FrameDecoder {
   private readonly maxFrameSize: number;
@@ -55,6 +60,8 @@ export class FrameDecoder {
   /** A large frame being read into place (`readBuffer`), and its bytes read so far. */
   private direct: Buffer | undefined;
   private directFilled = 0;
+  /** The last frame completed was read in place: the next one is likely large too (a consumer's pull answers). */
+  private afterDirect = false;
 
   constructor(opts: FrameDecoderOptions) {
     if (!Number.isInteger(opts.maxFrameSize) || opts.maxFrameSize < PREFIX) {
@@ -105,7 +112,7 @@ export class FrameDecoder {
       this.readChunk = Buffer.allocUnsafe(READ_CHUNK);
       this.readPos = 0;
     }
-    return this.readChunk.subarray(this.readPos);
+    return this.readChunk.subarray(this.readPos, this.afterDirect && this.frameLength < 0 ? this.readPos + HEAD_READ : this.readChunk.length);
   }
 
   /** `n` bytes were read into the buffer `readBuffer` gave last: returns the commands completed. */
@@ -115,11 +122,14 @@ export class FrameDecoder {
     if (frame === undefined) {
       const start = this.readPos;
       this.readPos += n;
-      return this.push(this.readChunk.subarray(start, start + n));
+      const out = this.push(this.readChunk.subarray(start, start + n));
+      if (out.length > 0) this.afterDirect = false;
+      return out;
     }
     this.directFilled += n;
     this.buffered += n;
     if (this.directFilled < frame.length) return [];
+    this.afterDirect = true;
     this.direct = undefined;
     this.buffered = 0;
     this.frameLength = -1;

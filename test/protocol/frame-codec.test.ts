@@ -136,6 +136,11 @@ describe('FrameDecoder', () => {
     // The first read lands in a shared chunk; every later one in the frame's own buffer.
     expect(targets.slice(1).every((t) => t.buffer === out[0]!.body!.buffer)).toBe(true);
     expect(targets[0]!.buffer).not.toBe(out[0]!.body!.buffer);
+    expect(targets[0]!.length).toBe(64 * 1024);
+    // After a frame read in place, the next read stops at 4 KiB: little of another large frame is copied.
+    const next = readThrough(dec, Buffer.concat([bytes, frameBytes(cmds[0]!)]), () => 65_536);
+    expect(next.targets[0]!.length).toBe(4096);
+    expect(next.out).toHaveLength(2);
   });
 
   it('refuses input after a bad frame read through readBuffer', () => {
