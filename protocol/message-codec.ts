@@ -308,6 +308,30 @@ function readHost(buf: Buffer, pos: number, v6: boolean): SocketAddress {
 }
 
 /**
+ * Where the parts of one record sit in its buffer, as `decodeRecordAt` found them: one object,
+ * refilled for every record, so a caller that builds its own object per record (the SDK's received
+ * messages) allocates nothing more.
+ */
+export interface RecordParts {
+  /** Start of the record. */
+  offset: number;
+  sysFlag: number;
+  reconsumeTimes: number;
+  storeHostPos: number;
+  body: Buffer;
+  topic: string;
+  propsPos: number;
+  propsEnd: number;
+}
+
+/** Hex of the store host's address bytes and port, then of the physical offset: the offset msgId of the record at `offset`. */
+export function recordMsgId(buf: Buffer, offset: number, storeHostPos: number, sysFlag: number): string {
+  const hostEnd = storeHostPos + ((sysFlag & MessageSysFlag.STOREHOST_V6) !== 0 ? 20 : 8);
+  const physical = offset + RecordPos.PHYSICAL_OFFSET;
+  return (buf.toString('hex', storeHostPos, hostEnd) + buf.toString('hex', physical, physical + 8)).toUpperCase();
+}
+
+/**
  * A decoded record as a view (`scanRecordViews`). The 32-bit fields, queue offset, body and topic
  * are read at once; the other 64-bit fields are getters over the bytes, and the hosts, the
  * properties (string and map) and the msgId getters that read the bytes on first use and keep the
@@ -336,22 +360,22 @@ class RecordView implements DecodedRecord {
   private propertyMapValue: PropertyMap | undefined = undefined;
   private msgIdValue: string | undefined = undefined;
 
-  constructor(buf: Buffer, offset: number, storeHostPos: number, bodyPos: number, body: Buffer, topic: string, propsPos: number, propsEnd: number) {
+  constructor(buf: Buffer, parts: RecordParts) {
+    const offset = parts.offset;
     this.buf = buf;
     this.offset = offset;
-    this.storeHostPos = storeHostPos;
-    this.propsPos = propsPos;
-    this.propsEnd = propsEnd;
+    this.storeHostPos = parts.storeHostPos;
+    this.propsPos = parts.propsPos;
+    this.propsEnd = parts.propsEnd;
     this.totalSize = getInt32(buf, offset);
     this.bodyCrc = getInt32(buf, offset + RecordPos.BODY_CRC);
     this.queueId = getInt32(buf, offset + RecordPos.QUEUE_ID);
     this.flag = getInt32(buf, offset + RecordPos.FLAG);
     this.queueOffset = getInt64(buf, offset + RecordPos.QUEUE_OFFSET);
-    this.sysFlag = getInt32(buf, offset + RecordPos.SYSFLAG);
-    // RECONSUMETIMES (4) and PREPARED TX OFFSET (8) sit just before BODYLENGTH.
-    this.reconsumeTimes = getInt32(buf, bodyPos - 16);
-    this.body = body;
-    this.topic = topic;
+    this.sysFlag = parts.sysFlag;
+    this.reconsumeTimes = parts.reconsumeTimes;
+    this.body = parts.body;
+    this.topic = parts.topic;
   }
 
   // The other 64-bit fields are read when asked: a consumer of bodies and offsets needs none of them.
@@ -403,14 +427,8 @@ class RecordView implements DecodedRecord {
     this.propertyMapValue = value;
   }
 
-  /** Hex of the store host's address bytes and port, then of the physical offset. */
   get msgId(): string {
-    if (this.msgIdValue === undefined) {
-      const hostEnd = this.storeHostPos + ((this.sysFlag & MessageSysFlag.STOREHOST_V6) !== 0 ? 20 : 8);
-      const physical = this.offset + RecordPos.PHYSICAL_OFFSET;
-      this.msgIdValue = (this.buf.toString('hex', this.storeHostPos, hostEnd) + this.buf.toString('hex', physical, physical + 8)).toUpperCase();
-    }
-    return this.msgIdValue;
+    return (this.msgIdValue ??= recordMsgId(this.buf, this.offset, this.storeHostPos, this.sysFlag));
   }
 
   set msgId(value: string) {
@@ -459,7 +477,7 @@ class RecordView implements DecodedRecord {
 export function decodeRecord(buf: Buffer, offset = 0): DecodedRecord {
   // decodeRecordAt reads bytes unchecked below `end`: an offset must be a position in the buffer.
   if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`record offset must be a non-negative integer, got ${offset}`);
-  return decodeRecordAt(buf, offset, buf.length).toObject();
+  return new RecordView(buf, decodeRecordAt(buf, offset, buf.length)).toObject();
 }
 
 function decodeFailure(offset: number, reason: string): FrameError {
@@ -481,8 +499,11 @@ function topicAt(buf: Buffer, pos: number, length: number): string {
   return topic;
 }
 
-/** `decodeRecord` reading no byte at or past `end`. */
-function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordView {
+/** Filled by `decodeRecordAt`. */
+const parts: RecordParts = { offset: 0, sysFlag: 0, reconsumeTimes: 0, storeHostPos: 0, body: Buffer.alloc(0), topic: '', propsPos: 0, propsEnd: 0 };
+
+/** Finds the parts of the record at `offset`, reading no byte at or past `end`; the result is refilled by the next call. */
+function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordParts {
   if (end - offset < MIN_RECORD_SIZE) throw decodeFailure(offset, `only ${end - offset} bytes, less than a minimal record`);
   // Fields are read by their own lengths, bounded by the buffer, as ali-ons and Java's
   // MessageDecoder do; TOTALSIZE is reported, not trusted (checkRecord is the strict check).
@@ -504,38 +525,58 @@ function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordView {
   const propsLen = (buf[pos]! << 8) | buf[pos + 1]!;
   pos += 2;
   if (pos + propsLen > end) throw decodeFailure(offset, `properties length ${propsLen} runs past the record`);
-  return new RecordView(buf, offset, storeHostPos, bodyPos, body, topic, pos, pos + propsLen);
+  parts.offset = offset;
+  parts.sysFlag = sysFlag;
+  // RECONSUMETIMES (4) and PREPARED TX OFFSET (8) sit just before BODYLENGTH.
+  parts.reconsumeTimes = getInt32(buf, bodyPos - 16);
+  parts.storeHostPos = storeHostPos;
+  parts.body = body;
+  parts.topic = topic;
+  parts.propsPos = pos;
+  parts.propsEnd = pos + propsLen;
+  return parts;
 }
 
-export interface RecordScan {
-  records: DecodedRecord[];
+export interface RecordScan<T = DecodedRecord> {
+  records: T[];
   /** Set when bytes after the last whole record are not a valid record; they are not decoded. */
   trailing?: { offset: number; length: number; reason: string };
 }
 
-/** Decodes concatenated records (a PULL body) into plain objects, as `scanRecordViews` finds them. */
+/** Decodes concatenated records (a PULL body) into plain objects, as `scanRecordsWith` finds them. */
 export function scanRecords(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_SIZE): RecordScan {
-  const scan = scanRecordViews(buf, maxRecordSize);
-  const records = scan.records.map((view) => (view as RecordView).toObject());
-  return scan.trailing ? { records, trailing: scan.trailing } : { records };
+  return scanRecordsWith(buf, maxRecordSize, true, (b, at) => new RecordView(b, at).toObject());
 }
 
 /**
  * Decodes concatenated records (a PULL body) as lazily read views (see `RecordView`), stopping at
- * the end or at the first invalid record. Each record is checked as `checkRecord` does, with its
- * CRC taken once, over the decoded body view; `checkBodyCrc: false` skips the CRC (it is most of
- * the decoding cost). For hot paths that read the records in place.
+ * the end or at the first invalid record, as `scanRecordsWith` does. For hot paths that read the
+ * records in place.
  */
-export function scanRecordViews(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_SIZE, checkBodyCrc = true): RecordScan {
-  const records: RecordView[] = [];
+export function scanRecordViews(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_SIZE): RecordScan {
+  return scanRecordsWith(buf, maxRecordSize, true, newView);
+}
+
+function newView(buf: Buffer, at: RecordParts): RecordView {
+  return new RecordView(buf, at);
+}
+
+/**
+ * Makes `create(buf, parts)` of each of the concatenated records in `buf` (a PULL body), stopping
+ * at the end or at the first invalid record. Each record is checked as `checkRecord` does, with its
+ * CRC taken once, over the body view; `checkBodyCrc: false` skips the CRC (it is most of the
+ * decoding cost). `parts` is refilled for the next record after `create` returns.
+ */
+export function scanRecordsWith<T>(buf: Buffer, maxRecordSize: number, checkBodyCrc: boolean, create: (buf: Buffer, parts: RecordParts) => T): RecordScan<T> {
+  const records: T[] = [];
   let at = 0;
   while (at < buf.length) {
     const size = checkLayout(buf, at, buf.length - at, maxRecordSize);
     if (typeof size !== 'number') return { records, trailing: { offset: at, length: buf.length - at, reason: size.reason } };
-    const record = decodeRecordAt(buf, at, at + size);
-    const problem = checkBodyCrc ? crcMismatch(record.bodyCrc, record.body) : undefined;
+    const found = decodeRecordAt(buf, at, at + size);
+    const problem = checkBodyCrc ? crcMismatch(getInt32(buf, at + RecordPos.BODY_CRC), found.body) : undefined;
     if (problem !== undefined) return { records, trailing: { offset: at, length: buf.length - at, reason: problem } };
-    records.push(record);
+    records.push(create(buf, found));
     at += size;
   }
   return { records };
@@ -544,9 +585,4 @@ export function scanRecordViews(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_
 /** The records of a PULL body; a trailing non-record is dropped (see `scanRecords` to see it). */
 export function decodeRecords(buf: Buffer): DecodedRecord[] {
   return scanRecords(buf).records;
-}
-
-/** `decodeRecords` as lazily read views (`scanRecordViews`): for consumers that read records in place. */
-export function decodeRecordViews(buf: Buffer, checkBodyCrc = true): DecodedRecord[] {
-  return scanRecordViews(buf, DEFAULT_MAX_RECORD_SIZE, checkBodyCrc).records;
 }
