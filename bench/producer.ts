@@ -21,7 +21,8 @@ async function ferrymqSender(job: ProducerJob): Promise<Sender> {
     send(seq, count) {
       if (count === 1) return producer.send({ topic: job.topic, body: stampBody(job.bodySize, seq) });
       const msgs = [];
-      for (let i = 0; i < count; i++) msgs.push({ topic: job.topic, body: stampBody(job.bodySize, seq + i) });
+      const sentNs = nowNs();
+      for (let i = 0; i < count; i++) msgs.push({ topic: job.topic, body: stampBody(job.bodySize, seq + i, sentNs) });
       return producer.sendBatch(msgs);
     },
     close: () => producer.shutdown(),

@@ -1,7 +1,8 @@
 import { inspect } from 'node:util';
 import { inflateSync } from 'node:zlib';
-import { decodeRecordViews, MessageSysFlag, type DecodedRecord } from '../protocol/message-codec.js';
-import { MessageConst } from '../protocol/properties.js';
+import { getInt32, getInt64 } from '../protocol/int-codec.js';
+import { DEFAULT_MAX_RECORD_SIZE, MessageSysFlag, RecordPos, recordMsgId, scanRecordsWith, type RecordParts } from '../protocol/message-codec.js';
+import { decodeProperties, MessageConst } from '../protocol/properties.js';
 import { tagMatches, type TagExpression } from '../protocol/tag-filter.js';
 import type { MessageQueue } from './message-queue.js';
 
@@ -71,16 +72,28 @@ export interface PullOffsets {
 /** A lazily read field whose value may be undefined has not been read yet. */
 const UNREAD: unique symbol = Symbol('unread');
 
+/** What the messages of one pull answer share. */
+interface PullContext {
+  brokerName: string;
+  retryTopic: string | undefined;
+  pullOffsets: PullOffsets | undefined;
+}
+
 class PulledMessage implements ReceivedMessage {
   body: Buffer;
   queueOffset: number;
   reconsumeTimes: number;
   flag: number;
   sysFlag: number;
-  private readonly record: DecodedRecord;
-  private readonly brokerName: string;
-  private readonly retryTopic: string | undefined;
-  private readonly pullOffsets: PullOffsets | undefined;
+  /** The pull answer's bytes and where this record's lazily read parts sit in them. */
+  private readonly buf: Buffer;
+  private readonly offset: number;
+  private readonly storeHostPos: number;
+  private readonly propsPos: number;
+  private readonly propsEnd: number;
+  private readonly recordTopic: string;
+  private readonly queueId: number;
+  private readonly context: PullContext;
   private propertiesValue: Record<string, string> | undefined = undefined;
   private topicValue: string | undefined = undefined;
   private keysValue: string[] | undefined = undefined;
@@ -93,20 +106,25 @@ class PulledMessage implements ReceivedMessage {
   private bornTimestampValue: number | typeof UNREAD = UNREAD;
   private storeTimestampValue: number | typeof UNREAD = UNREAD;
 
-  constructor(record: DecodedRecord, brokerName: string, retryTopic: string | undefined, pullOffsets: PullOffsets | undefined) {
-    this.record = record;
-    this.brokerName = brokerName;
-    this.retryTopic = retryTopic;
-    this.pullOffsets = pullOffsets;
-    this.body = (record.sysFlag & MessageSysFlag.COMPRESSED) !== 0 ? inflateSync(record.body) : record.body;
-    this.queueOffset = record.queueOffset;
-    this.reconsumeTimes = record.reconsumeTimes;
-    this.flag = record.flag;
-    this.sysFlag = record.sysFlag;
+  constructor(buf: Buffer, parts: RecordParts, context: PullContext) {
+    const offset = parts.offset;
+    this.buf = buf;
+    this.offset = offset;
+    this.storeHostPos = parts.storeHostPos;
+    this.propsPos = parts.propsPos;
+    this.propsEnd = parts.propsEnd;
+    this.recordTopic = parts.topic;
+    this.queueId = getInt32(buf, offset + RecordPos.QUEUE_ID);
+    this.context = context;
+    this.body = (parts.sysFlag & MessageSysFlag.COMPRESSED) !== 0 ? inflateSync(parts.body) : parts.body;
+    this.queueOffset = getInt64(buf, offset + RecordPos.QUEUE_OFFSET);
+    this.reconsumeTimes = parts.reconsumeTimes;
+    this.flag = getInt32(buf, offset + RecordPos.FLAG);
+    this.sysFlag = parts.sysFlag;
   }
 
   get commitLogOffset(): number {
-    if (this.commitLogOffsetValue === UNREAD) this.commitLogOffsetValue = this.record.physicalOffset;
+    if (this.commitLogOffsetValue === UNREAD) this.commitLogOffsetValue = getInt64(this.buf, this.offset + RecordPos.PHYSICAL_OFFSET);
     return this.commitLogOffsetValue;
   }
 
@@ -115,7 +133,7 @@ class PulledMessage implements ReceivedMessage {
   }
 
   get bornTimestamp(): number {
-    if (this.bornTimestampValue === UNREAD) this.bornTimestampValue = this.record.bornTimestamp;
+    if (this.bornTimestampValue === UNREAD) this.bornTimestampValue = getInt64(this.buf, this.offset + RecordPos.BORN_TIMESTAMP);
     return this.bornTimestampValue;
   }
 
@@ -124,7 +142,7 @@ class PulledMessage implements ReceivedMessage {
   }
 
   get storeTimestamp(): number {
-    if (this.storeTimestampValue === UNREAD) this.storeTimestampValue = this.record.storeTimestamp;
+    if (this.storeTimestampValue === UNREAD) this.storeTimestampValue = getInt64(this.buf, this.storeHostPos - 8);
     return this.storeTimestampValue;
   }
 
@@ -134,10 +152,11 @@ class PulledMessage implements ReceivedMessage {
 
   get properties(): Record<string, string> {
     if (this.propertiesValue === undefined) {
-      const props = this.record.propertyMap;
-      if (this.pullOffsets) {
-        props[MessageConst.MIN_OFFSET] = this.pullOffsets.minOffset;
-        props[MessageConst.MAX_OFFSET] = this.pullOffsets.maxOffset;
+      const props = decodeProperties(this.buf.toString('utf8', this.propsPos, this.propsEnd));
+      const pullOffsets = this.context.pullOffsets;
+      if (pullOffsets) {
+        props[MessageConst.MIN_OFFSET] = pullOffsets.minOffset;
+        props[MessageConst.MAX_OFFSET] = pullOffsets.maxOffset;
       }
       this.propertiesValue = props;
     }
@@ -150,9 +169,9 @@ class PulledMessage implements ReceivedMessage {
 
   get topic(): string {
     if (this.topicValue === undefined) {
-      const record = this.record;
-      const restored = this.retryTopic !== undefined && record.topic === this.retryTopic ? this.properties[MessageConst.RETRY_TOPIC] : undefined;
-      this.topicValue = restored || record.topic;
+      const retryTopic = this.context.retryTopic;
+      const restored = retryTopic !== undefined && this.recordTopic === retryTopic ? this.properties[MessageConst.RETRY_TOPIC] : undefined;
+      this.topicValue = restored || this.recordTopic;
     }
     return this.topicValue;
   }
@@ -183,7 +202,7 @@ class PulledMessage implements ReceivedMessage {
   }
 
   get msgId(): string {
-    return (this.msgIdValue ??= this.record.msgId);
+    return (this.msgIdValue ??= recordMsgId(this.buf, this.offset, this.storeHostPos, this.sysFlag));
   }
 
   set msgId(value: string) {
@@ -209,7 +228,7 @@ class PulledMessage implements ReceivedMessage {
   }
 
   get queue(): MessageQueue {
-    return (this.queueValue ??= { topic: this.record.topic, brokerName: this.brokerName, queueId: this.record.queueId });
+    return (this.queueValue ??= { topic: this.recordTopic, brokerName: this.context.brokerName, queueId: this.queueId });
   }
 
   set queue(value: MessageQueue) {
@@ -245,21 +264,21 @@ class PulledMessage implements ReceivedMessage {
 
 /**
  * The records of a FOUND pull answer that pass the tag filter, as received messages. Everything in
- * the retry queue is kept: a redelivery carries its original tags, already filtered once.
+ * the retry queue is kept: a redelivery carries its original tags, already filtered once. With
+ * `checkBodyCrc`, a record whose body does not match its CRC ends the answer: it and the records
+ * after it are not delivered.
  */
 export function receivedFromPull(
   body: Buffer | undefined,
   mq: MessageQueue,
   filter: TagExpression,
   retryTopic: string | undefined,
+  checkBodyCrc: boolean,
   pullOffsets?: PullOffsets,
 ): ReceivedMessage[] {
-  const messages: ReceivedMessage[] = [];
-  if (!body) return messages;
+  if (!body) return [];
   const keepAll = filter.all || mq.topic === retryTopic;
-  for (const record of decodeRecordViews(body)) {
-    const msg = new PulledMessage(record, mq.brokerName, retryTopic, pullOffsets);
-    if (keepAll || tagMatches(filter, msg.tags)) messages.push(msg);
-  }
-  return messages;
+  const context: PullContext = { brokerName: mq.brokerName, retryTopic, pullOffsets };
+  const messages = scanRecordsWith(body, DEFAULT_MAX_RECORD_SIZE, checkBodyCrc, (buf, parts): ReceivedMessage => new PulledMessage(buf, parts, context)).records;
+  return keepAll ? messages : messages.filter((msg) => tagMatches(filter, msg.tags));
 }

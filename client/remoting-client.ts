@@ -99,32 +99,33 @@ class PendingRequests {
 
 class Connection {
   readonly pending: PendingRequests;
-  private readonly decoder: FrameDecoder;
   closed = false;
 
+  /** `decoder` is the one the socket reads into (`onread`); the connection reports each read with `received`. */
   constructor(
     readonly address: string,
     readonly socket: Socket,
-    maxFrameSize: number,
+    private readonly decoder: FrameDecoder,
     private readonly onCommand: (cmd: RemotingCommand, conn: Connection) => void,
     private readonly onClose: (conn: Connection, cause?: Error) => void,
   ) {
     this.pending = new PendingRequests(address);
-    this.decoder = new FrameDecoder({ maxFrameSize });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
-    socket.on('data', (chunk: Buffer) => {
-      let commands: RemotingCommand[];
-      try {
-        commands = this.decoder.push(chunk);
-      } catch (error) {
-        this.destroy(error as Error);
-        return;
-      }
-      for (const cmd of commands) this.onCommand(cmd, this);
-    });
     socket.on('error', (error) => this.destroy(error));
     socket.on('close', () => this.destroy());
+  }
+
+  received(n: number): void {
+    if (this.closed) return;
+    let commands: RemotingCommand[];
+    try {
+      commands = this.decoder.pushRead(n);
+    } catch (error) {
+      this.destroy(error as Error);
+      return;
+    }
+    for (const cmd of commands) this.onCommand(cmd, this);
   }
 
   /** Frames written in one tick leave in one writev: many concurrent sends cost one syscall. */
@@ -219,7 +220,17 @@ export class RemotingClient {
   private connectOnce(address: string): Promise<Connection> {
     const { host, port } = parseAddress(address);
     return new Promise<Connection>((resolve, reject) => {
-      const socket = connect({ host, port });
+      // Reads go straight into the decoder's buffers: a large pull answer lands in its own frame buffer, uncopied.
+      const decoder = new FrameDecoder({ maxFrameSize: this.maxFrameSize });
+      let conn: Connection | undefined;
+      const onread = {
+        buffer: () => decoder.readBuffer(),
+        callback: (n: number) => {
+          conn?.received(n);
+          return true;
+        },
+      };
+      const socket = connect({ host, port, onread });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectionClosedError(address, { message: `connect to ${address} timed out after ${this.connectTimeoutMs} ms` }));
@@ -236,7 +247,7 @@ export class RemotingClient {
           reject(new ConnectionClosedError(address));
           return;
         }
-        const conn = new Connection(address, socket, this.maxFrameSize, (cmd, c) => this.dispatch(cmd, c), (c, cause) => this.closedConnection(c, cause));
+        conn = new Connection(address, socket, decoder, (cmd, c) => this.dispatch(cmd, c), (c, cause) => this.closedConnection(c, cause));
         this.connections.set(address, conn);
         this.logger.debug({ address }, 'connected');
         resolve(conn);

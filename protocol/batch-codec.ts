@@ -14,6 +14,7 @@
  * field `m=true`; ali-ons never sends batches.
  */
 import { FrameError, InvalidArgumentError } from './errors.js';
+import { putInt32 } from './int-codec.js';
 
 export interface BatchEntry {
   flag: number;
@@ -24,37 +25,64 @@ export interface BatchEntry {
 /** An entry with empty body and properties. */
 const FIXED_SIZE = 4 + 4 + 4 + 4 + 4 + 2;
 const MAX_PROPERTIES_BYTES = 0x7fff;
+/** Properties up to this many characters are written in a JS loop when ASCII: cheaper than a native call. */
+const ASCII_LOOP_MAX = 128;
 
-/**
- * Encodes entries into one body; throws `InvalidArgumentError` when properties exceed 32767 bytes.
- * One pass: the buffer is sized for the worst case (3 UTF-8 bytes per UTF-16 unit of properties),
- * each properties string is written once and its length and the entry size filled in after it.
- */
-export function encodeBatchBody(entries: readonly BatchEntry[]): Buffer {
+/** Room `encodeBatchBody` needs for `entries` (3 UTF-8 bytes per UTF-16 unit of properties, at worst). */
+export function batchBodyBound(entries: readonly BatchEntry[]): number {
   let bound = 0;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     bound += FIXED_SIZE + entry.body.length + 3 * entry.properties.length;
   }
-  const out = Buffer.allocUnsafe(bound);
+  return bound;
+}
+
+/**
+ * Encodes entries into one body; throws `InvalidArgumentError` when properties exceed 32767 bytes.
+ * The body is written into `target` when it has `batchBodyBound(entries)` bytes (and is a view of
+ * it), else into a new buffer. One pass: each properties string is written once and its length and
+ * the entry size filled in after it.
+ */
+export function encodeBatchBody(entries: readonly BatchEntry[], target?: Buffer): Buffer {
+  const bound = batchBodyBound(entries);
+  const out = target !== undefined && target.length >= bound ? target : Buffer.allocUnsafe(bound);
   let pos = 0;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     const start = pos;
-    out.writeInt32BE(0, pos + 4);
-    out.writeInt32BE(0, pos + 8);
-    out.writeInt32BE(entry.flag | 0, pos + 12);
-    out.writeInt32BE(entry.body.length, pos + 16);
-    pos += 20 + entry.body.copy(out, pos + 20);
-    const propertiesLength = entry.properties.length === 0 ? 0 : out.write(entry.properties, pos + 2, 'utf8');
+    // Unchecked stores: `out` has room for the bound computed from these very entries.
+    putInt32(out, pos + 4, 0);
+    putInt32(out, pos + 8, 0);
+    putInt32(out, pos + 12, entry.flag | 0);
+    putInt32(out, pos + 16, entry.body.length);
+    out.set(entry.body, pos + 20);
+    pos += 20 + entry.body.length;
+    const propertiesLength = writeProperties(out, entry.properties, pos + 2);
     if (propertiesLength > MAX_PROPERTIES_BYTES) {
       throw new InvalidArgumentError(`batch message ${i}: properties are ${propertiesLength} bytes, the limit is ${MAX_PROPERTIES_BYTES}`);
     }
-    out.writeInt16BE(propertiesLength, pos);
+    out[pos] = propertiesLength >>> 8;
+    out[pos + 1] = propertiesLength;
     pos += 2 + propertiesLength;
-    out.writeInt32BE(pos - start, start);
+    putInt32(out, start, pos - start);
   }
-  return pos === bound ? out : out.subarray(0, pos);
+  return pos === out.length ? out : out.subarray(0, pos);
+}
+
+/** Writes `properties` as UTF-8 at `pos` and returns its byte length. */
+function writeProperties(out: Buffer, properties: string, pos: number): number {
+  const length = properties.length;
+  if (length <= ASCII_LOOP_MAX) {
+    let i = 0;
+    for (; i < length; i++) {
+      const c = properties.charCodeAt(i);
+      if (c >= 0x80) break;
+      out[pos + i] = c;
+    }
+    if (i === length) return length;
+  }
+  return out.write(properties, pos, 'utf8');
 }
 
 /**

@@ -7,7 +7,7 @@
  *   | body               | the rest, raw bytes, may be empty
  *
  * `FrameDecoder` is a push parser: feed it socket chunks of any size and it returns the commands
- * completed so far. It checks a frame's length against `maxFrameSize` before buffering or allocating
+ * completed so far, or let the socket read into buffers it hands out (`readBuffer`/`pushRead`). It checks a frame's length against `maxFrameSize` before buffering or allocating
  * for it, so a forged length costs nothing. A `FrameError` means the stream is out of sync: close
  * the connection (the decoder refuses further input).
  */
@@ -34,6 +34,17 @@ export interface FrameDecoderOptions {
   maxFrameSize: number;
 }
 
+/** `readBuffer` hands out the rest of a chunk of this size to reads until less than `MIN_READ_ROOM` is left. */
+const READ_CHUNK = 64 * 1024;
+const MIN_READ_ROOM = 8 * 1024;
+/** A frame with at least this many bytes still to come is read straight into its own buffer. */
+const DIRECT_READ_MIN = 32 * 1024;
+/**
+ * After a frame read in place, reads up to the next frame's length field take at most this much:
+ * what lands before it is known is copied into that frame's buffer (up to 64 KiB otherwise).
+ */
+const HEAD_READ = 4 * 1024;
+
 export class FrameDecoder {
   private readonly maxFrameSize: number;
   /** Unconsumed input; `chunks[0]` is consumed up to `headOffset`. */
@@ -43,6 +54,14 @@ export class FrameDecoder {
   /** Length field of the frame being collected, once read and checked; -1 before that. */
   private frameLength = -1;
   private failure: FrameError | undefined;
+  /** `readBuffer` reads land in `readChunk` from `readPos` on. */
+  private readChunk: Buffer = EMPTY;
+  private readPos = 0;
+  /** A large frame being read into place (`readBuffer`), and its bytes read so far. */
+  private direct: Buffer | undefined;
+  private directFilled = 0;
+  /** The last frame completed was read in place: the next one is likely large too (a consumer's pull answers). */
+  private afterDirect = false;
 
   constructor(opts: FrameDecoderOptions) {
     if (!Number.isInteger(opts.maxFrameSize) || opts.maxFrameSize < PREFIX) {
@@ -74,12 +93,72 @@ export class FrameDecoder {
         this.frameLength = -1;
       }
     } catch (err) {
-      this.failure = err instanceof FrameError ? err : new FrameError(String(err), { cause: err });
-      this.chunks = [];
-      this.buffered = 0;
-      throw this.failure;
+      throw this.fail(err);
     }
     return out;
+  }
+
+  /**
+   * Where the next socket read should land (`net.connect`'s `onread.buffer`); report what it read
+   * with `pushRead`. The rest of a frame of at least `DIRECT_READ_MIN` bytes is read straight into
+   * that frame's buffer (no copy from chunks, no chunk per read); other reads share 64 KiB chunks.
+   */
+  readBuffer(): Buffer {
+    if (this.direct === undefined && this.failure === undefined && this.frameLength >= 0 && 4 + this.frameLength - this.buffered >= DIRECT_READ_MIN) {
+      this.startDirect(4 + this.frameLength);
+    }
+    if (this.direct !== undefined) return this.direct.subarray(this.directFilled);
+    if (this.readChunk.length - this.readPos < MIN_READ_ROOM) {
+      this.readChunk = Buffer.allocUnsafe(READ_CHUNK);
+      this.readPos = 0;
+    }
+    return this.readChunk.subarray(this.readPos, this.afterDirect && this.frameLength < 0 ? this.readPos + HEAD_READ : this.readChunk.length);
+  }
+
+  /** `n` bytes were read into the buffer `readBuffer` gave last: returns the commands completed. */
+  pushRead(n: number): RemotingCommand[] {
+    if (this.failure) throw this.failure;
+    const frame = this.direct;
+    if (frame === undefined) {
+      const start = this.readPos;
+      this.readPos += n;
+      const out = this.push(this.readChunk.subarray(start, start + n));
+      if (out.length > 0) this.afterDirect = false;
+      return out;
+    }
+    this.directFilled += n;
+    this.buffered += n;
+    if (this.directFilled < frame.length) return [];
+    this.afterDirect = true;
+    this.direct = undefined;
+    this.buffered = 0;
+    this.frameLength = -1;
+    try {
+      return [decodeFrameBody(frame, 0, frame.length)];
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  /** Moves the buffered start of the current frame (of `n` bytes) into its own buffer, which reads then fill. */
+  private startDirect(n: number): void {
+    const frame = Buffer.allocUnsafe(n);
+    let filled = 0;
+    for (const chunk of this.chunks) {
+      filled += chunk.copy(frame, filled, this.headOffset);
+      this.headOffset = 0;
+    }
+    this.chunks = [];
+    this.direct = frame;
+    this.directFilled = filled;
+  }
+
+  private fail(err: unknown): FrameError {
+    this.failure = err instanceof FrameError ? err : new FrameError(String(err), { cause: err });
+    this.chunks = [];
+    this.buffered = 0;
+    this.direct = undefined;
+    return this.failure;
   }
 
   private readLength(): number {

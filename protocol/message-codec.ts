@@ -29,8 +29,7 @@
 import { inspect } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { FrameError, InvalidArgumentError } from './errors.js';
-import { putInt32, putInt64 } from './int-codec.js';
-import { readInt64 } from './message-id.js';
+import { getInt32, getInt64, putInt32, putInt64 } from './int-codec.js';
 import { decodeProperties, type PropertyMap } from './properties.js';
 import { formatIPv4, formatIPv6, ipv4Bytes, type SocketAddress } from './socket-address.js';
 
@@ -309,6 +308,30 @@ function readHost(buf: Buffer, pos: number, v6: boolean): SocketAddress {
 }
 
 /**
+ * Where the parts of one record sit in its buffer, as `decodeRecordAt` found them: one object,
+ * refilled for every record, so a caller that builds its own object per record (the SDK's received
+ * messages) allocates nothing more.
+ */
+export interface RecordParts {
+  /** Start of the record. */
+  offset: number;
+  sysFlag: number;
+  reconsumeTimes: number;
+  storeHostPos: number;
+  body: Buffer;
+  topic: string;
+  propsPos: number;
+  propsEnd: number;
+}
+
+/** Hex of the store host's address bytes and port, then of the physical offset: the offset msgId of the record at `offset`. */
+export function recordMsgId(buf: Buffer, offset: number, storeHostPos: number, sysFlag: number): string {
+  const hostEnd = storeHostPos + ((sysFlag & MessageSysFlag.STOREHOST_V6) !== 0 ? 20 : 8);
+  const physical = offset + RecordPos.PHYSICAL_OFFSET;
+  return (buf.toString('hex', storeHostPos, hostEnd) + buf.toString('hex', physical, physical + 8)).toUpperCase();
+}
+
+/**
  * A decoded record as a view (`scanRecordViews`). The 32-bit fields, queue offset, body and topic
  * are read at once; the other 64-bit fields are getters over the bytes, and the hosts, the
  * properties (string and map) and the msgId getters that read the bytes on first use and keep the
@@ -337,39 +360,39 @@ class RecordView implements DecodedRecord {
   private propertyMapValue: PropertyMap | undefined = undefined;
   private msgIdValue: string | undefined = undefined;
 
-  constructor(buf: Buffer, offset: number, storeHostPos: number, bodyPos: number, body: Buffer, topic: string, propsPos: number, propsEnd: number) {
+  constructor(buf: Buffer, parts: RecordParts) {
+    const offset = parts.offset;
     this.buf = buf;
     this.offset = offset;
-    this.storeHostPos = storeHostPos;
-    this.propsPos = propsPos;
-    this.propsEnd = propsEnd;
-    this.totalSize = buf.readInt32BE(offset);
-    this.bodyCrc = buf.readInt32BE(offset + RecordPos.BODY_CRC);
-    this.queueId = buf.readInt32BE(offset + RecordPos.QUEUE_ID);
-    this.flag = buf.readInt32BE(offset + RecordPos.FLAG);
-    this.queueOffset = readInt64(buf, offset + RecordPos.QUEUE_OFFSET);
-    this.sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
-    // RECONSUMETIMES (4) and PREPARED TX OFFSET (8) sit just before BODYLENGTH.
-    this.reconsumeTimes = buf.readInt32BE(bodyPos - 16);
-    this.body = body;
-    this.topic = topic;
+    this.storeHostPos = parts.storeHostPos;
+    this.propsPos = parts.propsPos;
+    this.propsEnd = parts.propsEnd;
+    this.totalSize = getInt32(buf, offset);
+    this.bodyCrc = getInt32(buf, offset + RecordPos.BODY_CRC);
+    this.queueId = getInt32(buf, offset + RecordPos.QUEUE_ID);
+    this.flag = getInt32(buf, offset + RecordPos.FLAG);
+    this.queueOffset = getInt64(buf, offset + RecordPos.QUEUE_OFFSET);
+    this.sysFlag = parts.sysFlag;
+    this.reconsumeTimes = parts.reconsumeTimes;
+    this.body = parts.body;
+    this.topic = parts.topic;
   }
 
   // The other 64-bit fields are read when asked: a consumer of bodies and offsets needs none of them.
   get physicalOffset(): number {
-    return readInt64(this.buf, this.offset + RecordPos.PHYSICAL_OFFSET);
+    return getInt64(this.buf, this.offset + RecordPos.PHYSICAL_OFFSET);
   }
 
   get bornTimestamp(): number {
-    return readInt64(this.buf, this.offset + RecordPos.BORN_TIMESTAMP);
+    return getInt64(this.buf, this.offset + RecordPos.BORN_TIMESTAMP);
   }
 
   get storeTimestamp(): number {
-    return readInt64(this.buf, this.storeHostPos - 8);
+    return getInt64(this.buf, this.storeHostPos - 8);
   }
 
   get preparedTransactionOffset(): number {
-    return readInt64(this.buf, this.body.byteOffset - this.buf.byteOffset - 12);
+    return getInt64(this.buf, this.body.byteOffset - this.buf.byteOffset - 12);
   }
 
   get bornHost(): SocketAddress {
@@ -404,14 +427,8 @@ class RecordView implements DecodedRecord {
     this.propertyMapValue = value;
   }
 
-  /** Hex of the store host's address bytes and port, then of the physical offset. */
   get msgId(): string {
-    if (this.msgIdValue === undefined) {
-      const hostEnd = this.storeHostPos + ((this.sysFlag & MessageSysFlag.STOREHOST_V6) !== 0 ? 20 : 8);
-      const physical = this.offset + RecordPos.PHYSICAL_OFFSET;
-      this.msgIdValue = (this.buf.toString('hex', this.storeHostPos, hostEnd) + this.buf.toString('hex', physical, physical + 8)).toUpperCase();
-    }
-    return this.msgIdValue;
+    return (this.msgIdValue ??= recordMsgId(this.buf, this.offset, this.storeHostPos, this.sysFlag));
   }
 
   set msgId(value: string) {
@@ -458,7 +475,9 @@ class RecordView implements DecodedRecord {
  * to verify magic, sizes and CRC, and pass a buffer ending at the record when it must not read further.
  */
 export function decodeRecord(buf: Buffer, offset = 0): DecodedRecord {
-  return decodeRecordAt(buf, offset, buf.length).toObject();
+  // decodeRecordAt reads bytes unchecked below `end`: an offset must be a position in the buffer.
+  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`record offset must be a non-negative integer, got ${offset}`);
+  return new RecordView(buf, decodeRecordAt(buf, offset, buf.length)).toObject();
 }
 
 function decodeFailure(offset: number, reason: string): FrameError {
@@ -480,18 +499,21 @@ function topicAt(buf: Buffer, pos: number, length: number): string {
   return topic;
 }
 
-/** `decodeRecord` reading no byte at or past `end`. */
-function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordView {
+/** Filled by `decodeRecordAt`. */
+const parts: RecordParts = { offset: 0, sysFlag: 0, reconsumeTimes: 0, storeHostPos: 0, body: Buffer.alloc(0), topic: '', propsPos: 0, propsEnd: 0 };
+
+/** Finds the parts of the record at `offset`, reading no byte at or past `end`; the result is refilled by the next call. */
+function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordParts {
   if (end - offset < MIN_RECORD_SIZE) throw decodeFailure(offset, `only ${end - offset} bytes, less than a minimal record`);
   // Fields are read by their own lengths, bounded by the buffer, as ali-ons and Java's
   // MessageDecoder do; TOTALSIZE is reported, not trusted (checkRecord is the strict check).
-  const sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
+  const sysFlag = getInt32(buf, offset + RecordPos.SYSFLAG);
   const bornExtra = sysFlag & MessageSysFlag.BORNHOST_V6 ? 12 : 0;
   const hostExtra = bornExtra + (sysFlag & MessageSysFlag.STOREHOST_V6 ? 12 : 0);
   if (end - offset < RecordPos.BODY + hostExtra) throw decodeFailure(offset, 'header runs past the buffer');
   const storeHostPos = offset + RecordPos.STORE_HOST + bornExtra;
   let pos = offset + RecordPos.BODY + hostExtra;
-  const bodyLen = buf.readInt32BE(pos - 4);
+  const bodyLen = getInt32(buf, pos - 4);
   if (bodyLen < 0 || pos + bodyLen + 3 > end) throw decodeFailure(offset, `body length ${bodyLen} runs past the record`);
   const bodyPos = pos;
   const body = buf.subarray(pos, pos + bodyLen);
@@ -500,40 +522,61 @@ function decodeRecordAt(buf: Buffer, offset: number, end: number): RecordView {
   if (pos + topicLen + 2 > end) throw decodeFailure(offset, `topic length ${topicLen} runs past the record`);
   const topic = topicAt(buf, pos, topicLen);
   pos += topicLen;
-  const propsLen = buf.readUInt16BE(pos);
+  const propsLen = (buf[pos]! << 8) | buf[pos + 1]!;
   pos += 2;
   if (pos + propsLen > end) throw decodeFailure(offset, `properties length ${propsLen} runs past the record`);
-  return new RecordView(buf, offset, storeHostPos, bodyPos, body, topic, pos, pos + propsLen);
+  parts.offset = offset;
+  parts.sysFlag = sysFlag;
+  // RECONSUMETIMES (4) and PREPARED TX OFFSET (8) sit just before BODYLENGTH.
+  parts.reconsumeTimes = getInt32(buf, bodyPos - 16);
+  parts.storeHostPos = storeHostPos;
+  parts.body = body;
+  parts.topic = topic;
+  parts.propsPos = pos;
+  parts.propsEnd = pos + propsLen;
+  return parts;
 }
 
-export interface RecordScan {
-  records: DecodedRecord[];
+export interface RecordScan<T = DecodedRecord> {
+  records: T[];
   /** Set when bytes after the last whole record are not a valid record; they are not decoded. */
   trailing?: { offset: number; length: number; reason: string };
 }
 
-/** Decodes concatenated records (a PULL body) into plain objects, as `scanRecordViews` finds them. */
+/** Decodes concatenated records (a PULL body) into plain objects, as `scanRecordsWith` finds them. */
 export function scanRecords(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_SIZE): RecordScan {
-  const scan = scanRecordViews(buf, maxRecordSize);
-  const records = scan.records.map((view) => (view as RecordView).toObject());
-  return scan.trailing ? { records, trailing: scan.trailing } : { records };
+  return scanRecordsWith(buf, maxRecordSize, true, (b, at) => new RecordView(b, at).toObject());
 }
 
 /**
  * Decodes concatenated records (a PULL body) as lazily read views (see `RecordView`), stopping at
- * the end or at the first invalid record. Each record is checked as `checkRecord` does, with its
- * CRC taken once, over the decoded body view. For hot paths that read the records in place.
+ * the end or at the first invalid record, as `scanRecordsWith` does. For hot paths that read the
+ * records in place.
  */
 export function scanRecordViews(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_SIZE): RecordScan {
-  const records: RecordView[] = [];
+  return scanRecordsWith(buf, maxRecordSize, true, newView);
+}
+
+function newView(buf: Buffer, at: RecordParts): RecordView {
+  return new RecordView(buf, at);
+}
+
+/**
+ * Makes `create(buf, parts)` of each of the concatenated records in `buf` (a PULL body), stopping
+ * at the end or at the first invalid record. Each record is checked as `checkRecord` does, with its
+ * CRC taken once, over the body view; `checkBodyCrc: false` skips the CRC (it is most of the
+ * decoding cost). `parts` is refilled for the next record after `create` returns.
+ */
+export function scanRecordsWith<T>(buf: Buffer, maxRecordSize: number, checkBodyCrc: boolean, create: (buf: Buffer, parts: RecordParts) => T): RecordScan<T> {
+  const records: T[] = [];
   let at = 0;
   while (at < buf.length) {
     const size = checkLayout(buf, at, buf.length - at, maxRecordSize);
     if (typeof size !== 'number') return { records, trailing: { offset: at, length: buf.length - at, reason: size.reason } };
-    const record = decodeRecordAt(buf, at, at + size);
-    const problem = crcMismatch(record.bodyCrc, record.body);
+    const found = decodeRecordAt(buf, at, at + size);
+    const problem = checkBodyCrc ? crcMismatch(getInt32(buf, at + RecordPos.BODY_CRC), found.body) : undefined;
     if (problem !== undefined) return { records, trailing: { offset: at, length: buf.length - at, reason: problem } };
-    records.push(record);
+    records.push(create(buf, found));
     at += size;
   }
   return { records };
@@ -542,9 +585,4 @@ export function scanRecordViews(buf: Buffer, maxRecordSize = DEFAULT_MAX_RECORD_
 /** The records of a PULL body; a trailing non-record is dropped (see `scanRecords` to see it). */
 export function decodeRecords(buf: Buffer): DecodedRecord[] {
   return scanRecords(buf).records;
-}
-
-/** `decodeRecords` as lazily read views (`scanRecordViews`): for consumers that read records in place. */
-export function decodeRecordViews(buf: Buffer): DecodedRecord[] {
-  return scanRecordViews(buf).records;
 }

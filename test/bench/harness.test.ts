@@ -26,6 +26,7 @@ describe('body stamp', () => {
     expect(seq).toBe(123_456);
     expect(sentNs).toBeGreaterThanOrEqual(before);
     expect(sentNs).toBeLessThanOrEqual(after);
+    expect(readStamp(stampBody(1024, 7, 123_456_789_012_345))).toEqual({ sentNs: 123_456_789_012_345, seq: 7 });
   });
 
   it('never makes a body shorter than its header, and refuses to read a short one', () => {

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Producer, type ProducerOptions } from '../../client/index.js';
 import { BrokerApi } from '../../client/broker-api.js';
 import type { RemotingClient } from '../../client/remoting-client.js';
+import { decodeBatchBody } from '../../protocol/batch-codec.js';
 import { BrokerResponseError, InvalidArgumentError } from '../../protocol/errors.js';
 import { createResponse, SerializeType, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { RequestCode } from '../../protocol/request-code.js';
@@ -162,5 +163,31 @@ describe('Producer send path', () => {
     expect(queues[1]).not.toBe(queues[0]);
     expect(result.queue.queueId).toBe(queues[1]);
     expect(result.uniqKey.split(',')).toHaveLength(2);
+  });
+
+  it('encodes a batch into the buffer of one answered at its first attempt, never into one that was retried', async () => {
+    const topic = uniqueName('T');
+    createTopic(broker, topic, 4);
+    const bodies: Buffer[] = [];
+    let failNext = false;
+    const p = await producerWith((real, ...args) => {
+      bodies.push(args[2]);
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new Error('injected failure'));
+      }
+      return real(...args);
+    });
+    const batch = (text: string) => [{ topic, body: `${text}-1` }, { topic, body: `${text}-2` }];
+    await p.sendBatch(batch('a'));
+    await p.sendBatch(batch('b'));
+    expect(bodies[1]!.buffer).toBe(bodies[0]!.buffer);
+    expect(bodies[1]!.byteOffset).toBe(bodies[0]!.byteOffset);
+    failNext = true;
+    await p.sendBatch(batch('c'));
+    expect(bodies[3]).toBe(bodies[2]);
+    await p.sendBatch(batch('d'));
+    expect(bodies[4]!.buffer === bodies[2]!.buffer && bodies[4]!.byteOffset === bodies[2]!.byteOffset).toBe(false);
+    expect(decodeBatchBody(bodies[2]!).map((e) => e.body.toString())).toEqual(['c-1', 'c-2']);
   });
 });

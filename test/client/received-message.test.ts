@@ -1,7 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { receivedFromPull } from '../../client/message.js';
-import { encodeRecord, MessageSysFlag, type RecordFields } from '../../protocol/message-codec.js';
+import { bodyCrc, encodeRecord, MessageSysFlag, type RecordFields } from '../../protocol/message-codec.js';
 import { createOffsetMsgId } from '../../protocol/message-id.js';
 import { parseTagExpression } from '../../protocol/tag-filter.js';
 
@@ -29,7 +29,7 @@ const all = parseTagExpression('*');
 
 describe('receivedFromPull', () => {
   it('gives every field of the record, the lazily read ones included', () => {
-    const [msg] = receivedFromPull(record(), mq, all, undefined);
+    const [msg] = receivedFromPull(record(), mq, all, undefined, false);
     expect(JSON.parse(JSON.stringify(msg))).toEqual({
       topic: 'Orders',
       tags: 'Created',
@@ -51,7 +51,7 @@ describe('receivedFromPull', () => {
   });
 
   it('keeps assigned values, as a plain object would', () => {
-    const [msg] = receivedFromPull(record(), mq, all, undefined);
+    const [msg] = receivedFromPull(record(), mq, all, undefined, false);
     msg!.uniqKey = undefined;
     msg!.tags = 'Paid';
     msg!.topic = 'Other';
@@ -76,10 +76,17 @@ describe('receivedFromPull', () => {
       record({ topic: retryTopic, queueOffset: 42, properties: '' }),
     ]);
     const retryQueue = { ...mq, topic: retryTopic };
-    const msgs = receivedFromPull(body, retryQueue, parseTagExpression('Created'), retryTopic, { minOffset: '0', maxOffset: '43' });
+    const msgs = receivedFromPull(body, retryQueue, parseTagExpression('Created'), retryTopic, false, { minOffset: '0', maxOffset: '43' });
     expect(msgs.map((m) => [m.topic, m.body.toString(), m.queue.topic])).toEqual([['Orders', 'zipped', retryTopic], [retryTopic, 'hello', retryTopic]]);
     expect(msgs[0]!.properties).toEqual({ TAGS: 'Other', RETRY_TOPIC: 'Orders', MIN_OFFSET: '0', MAX_OFFSET: '43' });
-    const plain = receivedFromPull(Buffer.concat([record(), record({ properties: 'TAGS\u0001Paid\u0002' })]), mq, parseTagExpression('Paid'), undefined);
+    const plain = receivedFromPull(Buffer.concat([record(), record({ properties: 'TAGS\u0001Paid\u0002' })]), mq, parseTagExpression('Paid'), undefined, false);
     expect(plain.map((m) => m.tags)).toEqual(['Paid']);
+  });
+
+  it('with checkBodyCrc, stops at a body that does not match its CRC; without, delivers it', () => {
+    const corrupt = record({ queueOffset: 42, body: Buffer.from('hellO'), bodyCrc: bodyCrc(Buffer.from('hello')) });
+    const body = Buffer.concat([record(), corrupt, record({ queueOffset: 43 })]);
+    expect(receivedFromPull(body, mq, all, undefined, true).map((m) => m.queueOffset)).toEqual([41]);
+    expect(receivedFromPull(body, mq, all, undefined, false).map((m) => [m.queueOffset, m.body.toString()])).toEqual([[41, 'hello'], [42, 'hellO'], [43, 'hello']]);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeBatchBody, encodeBatchBody, type BatchEntry } from '../../protocol/batch-codec.js';
+import { batchBodyBound, decodeBatchBody, encodeBatchBody, type BatchEntry } from '../../protocol/batch-codec.js';
 import { FrameError, InvalidArgumentError } from '../../protocol/errors.js';
 
 /** The 320 body the RocketMQ 4.9.8 Java client wrote for three messages (see test/fixtures/java-frames). */
@@ -41,6 +41,18 @@ describe('encodeBatchBody', () => {
     const bytes = encodeBatchBody([{ flag: 0, body: Buffer.alloc(0), properties: 'K\u0001é\u0002' }]);
     expect(bytes.readInt16BE(20)).toBe(5);
     expect(decodeBatchBody(bytes)[0]!.properties).toBe('K\u0001é\u0002');
+  });
+
+  it('writes into a target of batchBodyBound bytes, or into a new buffer when the target is smaller', () => {
+    const entries = [0, 1, 2].map(javaEntry);
+    const target = Buffer.alloc(batchBodyBound(entries));
+    const into = encodeBatchBody(entries, target);
+    expect(into.buffer).toBe(target.buffer);
+    expect(into.byteOffset).toBe(target.byteOffset);
+    expect(into).toEqual(javaBatchBody());
+    const small = Buffer.alloc(16);
+    expect(encodeBatchBody(entries, small)).toEqual(javaBatchBody());
+    expect(small).toEqual(Buffer.alloc(16));
   });
 
   it('refuses properties longer than a signed 16-bit length', () => {

@@ -99,6 +99,60 @@ describe('FrameDecoder', () => {
     }
   });
 
+  /** Feeds `bytes` through readBuffer/pushRead as a socket would, each read at most `readSize()` bytes. */
+  function readThrough(dec: FrameDecoder, bytes: Buffer, readSize: () => number): { out: RemotingCommand[]; targets: Buffer[] } {
+    const out: RemotingCommand[] = [];
+    const targets: Buffer[] = [];
+    let pos = 0;
+    while (pos < bytes.length) {
+      const target = dec.readBuffer();
+      targets.push(target);
+      const n = bytes.copy(target, 0, pos, pos + Math.min(readSize(), target.length));
+      pos += n;
+      out.push(...dec.pushRead(n));
+    }
+    return { out, targets };
+  }
+
+  it('decodes the same commands read through readBuffer/pushRead, small and large frames mixed', () => {
+    const large = createResponse(createRequest(11, {}, undefined, { opaque: 6 }), 0, { nextBeginOffset: 9 }, undefined, Buffer.alloc(100_000, 3));
+    const mixed = [...cmds, large, ...cmds];
+    const bytes = Buffer.concat(mixed.map(frameBytes));
+    const rand = prng(7);
+    for (const readSize of [() => 1 + Math.floor(rand() * 100_000), () => 65_536, () => 1 + Math.floor(rand() * 2_000)]) {
+      const dec = new FrameDecoder({ maxFrameSize: MAX });
+      expect(readThrough(dec, bytes, readSize).out).toEqual(mixed.map(normalised));
+      expect(dec.pendingBytes()).toBe(0);
+    }
+  });
+
+  it('reads the rest of a large frame straight into the buffer its body is a view of', () => {
+    const body = Buffer.alloc(100_000, 5);
+    const bytes = frameBytes(createResponse(createRequest(11, {}, undefined, { opaque: 1 }), 0, {}, undefined, body));
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    const { out, targets } = readThrough(dec, bytes, () => 65_536);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.body).toEqual(body);
+    // The first read lands in a shared chunk; every later one in the frame's own buffer.
+    expect(targets.slice(1).every((t) => t.buffer === out[0]!.body!.buffer)).toBe(true);
+    expect(targets[0]!.buffer).not.toBe(out[0]!.body!.buffer);
+    expect(targets[0]!.length).toBe(64 * 1024);
+    // After a frame read in place, the next read stops at 4 KiB: little of another large frame is copied.
+    const next = readThrough(dec, Buffer.concat([bytes, frameBytes(cmds[0]!)]), () => 65_536);
+    expect(next.targets[0]!.length).toBe(4096);
+    expect(next.out).toHaveLength(2);
+  });
+
+  it('refuses input after a bad frame read through readBuffer', () => {
+    const dec = new FrameDecoder({ maxFrameSize: MAX });
+    const bad = Buffer.alloc(8);
+    bad.writeUInt32BE(3, 0);
+    const target = dec.readBuffer();
+    bad.copy(target);
+    expect(() => dec.pushRead(8)).toThrow(/less than 4/);
+    expect(() => dec.pushRead(1)).toThrow(FrameError);
+  });
+
   it('reports pending bytes of a half-sent frame', () => {
     const dec = new FrameDecoder({ maxFrameSize: MAX });
     const one = frameBytes(cmds[0]);
