@@ -257,7 +257,7 @@ export function checkRecord(
 
 /** Position of BODYLENGTH in the record at `offset` (after the hosts, whose size sysFlag gives). */
 function bodyLengthPos(buf: Buffer, offset: number): number {
-  const sysFlag = buf.readInt32BE(offset + RecordPos.SYSFLAG);
+  const sysFlag = getInt32(buf, offset + RecordPos.SYSFLAG);
   return offset + RecordPos.BODY_LENGTH + (sysFlag & MessageSysFlag.BORNHOST_V6 ? 12 : 0) + (sysFlag & MessageSysFlag.STOREHOST_V6 ? 12 : 0);
 }
 
@@ -270,19 +270,20 @@ function crcMismatch(storedCrc: number, body: Buffer): string | undefined {
 
 /** `checkRecord` without the CRC: the record's size when its layout holds, else the failed check. */
 function checkLayout(buf: Buffer, offset: number, available: number, maxRecordSize: number): number | RecordFailure {
+  // Every load comes after the `avail` check that covers it, so unchecked loads are safe.
   const avail = Math.min(available, buf.length - offset);
   if (avail < 4) return { status: 'INCOMPLETE', ok: false, reason: `only ${Math.max(avail, 0)} bytes for the size field` };
-  const size = buf.readInt32BE(offset);
+  const size = getInt32(buf, offset);
   if (size < MIN_RECORD_SIZE) return corrupt(`total size ${size} is below the ${MIN_RECORD_SIZE}-byte minimum`);
   if (size > maxRecordSize) return corrupt(`total size ${size} exceeds the ${maxRecordSize}-byte maximum`);
   if (avail < 8) return incomplete(size, avail);
-  if (buf.readInt32BE(offset + RecordPos.MAGIC) !== MESSAGE_MAGIC_INT32) {
+  if (getInt32(buf, offset + RecordPos.MAGIC) !== MESSAGE_MAGIC_INT32) {
     return corrupt(`bad magic 0x${buf.readUInt32BE(offset + RecordPos.MAGIC).toString(16)}`);
   }
   if (avail < RecordPos.SYSFLAG + 4) return incomplete(size, avail);
   const bodyLenPos = bodyLengthPos(buf, offset) - offset;
   if (avail < bodyLenPos + 4) return incomplete(size, avail);
-  const bodyLen = buf.readInt32BE(offset + bodyLenPos);
+  const bodyLen = getInt32(buf, offset + bodyLenPos);
   if (bodyLen < 0 || bodyLenPos + 4 + bodyLen + 3 > size) {
     return corrupt(`body length ${bodyLen} does not fit in a record of ${size} bytes`);
   }
@@ -293,7 +294,7 @@ function checkLayout(buf: Buffer, offset: number, available: number, maxRecordSi
   const propsLenPos = topicLenPos + 1 + topicLen;
   if (propsLenPos + 2 > size) return corrupt(`topic length ${topicLen} does not fit in a record of ${size} bytes`);
   if (avail < propsLenPos + 2) return incomplete(size, avail);
-  const propsLen = buf.readInt16BE(offset + propsLenPos);
+  const propsLen = ((buf[offset + propsLenPos]! << 24) >> 16) | buf[offset + propsLenPos + 1]!;
   if (propsLen < 0 || propsLenPos + 2 + propsLen !== size) {
     return corrupt(`total size ${size} does not match body ${bodyLen}, topic ${topicLen} and properties ${propsLen} lengths`);
   }
