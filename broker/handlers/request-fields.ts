@@ -30,9 +30,27 @@ export function optionalString(request: RemotingCommand, field: string): string 
   return request.extFields[field];
 }
 
+/** `value` as an integer when it is plain digits with an optional minus (what clients send), else NaN. */
+function plainInteger(value: string): number {
+  const negative = value.charCodeAt(0) === 45;
+  let i = negative ? 1 : 0;
+  if (i === value.length || value.length - i > 15) return NaN;
+  let n = 0;
+  for (; i < value.length; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return NaN;
+    n = n * 10 + digit;
+  }
+  return negative ? -n : n;
+}
+
 function parseInteger(field: string, value: string, min: number, max: number): number {
-  if (!/^-?\d+$/.test(value.trim())) throw badHeader(field, `is not an integer: "${value}"`);
-  const n = Number(value);
+  // Parsed by hand first: the regex and trim cost an allocation per field, and pulls read five.
+  let n = plainInteger(value);
+  if (Number.isNaN(n)) {
+    if (!/^-?\d+$/.test(value.trim())) throw badHeader(field, `is not an integer: "${value}"`);
+    n = Number(value);
+  }
   if (!Number.isSafeInteger(n) || n < min || n > max) throw badHeader(field, `is out of range: ${value}`);
   return n;
 }
