@@ -33,6 +33,12 @@ let nextConnectionId = 1;
  * loop for tens of ms while other clients' requests waited.
  */
 const READ_BYTES_PER_TURN = 512 * 1024;
+/**
+ * The count is reset at the next turn only once it passes this: most reads are a small request or
+ * two, and an Immediate per read would be a timer per request. Bytes of earlier turns may thus count
+ * toward this turn's budget, which then ends after 448-512 KiB of its own.
+ */
+const TURN_RESET_BYTES = 64 * 1024;
 
 export class Connection implements ClientChannel {
   readonly id = nextConnectionId++;
@@ -41,7 +47,7 @@ export class Connection implements ClientChannel {
   private halfFrameTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private pausedForWrites = false;
-  /** Bytes taken in this turn, and whether reading waits for the next turn (see READ_BYTES_PER_TURN). */
+  /** Bytes taken since the last reset, and whether reading waits for the next turn (see READ_BYTES_PER_TURN). */
   private turnBytes = 0;
   private pausedForTurn = false;
 
@@ -103,8 +109,9 @@ export class Connection implements ClientChannel {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
-    if (this.turnBytes === 0) setImmediate(this.endTurn);
+    const before = this.turnBytes;
     this.turnBytes += chunk.length;
+    if (before < TURN_RESET_BYTES && this.turnBytes >= TURN_RESET_BYTES) setImmediate(this.endTurn);
     if (this.turnBytes >= READ_BYTES_PER_TURN && !this.pausedForTurn) {
       this.pausedForTurn = true;
       this.socket.pause();
