@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Connection } from '../../broker/connection.js';
 import { encodeFrame } from '../../protocol/frame-codec.js';
 import { createRequest, type RemotingCommand } from '../../protocol/remoting-command.js';
@@ -13,14 +13,15 @@ class FakeSocket extends EventEmitter {
   writableLength = 0;
   calls: string[] = [];
   setNoDelay(): void {}
-  setTimeout(): void {}
   pause(): void {
     this.calls.push('pause');
   }
   resume(): void {
     this.calls.push('resume');
   }
-  destroy(): void {}
+  destroy(): void {
+    this.calls.push('destroy');
+  }
 }
 
 const immediate = () => new Promise((resolve) => setImmediate(resolve));
@@ -52,6 +53,32 @@ describe('Connection', () => {
     expect(socket.calls).toEqual(['pause', 'resume']);
     await immediate();
     expect(handled).toHaveLength(11);
+  });
+
+  it('closes a connection 100-112.5 % of the idle timeout after its last read, whatever it was sent', () => {
+    vi.useFakeTimers();
+    try {
+      const socket = new FakeSocket();
+      const connection = new Connection(socket as unknown as Socket, {
+        maxFrameSize: 16 * 1024 * 1024,
+        halfFrameTimeoutMs: 60_000,
+        idleTimeoutMs: 800,
+        maxPendingWriteBytes: 1 << 30,
+        logger: pino({ level: 'silent' }),
+        onCommand: () => undefined,
+        onClose: () => undefined,
+      });
+      const frame = Buffer.concat(encodeFrame(createRequest(310, { topic: 'T' })));
+      vi.advanceTimersByTime(750);
+      socket.emit('data', frame);
+      vi.advanceTimersByTime(799);
+      expect(connection.closed).toBe(false);
+      vi.advanceTimersByTime(100);
+      expect(connection.closed).toBe(true);
+      expect(socket.calls).toEqual(['destroy']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('schedules nothing per read while the bytes taken stay small, and counts them toward the budget', async () => {
