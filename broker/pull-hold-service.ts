@@ -41,9 +41,16 @@ export class PullHoldService {
   private timer: TimerHandle | undefined;
   private timerAt = Infinity;
   private readonly clock: Clock;
+  /**
+   * Time for deadlines. The system clock's now() is wall time, which can step (NTP, an operator):
+   * a step back would hold every parked pull that much longer. Its timers do not step, and neither
+   * does performance.now().
+   */
+  private readonly now: () => number;
 
   constructor(private readonly options: PullHoldServiceOptions) {
-    this.clock = options.clock ?? systemClock;
+    const clock = (this.clock = options.clock ?? systemClock);
+    this.now = clock === systemClock ? () => performance.now() : () => clock.now();
   }
 
   start(): void {
@@ -73,7 +80,7 @@ export class PullHoldService {
     this.queueHolds(pull.topic, pull.queueId).add(pull);
     let deadlines = this.byTimeout.get(pull.timeoutMs);
     if (!deadlines) this.byTimeout.set(pull.timeoutMs, (deadlines = new Map()));
-    const deadline = this.clock.now() + pull.timeoutMs;
+    const deadline = this.now() + pull.timeoutMs;
     deadlines.set(pull, deadline);
     this.perConnection.set(pull.connectionId, connectionCount + 1);
     this.total += 1;
@@ -143,7 +150,7 @@ export class PullHoldService {
   private readonly expire = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const now = this.clock.now();
+    const now = this.now();
     let next = Infinity;
     for (const [timeoutMs, deadlines] of this.byTimeout) {
       // Clients pick their timeouts: a value nobody uses any more is dropped here, not per pull.
@@ -162,7 +169,7 @@ export class PullHoldService {
   private arm(at: number): void {
     this.disarm();
     this.timerAt = at;
-    this.timer = this.clock.setTimeout(this.expire, at - this.clock.now());
+    this.timer = this.clock.setTimeout(this.expire, at - this.now());
   }
 
   private disarm(): void {

@@ -54,6 +54,23 @@ describe('PullHoldService', () => {
     expect(service.heldCount()).toBe(0);
   });
 
+  it('keeps its deadlines when the wall clock steps back (system clock)', async () => {
+    const service = new PullHoldService({ maxPerConnection: 2, maxTotal: 3, maxOffsetOf: () => 5 });
+    service.start();
+    const rerun = vi.fn();
+    const realNow = Date.now();
+    const stepped = vi.spyOn(Date, 'now').mockReturnValue(realNow);
+    try {
+      service.hold(pull(rerun, 1, 5, 50));
+      stepped.mockReturnValue(realNow - 3_600_000);
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      expect(rerun).toHaveBeenCalledTimes(1);
+    } finally {
+      stepped.mockRestore();
+      service.shutdown();
+    }
+  });
+
   it('wakes pulls below the new max offset only, once', () => {
     const { clock, service } = setup();
     const waiting = vi.fn();
