@@ -3,7 +3,9 @@
  * - a malformed or oversize frame closes this connection only (the decoder checks the length
  *   prefix before allocating);
  * - a frame left half-sent for `halfFrameTimeoutMs` closes it;
- * - no inbound bytes for `idleTimeoutMs` closes it;
+ * - no inbound bytes for `idleTimeoutMs` closes it (checked `IDLE_CHECKS` times per timeout, so
+ *   100-112.5 % of it after the last read: the socket's own timeout re-files a timer on every read
+ *   and write);
  * - responses the peer does not read: when the socket buffer is full, reading pauses (no new
  *   requests are taken) until it drains, and past `maxPendingWriteBytes` unsent bytes the
  *   connection is closed, so a stalled consumer cannot grow the broker's memory.
@@ -33,15 +35,28 @@ let nextConnectionId = 1;
  * loop for tens of ms while other clients' requests waited.
  */
 const READ_BYTES_PER_TURN = 512 * 1024;
+/**
+ * The count is reset at the next turn only once it passes this: most reads are a small request or
+ * two, and an Immediate per read would be a timer per request. Bytes of earlier turns may thus count
+ * toward this turn's budget, which then ends after 448-512 KiB of its own.
+ */
+const TURN_RESET_BYTES = 64 * 1024;
+
+/** Idle checks per `idleTimeoutMs`; that many in a row without a read close the connection. */
+const IDLE_CHECKS = 8;
 
 export class Connection implements ClientChannel {
   readonly id = nextConnectionId++;
   readonly remoteAddress: string;
   private readonly decoder: FrameDecoder;
   private halfFrameTimer: NodeJS.Timeout | undefined;
+  private readonly idleTimer: NodeJS.Timeout;
+  /** Whether bytes came in since the last idle check, and how many checks in a row found none. */
+  private readSinceCheck = true;
+  private idleChecks = 0;
   private closing = false;
   private pausedForWrites = false;
-  /** Bytes taken in this turn, and whether reading waits for the next turn (see READ_BYTES_PER_TURN). */
+  /** Bytes taken since the last reset, and whether reading waits for the next turn (see READ_BYTES_PER_TURN). */
   private turnBytes = 0;
   private pausedForTurn = false;
 
@@ -52,7 +67,8 @@ export class Connection implements ClientChannel {
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
     socket.setNoDelay(true);
-    socket.setTimeout(options.idleTimeoutMs, () => this.close('idle timeout'));
+    this.idleTimer = setInterval(this.checkIdle, options.idleTimeoutMs / IDLE_CHECKS);
+    this.idleTimer.unref();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
       if (this.pausedForWrites && !this.closing) {
@@ -63,7 +79,7 @@ export class Connection implements ClientChannel {
     socket.on('error', (err) => options.logger.debug({ remote: this.remoteAddress, err }, 'socket error'));
     socket.on('close', () => {
       this.closing = true;
-      this.clearHalfFrameTimer();
+      this.clearTimers();
       options.onClose(this);
     });
   }
@@ -97,14 +113,16 @@ export class Connection implements ClientChannel {
     if (this.closing) return;
     this.closing = true;
     this.options.logger.info({ remote: this.remoteAddress, reason }, 'closing connection');
-    this.clearHalfFrameTimer();
+    this.clearTimers();
     this.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
-    if (this.turnBytes === 0) setImmediate(this.endTurn);
+    this.readSinceCheck = true;
+    const before = this.turnBytes;
     this.turnBytes += chunk.length;
+    if (before < TURN_RESET_BYTES && this.turnBytes >= TURN_RESET_BYTES) setImmediate(this.endTurn);
     if (this.turnBytes >= READ_BYTES_PER_TURN && !this.pausedForTurn) {
       this.pausedForTurn = true;
       this.socket.pause();
@@ -137,6 +155,20 @@ export class Connection implements ClientChannel {
     this.pausedForTurn = false;
     if (!this.closing && !this.pausedForWrites) this.socket.resume();
   };
+
+  private readonly checkIdle = (): void => {
+    if (this.readSinceCheck) {
+      this.readSinceCheck = false;
+      this.idleChecks = 0;
+    } else if (++this.idleChecks >= IDLE_CHECKS) {
+      this.close('idle timeout');
+    }
+  };
+
+  private clearTimers(): void {
+    clearInterval(this.idleTimer);
+    this.clearHalfFrameTimer();
+  }
 
   private clearHalfFrameTimer(): void {
     if (this.halfFrameTimer !== undefined) clearTimeout(this.halfFrameTimer);

@@ -1,8 +1,13 @@
 /**
  * Long polling (RocketMQ's PullRequestHoldService, minus its 5 s scan): a pull that finds nothing
- * new is parked with its own exact timer. An append to its queue wakes it at once; otherwise the
- * timer does. Either way the pull is re-run once with suspension disallowed, so it answers whatever
- * it finds. Holds are bounded per connection and in total; past a bound the caller answers at once.
+ * new is parked until its exact deadline. An append to its queue wakes it at once; otherwise the
+ * deadline does. Either way the pull is re-run once with suspension disallowed, so it answers
+ * whatever it finds. Holds are bounded per connection and in total; past a bound the caller
+ * answers at once.
+ *
+ * One timer serves all held pulls: pulls with the same timeout are parked in deadline order, so
+ * the earliest deadline is the first of one of a few lists. A pull woken by an append leaves the
+ * timer alone (it fires later, finds nothing due and re-arms), so a pull costs no timer of its own.
  */
 import { systemClock, type Clock, type TimerHandle } from '../storage/clock.js';
 
@@ -17,10 +22,6 @@ export interface PullToHold {
   rerun: () => void;
 }
 
-interface HeldPull extends PullToHold {
-  timer: TimerHandle;
-}
-
 export interface PullHoldServiceOptions {
   maxPerConnection: number;
   maxTotal: number;
@@ -30,14 +31,26 @@ export interface PullHoldServiceOptions {
 }
 
 export class PullHoldService {
-  private readonly byQueue = new Map<string, Set<HeldPull>>();
+  /** Held pulls by topic and queue id (a queue's set is kept when it empties: queues are few and reused). */
+  private readonly byQueue = new Map<string, Map<number, Set<PullToHold>>>();
+  /** Deadlines by timeout: each map is in insertion order, which is deadline order. */
+  private readonly byTimeout = new Map<number, Map<PullToHold, number>>();
   private readonly perConnection = new Map<number, number>();
   private total = 0;
   private running = false;
+  private timer: TimerHandle | undefined;
+  private timerAt = Infinity;
   private readonly clock: Clock;
+  /**
+   * Time for deadlines. The system clock's now() is wall time, which can step (NTP, an operator):
+   * a step back would hold every parked pull that much longer. Its timers do not step, and neither
+   * does performance.now().
+   */
+  private readonly now: () => number;
 
   constructor(private readonly options: PullHoldServiceOptions) {
-    this.clock = options.clock ?? systemClock;
+    const clock = (this.clock = options.clock ?? systemClock);
+    this.now = clock === systemClock ? () => performance.now() : () => clock.now();
   }
 
   start(): void {
@@ -47,8 +60,9 @@ export class PullHoldService {
   /** Forgets every held pull without answering (the connections are closing). */
   shutdown(): void {
     this.running = false;
-    for (const held of this.byQueue.values()) for (const pull of held) this.clock.clearTimeout(pull.timer);
+    this.disarm();
     this.byQueue.clear();
+    this.byTimeout.clear();
     this.perConnection.clear();
     this.total = 0;
   }
@@ -63,31 +77,32 @@ export class PullHoldService {
       setImmediate(pull.rerun);
       return true;
     }
-    const key = queueKey(pull.topic, pull.queueId);
-    let held = this.byQueue.get(key);
-    if (!held) this.byQueue.set(key, (held = new Set()));
-    const entry: HeldPull = { ...pull, timer: undefined as unknown as TimerHandle };
-    entry.timer = this.clock.setTimeout(() => this.release(key, entry), pull.timeoutMs);
-    held.add(entry);
+    this.queueHolds(pull.topic, pull.queueId).add(pull);
+    let deadlines = this.byTimeout.get(pull.timeoutMs);
+    if (!deadlines) this.byTimeout.set(pull.timeoutMs, (deadlines = new Map()));
+    const deadline = this.now() + pull.timeoutMs;
+    deadlines.set(pull, deadline);
     this.perConnection.set(pull.connectionId, connectionCount + 1);
     this.total += 1;
+    if (deadline < this.timerAt) this.arm(deadline);
     return true;
   }
 
   /** Messages were appended to a queue: wake the pulls waiting below `maxOffset`. */
   notify(topic: string, queueId: number, maxOffset: number): void {
-    const key = queueKey(topic, queueId);
-    const held = this.byQueue.get(key);
-    if (!held) return;
-    for (const pull of [...held]) if (pull.offset < maxOffset) this.release(key, pull);
+    const held = this.byQueue.get(topic)?.get(queueId);
+    if (!held || held.size === 0) return;
+    // Deleting during iteration is safe for a Set; a re-run never holds again synchronously.
+    for (const pull of held) if (pull.offset < maxOffset) this.release(pull);
   }
 
   /** A connection closed: drop its held pulls silently. */
   dropConnection(connectionId: number): void {
     if (!this.perConnection.has(connectionId)) return;
-    for (const [key, held] of this.byQueue) {
-      for (const pull of held) if (pull.connectionId === connectionId) this.remove(key, pull);
+    for (const queues of this.byQueue.values()) {
+      for (const held of queues.values()) for (const pull of held) if (pull.connectionId === connectionId) this.remove(pull);
     }
+    this.perConnection.delete(connectionId);
   }
 
   /** Number of held pulls (all, or of one connection). */
@@ -98,41 +113,68 @@ export class PullHoldService {
   /** Number of pulls held on a topic's queues. */
   heldOnTopic(topic: string): number {
     let count = 0;
-    for (const held of this.byQueue.values()) if (topicOf(held) === topic) count += held.size;
+    for (const held of this.byQueue.get(topic)?.values() ?? []) count += held.size;
     return count;
   }
 
   /** Forgets the held pulls of a deleted topic's queues after answering them. */
   wakeTopic(topic: string): void {
-    for (const [key, held] of this.byQueue) {
-      if (topicOf(held) === topic) for (const pull of [...held]) this.release(key, pull);
-    }
+    const queues = this.byQueue.get(topic);
+    if (!queues) return;
+    for (const held of queues.values()) for (const pull of held) this.release(pull);
+    this.byQueue.delete(topic);
   }
 
-  private release(key: string, pull: HeldPull): void {
-    if (!this.remove(key, pull)) return;
-    pull.rerun();
+  private queueHolds(topic: string, queueId: number): Set<PullToHold> {
+    let queues = this.byQueue.get(topic);
+    if (!queues) this.byQueue.set(topic, (queues = new Map()));
+    let held = queues.get(queueId);
+    if (!held) queues.set(queueId, (held = new Set()));
+    return held;
   }
 
-  private remove(key: string, pull: HeldPull): boolean {
-    const held = this.byQueue.get(key);
+  private release(pull: PullToHold): void {
+    if (this.remove(pull)) pull.rerun();
+  }
+
+  private remove(pull: PullToHold): boolean {
+    const held = this.byQueue.get(pull.topic)?.get(pull.queueId);
     if (!held || !held.delete(pull)) return false;
-    if (held.size === 0) this.byQueue.delete(key);
-    this.clock.clearTimeout(pull.timer);
-    const left = (this.perConnection.get(pull.connectionId) ?? 1) - 1;
-    if (left === 0) this.perConnection.delete(pull.connectionId);
-    else this.perConnection.set(pull.connectionId, left);
+    this.byTimeout.get(pull.timeoutMs)?.delete(pull);
+    this.perConnection.set(pull.connectionId, (this.perConnection.get(pull.connectionId) ?? 1) - 1);
     this.total -= 1;
     return true;
   }
-}
 
-/** The topic of one queue's held pulls (a set is dropped when it empties). */
-function topicOf(held: ReadonlySet<HeldPull>): string | undefined {
-  for (const pull of held) return pull.topic;
-  return undefined;
-}
+  /** Re-runs every pull whose deadline has come, then waits for the next deadline. */
+  private readonly expire = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.now();
+    let next = Infinity;
+    for (const [timeoutMs, deadlines] of this.byTimeout) {
+      // Clients pick their timeouts: a value nobody uses any more is dropped here, not per pull.
+      if (deadlines.size === 0) this.byTimeout.delete(timeoutMs);
+      for (const [pull, deadline] of deadlines) {
+        if (deadline > now) {
+          next = Math.min(next, deadline);
+          break;
+        }
+        this.release(pull);
+      }
+    }
+    if (next < this.timerAt) this.arm(next);
+  };
 
-function queueKey(topic: string, queueId: number): string {
-  return `${topic}@${queueId}`;
+  private arm(at: number): void {
+    this.disarm();
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(this.expire, at - this.now());
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
 }

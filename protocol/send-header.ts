@@ -185,7 +185,9 @@ function required(raw: RawSendHeader, name: FieldName, v2: boolean): string {
 
 /** Java's Boolean.parseBoolean: "true" in any case is true, anything else false. */
 function parseBooleanField(value: string | undefined, fallback: boolean): boolean {
-  return value === undefined ? fallback : value.toLowerCase() === 'true';
+  if (value === undefined) return fallback;
+  // toLowerCase copies the string even when it is already lower case: two per send.
+  return value === 'true' || (value !== 'false' && value.toLowerCase() === 'true');
 }
 
 function decodeRaw(raw: RawSendHeader, v2: boolean, batchDefault: boolean): DecodedSendHeader {

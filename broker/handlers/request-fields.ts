@@ -6,6 +6,7 @@
 import { FerryMQError } from '../../protocol/errors.js';
 import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
+import { parseIntegerField } from '../../protocol/send-header.js';
 
 /** A handler's refusal: answered with `code` and `remark` instead of SYSTEM_ERROR. */
 export class RequestRejectedError extends FerryMQError {
@@ -31,8 +32,14 @@ export function optionalString(request: RemotingCommand, field: string): string 
 }
 
 function parseInteger(field: string, value: string, min: number, max: number): number {
-  if (!/^-?\d+$/.test(value.trim())) throw badHeader(field, `is not an integer: "${value}"`);
-  const n = Number(value);
+  let n: number;
+  try {
+    // Long.parseLong's digits, as the send header reads them; the regex literal below is a new RegExp per call.
+    n = parseIntegerField(field, value);
+  } catch {
+    if (!/^-?\d+$/.test(value.trim())) throw badHeader(field, `is not an integer: "${value}"`);
+    n = Number(value);
+  }
   if (!Number.isSafeInteger(n) || n < min || n > max) throw badHeader(field, `is out of range: ${value}`);
   return n;
 }

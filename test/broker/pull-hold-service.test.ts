@@ -31,6 +31,46 @@ describe('PullHoldService', () => {
     expect(service.heldCount()).toBe(0);
   });
 
+  it('re-runs pulls of different timeouts each at its own deadline, whatever was woken before', () => {
+    const { clock, service } = setup();
+    const woken = vi.fn();
+    const long = vi.fn();
+    const short = vi.fn();
+    service.hold(pull(woken, 1, 5, 1_000));
+    service.hold(pull(long, 1, 7, 15_000));
+    clock.advance(500);
+    service.hold(pull(short, 2, 7, 5_000));
+    service.notify('T', 0, 6);
+    expect(woken).toHaveBeenCalledTimes(1);
+    clock.advance(4_999);
+    expect(short).not.toHaveBeenCalled();
+    clock.advance(1);
+    expect(short).toHaveBeenCalledTimes(1);
+    clock.advance(9_499);
+    expect(long).not.toHaveBeenCalled();
+    clock.advance(1);
+    expect(long).toHaveBeenCalledTimes(1);
+    expect(woken).toHaveBeenCalledTimes(1);
+    expect(service.heldCount()).toBe(0);
+  });
+
+  it('keeps its deadlines when the wall clock steps back (system clock)', async () => {
+    const service = new PullHoldService({ maxPerConnection: 2, maxTotal: 3, maxOffsetOf: () => 5 });
+    service.start();
+    const rerun = vi.fn();
+    const realNow = Date.now();
+    const stepped = vi.spyOn(Date, 'now').mockReturnValue(realNow);
+    try {
+      service.hold(pull(rerun, 1, 5, 50));
+      stepped.mockReturnValue(realNow - 3_600_000);
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      expect(rerun).toHaveBeenCalledTimes(1);
+    } finally {
+      stepped.mockRestore();
+      service.shutdown();
+    }
+  });
+
   it('wakes pulls below the new max offset only, once', () => {
     const { clock, service } = setup();
     const waiting = vi.fn();

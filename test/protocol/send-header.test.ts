@@ -66,6 +66,13 @@ describe('send header', () => {
     });
   });
 
+  it("reads booleans as Java's Boolean.parseBoolean: true in any case, anything else false", () => {
+    const v2 = toV2(header);
+    for (const [text, value] of [['true', true], ['TRUE', true], ['True', true], ['false', false], ['yes', false], ['', false]] as const) {
+      expect(fromV2({ ...v2, k: text, m: text })).toMatchObject({ unitMode: value, batch: value });
+    }
+  });
+
   it('refuses missing or malformed fields with a clear error', () => {
     const v2 = toV2(header);
     const { e: _e, ...noQueue } = v2;
