@@ -136,6 +136,8 @@ export class MessageStore implements MessageStoreApi {
   private state: 'opening' | 'open' | 'closing' | 'closed' = 'opening';
   /** Topic configs whose name passed `validateTopicName` (a config object is replaced when the topic changes). */
   private readonly validTopics = new WeakSet<object>();
+  /** The prepared properties of a single append: staged at once, so one object serves every call. */
+  private readonly singleProps: PreparedProperties = { properties: '', suffix: undefined, bytes: 0 };
   /** The record being encoded: refilled per append rather than allocated. */
   private readonly fields: EncodeFields = {
     queueId: 0,
@@ -490,66 +492,64 @@ export class MessageStore implements MessageStoreApi {
   }
 
   /**
-   * Stages validated messages of `queue` (`total` record bytes) as consecutive records of one
-   * pending batch; the results are valid once the batch's `done` resolves.
+   * Sets the per-batch fields of the reused encoder record; each `stageRecord` of the batch's records
+   * follows, then `doneStaging`.
    */
-  private stage(
-    queue: QueueLog,
-    messages: readonly MessageToAppend[],
-    prepared: readonly PreparedProperties[],
-    total: number,
-  ): { batch: PendingBatch; results: AppendResult[] } {
-    const { topic, queueId } = queue;
-    const batch = queue.stage(total, messages.length);
+  private beginStaging(queue: QueueLog): number {
     const storeTimestamp = this.clock.now();
     const fields = this.fields;
-    fields.queueId = queueId;
+    fields.queueId = queue.queueId;
     fields.storeTimestamp = storeTimestamp;
     fields.storeHost = this.storeHost;
-    fields.topic = topic;
-    const results: AppendResult[] = new Array(messages.length);
-    for (let i = 0; i < messages.length; i++) {
-      const message = messages[i];
-      const props = prepared[i];
-      const size = recordSize(message.body.length, topic.length, props.bytes);
-      const slot = queue.place(batch, size);
-      const { queueOffset, physicalOffset } = slot;
-      fields.flag = message.flag;
-      fields.queueOffset = queueOffset;
-      fields.physicalOffset = physicalOffset;
-      fields.sysFlag = message.sysFlag;
-      fields.bornTimestamp = message.bornTimestamp;
-      fields.bornHost = message.bornHost;
-      fields.reconsumeTimes = message.reconsumeTimes;
-      fields.body = message.body;
-      const rawBodyCrc = crc32(message.body);
-      fields.bodyCrc = rawBodyCrc & 0x7fffffff;
-      fields.properties = props.properties;
-      fields.propertiesBytes = props.bytes - (props.suffix?.length ?? 0);
-      fields.propertiesSuffix = props.suffix;
-      encodeRecord(fields, slot.chunk, slot.at);
-      const crc = stampRecordCrcAroundBody(slot.chunk, slot.at, size, slot.at + RecordPos.BODY, message.body.length, rawBodyCrc);
-      for (const key of message.keys) {
-        // An empty key cannot be queried.
-        if (key === '') continue;
-        batch.keys.push({ topic, key, physicalOffset, storeTimestamp });
-      }
-      queue.recordStaged(batch, physicalOffset - batch.segment.physBase, size, message.tagsCode, crc, storeTimestamp);
-      results[i] = {
-        status: AppendStatus.PUT_OK,
-        queueId,
-        queueOffset,
-        physicalOffset,
-        storeTimestamp,
-        msgId: this.msgIdPrefix + hexInt64(physicalOffset),
-      };
+    fields.topic = queue.topic;
+    return storeTimestamp;
+  }
+
+  /** Encodes one validated message as the next record of `batch` (just `stage`d on `queue`). */
+  private stageRecord(queue: QueueLog, batch: PendingBatch, message: MessageToAppend, props: PreparedProperties, storeTimestamp: number): AppendResult {
+    const topic = queue.topic;
+    const fields = this.fields;
+    const size = recordSize(message.body.length, topic.length, props.bytes);
+    const slot = queue.place(batch, size);
+    const { queueOffset, physicalOffset } = slot;
+    fields.flag = message.flag;
+    fields.queueOffset = queueOffset;
+    fields.physicalOffset = physicalOffset;
+    fields.sysFlag = message.sysFlag;
+    fields.bornTimestamp = message.bornTimestamp;
+    fields.bornHost = message.bornHost;
+    fields.reconsumeTimes = message.reconsumeTimes;
+    fields.body = message.body;
+    const rawBodyCrc = crc32(message.body);
+    fields.bodyCrc = rawBodyCrc & 0x7fffffff;
+    fields.properties = props.properties;
+    fields.propertiesBytes = props.bytes - (props.suffix?.length ?? 0);
+    fields.propertiesSuffix = props.suffix;
+    encodeRecord(fields, slot.chunk, slot.at);
+    const crc = stampRecordCrcAroundBody(slot.chunk, slot.at, size, slot.at + RecordPos.BODY, message.body.length, rawBodyCrc);
+    for (const key of message.keys) {
+      // An empty key cannot be queried.
+      if (key === '') continue;
+      batch.keys.push({ topic, key, physicalOffset, storeTimestamp });
     }
-    // Nothing of a message may stay referenced once it is encoded.
+    queue.recordStaged(batch, physicalOffset - batch.segment.physBase, size, message.tagsCode, crc, storeTimestamp);
+    return {
+      status: AppendStatus.PUT_OK,
+      queueId: queue.queueId,
+      queueOffset,
+      physicalOffset,
+      storeTimestamp,
+      msgId: this.msgIdPrefix + hexInt64(physicalOffset),
+    };
+  }
+
+  /** Nothing of a message may stay referenced once it is encoded. */
+  private doneStaging(): void {
+    const fields = this.fields;
     fields.body = EMPTY;
     fields.properties = '';
     fields.propertiesSuffix = undefined;
     fields.bornHost = fields.storeHost;
-    return { batch, results };
   }
 
   /**
@@ -565,33 +565,46 @@ export class MessageStore implements MessageStoreApi {
     );
   }
 
-  /** The stored properties (CRC property appended) and their UTF-8 size, or a refusal. */
-  private preparedProperties(message: MessageToAppend): PreparedProperties | Rejection {
+  /**
+   * The stored properties (CRC property appended) and their UTF-8 size, or a refusal; filled into
+   * `into` when given (a single append stages it before anything else runs).
+   */
+  private preparedProperties(message: MessageToAppend, into: PreparedProperties = { properties: '', suffix: undefined, bytes: 0 }): PreparedProperties | Rejection {
     const given = Buffer.byteLength(message.properties);
     if (given > this.propertiesLimit) {
       return refuse(AppendStatus.PROPERTIES_TOO_LARGE, `properties are ${given} bytes, more than the ${this.propertiesLimit}-byte limit`);
     }
     const suffix = crcPlaceholderSuffix(message.properties);
-    if (suffix) return { properties: message.properties, suffix, bytes: given + suffix.length };
-    // A CRC property carried over from a stored record is replaced.
-    const properties = withCrcPlaceholder(message.properties);
-    return { properties, suffix: undefined, bytes: Buffer.byteLength(properties) };
+    if (suffix) {
+      into.properties = message.properties;
+      into.suffix = suffix;
+      into.bytes = given + suffix.length;
+    } else {
+      // A CRC property carried over from a stored record is replaced.
+      into.properties = withCrcPlaceholder(message.properties);
+      into.suffix = undefined;
+      into.bytes = Buffer.byteLength(into.properties);
+    }
+    return into;
   }
 
   async append(message: MessageToAppend): Promise<AppendResult> {
     const problem = this.validate(message);
     if (problem) return problem;
-    const prepared = this.preparedProperties(message);
+    const prepared = this.preparedProperties(message, this.singleProps);
     if ('status' in prepared) return prepared;
     const queue = this.queueFor(message.topic, message.queueId);
     // Valid topic names are ASCII: characters are bytes.
     const size = recordSize(message.body.length, message.topic.length, prepared.bytes);
     const busy = this.refuseIfBusy(queue, size);
     if (busy) return busy;
-    const { batch, results } = this.stage(queue, [message], [prepared], size);
+    const batch = queue.stage(size, 1);
+    const result = this.stageRecord(queue, batch, message, prepared, this.beginStaging(queue));
+    this.doneStaging();
+    prepared.properties = '';
     try {
       await batch.done;
-      return results[0];
+      return result;
     } catch (err) {
       if (err instanceof StoreWriteError) return refuse(err.status, err.message);
       throw err;
@@ -627,7 +640,11 @@ export class MessageStore implements MessageStoreApi {
     const queue = this.queueFor(messages[0].topic, messages[0].queueId);
     const busy = this.refuseIfBusy(queue, total);
     if (busy) return messages.map(() => busy);
-    const { batch, results } = this.stage(queue, messages, prepared, total);
+    const batch = queue.stage(total, messages.length);
+    const storeTimestamp = this.beginStaging(queue);
+    const results: AppendResult[] = new Array(messages.length);
+    for (let i = 0; i < messages.length; i++) results[i] = this.stageRecord(queue, batch, messages[i], prepared[i], storeTimestamp);
+    this.doneStaging();
     try {
       await batch.done;
       return results;
