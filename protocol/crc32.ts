@@ -76,17 +76,55 @@ function shiftOperator(bytes: number): number {
   return p;
 }
 
+/**
+ * A cached shift operator; a length seen often also gets the operator's product with every byte
+ * value in each of the four byte positions of a CRC (the product is linear in the CRC's bits), so
+ * `multModP(op, crc)`, a loop of up to 32 steps, becomes four lookups.
+ */
+interface Operator {
+  op: number;
+  uses: number;
+  table: Int32Array | undefined;
+}
+
 /** Operators by length: a store sees a few body sizes again and again. Bounded, since sizes are the producer's to choose. */
-const operators = new Map<number, number>();
+const operators = new Map<number, Operator>();
 const MAX_CACHED_OPERATORS = 1024;
+/** Uses before a length gets its lookup table (4 KiB, built from 32 products and 1,024 XORs). */
+const TABLE_AFTER_USES = 8;
+const MAX_TABLES = 64;
+let tables = 0;
+
+/** TABLE[k * 256 + v] = op * (v << 8k) mod P, in the bit-reflected order CRC registers use. */
+function productTable(op: number): Int32Array {
+  const table = new Int32Array(1024);
+  for (let k = 0; k < 4; k++) {
+    const base = k * 256;
+    for (let bit = 0; bit < 8; bit++) table[base + (1 << bit)] = multModP(op, (1 << (8 * k + bit)) >>> 0);
+    // Every other value is the XOR of the products of its bits.
+    for (let v = 3; v < 256; v++) if (v & (v - 1)) table[base + v] = table[base + (v & (v - 1))] ^ table[base + (v & -v)];
+  }
+  return table;
+}
 
 /** The CRC32 of A followed by B, from `crcA`, `crcB` and the length of B. */
 export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
-  let op = operators.get(lengthB);
-  if (op === undefined) {
-    op = shiftOperator(lengthB);
-    if (operators.size >= MAX_CACHED_OPERATORS) operators.clear();
-    operators.set(lengthB, op);
+  let entry = operators.get(lengthB);
+  if (entry === undefined) {
+    if (operators.size >= MAX_CACHED_OPERATORS) {
+      operators.clear();
+      tables = 0;
+    }
+    entry = { op: shiftOperator(lengthB), uses: 0, table: undefined };
+    operators.set(lengthB, entry);
   }
-  return (multModP(op, crcA) ^ crcB) >>> 0;
+  const table = entry.table;
+  if (table !== undefined) {
+    return (table[crcA & 0xff] ^ table[256 + ((crcA >>> 8) & 0xff)] ^ table[512 + ((crcA >>> 16) & 0xff)] ^ table[768 + (crcA >>> 24)] ^ crcB) >>> 0;
+  }
+  if (++entry.uses >= TABLE_AFTER_USES && tables < MAX_TABLES) {
+    entry.table = productTable(entry.op);
+    tables += 1;
+  }
+  return (multModP(entry.op, crcA) ^ crcB) >>> 0;
 }
