@@ -64,8 +64,8 @@ export function stampRecordCrcAroundBody(buf: Buffer, start: number, size: numbe
 function writeCrcDigits(buf: Buffer, digitsAt: number, crc: number): number {
   // Two halves of five digits: a CRC above 2^31 is a heap number, and `%` on one is a slow
   // floating-point remainder, while both halves are small integers.
-  let high = Math.floor(crc / 100_000);
-  let low = crc - high * 100_000;
+  let high = Math.floor(crc / 100_000) | 0;
+  let low = (crc - high * 100_000) | 0;
   for (let i = DIGITS - 1; i >= DIGITS / 2; i--) {
     buf[digitsAt + i] = 0x30 + (low % 10);
     low = (low / 10) | 0;
