@@ -106,6 +106,28 @@ interface PreparedProperties {
   bytes: number;
 }
 
+/**
+ * A stored append's result. Its msgId string is built when read: the broker reads it once per
+ * answer, and callers that do not need it (the key index keeps offsets) do not pay for it.
+ */
+class StoredMessage {
+  readonly status = AppendStatus.PUT_OK;
+
+  constructor(
+    readonly queueId: number,
+    readonly queueOffset: number,
+    readonly physicalOffset: number,
+    readonly storeTimestamp: number,
+    /** The store host's half of the msgId. */
+    private readonly msgIdPrefix: string,
+  ) {}
+
+  /** Offset message id: hex(storeHost ip, port, physicalOffset). */
+  get msgId(): string {
+    return this.msgIdPrefix + hexInt64(this.physicalOffset);
+  }
+}
+
 function refuse(status: Rejection['status'], reason: string): Rejection {
   return { status, reason };
 }
@@ -533,14 +555,7 @@ export class MessageStore implements MessageStoreApi {
       batch.keys.push({ topic, key, physicalOffset, storeTimestamp });
     }
     queue.recordStaged(batch, physicalOffset - batch.segment.physBase, size, message.tagsCode, crc, storeTimestamp);
-    return {
-      status: AppendStatus.PUT_OK,
-      queueId: queue.queueId,
-      queueOffset,
-      physicalOffset,
-      storeTimestamp,
-      msgId: this.msgIdPrefix + hexInt64(physicalOffset),
-    };
+    return new StoredMessage(queue.queueId, queueOffset, physicalOffset, storeTimestamp, this.msgIdPrefix);
   }
 
   /** Nothing of a message may stay referenced once it is encoded. */
