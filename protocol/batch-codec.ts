@@ -15,6 +15,7 @@
  */
 import { FrameError, InvalidArgumentError } from './errors.js';
 import { putInt32 } from './int-codec.js';
+import { writeUtf8 } from './utf8.js';
 
 export interface BatchEntry {
   flag: number;
@@ -58,7 +59,7 @@ export function encodeBatchBody(entries: readonly BatchEntry[], target?: Buffer)
     putInt32(out, pos + 16, entry.body.length);
     out.set(entry.body, pos + 20);
     pos += 20 + entry.body.length;
-    const propertiesLength = writeProperties(out, entry.properties, pos + 2);
+    const propertiesLength = writeUtf8(out, pos + 2, entry.properties, ASCII_LOOP_MAX);
     if (propertiesLength > MAX_PROPERTIES_BYTES) {
       throw new InvalidArgumentError(`batch message ${i}: properties are ${propertiesLength} bytes, the limit is ${MAX_PROPERTIES_BYTES}`);
     }
@@ -70,20 +71,6 @@ export function encodeBatchBody(entries: readonly BatchEntry[], target?: Buffer)
   return pos === out.length ? out : out.subarray(0, pos);
 }
 
-/** Writes `properties` as UTF-8 at `pos` and returns its byte length. */
-function writeProperties(out: Buffer, properties: string, pos: number): number {
-  const length = properties.length;
-  if (length <= ASCII_LOOP_MAX) {
-    let i = 0;
-    for (; i < length; i++) {
-      const c = properties.charCodeAt(i);
-      if (c >= 0x80) break;
-      out[pos + i] = c;
-    }
-    if (i === length) return length;
-  }
-  return out.write(properties, pos, 'utf8');
-}
 
 /**
  * Splits a body into entries whose bodies are views of `bytes` (no copy). Every length is checked

@@ -18,6 +18,7 @@
  */
 import { FrameError, InvalidArgumentError } from './errors.js';
 import { putInt32 } from './int-codec.js';
+import { writeUtf8 } from './utf8.js';
 import type { RemotingCommand } from './remoting-command.js';
 
 /** Java `LanguageCode` names by ordinal (the byte in binary headers). */
@@ -213,17 +214,7 @@ export function encodeBinaryHeader(cmd: CommandHeader, reserve = 0): Buffer {
 
 /** Writes `text` as UTF-8 at `pos` (room for `utf8Bound(text)` bytes); returns the position after. */
 function writeText(out: Buffer, pos: number, text: string): number {
-  const length = text.length;
-  if (length <= SHORT_STRING) {
-    let i = 0;
-    for (; i < length; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 0x80) break;
-      out[pos + i] = c;
-    }
-    if (i === length) return pos + length;
-  }
-  return pos + out.write(text, pos, 'utf8');
+  return pos + writeUtf8(out, pos, text, SHORT_STRING);
 }
 
 /**

@@ -32,6 +32,10 @@ import { FrameError, InvalidArgumentError } from './errors.js';
 import { getInt32, getInt64, putInt32, putInt64 } from './int-codec.js';
 import { decodeProperties, type PropertyMap } from './properties.js';
 import { formatIPv4, formatIPv6, ipv4Bytes, type SocketAddress } from './socket-address.js';
+import { writeUtf8 } from './utf8.js';
+
+/** Topics and typical properties are short ASCII: copied in a loop (see utf8.ts). */
+const SHORT_ASCII = 64;
 
 export const MESSAGE_MAGIC = 0xdaa320a7;
 const MESSAGE_MAGIC_INT32 = MESSAGE_MAGIC | 0;
@@ -140,16 +144,6 @@ function hostBytes(ip: string): readonly number[] {
   return entry.bytes;
 }
 
-/**
- * `str` (of `byteLength` UTF-8 bytes) at `pos`. A short ASCII string (byte length equals string
- * length only then) is copied in a loop, cheaper than a native call for topics and typical properties.
- */
-function writeUtf8(buf: Buffer, str: string, byteLength: number, pos: number): number {
-  if (byteLength !== str.length || byteLength > 64) return buf.write(str, pos, 'utf8');
-  for (let i = 0; i < byteLength; i++) buf[pos + i] = str.charCodeAt(i);
-  return byteLength;
-}
-
 function checkOffsetField(name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${name} must be a non-negative safe integer, got ${v}`);
 }
@@ -211,10 +205,10 @@ export function encodeRecord(fields: EncodeFields, target?: Buffer, offset = 0):
   buf.set(fields.body, p + RecordPos.BODY);
   let pos = p + RecordPos.BODY + fields.body.length;
   buf[pos++] = topicLen;
-  pos += writeUtf8(buf, fields.topic, topicLen, pos);
+  pos += writeUtf8(buf, pos, fields.topic, SHORT_ASCII);
   buf[pos++] = propsLen >>> 8;
   buf[pos++] = propsLen;
-  if (givenLen > 0) pos += writeUtf8(buf, fields.properties, givenLen, pos);
+  if (givenLen > 0) pos += writeUtf8(buf, pos, fields.properties, SHORT_ASCII);
   if (suffix) buf.set(suffix, pos);
   return target ? size : buf;
 }
