@@ -34,13 +34,12 @@ export function optionalString(request: RemotingCommand, field: string): string 
 function parseInteger(field: string, value: string, min: number, max: number): number {
   let n: number;
   try {
-    // Long.parseLong's digits, as the send header reads them; the regex literal below is a new RegExp per call.
-    n = parseIntegerField(field, value);
+    // Long.parseLong's digits, as the send header reads them (surrounding blanks tolerated).
+    n = parseIntegerField(field, value.trim());
   } catch {
-    if (!/^-?\d+$/.test(value.trim())) throw badHeader(field, `is not an integer: "${value}"`);
-    n = Number(value);
+    throw badHeader(field, /^\s*[-+]?\d+\s*$/.test(value) ? `is out of range: ${value}` : `is not an integer: "${value}"`);
   }
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw badHeader(field, `is out of range: ${value}`);
+  if (n < min || n > max) throw badHeader(field, `is out of range: ${value}`);
   return n;
 }
 
