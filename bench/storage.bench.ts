@@ -1,6 +1,7 @@
 /**
  * Storage benchmark (not a test):
- * `npx tsx bench/storage.bench.ts [--seconds 2] [--runs 3] [--only SYNC] [--queues 1] [--appenders 256]`.
+ * `npx tsx bench/storage.bench.ts [--seconds 2] [--runs 3] [--only SYNC] [--queues 1] [--appenders 256]
+ * [--sync-journal off]`.
  * Appends 1 KiB records in SYNC_FLUSH and ASYNC_FLUSH modes with 1, 16 and 256 concurrent appenders
  * spread over 1 and 16 queues, then reads one queue back; SYNC cases also run a bare group-commit
  * loop of the same shape as the disk ceiling. Prints one JSON line per case (median of
@@ -28,6 +29,8 @@ const only = option('only', '');
 const dataRoot = option('dir', tmpdir());
 const onlyQueues = option('queues', '');
 const onlyAppenders = option('appenders', '');
+// SYNC_FLUSH through the shared journal (the default) or through an O_DSYNC write per queue log.
+const syncJournal = option('sync-journal', 'on') !== 'off';
 
 const BODY = Buffer.alloc(1024, 'x');
 const PROPERTIES = 'TAGS\x01TagA\x02KEYS\x01bench\x02';
@@ -53,7 +56,7 @@ function percentile(sorted: Float64Array, p: number): number {
 
 async function runCase(mode: FlushMode, appenders: number, queues: number): Promise<CaseResult> {
   const dataDir = await mkdtemp(join(dataRoot, 'ferrymq-bench-'));
-  const store = await MessageStore.open({ dataDir, config: { flushMode: mode } });
+  const store = await MessageStore.open({ dataDir, config: { flushMode: mode, syncJournal } });
   try {
     const topic = 'BenchTopic';
     store.meta.putTopic({ topicName: topic, readQueueNums: queues, writeQueueNums: queues, perm: 6, topicSysFlag: 0, order: false });
@@ -205,7 +208,7 @@ for (const mode of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
         readMsgsPerSec: pick('readMsgsPerSec'),
         readMBPerSec: pick('readMBPerSec'),
       };
-      console.log(JSON.stringify({ bench: 'storage', runs, seconds, threadpool: Number(process.env.UV_THREADPOOL_SIZE), ...result }));
+      console.log(JSON.stringify({ bench: 'storage', runs, seconds, threadpool: Number(process.env.UV_THREADPOOL_SIZE), syncJournal, ...result }));
       summary.push(result);
     }
   }

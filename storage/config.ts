@@ -8,8 +8,13 @@ export type FlushMode = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
 export interface StoreConfig {
   /** SYNC_FLUSH acknowledges an append once durable (O_DSYNC write); ASYNC_FLUSH after the write into the page cache (inline on the main thread when the segment's files are open). */
   flushMode: FlushMode;
-  /** ASYNC_FLUSH: how often written data is fdatasync'ed. */
+  /** ASYNC_FLUSH, and SYNC_FLUSH with the journal: how often written log data is fdatasync'ed. */
   flushIntervalMs: number;
+  /**
+   * SYNC_FLUSH: acknowledge once the batch is durable in one shared journal (one O_DSYNC write per
+   * round for all queues) rather than in each queue's log (one O_DSYNC write per queue).
+   */
+  syncJournal: boolean;
   /** A queue's active segment rolls once it would grow past this many bytes. */
   segmentSize: number;
   /** Largest accepted message body, in bytes (RocketMQ maxMessageSize). */
@@ -59,6 +64,7 @@ export interface StoreConfig {
 export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   flushMode: 'SYNC_FLUSH', // durability first; ASYNC_FLUSH trades the last interval for speed
   flushIntervalMs: 500, // RocketMQ flushIntervalCommitLog
+  syncJournal: false, // on: cheaper with many queues written at once, dearer with few (docs/storage.md)
   segmentSize: 1024 * 1024 * 1024, // 1 GiB, as a RocketMQ commit-log file
   maxMessageSize: 4 * 1024 * 1024, // 4 MiB body
   maxPropertiesSize: 32767, // the properties length field is a signed short
@@ -87,6 +93,7 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> = {}): StoreCon
   if (config.flushMode !== 'SYNC_FLUSH' && config.flushMode !== 'ASYNC_FLUSH') {
     throw new RangeError(`flushMode must be SYNC_FLUSH or ASYNC_FLUSH, got ${String(config.flushMode)}`);
   }
+  if (typeof config.syncJournal !== 'boolean') throw new RangeError(`syncJournal must be true or false, got ${String(config.syncJournal)}`);
   const positive: (keyof StoreConfig)[] = [
     'flushIntervalMs',
     'segmentSize',

@@ -8,6 +8,7 @@ import { IntervalTask, type Clock } from './clock.js';
 import type { FileIO } from './file-io.js';
 import type { Logger } from 'pino';
 import type { Segment, SegmentHandleCache } from './segment.js';
+import type { SyncJournal } from './sync-journal.js';
 
 /** What a policy needs from a queue: its written position, and where to record what is durable. */
 export interface FlushTarget {
@@ -32,9 +33,13 @@ export interface FlushPolicy {
    * (`FileIO.writevSync`) and acknowledge in the same turn: cheaper than a threadpool round trip.
    */
   readonly inlineWrites: boolean;
+  /** SYNC_FLUSH with a journal: a written batch is acknowledged once its frame in the journal is durable. */
+  readonly journal?: SyncJournal;
   /** The log bytes of a batch were written to `segment`; from then on it may be acknowledged. */
   written(target: FlushTarget, segment: Segment): void;
   start(): void;
+  /** Syncs what was written before the call (nothing to do when writes are durable on return). */
+  flushNow(): Promise<void>;
   /** Syncs everything still unsynced. */
   shutdown(): Promise<void>;
 }
@@ -54,6 +59,8 @@ export class SyncGroupCommit implements FlushPolicy {
 
   start(): void {}
 
+  async flushNow(): Promise<void> {}
+
   async shutdown(): Promise<void> {}
 }
 
@@ -66,7 +73,7 @@ const FLUSH_PARALLELISM = 16;
  * on shutdown.
  */
 export class AsyncIntervalFlush implements FlushPolicy {
-  readonly mode = 'ASYNC_FLUSH' as const;
+  readonly mode: FlushMode = 'ASYNC_FLUSH';
   readonly dsyncLogs = false;
   readonly inlineWrites = true;
   private readonly unsynced = new Map<FlushTarget, Set<Segment>>();
@@ -143,5 +150,44 @@ export class AsyncIntervalFlush implements FlushPolicy {
       throw err;
     }
     target.markSynced(mark);
+  }
+}
+
+/**
+ * SYNC_FLUSH through the journal (see sync-journal.ts): logs are written and synced as in
+ * ASYNC_FLUSH, and each written batch is acknowledged once its journal frame is durable. A flush
+ * round first starts a new journal file; once it has synced every log written before that, the
+ * older journal files cover nothing unsynced and are deleted. The store closes the journal after
+ * the last round, once it knows the data directory is still its own.
+ */
+export class JournaledSyncFlush extends AsyncIntervalFlush {
+  override readonly mode: FlushMode = 'SYNC_FLUSH';
+
+  constructor(
+    io: FileIO,
+    handles: SegmentHandleCache,
+    clock: Clock,
+    intervalMs: number,
+    logger: Logger,
+    readonly journal: SyncJournal,
+  ) {
+    super(io, handles, clock, intervalMs, logger);
+  }
+
+  /** Rounds run one after another: a round may only delete journal files that its own syncs covered. */
+  private round: Promise<void> = Promise.resolve();
+
+  override flushNow(): Promise<void> {
+    const round = this.round.then(() => this.journaledRound());
+    this.round = round.catch(() => undefined);
+    return round;
+  }
+
+  private async journaledRound(): Promise<void> {
+    // Every frame in `covered` or older was handed over after its log write, so before the
+    // snapshot of written segments that `super.flushNow` takes right after.
+    const covered = await this.journal.rotate();
+    await super.flushNow();
+    await this.journal.release(covered);
   }
 }

@@ -24,6 +24,7 @@ import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { MIN_RECORD_SIZE, RecordPos, checkRecord, decodeRecord, encodeRecord, recordSize, type EncodeFields } from '../protocol/message-codec.js';
+import { crc32Combine } from '../protocol/crc32.js';
 import { createOffsetMsgId, hexInt64 } from '../protocol/message-id.js';
 import { ipv4Bytes } from '../protocol/socket-address.js';
 import { CheckpointService, checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -33,14 +34,15 @@ import { resolveStoreConfig, type StoreConfig } from './config.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { DirectorySyncer } from './dir-sync.js';
 import { NodeFileIO, type FileIO } from './file-io.js';
-import { AsyncIntervalFlush, SyncGroupCommit, type FlushPolicy } from './flush-policy.js';
+import { AsyncIntervalFlush, JournaledSyncFlush, SyncGroupCommit, type FlushPolicy } from './flush-policy.js';
 import { KEY_INDEX_DIR, KeyIndex } from './key-index.js';
 import { MetaStore } from './meta-store.js';
 import { openFileLimit, segmentHandleBudget } from './open-file-limit.js';
 import { QueueLog, StoreWriteError, type PendingBatch, type QueueLogContext } from './queue-log.js';
 import { recoverQueue, tagsCodeOfTags, type KeyReindex, type KeysOf, type ScanLimits, type TagsCodeOf } from './queue-recovery.js';
-import { CRC_PROPERTY_OVERHEAD, crcPlaceholderSuffix, stampRecordCrcAroundBody, verifyRecordCrc, withCrcPlaceholder } from './record-crc.js';
+import { CRC_PROPERTY_OVERHEAD, crcPlaceholderSuffix, stampRecordCrcAroundBody, verifyRecordCrc, wholeRecordBytesCrc, withCrcPlaceholder } from './record-crc.js';
 import { SEGMENT_HEADER_SIZE, SegmentHandleCache, type Segment } from './segment.js';
+import { SyncJournal, replayJournal } from './sync-journal.js';
 import { TailCacheBudget } from './tail-cache.js';
 import { TopicCachedMeta } from './topic-cached-meta.js';
 import { validateTopicName } from './topic-name.js';
@@ -196,16 +198,19 @@ export class MessageStore implements MessageStoreApi {
     storeHost: { ip: string; port: number },
     tagsCodeOf: TagsCodeOf,
     keysOf: KeysOf | undefined,
+    journal: SyncJournal | undefined,
   ) {
     this.config = config;
     this.meta = new TopicCachedMeta(meta);
     this.setStoreHost(storeHost);
     this.propertiesLimit = Math.min(config.maxPropertiesSize, 32767 - CRC_PROPERTY_OVERHEAD);
-    this.handles = new SegmentHandleCache(io, config.maxOpenSegments, config.flushMode === 'SYNC_FLUSH');
+    this.handles = new SegmentHandleCache(io, config.maxOpenSegments, config.flushMode === 'SYNC_FLUSH' && !journal);
     this.flush =
-      config.flushMode === 'SYNC_FLUSH'
-        ? new SyncGroupCommit()
-        : new AsyncIntervalFlush(io, this.handles, clock, config.flushIntervalMs, logger);
+      config.flushMode === 'ASYNC_FLUSH'
+        ? new AsyncIntervalFlush(io, this.handles, clock, config.flushIntervalMs, logger)
+        : journal
+          ? new JournaledSyncFlush(io, this.handles, clock, config.flushIntervalMs, logger, journal)
+          : new SyncGroupCommit();
     const limits: ScanLimits = { maxRecordSize: this.maxRecordSize(), tagsCodeOf };
     this.queueContext = {
       io,
@@ -268,6 +273,7 @@ export class MessageStore implements MessageStoreApi {
     let meta: MetaStore | undefined;
     let keyIndex: KeyIndex | undefined;
     let store: MessageStore | undefined;
+    let journal: SyncJournal | undefined;
     try {
       await io.mkdir(join(dataDir, 'queues'));
       meta = MetaStore.open(join(dataDir, META_FILE), { synchronous: config.flushMode === 'SYNC_FLUSH' ? 'FULL' : 'NORMAL' });
@@ -277,6 +283,9 @@ export class MessageStore implements MessageStoreApi {
         { slotsPerFile: config.keyIndexSlotsPerFile, maxEntriesPerFile: config.keyIndexMaxEntriesPerFile },
         logger.child({ component: 'key-index' }),
       );
+      // Before the logs are scanned: what a journal holds belongs in them (whatever the mode now).
+      const replayed = await replayJournal(io, dataDir, logger.child({ component: 'storage' }));
+      if (config.flushMode === 'SYNC_FLUSH' && config.syncJournal) journal = await SyncJournal.open(io, dataDir);
       store = new MessageStore(
         dataDir,
         config,
@@ -289,10 +298,12 @@ export class MessageStore implements MessageStoreApi {
         options.storeHost ?? { ip: '127.0.0.1', port: 10911 },
         options.tagsCodeOf ?? tagsCodeOfTags,
         options.keysOf,
+        journal,
       );
-      await store.recover();
+      await store.recover(replayed > 0);
       return store;
     } catch (err) {
+      await journal?.close().catch(() => undefined);
       await store?.handles.closeAll();
       await keyIndex?.close();
       meta?.close();
@@ -306,10 +317,12 @@ export class MessageStore implements MessageStoreApi {
     return MIN_RECORD_SIZE + 24 + this.config.maxMessageSize + 127 + 32767;
   }
 
-  private async recover(): Promise<void> {
+  /** `replayed`: journal frames were written into the logs, so their tails must be scanned. */
+  private async recover(replayed: boolean): Promise<void> {
     const started = Date.now();
     const cleanPath = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
-    const clean = (await this.io.stat(cleanPath)) !== undefined;
+    const marked = (await this.io.stat(cleanPath)) !== undefined;
+    const clean = marked && !replayed;
     const marks = await readCheckpoint(this.io, this.dataDir, this.logger);
     const queuesDir = join(this.dataDir, 'queues');
     const work: { topic: string; queueId: number; dir: string }[] = [];
@@ -349,7 +362,7 @@ export class MessageStore implements MessageStoreApi {
       this.dataDir,
       this.allQueues().map((q) => ({ topic: q.topic, queueId: q.queueId, mark: q.synced })),
     );
-    if (clean) {
+    if (marked) {
       await this.io.unlink(cleanPath);
       await this.io.fsyncDir(this.dataDir);
     }
@@ -549,6 +562,7 @@ export class MessageStore implements MessageStoreApi {
     fields.propertiesSuffix = props.suffix;
     encodeRecord(fields, slot.chunk, slot.at);
     const crc = stampRecordCrcAroundBody(slot.chunk, slot.at, size, slot.at + RecordPos.BODY, message.body.length, rawBodyCrc);
+    if (this.flush.journal) batch.logCrc = crc32Combine(batch.logCrc, wholeRecordBytesCrc(slot.chunk, slot.at, size, crc), size);
     for (const key of message.keys) {
       // An empty key cannot be queried.
       if (key === '') continue;
@@ -758,6 +772,8 @@ export class MessageStore implements MessageStoreApi {
         await this.handles.close(segment);
       }
     }
+    // Its frames must not outlive its files: a topic made again under the name would get them.
+    if (this.flush.journal) await this.flush.flushNow();
     await this.io.removeDir(join(this.dataDir, 'queues', topic));
     await this.io.fsyncDir(join(this.dataDir, 'queues'));
   }
@@ -789,7 +805,12 @@ export class MessageStore implements MessageStoreApi {
     return this.cleanup.runOnce();
   }
 
-  /** Writes a checkpoint now (tests and the crash kit). */
+  /** Runs a flush round now: syncs what is written (ASYNC_FLUSH, or SYNC_FLUSH with the journal). */
+  flushNow(): Promise<void> {
+    return this.flush.flushNow();
+  }
+
+  /** Writes a checkpoint now, of what the flush rounds so far synced (tests and the crash kit). */
   runCheckpoint(): Promise<void> {
     return this.checkpoints.runOnce(true);
   }
@@ -806,6 +827,8 @@ export class MessageStore implements MessageStoreApi {
       await this.checkpoints.shutdown();
       // A store abandoned and taken over (tests simulating a crash) must not vouch for the new owner's files.
       if (!ownsDir) throw new Error(`the lock of ${this.dataDir} is not ours any more; no checkpoint or clean-shutdown marker written`);
+      // Every log is synced: the journal holds nothing needed.
+      await this.flush.journal?.close();
       // Also makes the key index durable: a clean open scans nothing to re-index.
       await this.checkpoints.runOnce(true);
       await this.handles.closeAll();

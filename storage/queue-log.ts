@@ -28,6 +28,8 @@ import { scanSegment, type ScanLimits } from './queue-recovery.js';
 import { readRecordCrc } from './record-crc.js';
 import { SEGMENT_HEADER_SIZE, Segment, encodeSegmentHeader, type SegmentHandleCache } from './segment.js';
 import { TailCache, type TailCacheBudget } from './tail-cache.js';
+import { encodeFrameHeader } from './sync-journal.js';
+import { crc32Combine, crc32Range } from '../protocol/crc32.js';
 import { AppendStatus, GetMessageStatus, type KeyIndexEntry, type ReadResult, type TagFilter } from './types.js';
 import { ChunkedWriteBuffer, type ChunkPool } from './write-buffer.js';
 
@@ -123,6 +125,8 @@ export class PendingBatch {
   keys: KeyIndexEntry[] = [];
   lastTagsCode = 0;
   lastStoreTimestamp = 0;
+  /** zlib CRC32 of `log`'s bytes, kept only for the SYNC_FLUSH journal (its frames carry one). */
+  logCrc = 0;
   /** Holds a pin on the segment's files from its write until it is committed or refused. */
   pinned = false;
   readonly done: Promise<void>;
@@ -374,12 +378,52 @@ export class QueueLog implements FlushTarget {
       io.writevSync(files.log, views, first.position);
       crashPoint('append-before-fsync');
       flush.written(this, segment);
+      if (flush.journal) {
+        this.writesRunning += 1;
+        void this.durableThenSettle(group, views, files.log);
+        return true;
+      }
     } catch (err) {
       for (const batch of group) batch.failed = true;
       this.failure ??= { err };
     }
     for (const batch of group) batch.written = true;
     return true;
+  }
+
+  /** SYNC_FLUSH with a journal: the group's log write is done; it settles once durable. */
+  private async durableThenSettle(group: PendingBatch[], views: readonly Buffer[], log: FileHandle): Promise<void> {
+    try {
+      await this.makeDurable(group, views, log);
+    } catch (err) {
+      for (const batch of group) batch.failed = true;
+      this.failure ??= { err };
+    }
+    for (const batch of group) batch.written = true;
+    this.writesRunning -= 1;
+    this.writeSettled();
+  }
+
+  /**
+   * SYNC_FLUSH with a journal: makes the bytes just written to the log for `group` durable, by a
+   * frame in the shared journal while other queues write too, else by syncing the log itself.
+   */
+  private async makeDurable(group: PendingBatch[], views: readonly Buffer[], log: FileHandle): Promise<void> {
+    const journal = this.ctx.flush.journal!;
+    const shared = journal.enter(this);
+    try {
+      if (!shared) return await this.ctx.io.datasync(log);
+      const first = group[0];
+      let bytes = first.log.length;
+      let crc = first.logCrc;
+      for (let i = 1; i < group.length; i++) {
+        bytes += group[i].log.length;
+        crc = crc32Combine(crc, group[i].logCrc, group[i].log.length);
+      }
+      await journal.append(encodeFrameHeader(this.topic, this.queueId, first.segment.baseOffset, first.position, bytes, crc), views, bytes);
+    } finally {
+      journal.leave(this);
+    }
   }
 
   /** Whether a write starting with `batch` needs no wait: see `writeInline`. */
@@ -397,6 +441,7 @@ export class QueueLog implements FlushTarget {
     const batch = new PendingBatch(this.ctx, segment, 0, this.nextOffset, true);
     const chunk = batch.log.reserve(SEGMENT_HEADER_SIZE);
     encodeSegmentHeader({ baseOffset: segment.baseOffset, physBase, physReserve }, chunk, batch.log.reservedAt);
+    if (this.ctx.flush.journal) batch.logCrc = crc32Range(chunk, batch.log.reservedAt, batch.log.reservedAt + SEGMENT_HEADER_SIZE);
     // The first records join the header's batch.
     this.staged.push(batch);
     this.creating = segment;
@@ -408,8 +453,9 @@ export class QueueLog implements FlushTarget {
   private async write(group: PendingBatch[]): Promise<void> {
     const first = group[0];
     try {
-      await this.writeGroup(group);
+      const { views, log } = await this.writeGroup(group);
       this.ctx.flush.written(this, first.segment);
+      if (this.ctx.flush.journal) await this.makeDurable(group, views, log);
       // A new segment's file entry must be durable before anything in it is acknowledged.
       if (first.isNewSegment) await this.ctx.dirSync.sync(this.dir);
     } catch (err) {
@@ -421,7 +467,8 @@ export class QueueLog implements FlushTarget {
     this.writeSettled();
   }
 
-  private async writeGroup(group: PendingBatch[]): Promise<void> {
+  /** Writes the group to the log; returns the buffers written and the log's handle. */
+  private async writeGroup(group: PendingBatch[]): Promise<{ views: readonly Buffer[]; log: FileHandle }> {
     const { io, handles } = this.ctx;
     const first = group[0];
     const segment = first.segment;
@@ -440,6 +487,7 @@ export class QueueLog implements FlushTarget {
     await io.writev(files.log, views, first.position);
     if (first.isNewSegment && this.creating === segment) this.creating = undefined;
     crashPoint('append-before-fsync');
+    return { views, log: files.log };
   }
 
   /**
@@ -496,7 +544,7 @@ export class QueueLog implements FlushTarget {
     if (batch.lastStoreTimestamp > 0) segment.newestStoreTimestamp = batch.lastStoreTimestamp;
     this.maxOffset = batch.firstOffset + batch.count;
     this.commitMark = { offset: this.maxOffset, position: segment.logEnd, segment };
-    if (this.ctx.flush.mode === 'SYNC_FLUSH') this.synced = this.committedMark();
+    if (this.ctx.flush.dsyncLogs) this.synced = this.committedMark();
     const idx = Buffer.concat(batch.idx.views());
     segment.indexTail.push(idx);
     this.tail.add(segment, batch.position, batch.log.views(), batch.log.length, batch.firstOffset - segment.baseOffset, idx);

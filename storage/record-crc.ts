@@ -61,6 +61,11 @@ export function stampRecordCrcAroundBody(buf: Buffer, start: number, size: numbe
   return writeCrcDigits(buf, digitsAt, crc32Range(buf, bodyEnd, digitsAt, throughBody));
 }
 
+/** zlib CRC32 of all `size` bytes of the record at `start`, given its stamped CRC (of the bytes before its digits). */
+export function wholeRecordBytesCrc(buf: Buffer, start: number, size: number, recordCrc: number): number {
+  return crc32Range(buf, start + size - CRC_TAIL, start + size, recordCrc);
+}
+
 function writeCrcDigits(buf: Buffer, digitsAt: number, crc: number): number {
   // Two halves of five digits: a CRC above 2^31 is a heap number, and `%` on one is a slow
   // floating-point remainder, while both halves are small integers.

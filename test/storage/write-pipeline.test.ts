@@ -138,13 +138,17 @@ describe('write pipeline', () => {
     await store.close();
   });
 
-  it.each(['SYNC_FLUSH', 'ASYNC_FLUSH'] as const)('refuses a failed write and every later one, commits the earlier ones, then goes on (%s)', async (flushMode) => {
+  it.each([
+    ['SYNC_FLUSH', true],
+    ['SYNC_FLUSH', false],
+    ['ASYNC_FLUSH', false],
+  ] as const)('refuses a failed write and every later one, commits the earlier ones, then goes on (%s, journal %s)', async (flushMode, syncJournal) => {
     const io = new ShuffledFileIO();
-    const store = await openStore(dir.path, { fileIO: io, config: { writeBatchBytes: 1024, segmentSize: 64 * 1024, flushMode } });
+    const store = await openStore(dir.path, { fileIO: io, config: { writeBatchBytes: 1024, segmentSize: 64 * 1024, flushMode, syncJournal } });
     const topic = createTopic(store, 1);
     expect((await store.append(message(topic, 0, 'first'))).status).toBe(AppendStatus.PUT_OK);
-    // Inline (ASYNC_FLUSH): the first full batch is written at once, the rest together in the next turn.
-    io.failWrite = io.logWrites + (flushMode === 'SYNC_FLUSH' ? 3 : 2);
+    // Inline (ASYNC_FLUSH, journal): the first full batch is written at once, the rest together in the next turn.
+    io.failWrite = io.logWrites + (flushMode === 'SYNC_FLUSH' && !syncJournal ? 3 : 2);
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => store.append(message(topic, 0, `b${i}`.padEnd(200, '.')))));
     const statuses = results.map((r) => r.status);
     const firstRefused = statuses.indexOf(AppendStatus.IO_ERROR);

@@ -1,0 +1,346 @@
+/**
+ * The SYNC_FLUSH journal: frame codec, group commit across queues, files deleted once the logs are
+ * synced, replay after a power loss (idempotent, never resurrecting deleted topics or refused
+ * writes).
+ */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import zlib from 'node:zlib';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeRecords } from '../../protocol/message-codec.js';
+import { CrashSimFileIO } from '../../storage/crash-sim-file-io.js';
+import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
+import type { MessageStore } from '../../storage/message-store.js';
+import { JOURNAL_DIR, decodeFrames, encodeFrameHeader, replayJournal } from '../../storage/sync-journal.js';
+import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
+import { tempDir } from '../helpers/common.js';
+import { createTopic, message, openStore } from './store-fixture.js';
+
+/** A store in SYNC_FLUSH with the journal on; stores reopened after a crash leave it off, as replay does not depend on it. */
+function openJournaled(dataDir: string, options: Parameters<typeof openStore>[1] = {}): Promise<MessageStore> {
+  return openStore(dataDir, { ...options, config: { syncJournal: true, ...options.config } });
+}
+
+let dir: { path: string; cleanup: () => Promise<void> };
+beforeEach(async () => {
+  dir = await tempDir('ferrymq-journal-');
+});
+afterEach(async () => {
+  await dir.cleanup();
+});
+
+async function readAll(store: MessageStore, topic: string, queueId: number): Promise<string[]> {
+  const out: string[] = [];
+  let offset = store.minOffset(topic, queueId);
+  for (;;) {
+    const read = await store.read(topic, queueId, offset, 64, 1 << 20);
+    if (read.status !== GetMessageStatus.FOUND) return out;
+    out.push(...decodeRecords(Buffer.concat(read.buffers)).map((r) => r.body.toString()));
+    offset = read.nextBeginOffset;
+  }
+}
+
+async function journalFiles(): Promise<string[]> {
+  return (await readdir(join(dir.path, JOURNAL_DIR)).catch(() => [] as string[])).filter((n) => n.endsWith('.jnl')).sort();
+}
+
+function frame(topic: string, queueId: number, segmentBase: number, position: number, payload: Buffer): Buffer {
+  return Buffer.concat([encodeFrameHeader(topic, queueId, segmentBase, position, payload.length, zlib.crc32(payload)), payload]);
+}
+
+describe('journal frame codec', () => {
+  it('encodes the documented layout (golden bytes) and decodes it back', () => {
+    const payload = Buffer.from('abc');
+    const bytes = frame('T', 2, 0x1_0000_0005, 300, payload);
+    const headerCrc = zlib.crc32(bytes.subarray(0, 38)).toString(16).padStart(8, '0');
+    expect(bytes.toString('hex')).toBe(
+      '464a524e' + // magic
+        '0000002d' + // frame size 45: 37 fixed, 1 topic byte, 4 header CRC, 3 payload
+        '00000002' + // queueId
+        '0000000100000005' + // segment base
+        '000000000000012c' + // position 300
+        '00000003' + // payload size
+        zlib.crc32(payload).toString(16).padStart(8, '0') +
+        '01' + // topic length
+        '54' + // "T"
+        headerCrc +
+        '616263',
+    );
+    expect(decodeFrames(bytes)).toEqual({ frames: [{ topic: 'T', queueId: 2, segmentBase: 0x1_0000_0005, position: 300, payload }], validBytes: bytes.length });
+  });
+
+  it('decodes whole frames only: a file cut at every byte, a zero-filled tail, a flipped bit', () => {
+    const one = frame('TopicA', 0, 0, 32, Buffer.alloc(100, 1));
+    const two = frame('TopicB', 7, 4096, 4128, Buffer.alloc(60, 2));
+    const file = Buffer.concat([one, two]);
+    for (let cut = 0; cut <= file.length; cut++) {
+      const { frames, validBytes } = decodeFrames(file.subarray(0, cut));
+      const expected = cut >= file.length ? 2 : cut >= one.length ? 1 : 0;
+      expect(frames.length, `cut at ${cut}`).toBe(expected);
+      expect(validBytes).toBe(expected === 2 ? file.length : expected === 1 ? one.length : 0);
+    }
+    expect(decodeFrames(Buffer.concat([one, Buffer.alloc(4096)])).frames).toHaveLength(1);
+    for (const at of [3, 10, 40, one.length - 1]) {
+      const damaged = Buffer.from(file);
+      damaged[at]! ^= 0x04;
+      expect(decodeFrames(damaged).frames, `bit flipped at ${at}`).toHaveLength(0);
+    }
+    // A forged size pointing past the file is refused without reading past it.
+    const forged = Buffer.from(one);
+    forged.writeUInt32BE(0xffff_fff0, 28);
+    expect(decodeFrames(forged).frames).toHaveLength(0);
+  });
+});
+
+/**
+ * Counts journal writes; can hold them at a gate, and fail one after writing all of it. Can also
+ * hold the next sync of a queue log: the queue that made it stays waiting, so every other queue
+ * goes through the journal (a queue waiting alone syncs its own log).
+ */
+class CountingFileIO extends NodeFileIO {
+  journalWrites = 0;
+  logSyncs = 0;
+  /** The number of the journal write to fail. */
+  failWrite = 0;
+  private gate: Promise<void> | undefined;
+  private openGate: () => void = () => undefined;
+  private logSyncGate: Promise<void> | undefined;
+  private openLogSyncGate: () => void = () => undefined;
+
+  holdNextLogSync(): void {
+    this.logSyncGate = new Promise((resolve) => (this.openLogSyncGate = resolve));
+  }
+
+  releaseLogSync(): void {
+    this.openLogSyncGate();
+  }
+
+  override async datasync(handle: FileHandle): Promise<void> {
+    if (handle.path.endsWith('.log')) {
+      this.logSyncs += 1;
+      const gate = this.logSyncGate;
+      this.logSyncGate = undefined;
+      if (gate) await gate;
+    }
+    return super.datasync(handle);
+  }
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.openGate = resolve));
+  }
+
+  release(): void {
+    this.gate = undefined;
+    this.openGate();
+  }
+
+  override async writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
+    if (handle.path.endsWith('.jnl')) {
+      const n = ++this.journalWrites;
+      if (this.gate) await this.gate;
+      if (n === this.failWrite) {
+        // The bytes reached the file, but the write reports failure (EIO at its sync).
+        await super.writev(handle, buffers, position);
+        throw Object.assign(new Error('EIO: injected journal failure'), { code: 'EIO' });
+      }
+    }
+    return super.writev(handle, buffers, position);
+  }
+}
+
+describe('SYNC_FLUSH journal', () => {
+  it('makes the appends of many queues durable together: far fewer journal writes than queue batches', async () => {
+    const io = new CountingFileIO();
+    const store = await openJournaled(dir.path, { fileIO: io, config: { segmentSize: 1 << 20 } });
+    const topic = createTopic(store, 16);
+    await Promise.all(Array.from({ length: 16 }, (_, q) => store.append(message(topic, q, 'warm'))));
+    const before = io.journalWrites;
+    const results = await Promise.all(Array.from({ length: 512 }, (_, i) => store.append(message(topic, i % 16, `m${i}`))));
+    expect(results.every((r) => r.status === AppendStatus.PUT_OK)).toBe(true);
+    // Every round writes one frame per queue, all in one journal write.
+    expect(io.journalWrites - before).toBeGreaterThan(0);
+    expect(io.journalWrites - before).toBeLessThan(512 / 16);
+    for (let q = 0; q < 16; q++) expect(await readAll(store, topic, q)).toHaveLength(33);
+    await store.close();
+  });
+
+  it('lets a queue writing alone sync its own log instead of copying its bytes to the journal', async () => {
+    const io = new CountingFileIO();
+    const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000 } });
+    const topic = createTopic(store, 2);
+    await store.append(message(topic, 0, 'warm'));
+    await store.append(message(topic, 1, 'warm'));
+    const before = { journal: io.journalWrites, logSyncs: io.logSyncs };
+    for (let i = 0; i < 20; i++) expect((await store.append(message(topic, 0, `alone${i}`))).status).toBe(AppendStatus.PUT_OK);
+    expect(io.journalWrites).toBe(before.journal);
+    expect(io.logSyncs - before.logSyncs).toBe(20);
+    // Another queue waiting: the same queue's appends now go through the journal.
+    io.holdNextLogSync();
+    const bystander = store.append(message(topic, 1, 'bystander'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await store.append(message(topic, 0, 'shared'))).status).toBe(AppendStatus.PUT_OK);
+    expect(io.journalWrites).toBe(before.journal + 1);
+    io.releaseLogSync();
+    expect((await bystander).status).toBe(AppendStatus.PUT_OK);
+    await store.close();
+  });
+
+  it('deletes journal files once a flush round synced the logs, and leaves none after a clean close', async () => {
+    const store = await openJournaled(dir.path);
+    const topic = createTopic(store, 2);
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 10; i++) expect((await store.append(message(topic, i % 2, `r${round}-${i}`))).status).toBe(AppendStatus.PUT_OK);
+      await store.flushNow();
+      // The file being written plus none retired: the round released what it covered.
+      expect(await journalFiles()).toHaveLength(1);
+    }
+    await store.close();
+    expect(await journalFiles()).toEqual([]);
+  });
+
+  it('refuses the batches whose journal write fails, and never replays their frames; later appends go on', async () => {
+    const io = new CountingFileIO();
+    const store = await openJournaled(dir.path, { fileIO: io });
+    const topic = createTopic(store, 4);
+    for (let q = 0; q < 4; q++) expect((await store.append(message(topic, q, 'first'))).status).toBe(AppendStatus.PUT_OK);
+    // Queue 3 waits on its log sync, so the others go through the journal. Queue 2's frame holds
+    // the journal while queues 0 and 1 queue theirs: those two share the next write, which fails.
+    io.holdNextLogSync();
+    const bystander = store.append(message(topic, 3, 'bystander'));
+    await new Promise((resolve) => setImmediate(resolve));
+    io.hold();
+    const holding = store.append(message(topic, 2, 'holding'));
+    await new Promise((resolve) => setImmediate(resolve));
+    const refused = [store.append(message(topic, 0, 'refused-a')), store.append(message(topic, 1, 'refused-b'))];
+    await new Promise((resolve) => setImmediate(resolve));
+    const failingWrite = io.journalWrites + 1;
+    io.failWrite = failingWrite;
+    io.release();
+    expect((await holding).status).toBe(AppendStatus.PUT_OK);
+    expect((await Promise.all(refused)).map((r) => r.status)).toEqual([AppendStatus.IO_ERROR, AppendStatus.IO_ERROR]);
+    expect(io.journalWrites).toBe(failingWrite);
+    // The same size as queue 0's refused frame: queue 1's refused frame would follow it in the file, intact.
+    const after = await store.append(message(topic, 0, 'after-a__'));
+    expect(after.status === AppendStatus.PUT_OK && after.queueOffset).toBe(1);
+    // A crash now: the journal as it is replays into the logs.
+    const saved = await Promise.all((await journalFiles()).map(async (name) => [name, await readFile(join(dir.path, JOURNAL_DIR, name))] as const));
+    io.releaseLogSync();
+    expect((await bystander).status).toBe(AppendStatus.PUT_OK);
+    await store.close();
+    for (const [name, bytes] of saved) await writeFile(join(dir.path, JOURNAL_DIR, name), bytes);
+    const reopened = await openStore(dir.path);
+    expect(await readAll(reopened, topic, 0)).toEqual(['first', 'after-a__']);
+    expect(await readAll(reopened, topic, 1)).toEqual(['first']);
+    expect(await readAll(reopened, topic, 2)).toEqual(['first', 'holding']);
+    expect(await readAll(reopened, topic, 3)).toEqual(['first', 'bystander']);
+    await reopened.close();
+  });
+
+  it('replays acknowledged appends of many queues after a power loss that kept only the journal', async () => {
+    const io = new CrashSimFileIO();
+    // No flush round runs before the crash: the logs hold nothing synced beyond their first write.
+    const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000, segmentSize: 2048 } });
+    const topic = createTopic(store, 8);
+    const acked: { queueId: number; offset: number; body: string }[] = [];
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, w) => {
+        for (let i = 0; i < 20; i++) {
+          const body = `w${w}-${i}`.padEnd(50 + ((w * 13 + i) % 40), '.');
+          const result = await store.append(message(topic, w % 8, body));
+          if (result.status === AppendStatus.PUT_OK) acked.push({ queueId: w % 8, offset: result.queueOffset, body });
+        }
+      }),
+    );
+    expect(acked).toHaveLength(640);
+    await io.crash({ mode: 'drop' });
+    await store.close();
+    // The replay is idempotent: a crash during it leaves the journal to replay again.
+    const saved = await Promise.all((await journalFiles()).map(async (name) => [name, await readFile(join(dir.path, JOURNAL_DIR, name))] as const));
+    expect(saved.length).toBeGreaterThan(0);
+    for (let open = 0; open < 2; open++) {
+      if (open === 1) for (const [name, bytes] of saved) await writeFile(join(dir.path, JOURNAL_DIR, name), bytes);
+      const reopened = await openStore(dir.path, { config: { segmentSize: 2048 } });
+      for (let q = 0; q < 8; q++) {
+        const bodies = await readAll(reopened, topic, q);
+        expect(bodies).toHaveLength(80);
+        for (const a of acked) if (a.queueId === q) expect(bodies[a.offset]).toBe(a.body);
+      }
+      await reopened.close();
+    }
+  });
+
+  it('keeps every acknowledged append of a queue writing alone (synced in its own log) after a power loss', async () => {
+    const io = new CrashSimFileIO();
+    const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000, segmentSize: 4096 } });
+    const topic = createTopic(store, 1);
+    const acked: { offset: number; body: string }[] = [];
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, w) => {
+        for (let i = 0; i < 20; i++) {
+          const body = `w${w}-${i}`.padEnd(40 + ((w * 7 + i) % 30), '.');
+          const result = await store.append(message(topic, 0, body));
+          if (result.status === AppendStatus.PUT_OK) acked.push({ offset: result.queueOffset, body });
+        }
+      }),
+    );
+    expect(acked).toHaveLength(320);
+    await io.crash({ mode: 'drop' });
+    await store.close();
+    const reopened = await openStore(dir.path, { config: { segmentSize: 4096 } });
+    const bodies = await readAll(reopened, topic, 0);
+    expect(bodies).toHaveLength(320);
+    for (const a of acked) expect(bodies[a.offset]).toBe(a.body);
+    await reopened.close();
+  });
+
+  it('does not bring back a deleted topic, nor its frames into a topic made again under its name', async () => {
+    const io = new CountingFileIO();
+    const store = await openJournaled(dir.path, { fileIO: io });
+    // A queue of another topic waits on its log sync, so the topic's appends go through the journal.
+    const other = createTopic(store, 1);
+    await store.append(message(other, 0, 'first'));
+    io.holdNextLogSync();
+    const bystander = store.append(message(other, 0, 'bystander'));
+    await new Promise((resolve) => setImmediate(resolve));
+    const topic = createTopic(store, 1);
+    const journalBefore = io.journalWrites;
+    for (let i = 0; i < 5; i++) await store.append(message(topic, 0, `old${i}`));
+    expect(io.journalWrites - journalBefore).toBe(5);
+    await store.deleteTopic(topic);
+    // Its frames went with it (a flush round released them), so none can replay into a new topic.
+    for (const name of await journalFiles()) {
+      expect(decodeFrames(await readFile(join(dir.path, JOURNAL_DIR, name))).frames.filter((f) => f.topic === topic)).toEqual([]);
+    }
+    createTopic(store, 1, topic);
+    expect((await store.append(message(topic, 0, 'new0'))).status).toBe(AppendStatus.PUT_OK);
+    // Crash: keep the journal as it is now.
+    const saved = await Promise.all((await journalFiles()).map(async (name) => [name, await readFile(join(dir.path, JOURNAL_DIR, name))] as const));
+    io.releaseLogSync();
+    await bystander;
+    await store.close();
+    for (const [name, bytes] of saved) await writeFile(join(dir.path, JOURNAL_DIR, name), bytes);
+    const reopened = await openStore(dir.path);
+    expect(await readAll(reopened, topic, 0)).toEqual(['new0']);
+    await reopened.close();
+  });
+
+  it('skips frames whose queue directory or segment is gone', async () => {
+    const io = new NodeFileIO();
+    const journalDir = join(dir.path, JOURNAL_DIR);
+    await io.mkdir(join(dir.path, 'queues', 'Kept', '0'));
+    await io.mkdir(journalDir);
+    await writeFile(join(dir.path, 'queues', 'Kept', '0', `${'5'.padStart(20, '0')}.log`), Buffer.alloc(0));
+    const file = Buffer.concat([
+      frame('Gone', 0, 0, 0, Buffer.from('never')),
+      frame('Kept', 0, 0, 0, Buffer.from('older segment: deleted by retention')),
+      frame('Kept', 0, 5, 0, Buffer.from('kept')),
+      frame('../../etc', 0, 0, 0, Buffer.from('path trick')),
+    ]);
+    await writeFile(join(journalDir, `${'1'.padStart(20, '0')}.jnl`), file);
+    expect(await replayJournal(io, dir.path, pino({ level: 'silent' }))).toBe(1);
+    expect((await readFile(join(dir.path, 'queues', 'Kept', '0', `${'5'.padStart(20, '0')}.log`))).toString()).toBe('kept');
+    expect(await readdir(join(dir.path, 'queues'))).toEqual(['Kept']);
+    expect(await journalFiles()).toEqual([]);
+  });
+});
