@@ -829,6 +829,8 @@ export class MessageStore implements MessageStoreApi {
       if (!ownsDir) throw new Error(`the lock of ${this.dataDir} is not ours any more; no checkpoint or clean-shutdown marker written`);
       // Every log is synced: the journal holds nothing needed.
       await this.flush.journal?.close();
+      // The clean open takes the end of each log file as the end of its records.
+      await Promise.all(this.allQueues().map((q) => q.trimZeroFill()));
       // Also makes the key index durable: a clean open scans nothing to re-index.
       await this.checkpoints.runOnce(true);
       await this.handles.closeAll();

@@ -86,6 +86,19 @@ const INLINE_READ_WINDOW_BYTES = 64 * 1024 * 1024;
 /** The same for consume-index entries: those of the newest records (64k entries, 2 MiB of index). */
 const INLINE_READ_WINDOW_ENTRIES = 64 * 1024;
 
+/**
+ * SYNC_FLUSH keeps the active segment's log zero-filled ahead of small appends: an O_DSYNC write
+ * inside the file changes no file size, which here makes a 1 KiB write + sync cost 0.13 instead of
+ * 0.19 ms and 55 instead of 85 µs of CPU (bare loop, 2026-12-07). A queue's fill starts small and
+ * doubles each time it is used up, so a queue that writes little zero-fills little; writes of
+ * `ZERO_FILL_MAX_WRITE` or more pay the size change once per many bytes and are left alone (a fill
+ * would only double their disk traffic). The zeros are cut when a segment is sealed and on close.
+ */
+const ZERO_FILL_MIN_BYTES = 16 * 1024;
+const ZERO_FILL_MAX_BYTES = 256 * 1024;
+const ZERO_FILL_MAX_WRITE = 32 * 1024;
+const ZEROS = Buffer.alloc(ZERO_FILL_MAX_BYTES);
+
 /** Most bytes one write takes when sealed batches have queued up behind the writes in flight. */
 const MAX_WRITE_BYTES = 1024 * 1024;
 
@@ -199,6 +212,8 @@ export class QueueLog implements FlushTarget {
   /** The newest committed batches, for reads without file I/O. */
   private readonly tail: TailCache;
   /** What `place` returns, refilled by each call (appends are encoded synchronously, one at a time). */
+  /** Size of this queue's next zero-fill (see ZERO_FILL_MIN_BYTES). */
+  private zeroFillBytes = ZERO_FILL_MIN_BYTES;
   private readonly slot: StagedSlot = { chunk: Buffer.alloc(0), at: 0, queueOffset: 0, physicalOffset: 0 };
 
   constructor(
@@ -432,6 +447,8 @@ export class QueueLog implements FlushTarget {
   }
 
   private roll(): Segment {
+    const previous = this.segments[this.segments.length - 1];
+    if (previous) previous.sealedEnd = this.nextPosition;
     const { physBase, physReserve } = this.ctx.reservePhysical();
     const segment = new Segment(this, this.dir, this.nextOffset, physBase, physReserve);
     this.segments.push(segment);
@@ -453,6 +470,7 @@ export class QueueLog implements FlushTarget {
   private async write(group: PendingBatch[]): Promise<void> {
     const first = group[0];
     try {
+      if (this.ctx.flush.dsyncLogs) await this.beforeDurableWrite(group);
       const { views, log } = await this.writeGroup(group);
       this.ctx.flush.written(this, first.segment);
       if (this.ctx.flush.journal) await this.makeDurable(group, views, log);
@@ -465,6 +483,69 @@ export class QueueLog implements FlushTarget {
     for (const batch of group) batch.written = true;
     this.writesRunning -= 1;
     this.writeSettled();
+  }
+
+  /**
+   * SYNC_FLUSH: a write never overlaps a zero-fill in progress, and a new segment is only created
+   * once the one before has lost its zeros (recovery takes a sealed segment's end of file as the
+   * end of its records). Then tops up the zero-filled space ahead.
+   */
+  private async beforeDurableWrite(group: PendingBatch[]): Promise<void> {
+    const first = group[0];
+    const segment = first.segment;
+    if (first.isNewSegment) {
+      const previous = this.segments[this.segments.indexOf(segment) - 1];
+      if (previous) await this.trimZeroFill(previous);
+      return;
+    }
+    let end = first.position;
+    for (const batch of group) end += batch.log.length;
+    while (segment.zeroing && end > segment.zeroingFrom) await segment.zeroing;
+    if (end - first.position < ZERO_FILL_MAX_WRITE) this.startZeroFill(segment);
+  }
+
+  private startZeroFill(segment: Segment): void {
+    if (segment.zeroing || segment !== this.segments[this.segments.length - 1] || segment === this.creating || segment.deleted) return;
+    const limit = this.ctx.config.segmentSize;
+    const from = Math.max(segment.zeroedEnd, this.nextPosition);
+    if (from - this.nextPosition >= this.zeroFillBytes / 2 || from >= limit) return;
+    const to = Math.min(limit, from + this.zeroFillBytes);
+    this.zeroFillBytes = Math.min(ZERO_FILL_MAX_BYTES, this.zeroFillBytes * 2);
+    segment.zeroingFrom = from;
+    segment.zeroing = this.zeroFill(segment, from, to).finally(() => (segment.zeroing = undefined));
+  }
+
+  /** Zero-fills [from, to) of the log (durable on return: the log is O_DSYNC). A failure only costs speed. */
+  private async zeroFill(segment: Segment, from: number, to: number): Promise<void> {
+    const { io, handles } = this.ctx;
+    try {
+      const files = await handles.acquire(segment);
+      try {
+        await io.writev(files.log, [ZEROS.subarray(0, to - from)], from);
+        segment.zeroedEnd = to;
+      } finally {
+        handles.release(segment);
+      }
+    } catch (err) {
+      this.ctx.logger.debug({ err, path: segment.logPath }, 'zero-fill ahead of the appends failed');
+    }
+  }
+
+  /** Cuts the zeros past the segment's last record (sealed, or the active one once drained). */
+  async trimZeroFill(segment: Segment = this.segments[this.segments.length - 1]): Promise<void> {
+    while (segment?.zeroing) await segment.zeroing;
+    if (!segment || segment.deleted) return;
+    const end = segment.sealedEnd ?? this.nextPosition;
+    if (segment.zeroedEnd <= end) return;
+    const { io, handles } = this.ctx;
+    const files = await handles.acquire(segment);
+    try {
+      await io.truncate(files.log, end);
+      await io.datasync(files.log);
+      segment.zeroedEnd = end;
+    } finally {
+      handles.release(segment);
+    }
   }
 
   /** Writes the group to the log; returns the buffers written and the log's handle. */
@@ -868,8 +949,9 @@ export class QueueLog implements FlushTarget {
     this.tail.clear();
   }
 
-  /** Waits for every staged append to be written (or refused). */
+  /** Waits for every staged append to be written (or refused), and for any zero-fill. */
   async drain(): Promise<void> {
     while (!this.idle) await new Promise((resolve) => setTimeout(resolve, 1));
+    for (const segment of this.segments) while (segment.zeroing) await segment.zeroing;
   }
 }

@@ -84,6 +84,16 @@ export class Segment {
   opening: Promise<{ log: FileHandle; idx: FileHandle }> | undefined;
   pins = 0;
   deleted = false;
+  /**
+   * SYNC_FLUSH: the log file is allocated (written, or zero-filled ahead of the appends) below this
+   * position, so an O_DSYNC write there changes no file size and costs no metadata commit.
+   */
+  zeroedEnd = 0;
+  /** The zero-fill in progress from `zeroingFrom`: writes reaching past that position wait for it. */
+  zeroing: Promise<void> | undefined;
+  zeroingFrom = 0;
+  /** Set when the segment is sealed by a roll: the end of its last record. */
+  sealedEnd: number | undefined;
 
   constructor(
     readonly owner: SegmentOwner,
