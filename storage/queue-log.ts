@@ -99,6 +99,9 @@ const ZERO_FILL_MAX_BYTES = 256 * 1024;
 const ZERO_FILL_MAX_WRITE = 32 * 1024;
 const ZEROS = Buffer.alloc(ZERO_FILL_MAX_BYTES);
 
+/** SYNC_FLUSH with the journal: larger writes sync their own log (a second copy would double their disk traffic). */
+const JOURNAL_MAX_WRITE = 32 * 1024;
+
 /** Most bytes one write takes when sealed batches have queued up behind the writes in flight. */
 const MAX_WRITE_BYTES = 1024 * 1024;
 
@@ -427,14 +430,12 @@ export class QueueLog implements FlushTarget {
     const journal = this.ctx.flush.journal!;
     const shared = journal.enter(this);
     try {
-      if (!shared) return await this.ctx.io.datasync(log);
       const first = group[0];
       let bytes = first.log.length;
+      for (let i = 1; i < group.length; i++) bytes += group[i].log.length;
+      if (!shared || bytes >= JOURNAL_MAX_WRITE) return await this.ctx.io.datasync(log);
       let crc = first.logCrc;
-      for (let i = 1; i < group.length; i++) {
-        bytes += group[i].log.length;
-        crc = crc32Combine(crc, group[i].logCrc, group[i].log.length);
-      }
+      for (let i = 1; i < group.length; i++) crc = crc32Combine(crc, group[i].logCrc, group[i].log.length);
       await journal.append(encodeFrameHeader(this.topic, this.queueId, first.segment.baseOffset, first.position, bytes, crc), views, bytes);
     } finally {
       journal.leave(this);

@@ -165,7 +165,7 @@ describe('SYNC_FLUSH journal', () => {
     await store.close();
   });
 
-  it('lets a queue writing alone sync its own log instead of copying its bytes to the journal', async () => {
+  it('lets a queue writing alone, or a large write, sync its own log instead of copying its bytes to the journal', async () => {
     const io = new CountingFileIO();
     const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000 } });
     const topic = createTopic(store, 2);
@@ -181,6 +181,11 @@ describe('SYNC_FLUSH journal', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect((await store.append(message(topic, 0, 'shared'))).status).toBe(AppendStatus.PUT_OK);
     expect(io.journalWrites).toBe(before.journal + 1);
+    // A large write syncs its own log even then: a second copy would double its disk traffic.
+    const syncsBefore = io.logSyncs;
+    expect((await store.append(message(topic, 0, Buffer.alloc(40 * 1024, 'b')))).status).toBe(AppendStatus.PUT_OK);
+    expect(io.journalWrites).toBe(before.journal + 1);
+    expect(io.logSyncs).toBe(syncsBefore + 1);
     io.releaseLogSync();
     expect((await bystander).status).toBe(AppendStatus.PUT_OK);
     await store.close();
