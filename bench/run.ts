@@ -94,7 +94,7 @@ function headlineSpecs(o: BenchOptions): Record<HeadlinePhase, WorkloadSpec> {
 
 /** GC and event-loop stalls of the client processes, and the broker's answer time to the probe. */
 function pauseText(outcome: WorkloadOutcome): string {
-  const one = (name: string, p: PauseSummary | undefined) => (p ? `${name} GC ${p.gcCount} pauses, max ${p.gcMaxMs.toFixed(1)} ms, loop delay p99 ${p.loopDelayP99Ms.toFixed(1)} max ${p.loopDelayMaxMs.toFixed(1)} ms` : `${name} -`);
+  const one = (name: string, p: PauseSummary | undefined) => (p ? `${name} GC ${p.gcCount} pauses (${p.gcMajorCount ?? '?'} major, max ${(p.gcMajorMaxMs ?? 0).toFixed(1)} ms), max ${p.gcMaxMs.toFixed(1)} ms, timer late p99 ${p.loopDelayP99Ms.toFixed(1)} max ${p.loopDelayMaxMs.toFixed(1)} ms` : `${name} -`);
   return `${one('producer', outcome.pauses.producer)}; ${one('consumer', outcome.pauses.consumer)}; broker probe p99 ${outcome.brokerResponsiveness.p99.toFixed(1)} max ${outcome.brokerResponsiveness.max.toFixed(1)} ms`;
 }
 

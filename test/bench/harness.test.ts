@@ -14,7 +14,7 @@ import { summarizeProfiles } from '../../bench/profile.js';
 import { formatMarkdown, formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
 import { Child, runWorkload, type WorkloadSpec } from '../../bench/runner.js';
 import { startTarget, type BrokerTarget } from '../../bench/targets.js';
-import { cdfPoints, LatencyRecorder, quantile, readStamp, SequenceTracker, stampBody, TimelineRecorder } from '../../bench/workload.js';
+import { cdfPoints, LatencyRecorder, PauseMonitor, quantile, readStamp, SequenceTracker, stampBody, TimelineRecorder } from '../../bench/workload.js';
 
 describe('body stamp', () => {
   it('carries a monotonic send time and the sequence number in the first 12 bytes', () => {
@@ -32,6 +32,24 @@ describe('body stamp', () => {
   it('never makes a body shorter than its header, and refuses to read a short one', () => {
     expect(stampBody(4, 1).length).toBe(12);
     expect(() => readStamp(Buffer.alloc(11))).toThrow(/too short/);
+  });
+});
+
+describe('PauseMonitor', () => {
+  it('reports how late the 10 ms timer ran, not the interval itself', async () => {
+    const idle = new PauseMonitor();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const quiet = idle.stop();
+    // An idle loop: the histogram reads about 10.1 ms per interval, the lateness about 0.
+    expect(quiet.loopDelayP99Ms).toBeLessThan(9);
+    const busy = new PauseMonitor();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const until = performance.now() + 80;
+    while (performance.now() < until);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const stalled = busy.stop();
+    expect(stalled.loopDelayMaxMs).toBeGreaterThan(50);
+    expect(stalled.gcMajorCount).toBeLessThanOrEqual(stalled.gcCount);
   });
 });
 
