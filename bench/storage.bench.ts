@@ -185,10 +185,9 @@ async function bareGroupCommit(files: number, appenders: number): Promise<number
 const summary: CaseResult[] = [];
 for (const mode of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
   if (only && !mode.startsWith(only)) continue;
-  for (const queues of [1, 16]) {
-    if (onlyQueues && Number(onlyQueues) !== queues) continue;
-    for (const appenders of [1, 16, 256]) {
-      if (onlyAppenders && Number(onlyAppenders) !== appenders) continue;
+  // --queues and --appenders pick one of the standard cases, or name another (e.g. --queues 1000).
+  for (const queues of onlyQueues ? [Number(onlyQueues)] : [1, 16]) {
+    for (const appenders of onlyAppenders ? [Number(onlyAppenders)] : [1, 16, 256]) {
       const results: CaseResult[] = [];
       const bare: number[] = [];
       for (let r = 0; r < runs; r++) {

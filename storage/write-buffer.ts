@@ -3,21 +3,33 @@
  * are: no per-message allocation and no Buffer.concat. Chunks return to the pool after the write.
  */
 
+/**
+ * Two sizes of chunk: a buffer's first chunk is small and the rest full-size, so a batch of one
+ * record (one message per queue per write, as with hundreds of queues) holds a few KiB rather than a
+ * whole write's worth; with a thousand queues writing at once that was 64 MiB of chunks in flight,
+ * far past what the pool keeps, and the fresh allocations kept the GC busy.
+ */
 export class ChunkPool {
   private readonly free: Buffer[] = [];
+  private readonly freeFirst: Buffer[] = [];
 
   constructor(
     readonly chunkSize: number,
+    readonly firstChunkSize = Math.min(chunkSize, 4096),
     private readonly maxFree = 64,
+    private readonly maxFreeFirst = 1024,
   ) {}
 
-  take(minimum: number): Buffer {
+  /** A chunk of at least `minimum` bytes; a small one when it starts a buffer. */
+  take(minimum: number, first = false): Buffer {
+    if (first && minimum <= this.firstChunkSize) return this.freeFirst.pop() ?? Buffer.allocUnsafe(this.firstChunkSize);
     if (minimum > this.chunkSize) return Buffer.allocUnsafe(minimum);
     return this.free.pop() ?? Buffer.allocUnsafe(this.chunkSize);
   }
 
   give(chunk: Buffer): void {
     if (chunk.length === this.chunkSize && this.free.length < this.maxFree) this.free.push(chunk);
+    else if (chunk.length === this.firstChunkSize && this.freeFirst.length < this.maxFreeFirst) this.freeFirst.push(chunk);
   }
 }
 
@@ -38,7 +50,7 @@ export class ChunkedWriteBuffer {
   reserve(size: number): Buffer {
     let last = this.chunks.length - 1;
     if (last < 0 || this.chunks[last].length - this.used[last] < size) {
-      this.chunks.push(this.pool.take(size));
+      this.chunks.push(this.pool.take(size, last < 0));
       this.used.push(0);
       last += 1;
     }
