@@ -402,8 +402,7 @@ export class QueueLog implements FlushTarget {
         return true;
       }
     } catch (err) {
-      for (const batch of group) batch.failed = true;
-      this.failure ??= { err };
+      this.writeFailed(group, err);
     }
     for (const batch of group) batch.written = true;
     return true;
@@ -414,9 +413,18 @@ export class QueueLog implements FlushTarget {
     try {
       await this.makeDurable(group, views, log);
     } catch (err) {
-      for (const batch of group) batch.failed = true;
-      this.failure ??= { err };
+      this.writeFailed(group, err);
     }
+    this.groupSettled(group);
+  }
+
+  private writeFailed(group: PendingBatch[], err: unknown): void {
+    for (const batch of group) batch.failed = true;
+    this.failure ??= { err };
+  }
+
+  /** A write of the threadpool (or awaiting durability) is done, written or failed. */
+  private groupSettled(group: PendingBatch[]): void {
     for (const batch of group) batch.written = true;
     this.writesRunning -= 1;
     this.writeSettled();
@@ -478,12 +486,9 @@ export class QueueLog implements FlushTarget {
       // A new segment's file entry must be durable before anything in it is acknowledged.
       if (first.isNewSegment) await this.ctx.dirSync.sync(this.dir);
     } catch (err) {
-      for (const batch of group) batch.failed = true;
-      this.failure ??= { err };
+      this.writeFailed(group, err);
     }
-    for (const batch of group) batch.written = true;
-    this.writesRunning -= 1;
-    this.writeSettled();
+    this.groupSettled(group);
   }
 
   /**

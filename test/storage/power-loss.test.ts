@@ -1,13 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeRecords } from '../../protocol/message-codec.js';
 import { CrashSimFileIO, type CrashMode } from '../../storage/crash-sim-file-io.js';
 import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
 import type { MessageStore } from '../../storage/message-store.js';
-import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
+import { AppendStatus } from '../../storage/types.js';
 import { tempDir, waitFor } from '../helpers/common.js';
-import { createTopic, message, openStore } from './store-fixture.js';
+import { Gate, createTopic, message, openStore, readBodies } from './store-fixture.js';
 
 /** CrashSimFileIO counting inline (`writevSync`) log writes. */
 class InlineCountingCrashSim extends CrashSimFileIO {
@@ -27,16 +26,6 @@ afterEach(async () => {
   await dir.cleanup();
 });
 
-async function readAll(store: MessageStore, topic: string, queueId: number): Promise<string[]> {
-  const out: string[] = [];
-  let offset = store.minOffset(topic, queueId);
-  for (;;) {
-    const read = await store.read(topic, queueId, offset, 64, 1 << 20);
-    if (read.status !== GetMessageStatus.FOUND) return out;
-    out.push(...decodeRecords(Buffer.concat(read.buffers)).map((r) => r.body.toString()));
-    offset = read.nextBeginOffset;
-  }
-}
 
 describe('simulated power loss (SYNC_FLUSH)', () => {
   const cases: [CrashMode, number][] = [
@@ -69,7 +58,7 @@ describe('simulated power loss (SYNC_FLUSH)', () => {
 
     const reopened = await openStore(dir.path, { config: { segmentSize: 2048 } });
     for (const queueId of [0, 1, 2]) {
-      const bodies = await readAll(reopened, topic, queueId);
+      const bodies = await readBodies(reopened, topic, queueId);
       expect(bodies.length).toBe(reopened.maxOffset(topic, queueId)); // dense
       for (const [body, where] of acked) {
         if (where.queueId === queueId) expect(bodies[where.offset], `${mode}/${seed} q${queueId}@${where.offset}`).toBe(body);
@@ -108,7 +97,7 @@ describe('ENOSPC', () => {
     expect(after.status === 'PUT_OK' && after.queueOffset).toBe(5);
     await store.close();
     const reopened = await openStore(dir.path, { config: { segmentSize: 4096 } });
-    expect(await readAll(reopened, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
+    expect(await readBodies(reopened, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
     await reopened.close();
   });
 
@@ -130,7 +119,7 @@ describe('ENOSPC', () => {
     while (store.maxOffset(topic, 0) < max + 8) await store.append(message(topic, 0, `ok-${i++}`.padEnd(150, 'o')));
     await store.close();
     const reopened = await openStore(dir.path, { config: { segmentSize: 1024 } });
-    const bodies = await readAll(reopened, topic, 0);
+    const bodies = await readBodies(reopened, topic, 0);
     expect(bodies.map((b) => b.replace(/o+$/, ''))).toEqual(Array.from({ length: i }, (_, k) => `ok-${k}`));
     await reopened.close();
   });
@@ -165,10 +154,10 @@ describe('ENOSPC (ASYNC_FLUSH, inline writes)', () => {
     const after = await store.append(message(topic, 0, 'ok-5'));
     expect(after.status === 'PUT_OK' && after.queueOffset).toBe(5);
     expect(io.inlineLogWrites).toBeGreaterThan(inlineBefore + 1);
-    expect(await readAll(store, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
+    expect(await readBodies(store, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
     await store.close();
     const reopened = await openStore(dir.path, { config: { segmentSize: 4096 } });
-    expect(await readAll(reopened, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
+    expect(await readBodies(reopened, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
     await reopened.close();
   });
 });
@@ -185,10 +174,10 @@ describe('fdatasync failure', () => {
     expect(store.maxOffset(topic, 0)).toBe(3);
     const after = await store.append(message(topic, 0, 'ok-3'));
     expect(after.status === 'PUT_OK' && after.queueOffset).toBe(3);
-    expect(await readAll(store, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3']);
+    expect(await readBodies(store, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3']);
     await store.close();
     const reopened = await openStore(dir.path);
-    expect(await readAll(reopened, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3']);
+    expect(await readBodies(reopened, topic, 0)).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3']);
     await reopened.close();
   });
 });
@@ -212,7 +201,7 @@ describe('simulated power loss (ASYNC_FLUSH)', () => {
     await io.crash({ mode: 'drop' });
     await store.close();
     const reopened = await openStore(dir.path, { config: { segmentSize: 2048 } });
-    const bodies = await readAll(reopened, topic, 0);
+    const bodies = await readBodies(reopened, topic, 0);
     expect(bodies.length).toBe(reopened.maxOffset(topic, 0));
     expect(bodies.length).toBeGreaterThanOrEqual(20);
     expect(bodies.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `s${i}`.padEnd(100, '.')));
@@ -241,7 +230,7 @@ describe('simulated power loss (ASYNC_FLUSH)', () => {
       // A process crash keeps the page cache (the store is abandoned as it is); a power loss loses what was not synced.
       if (crash === 'power') await io.crash({ mode: 'drop' });
       const reopened = await openStore(dir.path, { config, takeOverOwnLock: true });
-      const stored = await readAll(reopened, topic, 0);
+      const stored = await readBodies(reopened, topic, 0);
       expect(stored.length).toBe(reopened.maxOffset(topic, 0)); // dense
       if (crash === 'process') expect(stored).toEqual(bodies);
       else {
@@ -259,19 +248,11 @@ describe('simulated power loss (ASYNC_FLUSH)', () => {
     /** fdatasync of segment logs waits at a gate. */
     class GatedSyncIO extends NodeFileIO {
       held = 0;
-      private gate: Promise<void> | undefined;
-      private openGate: () => void = () => undefined;
-      hold(): void {
-        this.gate = new Promise((resolve) => (this.openGate = resolve));
-      }
-      release(): void {
-        this.gate = undefined;
-        this.openGate();
-      }
+      readonly gate = new Gate();
       override async datasync(handle: FileHandle): Promise<void> {
-        if (this.gate && handle.path.endsWith('.log')) {
+        if (this.gate.holding && handle.path.endsWith('.log')) {
           this.held += 1;
-          await this.gate;
+          await this.gate.pass();
         }
         return super.datasync(handle);
       }
@@ -283,7 +264,7 @@ describe('simulated power loss (ASYNC_FLUSH)', () => {
     const queues = 20;
     const topic = createTopic(store, queues);
     for (let q = 0; q < queues; q++) expect((await store.append(message(topic, q, 'a'))).status).toBe(AppendStatus.PUT_OK);
-    io.hold();
+    io.gate.hold();
     clock.advance(500);
     await waitFor(() => io.held === 16, { what: 'a round syncing 16 queues' });
     // Every queue rolls to a second segment, which this round does not sync.
@@ -292,7 +273,7 @@ describe('simulated power loss (ASYNC_FLUSH)', () => {
         if (store.maxOffset(topic, q) > 8) break;
       }
     }
-    io.release();
+    io.gate.release();
     let rows: [string, number, number, number, number][] = [];
     await waitFor(async () => {
       await store.runCheckpoint();

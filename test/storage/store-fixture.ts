@@ -1,8 +1,9 @@
 /** Shared helpers for storage tests: a store in a temp dir with tiny segments, and message builders. */
 import { encodeProperties } from '../../protocol/properties.js';
 import { javaStringHashCode } from '../../protocol/tag-filter.js';
+import { decodeRecords } from '../../protocol/message-codec.js';
 import { MessageStore, type MessageStoreOptions } from '../../storage/message-store.js';
-import type { MessageToAppend } from '../../storage/types.js';
+import { GetMessageStatus, type MessageToAppend } from '../../storage/types.js';
 import { uniqueName } from '../helpers/common.js';
 
 export const TINY_SEGMENT = 4096;
@@ -13,6 +14,42 @@ export function openStore(dataDir: string, options: Partial<MessageStoreOptions>
     ...options,
     config: { segmentSize: TINY_SEGMENT, checkpointIntervalMs: 60_000, cleanupIntervalMs: 60_000, ...options.config },
   });
+}
+
+/** Every body of the queue as a string, from its min offset. */
+export async function readBodies(store: MessageStore, topic: string, queueId = 0): Promise<string[]> {
+  const out: string[] = [];
+  let offset = store.minOffset(topic, queueId);
+  for (;;) {
+    const read = await store.read(topic, queueId, offset, 64, 1 << 20);
+    if (read.status !== GetMessageStatus.FOUND) return out;
+    out.push(...decodeRecords(Buffer.concat(read.buffers)).map((r) => r.body.toString()));
+    offset = read.nextBeginOffset;
+  }
+}
+
+/** A gate test file IOs make writes or syncs wait at: `hold()`, then `release()`. */
+export class Gate {
+  private promise: Promise<void> | undefined;
+  private open: () => void = () => undefined;
+
+  hold(): void {
+    this.promise = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.promise = undefined;
+    this.open();
+  }
+
+  get holding(): boolean {
+    return this.promise !== undefined;
+  }
+
+  /** Resolves at once when not held. */
+  pass(): Promise<void> | undefined {
+    return this.promise;
+  }
 }
 
 /** Creates a fresh topic with `queues` queues and returns its name. */

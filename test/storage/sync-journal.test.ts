@@ -8,14 +8,13 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeRecords } from '../../protocol/message-codec.js';
 import { CrashSimFileIO } from '../../storage/crash-sim-file-io.js';
 import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
 import type { MessageStore } from '../../storage/message-store.js';
 import { JOURNAL_DIR, decodeFrames, encodeFrameHeader, replayJournal } from '../../storage/sync-journal.js';
-import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
+import { AppendStatus } from '../../storage/types.js';
 import { tempDir } from '../helpers/common.js';
-import { createTopic, message, openStore } from './store-fixture.js';
+import { Gate, createTopic, message, openStore, readBodies } from './store-fixture.js';
 
 /** A store in SYNC_FLUSH with the journal on; stores reopened after a crash leave it off, as replay does not depend on it. */
 function openJournaled(dataDir: string, options: Parameters<typeof openStore>[1] = {}): Promise<MessageStore> {
@@ -30,16 +29,6 @@ afterEach(async () => {
   await dir.cleanup();
 });
 
-async function readAll(store: MessageStore, topic: string, queueId: number): Promise<string[]> {
-  const out: string[] = [];
-  let offset = store.minOffset(topic, queueId);
-  for (;;) {
-    const read = await store.read(topic, queueId, offset, 64, 1 << 20);
-    if (read.status !== GetMessageStatus.FOUND) return out;
-    out.push(...decodeRecords(Buffer.concat(read.buffers)).map((r) => r.body.toString()));
-    offset = read.nextBeginOffset;
-  }
-}
 
 async function journalFiles(): Promise<string[]> {
   return (await readdir(join(dir.path, JOURNAL_DIR)).catch(() => [] as string[])).filter((n) => n.endsWith('.jnl')).sort();
@@ -103,42 +92,34 @@ class CountingFileIO extends NodeFileIO {
   logSyncs = 0;
   /** The number of the journal write to fail. */
   failWrite = 0;
-  private gate: Promise<void> | undefined;
-  private openGate: () => void = () => undefined;
-  private logSyncGate: Promise<void> | undefined;
-  private openLogSyncGate: () => void = () => undefined;
+  readonly journalGate = new Gate();
+  private readonly logSyncGate = new Gate();
+  private logSyncHeld = false;
 
   holdNextLogSync(): void {
-    this.logSyncGate = new Promise((resolve) => (this.openLogSyncGate = resolve));
+    this.logSyncGate.hold();
+    this.logSyncHeld = true;
   }
 
   releaseLogSync(): void {
-    this.openLogSyncGate();
+    this.logSyncGate.release();
   }
 
   override async datasync(handle: FileHandle): Promise<void> {
     if (handle.path.endsWith('.log')) {
       this.logSyncs += 1;
-      const gate = this.logSyncGate;
-      this.logSyncGate = undefined;
-      if (gate) await gate;
+      if (this.logSyncHeld) {
+        this.logSyncHeld = false;
+        await this.logSyncGate.pass();
+      }
     }
     return super.datasync(handle);
-  }
-
-  hold(): void {
-    this.gate = new Promise((resolve) => (this.openGate = resolve));
-  }
-
-  release(): void {
-    this.gate = undefined;
-    this.openGate();
   }
 
   override async writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
     if (handle.path.endsWith('.jnl')) {
       const n = ++this.journalWrites;
-      if (this.gate) await this.gate;
+      await this.journalGate.pass();
       if (n === this.failWrite) {
         // The bytes reached the file, but the write reports failure (EIO at its sync).
         await super.writev(handle, buffers, position);
@@ -161,7 +142,7 @@ describe('SYNC_FLUSH journal', () => {
     // Every round writes one frame per queue, all in one journal write.
     expect(io.journalWrites - before).toBeGreaterThan(0);
     expect(io.journalWrites - before).toBeLessThan(512 / 16);
-    for (let q = 0; q < 16; q++) expect(await readAll(store, topic, q)).toHaveLength(33);
+    for (let q = 0; q < 16; q++) expect(await readBodies(store, topic, q)).toHaveLength(33);
     await store.close();
   });
 
@@ -214,14 +195,14 @@ describe('SYNC_FLUSH journal', () => {
     io.holdNextLogSync();
     const bystander = store.append(message(topic, 3, 'bystander'));
     await new Promise((resolve) => setImmediate(resolve));
-    io.hold();
+    io.journalGate.hold();
     const holding = store.append(message(topic, 2, 'holding'));
     await new Promise((resolve) => setImmediate(resolve));
     const refused = [store.append(message(topic, 0, 'refused-a')), store.append(message(topic, 1, 'refused-b'))];
     await new Promise((resolve) => setImmediate(resolve));
     const failingWrite = io.journalWrites + 1;
     io.failWrite = failingWrite;
-    io.release();
+    io.journalGate.release();
     expect((await holding).status).toBe(AppendStatus.PUT_OK);
     expect((await Promise.all(refused)).map((r) => r.status)).toEqual([AppendStatus.IO_ERROR, AppendStatus.IO_ERROR]);
     expect(io.journalWrites).toBe(failingWrite);
@@ -235,10 +216,10 @@ describe('SYNC_FLUSH journal', () => {
     await store.close();
     for (const [name, bytes] of saved) await writeFile(join(dir.path, JOURNAL_DIR, name), bytes);
     const reopened = await openStore(dir.path);
-    expect(await readAll(reopened, topic, 0)).toEqual(['first', 'after-a__']);
-    expect(await readAll(reopened, topic, 1)).toEqual(['first']);
-    expect(await readAll(reopened, topic, 2)).toEqual(['first', 'holding']);
-    expect(await readAll(reopened, topic, 3)).toEqual(['first', 'bystander']);
+    expect(await readBodies(reopened, topic, 0)).toEqual(['first', 'after-a__']);
+    expect(await readBodies(reopened, topic, 1)).toEqual(['first']);
+    expect(await readBodies(reopened, topic, 2)).toEqual(['first', 'holding']);
+    expect(await readBodies(reopened, topic, 3)).toEqual(['first', 'bystander']);
     await reopened.close();
   });
 
@@ -267,7 +248,7 @@ describe('SYNC_FLUSH journal', () => {
       if (open === 1) for (const [name, bytes] of saved) await writeFile(join(dir.path, JOURNAL_DIR, name), bytes);
       const reopened = await openStore(dir.path, { config: { segmentSize: 2048 } });
       for (let q = 0; q < 8; q++) {
-        const bodies = await readAll(reopened, topic, q);
+        const bodies = await readBodies(reopened, topic, q);
         expect(bodies).toHaveLength(80);
         for (const a of acked) if (a.queueId === q) expect(bodies[a.offset]).toBe(a.body);
       }
@@ -293,7 +274,7 @@ describe('SYNC_FLUSH journal', () => {
     await io.crash({ mode: 'drop' });
     await store.close();
     const reopened = await openStore(dir.path, { config: { segmentSize: 4096 } });
-    const bodies = await readAll(reopened, topic, 0);
+    const bodies = await readBodies(reopened, topic, 0);
     expect(bodies).toHaveLength(320);
     for (const a of acked) expect(bodies[a.offset]).toBe(a.body);
     await reopened.close();
@@ -326,7 +307,7 @@ describe('SYNC_FLUSH journal', () => {
     await store.close();
     for (const [name, bytes] of saved) await writeFile(join(dir.path, JOURNAL_DIR, name), bytes);
     const reopened = await openStore(dir.path);
-    expect(await readAll(reopened, topic, 0)).toEqual(['new0']);
+    expect(await readBodies(reopened, topic, 0)).toEqual(['new0']);
     await reopened.close();
   });
 

@@ -8,7 +8,7 @@ import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
 import type { MessageStore } from '../../storage/message-store.js';
 import { AppendStatus, GetMessageStatus, type AppendResult } from '../../storage/types.js';
 import { tempDir } from '../helpers/common.js';
-import { createTopic, message, openStore } from './store-fixture.js';
+import { Gate, createTopic, message, openStore } from './store-fixture.js';
 
 /** SYNC_FLUSH zero-fills the log ahead of the appends: one all-zero buffer, not an append's write. */
 function isZeroFill(buffers: readonly Buffer[]): boolean {
@@ -71,17 +71,7 @@ class InlineCountingFileIO extends NodeFileIO {
   asyncLogWrites = 0;
   inlineLogWrites = 0;
   failDirSync = false;
-  private dirGate: Promise<void> | undefined;
-  private openDirGate: () => void = () => undefined;
-
-  holdDirSyncs(): void {
-    this.dirGate = new Promise((resolve) => (this.openDirGate = resolve));
-  }
-
-  releaseDirSyncs(): void {
-    this.dirGate = undefined;
-    this.openDirGate();
-  }
+  readonly dirGate = new Gate();
 
   override writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
     if (handle.path.endsWith('.log')) this.asyncLogWrites += 1;
@@ -94,7 +84,7 @@ class InlineCountingFileIO extends NodeFileIO {
   }
 
   override async fsyncDir(path: string): Promise<void> {
-    if (this.dirGate) await this.dirGate;
+    await this.dirGate.pass();
     if (this.failDirSync) throw Object.assign(new Error('EIO: injected directory fsync failure'), { code: 'EIO' });
     return super.fsyncDir(path);
   }
@@ -290,11 +280,11 @@ describe('write pipeline, ASYNC_FLUSH inline writes', () => {
       let pending: Promise<AppendResult>;
       for (;;) {
         const writes = io.asyncLogWrites;
-        io.holdDirSyncs();
+        io.dirGate.hold();
         pending = store.append(message(topic, 0, body(`r${max}`)));
         await sleep(20);
         if (io.asyncLogWrites > writes) break;
-        io.releaseDirSyncs();
+        io.dirGate.release();
         expect((await pending).status).toBe(AppendStatus.PUT_OK);
         expected.push(`r${max}`);
         max += 1;
@@ -313,7 +303,7 @@ describe('write pipeline, ASYNC_FLUSH inline writes', () => {
       expect(io.inlineLogWrites).toBeGreaterThan(inlineBefore);
       expect(acked).toEqual([]);
       expect(store.maxOffset(topic, 0)).toBe(max);
-      io.releaseDirSyncs();
+      io.dirGate.release();
       const results = [await pending, ...(await Promise.all(later))];
       io.failDirSync = false;
       if (failing) {

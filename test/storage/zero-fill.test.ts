@@ -6,13 +6,11 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeRecords } from '../../protocol/message-codec.js';
 import { CrashSimFileIO } from '../../storage/crash-sim-file-io.js';
 import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
-import type { MessageStore } from '../../storage/message-store.js';
-import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
+import { AppendStatus } from '../../storage/types.js';
 import { tempDir } from '../helpers/common.js';
-import { createTopic, message, openStore } from './store-fixture.js';
+import { Gate, createTopic, message, openStore, readBodies } from './store-fixture.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
 beforeEach(async () => {
@@ -22,16 +20,6 @@ afterEach(async () => {
   await dir.cleanup();
 });
 
-async function readAll(store: MessageStore, topic: string, queueId = 0): Promise<string[]> {
-  const out: string[] = [];
-  let offset = store.minOffset(topic, queueId);
-  for (;;) {
-    const read = await store.read(topic, queueId, offset, 64, 1 << 20);
-    if (read.status !== GetMessageStatus.FOUND) return out;
-    out.push(...decodeRecords(Buffer.concat(read.buffers)).map((r) => r.body.toString()));
-    offset = read.nextBeginOffset;
-  }
-}
 
 /** Log files of queue 0 with their sizes, oldest first. */
 async function logSizes(topic: string): Promise<number[]> {
@@ -53,22 +41,12 @@ async function recordsEnd(topic: string, index: number): Promise<number> {
 /** Holds zero-fill writes (one all-zero buffer) at a gate. */
 class GatedZeroFillIO extends NodeFileIO {
   zeroFills = 0;
-  private gate: Promise<void> | undefined;
-  private openGate: () => void = () => undefined;
-
-  hold(): void {
-    this.gate = new Promise((resolve) => (this.openGate = resolve));
-  }
-
-  release(): void {
-    this.gate = undefined;
-    this.openGate();
-  }
+  readonly gate = new Gate();
 
   override async writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
     if (handle.path.endsWith('.log') && buffers.length === 1 && buffers[0].every((b) => b === 0)) {
       this.zeroFills += 1;
-      if (this.gate) await this.gate;
+      await this.gate.pass();
     }
     return super.writev(handle, buffers, position);
   }
@@ -87,7 +65,7 @@ describe('SYNC_FLUSH zero-fill ahead of the appends', () => {
     // The clean open finds the records where the file ends; appends go on after them.
     const reopened = await openStore(dir.path, { config: { segmentSize: 1 << 20 } });
     expect((await reopened.append(message(topic, 0, 'after'))).status === AppendStatus.PUT_OK).toBe(true);
-    expect(await readAll(reopened, topic)).toEqual([...Array.from({ length: 20 }, (_, i) => `m${i}`), 'after']);
+    expect(await readBodies(reopened, topic)).toEqual([...Array.from({ length: 20 }, (_, i) => `m${i}`), 'after']);
     await reopened.close();
   });
 
@@ -96,17 +74,17 @@ describe('SYNC_FLUSH zero-fill ahead of the appends', () => {
     const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 1 << 20 } });
     const topic = createTopic(store, 1);
     await store.append(message(topic, 0, 'first'));
-    io.hold();
+    io.gate.hold();
     // Starts the fill just past this record; the next appends land inside it.
     await store.append(message(topic, 0, 'starts-fill'));
     expect(io.zeroFills).toBe(1);
     const waiting = Promise.all(Array.from({ length: 5 }, (_, i) => store.append(message(topic, 0, `inside${i}`))));
     await new Promise((resolve) => setTimeout(resolve, 20));
-    io.release();
+    io.gate.release();
     expect((await waiting).every((r) => r.status === AppendStatus.PUT_OK)).toBe(true);
     await store.close();
     const reopened = await openStore(dir.path, { config: { segmentSize: 1 << 20 } });
-    expect(await readAll(reopened, topic)).toEqual(['first', 'starts-fill', 'inside0', 'inside1', 'inside2', 'inside3', 'inside4']);
+    expect(await readBodies(reopened, topic)).toEqual(['first', 'starts-fill', 'inside0', 'inside1', 'inside2', 'inside3', 'inside4']);
     await reopened.close();
   });
 
@@ -126,7 +104,7 @@ describe('SYNC_FLUSH zero-fill ahead of the appends', () => {
     await io.crash({ mode: 'drop' });
     await store.close();
     const reopened = await openStore(dir.path, { config: { segmentSize: 2048 } });
-    expect(await readAll(reopened, topic)).toEqual(acked);
+    expect(await readBodies(reopened, topic)).toEqual(acked);
     await reopened.close();
   });
 });
