@@ -670,6 +670,8 @@ export class QueueLog implements FlushTarget {
     this.nextOffset = mark.offset;
     this.nextPosition = mark.position;
     try {
+      // A zero-fill still running holds its file open: its fd must not be closed (and reused) under it.
+      for (const segment of [...dropped, mark.segment]) while (segment?.zeroing) await segment.zeroing;
       for (const segment of dropped) {
         await this.ctx.handles.close(segment);
         await this.ctx.io.unlink(segment.logPath);
@@ -680,6 +682,7 @@ export class QueueLog implements FlushTarget {
         try {
           // The index holds committed entries only (in its file or its tail): nothing to cut there.
           await this.ctx.io.truncate(files.log, mark.position);
+          mark.segment.zeroedEnd = Math.min(mark.segment.zeroedEnd, mark.position);
         } finally {
           this.ctx.handles.release(mark.segment);
         }
