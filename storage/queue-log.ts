@@ -214,9 +214,9 @@ export class QueueLog implements FlushTarget {
   readonly indexUnsynced = new Set<Segment>();
   /** The newest committed batches, for reads without file I/O. */
   private readonly tail: TailCache;
-  /** What `place` returns, refilled by each call (appends are encoded synchronously, one at a time). */
   /** Size of this queue's next zero-fill (see ZERO_FILL_MIN_BYTES). */
   private zeroFillBytes = ZERO_FILL_MIN_BYTES;
+  /** What `place` returns, refilled by each call (appends are encoded synchronously, one at a time). */
   private readonly slot: StagedSlot = { chunk: Buffer.alloc(0), at: 0, queueOffset: 0, physicalOffset: 0 };
 
   constructor(

@@ -4,8 +4,10 @@
  * Per-queue logs make a durable commit cost one O_DSYNC write per touched file, and each costs the
  * kernel a fixed ~100 µs or more whatever its size (0.4-0.6 ms each when four files sync at once on
  * the dev box). With the journal a queue writes its batch into its log's page cache (as ASYNC_FLUSH
- * does) and then hands the same bytes to the journal, which writes every frame handed to it while
- * its previous write ran in one O_DSYNC `writev`: the batches are acknowledged when that returns.
+ * does); then, while other queues wait for durability too and the batch is under 32 KiB, it hands
+ * the same bytes to the journal, which writes every frame handed to it while its previous write ran
+ * in one O_DSYNC `writev`, and the batches are acknowledged when that returns. A queue waiting alone,
+ * or a larger batch, fdatasyncs its own log instead (the same one durable write, no second copy).
  * The interval flush syncs the logs as in ASYNC_FLUSH; a journal file is deleted once every log
  * written before the next file was started is synced. Recovery replays the frames of the remaining
  * files into the logs before the logs are scanned (`replayJournal`).
@@ -160,7 +162,7 @@ export async function replayJournal(io: FileIO, dataDir: string, logger: Logger)
   return applied;
 }
 
-/** Base offset of the queue's oldest segment log, or undefined when the queue directory is gone or empty. */
+/** Base offset of the queue's oldest segment log: undefined when the queue directory is gone, 0 when it holds none yet. */
 async function oldestSegmentBase(io: FileIO, queueDir: string): Promise<number | undefined> {
   if (!(await io.stat(queueDir))) return undefined;
   let oldest: number | undefined;
