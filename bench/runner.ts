@@ -34,6 +34,9 @@ const PROBE_INTERVAL_MS = 20;
 /** How long a child may take to exit after the workload, e.g. to write its CPU profile. */
 const CHILD_EXIT_GRACE_MS = 5_000;
 
+/** Warm-up sends in flight at once. */
+const WARM_UP_CONCURRENCY = 64;
+
 export interface WorkloadSpec {
   /** Short name used in topic names and results. */
   name: string;
@@ -52,6 +55,12 @@ export interface WorkloadSpec {
   window: number;
   ratePerSec: number;
   recordLatency: boolean;
+  /**
+   * Before the timed run, one small message to every queue (and its answer awaited), so that
+   * creating the queues' directories and files is not counted as produce cost. Only with consume
+   * 'none': consumers would count these messages as foreign.
+   */
+  warmUpQueues?: boolean;
 }
 
 export interface WorkloadOutcome {
@@ -217,11 +226,31 @@ export class Child {
   }
 }
 
+async function warmUpQueues(target: BrokerTarget, topic: string, spec: WorkloadSpec): Promise<void> {
+  const remoting = new RemotingClient({ requestTimeoutMs: 10_000 });
+  const api = new BrokerApi(remoting, 10_000);
+  try {
+    let next = 0;
+    const sender = async () => {
+      while (next < spec.queues) {
+        const queueId = next++;
+        const header = { producerGroup: 'bench_warm_up', topic, defaultTopic: 'TBW102', defaultTopicQueueNums: 4, queueId, sysFlag: 0, bornTimestamp: Date.now(), flag: 0 };
+        await api.send(target.brokerAddr, header, Buffer.from('warm-up'), 10_000);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WARM_UP_CONCURRENCY, spec.queues) }, sender));
+  } finally {
+    remoting.close();
+  }
+}
+
 export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, options: RunnerOptions): Promise<WorkloadOutcome> {
+  if (spec.warmUpQueues && spec.consume !== 'none') throw new Error(`workload ${spec.name}: warmUpQueues needs consume 'none'`);
   const id = randomBytes(4).toString('hex');
   const topic = `bench_${spec.name.replace(/[^a-zA-Z0-9]/g, '_')}_${id}`;
   const group = `bench_cg_${id}`;
   await createBenchTopic(target, topic, spec.queues);
+  if (spec.warmUpQueues) await warmUpQueues(target, topic, spec);
   const children: Child[] = [];
   let probe: ResponsivenessProbe | undefined;
   try {

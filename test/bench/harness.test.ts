@@ -12,6 +12,8 @@ import { ratePoints, renderChart } from '../../bench/chart.js';
 import { probeDiskSync } from '../../bench/disk-probe.js';
 import { summarizeProfiles } from '../../bench/profile.js';
 import { formatMarkdown, formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
+import { BrokerApi } from '../../client/broker-api.js';
+import { RemotingClient } from '../../client/remoting-client.js';
 import { Child, runWorkload, type WorkloadSpec } from '../../bench/runner.js';
 import { startTarget, type BrokerTarget } from '../../bench/targets.js';
 import { cdfPoints, LatencyRecorder, PauseMonitor, quantile, readStamp, SequenceTracker, stampBody, TimelineRecorder } from '../../bench/workload.js';
@@ -311,6 +313,22 @@ describe('one workload through real processes', () => {
       expect(pauses.loopDelayMaxMs).toBeGreaterThanOrEqual(pauses.loopDelayP99Ms);
     }
     expect(outcome.produceSeconds).toBeGreaterThan(0.4);
+  }, 60_000);
+
+  it('warms up every queue with one message before the timed per-message sends, and only without consumers', async () => {
+    const spec: WorkloadSpec = { name: 'test-warm', client: 'ferrymq', style: 'pipelined', messages: 600, bodySize: 100, queues: 30, producers: 1, consumers: 1, consume: 'none', batchSize: 1, window: 64, ratePerSec: 0, recordLatency: false, warmUpQueues: true };
+    const outcome = await runWorkload(target, spec, { binMs: 100, idleTimeoutMs: 10_000, commitIntervalMs: 100, log: () => undefined });
+    expect(outcome.failedSends).toBe(0);
+    const remoting = new RemotingClient({ requestTimeoutMs: 5_000 });
+    try {
+      const api = new BrokerApi(remoting, 5_000);
+      const maxOffsets = await Promise.all(Array.from({ length: 30 }, (_, queueId) => api.maxOffset(target.brokerAddr, { topic: outcome.topic, brokerName: 'broker-a', queueId })));
+      // Round robin gives each queue 20 of the 600 timed messages, after its warm-up message.
+      expect(maxOffsets).toEqual(Array(30).fill(21));
+    } finally {
+      remoting.close();
+    }
+    await expect(runWorkload(target, { ...spec, consume: 'concurrent' }, { binMs: 100, idleTimeoutMs: 10_000, commitIntervalMs: 100, log: () => undefined })).rejects.toThrow(/warmUpQueues needs consume 'none'/);
   }, 60_000);
 
   it('merges several consumers of one group: every message counted once, re-deliveries as duplicates', async () => {
