@@ -436,12 +436,15 @@ export class QueueLog implements FlushTarget {
    */
   private async makeDurable(group: PendingBatch[], views: readonly Buffer[], log: FileHandle): Promise<void> {
     const journal = this.ctx.flush.journal!;
-    const shared = journal.enter(this);
+    journal.enter(this);
     try {
       const first = group[0];
       let bytes = first.log.length;
       for (let i = 1; i < group.length; i++) bytes += group[i].log.length;
-      if (!shared || bytes >= JOURNAL_MAX_WRITE) return await this.ctx.io.datasync(log);
+      if (bytes >= JOURNAL_MAX_WRITE) return await this.ctx.io.datasync(log);
+      // Decided once the other queues writing in this turn have entered too.
+      await journal.turnEnd();
+      if (!journal.shared()) return await this.ctx.io.datasync(log);
       let crc = first.logCrc;
       for (let i = 1; i < group.length; i++) crc = crc32Combine(crc, group[i].logCrc, group[i].log.length);
       await journal.append(encodeFrameHeader(this.topic, this.queueId, first.segment.baseOffset, first.position, bytes, crc), views, bytes);

@@ -8,9 +8,15 @@
  * the same bytes to the journal, which writes every frame handed to it while its previous write ran
  * in one O_DSYNC `writev`, and the batches are acknowledged when that returns. A queue waiting alone,
  * or a larger batch, fdatasyncs its own log instead (the same one durable write, no second copy).
- * The interval flush syncs the logs as in ASYNC_FLUSH; a journal file is deleted once every log
+ * The interval flush syncs the logs as in ASYNC_FLUSH; a journal file is retired once every log
  * written before the next file was started is synced. Recovery replays the frames of the remaining
  * files into the logs before the logs are scanned (`replayJournal`).
+ *
+ * A retired file is not deleted but renamed to the next generation and kept as the spare the next
+ * round switches to: its blocks are allocated, so an O_DSYNC write into it commits no size change
+ * (as the logs' zero-fill ahead), and the switch needs no file creation or directory sync on the
+ * write path. Its old frames stay behind the new ones; the header CRC starts from the file's
+ * generation, so they fail the check and decoding stops there.
  *
  * Files: `journal/<generation, 20 digits>.jnl`, each written from position 0 at increasing
  * positions, opened O_DSYNC. A frame (integers big-endian):
@@ -24,7 +30,7 @@
  *  32  payloadCrc   u32  zlib CRC32 of the payload
  *  36  topicLength  u8
  *  37  topic        topicLength bytes (a valid topic name: ASCII)
- *  ..  headerCrc    u32  zlib CRC32 of bytes 0 .. 37 + topicLength
+ *  ..  headerCrc    u32  zlib CRC32 of bytes 0 .. 37 + topicLength, started from `generationSeed`
  *  ..  payload      payloadSize bytes: exactly the bytes written to the log at `position`
  */
 import zlib from 'node:zlib';
@@ -51,7 +57,17 @@ export interface JournalFrame {
   payload: Buffer;
 }
 
-/** The header of a frame whose payload is `payloadSize` bytes with CRC `payloadCrc`. */
+/** Where a frame's header CRC starts in the file of `generation`: the zlib CRC32 of the generation as an i64. */
+export function generationSeed(generation: number): number {
+  const bytes = Buffer.allocUnsafe(8);
+  putInt64(bytes, 0, generation);
+  return zlib.crc32(bytes);
+}
+
+/**
+ * The header of a frame whose payload is `payloadSize` bytes with CRC `payloadCrc`. Its CRC is left
+ * to `sealFrameHeader`, once the file it goes to is known.
+ */
 export function encodeFrameHeader(topic: string, queueId: number, segmentBase: number, position: number, payloadSize: number, payloadCrc: number): Buffer {
   const header = Buffer.allocUnsafe(FIXED_HEADER + topic.length + HEADER_CRC);
   putInt32(header, 0, MAGIC);
@@ -63,16 +79,23 @@ export function encodeFrameHeader(topic: string, queueId: number, segmentBase: n
   putInt32(header, 32, payloadCrc);
   header[36] = topic.length;
   header.write(topic, FIXED_HEADER, 'latin1');
-  putInt32(header, FIXED_HEADER + topic.length, zlib.crc32(header.subarray(0, FIXED_HEADER + topic.length)));
   return header;
 }
 
+/** Writes the header CRC of a frame going to the file with generation seed `seed`. */
+export function sealFrameHeader(header: Buffer, seed: number): void {
+  const end = header.length - HEADER_CRC;
+  putInt32(header, end, zlib.crc32(header.subarray(0, end), seed));
+}
+
 /**
- * The complete, intact frames at the start of `file` (a journal file's bytes), in order. Decoding
- * stops at the first frame that is torn, zero-filled or fails a check: frames are written in order,
- * so nothing after it was acknowledged. Payloads are views into `file`.
+ * The complete, intact frames at the start of `file` (the bytes of the journal file of
+ * `generation`), in order. Decoding stops at the first frame that is torn, zero-filled, left from
+ * the file's earlier generation or fails a check: frames are written in order, so nothing after it
+ * was acknowledged. Payloads are views into `file`.
  */
-export function decodeFrames(file: Buffer): { frames: JournalFrame[]; validBytes: number } {
+export function decodeFrames(file: Buffer, generation: number): { frames: JournalFrame[]; validBytes: number } {
+  const seed = generationSeed(generation);
   const frames: JournalFrame[] = [];
   let at = 0;
   while (file.length - at >= FIXED_HEADER + HEADER_CRC) {
@@ -80,7 +103,7 @@ export function decodeFrames(file: Buffer): { frames: JournalFrame[]; validBytes
     const topicLength = file[at + 36]!;
     const headerEnd = at + FIXED_HEADER + topicLength;
     if (headerEnd + HEADER_CRC > file.length) break;
-    if (getInt32(file, headerEnd) >>> 0 !== zlib.crc32(file.subarray(at, headerEnd))) break;
+    if (getInt32(file, headerEnd) >>> 0 !== zlib.crc32(file.subarray(at, headerEnd), seed)) break;
     const frameSize = getInt32(file, at + 4) >>> 0;
     const payloadSize = getInt32(file, at + 28) >>> 0;
     const payloadAt = headerEnd + HEADER_CRC;
@@ -132,8 +155,9 @@ export async function replayJournal(io: FileIO, dataDir: string, logger: Logger)
   try {
     for (const generation of generations) {
       const file = await readWhole(io, join(dir, journalFileName(generation)));
-      const { frames, validBytes } = decodeFrames(file);
-      if (validBytes < file.length) logger.warn({ generation, validBytes, size: file.length }, 'journal file ends in a torn or unwritten frame; it was not acknowledged');
+      const { frames, validBytes } = decodeFrames(file, generation);
+      // What follows the last frame was never acknowledged: a torn write, or a recycled file's old frames.
+      logger.info({ generation, frames: frames.length, validBytes, size: file.length }, 'replaying journal file');
       for (const frame of frames) {
         if (validateTopicName(frame.topic) !== undefined) continue;
         const queueDir = join(dataDir, 'queues', frame.topic, String(frame.queueId));
@@ -192,6 +216,7 @@ async function readWhole(io: FileIO, path: string): Promise<Buffer> {
 }
 
 interface PendingFrame {
+  /** `buffers[0]` is the frame header, sealed when its write starts. */
   buffers: Buffer[];
   bytes: number;
   resolve: () => void;
@@ -200,15 +225,18 @@ interface PendingFrame {
 
 interface JournalFile {
   generation: number;
+  /** `generationSeed(generation)`. */
+  seed: number;
   handle: FileHandle;
   /** Bytes acknowledged durable: the next write goes here (a failed write is overwritten). */
   position: number;
 }
 
 /**
- * Appends frames with group commit: while one O_DSYNC write runs, the frames handed in wait and
- * go out together in the next. `rotate` starts a new file between writes; `release` deletes the
- * files the interval flush has made redundant.
+ * Appends frames with group commit: the frames handed in during one event-loop turn go out in one
+ * O_DSYNC write, and while a write runs the frames handed in wait and go out together in the next.
+ * `rotate` starts a new file between writes; `release` recycles (or deletes) the files the
+ * interval flush has made redundant.
  */
 export class SyncJournal {
   private readonly pending: PendingFrame[] = [];
@@ -222,6 +250,9 @@ export class SyncJournal {
   private broken: unknown;
   /** Queues waiting for their bytes to be durable (by frame or by their own log sync), with how many waits each. */
   private readonly waiting = new Map<object, number>();
+  /** A retired file renamed to the generation after the current one, ready for the next switch. */
+  private spare: JournalFile | undefined;
+  private turn: Promise<void> | undefined;
 
   private constructor(
     private readonly io: FileIO,
@@ -240,14 +271,30 @@ export class SyncJournal {
     return new SyncJournal(io, dir, first);
   }
 
+  /** Registers a durability wait of `queue` until `leave` (see `shared`). */
+  enter(queue: object): void {
+    this.waiting.set(queue, (this.waiting.get(queue) ?? 0) + 1);
+  }
+
   /**
-   * Registers a durability wait of `queue` until `leave`. Returns whether its bytes should go
-   * through the journal: only while another queue waits too. A queue writing alone syncs its own
-   * log instead, which costs the same one durable write and spares the disk a second copy.
+   * Resolves after the I/O callbacks of this event-loop turn, by when every queue that writes in
+   * it has entered: asked then, `shared` sees them all.
    */
-  enter(queue: object): boolean {
-    const waits = this.waiting.get(queue) ?? 0;
-    this.waiting.set(queue, waits + 1);
+  turnEnd(): Promise<void> {
+    return (this.turn ??= new Promise<void>((resolve) => {
+      setImmediate(() => {
+        this.turn = undefined;
+        resolve();
+      });
+    }));
+  }
+
+  /**
+   * Whether a queue's bytes should go through the journal: only while another queue waits too.
+   * A queue writing alone syncs its own log instead, which costs the same one durable write and
+   * spares the disk a second copy.
+   */
+  shared(): boolean {
     return this.waiting.size > 1;
   }
 
@@ -263,7 +310,8 @@ export class SyncJournal {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ buffers: [header, ...payload], bytes: header.length + payloadBytes, resolve, reject });
-      this.writeNext();
+      // The queues released by one `turnEnd` append in the microtasks that follow: one write for all.
+      if (this.pending.length === 1) queueMicrotask(() => this.writeNext());
     });
   }
 
@@ -281,25 +329,51 @@ export class SyncJournal {
     });
   }
 
-  /** Deletes the retired files of generations up to `generation`: the logs they cover are synced. */
+  /**
+   * Retires the files of generations up to `generation` (the logs they cover are synced): the
+   * first becomes the spare, renamed to the generation after the current file, the rest are
+   * deleted. The spare is offered only once its new name is durable: a frame acknowledged in a
+   * file that could come back under its old name would fail its CRC, and be lost.
+   */
   async release(generation: number): Promise<void> {
-    let released = 0;
+    let changed = false;
+    if (this.spare && this.spare.generation !== this.current.generation + 1) {
+      await this.discard(this.spare);
+      this.spare = undefined;
+      changed = true;
+    }
+    let spare: JournalFile | undefined;
     while (this.retired.length > 0 && this.retired[0]!.generation <= generation) {
       const file = this.retired.shift()!;
+      changed = true;
+      if (spare || this.spare || this.closed || this.broken) {
+        await this.discard(file);
+        continue;
+      }
       await this.io.close(file.handle);
-      await this.io.unlink(file.handle.path);
-      released += 1;
+      const next = this.current.generation + 1;
+      const path = join(this.dir, journalFileName(next));
+      await this.io.rename(file.handle.path, path);
+      spare = { generation: next, seed: generationSeed(next), handle: await this.io.open(path, 'write', { dsync: true }), position: 0 };
     }
-    if (released > 0) await this.io.fsyncDir(this.dir);
+    if (changed) await this.io.fsyncDir(this.dir);
+    if (spare && spare.generation === this.current.generation + 1 && !this.closed) this.spare = spare;
+    else if (spare) await this.discard(spare);
   }
 
   /** After the last flush: every log is synced, so no journal file is needed. */
   async close(): Promise<void> {
     this.closed = true;
     await this.release(Number.MAX_SAFE_INTEGER);
-    await this.io.close(this.current.handle);
-    await this.io.unlink(this.current.handle.path);
+    if (this.spare) await this.discard(this.spare);
+    this.spare = undefined;
+    await this.discard(this.current);
     await this.io.fsyncDir(this.dir);
+  }
+
+  private async discard(file: JournalFile): Promise<void> {
+    await this.io.close(file.handle);
+    await this.io.unlink(file.handle.path);
   }
 
   private writeNext(): void {
@@ -318,6 +392,7 @@ export class SyncJournal {
     this.pending.splice(0, batch.length);
     this.writing = true;
     const file = this.current;
+    for (const frame of batch) sealFrameHeader(frame.buffers[0]!, file.seed);
     this.io.writev(file.handle, buffers, file.position).then(
       () => {
         file.position += bytes;
@@ -349,9 +424,17 @@ export class SyncJournal {
 
   private switchFile(): void {
     if (this.writing || this.switching) return;
-    this.switching = true;
     const waiters = this.rotations.splice(0);
     const old = this.current;
+    const spare = this.spare;
+    if (spare?.generation === old.generation + 1) {
+      this.spare = undefined;
+      this.current = spare;
+      this.retired.push(old);
+      for (const waiter of waiters) waiter.resolve(old.generation);
+      return this.writeNext();
+    }
+    this.switching = true;
     createFile(this.io, this.dir, old.generation + 1).then(
       (next) => {
         this.current = next;
@@ -373,5 +456,5 @@ async function createFile(io: FileIO, dir: string, generation: number): Promise<
   const handle = await io.open(join(dir, journalFileName(generation)), 'create', { dsync: true });
   // Frames in it are acknowledged: its directory entry must be durable first.
   await io.fsyncDir(dir);
-  return { generation, handle, position: 0 };
+  return { generation, seed: generationSeed(generation), handle, position: 0 };
 }

@@ -11,9 +11,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CrashSimFileIO } from '../../storage/crash-sim-file-io.js';
 import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
 import type { MessageStore } from '../../storage/message-store.js';
-import { JOURNAL_DIR, decodeFrames, encodeFrameHeader, replayJournal } from '../../storage/sync-journal.js';
+import { JOURNAL_DIR, decodeFrames, encodeFrameHeader, generationSeed, replayJournal, sealFrameHeader } from '../../storage/sync-journal.js';
 import { AppendStatus } from '../../storage/types.js';
-import { tempDir } from '../helpers/common.js';
+import { tempDir, waitFor } from '../helpers/common.js';
 import { Gate, createTopic, message, openStore, readBodies } from './store-fixture.js';
 
 /** A store in SYNC_FLUSH with the journal on; stores reopened after a crash leave it off, as replay does not depend on it. */
@@ -34,15 +34,24 @@ async function journalFiles(): Promise<string[]> {
   return (await readdir(join(dir.path, JOURNAL_DIR)).catch(() => [] as string[])).filter((n) => n.endsWith('.jnl')).sort();
 }
 
-function frame(topic: string, queueId: number, segmentBase: number, position: number, payload: Buffer): Buffer {
-  return Buffer.concat([encodeFrameHeader(topic, queueId, segmentBase, position, payload.length, zlib.crc32(payload)), payload]);
+/** A frame for the journal file of generation 1 (unless another is given). */
+function frame(topic: string, queueId: number, segmentBase: number, position: number, payload: Buffer, generation = 1): Buffer {
+  const header = encodeFrameHeader(topic, queueId, segmentBase, position, payload.length, zlib.crc32(payload));
+  sealFrameHeader(header, generationSeed(generation));
+  return Buffer.concat([header, payload]);
+}
+
+/** The generation of a journal file name. */
+function generationOf(name: string): number {
+  return Number(name.slice(0, 20));
 }
 
 describe('journal frame codec', () => {
   it('encodes the documented layout (golden bytes) and decodes it back', () => {
     const payload = Buffer.from('abc');
     const bytes = frame('T', 2, 0x1_0000_0005, 300, payload);
-    const headerCrc = zlib.crc32(bytes.subarray(0, 38)).toString(16).padStart(8, '0');
+    // The header CRC starts from the CRC of the generation (1) as 8 big-endian bytes.
+    const headerCrc = zlib.crc32(bytes.subarray(0, 38), zlib.crc32(Buffer.from('0000000000000001', 'hex'))).toString(16).padStart(8, '0');
     expect(bytes.toString('hex')).toBe(
       '464a524e' + // magic
         '0000002d' + // frame size 45: 37 fixed, 1 topic byte, 4 header CRC, 3 payload
@@ -56,7 +65,14 @@ describe('journal frame codec', () => {
         headerCrc +
         '616263',
     );
-    expect(decodeFrames(bytes)).toEqual({ frames: [{ topic: 'T', queueId: 2, segmentBase: 0x1_0000_0005, position: 300, payload }], validBytes: bytes.length });
+    expect(decodeFrames(bytes, 1)).toEqual({ frames: [{ topic: 'T', queueId: 2, segmentBase: 0x1_0000_0005, position: 300, payload }], validBytes: bytes.length });
+  });
+
+  it('stops at a frame written for another generation of the file (a recycled file\'s old frames)', () => {
+    const fresh = frame('T', 0, 0, 32, Buffer.from('new'), 7);
+    const stale = frame('T', 0, 0, 35, Buffer.from('old'), 5);
+    expect(decodeFrames(Buffer.concat([fresh, stale]), 7)).toEqual({ frames: [expect.objectContaining({ payload: Buffer.from('new') })], validBytes: fresh.length });
+    expect(decodeFrames(stale, 7).frames).toEqual([]);
   });
 
   it('decodes whole frames only: a file cut at every byte, a zero-filled tail, a flipped bit', () => {
@@ -64,21 +80,21 @@ describe('journal frame codec', () => {
     const two = frame('TopicB', 7, 4096, 4128, Buffer.alloc(60, 2));
     const file = Buffer.concat([one, two]);
     for (let cut = 0; cut <= file.length; cut++) {
-      const { frames, validBytes } = decodeFrames(file.subarray(0, cut));
+      const { frames, validBytes } = decodeFrames(file.subarray(0, cut), 1);
       const expected = cut >= file.length ? 2 : cut >= one.length ? 1 : 0;
       expect(frames.length, `cut at ${cut}`).toBe(expected);
       expect(validBytes).toBe(expected === 2 ? file.length : expected === 1 ? one.length : 0);
     }
-    expect(decodeFrames(Buffer.concat([one, Buffer.alloc(4096)])).frames).toHaveLength(1);
+    expect(decodeFrames(Buffer.concat([one, Buffer.alloc(4096)]), 1).frames).toHaveLength(1);
     for (const at of [3, 10, 40, one.length - 1]) {
       const damaged = Buffer.from(file);
       damaged[at]! ^= 0x04;
-      expect(decodeFrames(damaged).frames, `bit flipped at ${at}`).toHaveLength(0);
+      expect(decodeFrames(damaged, 1).frames, `bit flipped at ${at}`).toHaveLength(0);
     }
     // A forged size pointing past the file is refused without reading past it.
     const forged = Buffer.from(one);
     forged.writeUInt32BE(0xffff_fff0, 28);
-    expect(decodeFrames(forged).frames).toHaveLength(0);
+    expect(decodeFrames(forged, 1).frames).toHaveLength(0);
   });
 });
 
@@ -95,10 +111,13 @@ class CountingFileIO extends NodeFileIO {
   readonly journalGate = new Gate();
   private readonly logSyncGate = new Gate();
   private logSyncHeld = false;
+  private logSyncReached: () => void = () => undefined;
 
-  holdNextLogSync(): void {
+  /** Resolves once the held sync has been asked for (its queue decided to sync its own log). */
+  holdNextLogSync(): Promise<void> {
     this.logSyncGate.hold();
     this.logSyncHeld = true;
+    return new Promise((resolve) => (this.logSyncReached = resolve));
   }
 
   releaseLogSync(): void {
@@ -110,6 +129,7 @@ class CountingFileIO extends NodeFileIO {
       this.logSyncs += 1;
       if (this.logSyncHeld) {
         this.logSyncHeld = false;
+        this.logSyncReached();
         await this.logSyncGate.pass();
       }
     }
@@ -157,9 +177,9 @@ describe('SYNC_FLUSH journal', () => {
     expect(io.journalWrites).toBe(before.journal);
     expect(io.logSyncs - before.logSyncs).toBe(20);
     // Another queue waiting: the same queue's appends now go through the journal.
-    io.holdNextLogSync();
+    const held = io.holdNextLogSync();
     const bystander = store.append(message(topic, 1, 'bystander'));
-    await new Promise((resolve) => setImmediate(resolve));
+    await held;
     expect((await store.append(message(topic, 0, 'shared'))).status).toBe(AppendStatus.PUT_OK);
     expect(io.journalWrites).toBe(before.journal + 1);
     // A large write syncs its own log even then: a second copy would double its disk traffic.
@@ -172,15 +192,27 @@ describe('SYNC_FLUSH journal', () => {
     await store.close();
   });
 
-  it('deletes journal files once a flush round synced the logs, and leaves none after a clean close', async () => {
-    const store = await openJournaled(dir.path);
+  it('recycles a journal file once a flush round synced the logs: the next round writes into it; none left after a clean close', async () => {
+    const io = new CountingFileIO();
+    const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000 } });
     const topic = createTopic(store, 2);
+    for (let q = 0; q < 2; q++) expect((await store.append(message(topic, q, 'warm'))).status).toBe(AppendStatus.PUT_OK);
+    const rounds: { current: number; spare: number }[] = [];
     for (let round = 0; round < 4; round++) {
-      for (let i = 0; i < 10; i++) expect((await store.append(message(topic, i % 2, `r${round}-${i}`))).status).toBe(AppendStatus.PUT_OK);
+      const before = io.journalWrites;
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.append(message(topic, i % 2, `r${round}-${i}`))));
+      expect(results.every((r) => r.status === AppendStatus.PUT_OK)).toBe(true);
+      expect(io.journalWrites).toBeGreaterThan(before);
       await store.flushNow();
-      // The file being written plus none retired: the round released what it covered.
-      expect(await journalFiles()).toHaveLength(1);
+      // The file being written, and the retired one renamed to the next generation as the spare.
+      const [current, spare, ...rest] = (await journalFiles()).map(generationOf);
+      expect(rest).toEqual([]);
+      expect(spare).toBe(current! + 1);
+      rounds.push({ current: current!, spare: spare! });
     }
+    // Each round switched to the spare the round before prepared.
+    for (let r = 1; r < rounds.length; r++) expect(rounds[r]!.current).toBe(rounds[r - 1]!.spare);
+    for (let q = 0; q < 2; q++) expect(await readBodies(store, topic, q)).toHaveLength(41);
     await store.close();
     expect(await journalFiles()).toEqual([]);
   });
@@ -192,15 +224,17 @@ describe('SYNC_FLUSH journal', () => {
     for (let q = 0; q < 4; q++) expect((await store.append(message(topic, q, 'first'))).status).toBe(AppendStatus.PUT_OK);
     // Queue 3 waits on its log sync, so the others go through the journal. Queue 2's frame holds
     // the journal while queues 0 and 1 queue theirs: those two share the next write, which fails.
-    io.holdNextLogSync();
+    const held = io.holdNextLogSync();
     const bystander = store.append(message(topic, 3, 'bystander'));
-    await new Promise((resolve) => setImmediate(resolve));
+    await held;
     io.journalGate.hold();
+    const holdingWrite = io.journalWrites + 1;
     const holding = store.append(message(topic, 2, 'holding'));
-    await new Promise((resolve) => setImmediate(resolve));
+    await waitFor(() => io.journalWrites === holdingWrite);
     const refused = [store.append(message(topic, 0, 'refused-a')), store.append(message(topic, 1, 'refused-b'))];
-    await new Promise((resolve) => setImmediate(resolve));
-    const failingWrite = io.journalWrites + 1;
+    // Their frames wait for the held write, and go together in the next.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const failingWrite = holdingWrite + 1;
     io.failWrite = failingWrite;
     io.journalGate.release();
     expect((await holding).status).toBe(AppendStatus.PUT_OK);
@@ -223,22 +257,28 @@ describe('SYNC_FLUSH journal', () => {
     await reopened.close();
   });
 
-  it('replays acknowledged appends of many queues after a power loss that kept only the journal', async () => {
+  it.each([
+    { rounds: 0, what: 'no flush round ran: the logs hold nothing synced beyond their first write' },
+    { rounds: 3, what: 'flush rounds ran: the last frames went into a recycled file, behind which its old frames remain' },
+  ])('replays acknowledged appends of many queues after a power loss that kept only the journal ($what)', async ({ rounds }) => {
     const io = new CrashSimFileIO();
-    // No flush round runs before the crash: the logs hold nothing synced beyond their first write.
     const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000, segmentSize: 2048 } });
     const topic = createTopic(store, 8);
     const acked: { queueId: number; offset: number; body: string }[] = [];
-    await Promise.all(
-      Array.from({ length: 32 }, async (_, w) => {
-        for (let i = 0; i < 20; i++) {
-          const body = `w${w}-${i}`.padEnd(50 + ((w * 13 + i) % 40), '.');
-          const result = await store.append(message(topic, w % 8, body));
-          if (result.status === AppendStatus.PUT_OK) acked.push({ queueId: w % 8, offset: result.queueOffset, body });
-        }
-      }),
-    );
-    expect(acked).toHaveLength(640);
+    for (let phase = 0; phase <= rounds; phase++) {
+      if (phase > 0) await store.flushNow();
+      await Promise.all(
+        Array.from({ length: 32 }, async (_, w) => {
+          for (let i = 0; i < 20 / (rounds + 1); i++) {
+            const body = `p${phase}-w${w}-${i}`.padEnd(50 + ((w * 13 + i) % 40), '.');
+            const result = await store.append(message(topic, w % 8, body));
+            if (result.status === AppendStatus.PUT_OK) acked.push({ queueId: w % 8, offset: result.queueOffset, body });
+          }
+        }),
+      );
+    }
+    expect(acked).toHaveLength(rounds === 0 ? 640 : 32 * 5 * (rounds + 1));
+    if (rounds > 0) expect(await journalFiles()).toHaveLength(2);
     await io.crash({ mode: 'drop' });
     await store.close();
     // The replay is idempotent: a crash during it leaves the journal to replay again.
@@ -249,7 +289,7 @@ describe('SYNC_FLUSH journal', () => {
       const reopened = await openStore(dir.path, { config: { segmentSize: 2048 } });
       for (let q = 0; q < 8; q++) {
         const bodies = await readBodies(reopened, topic, q);
-        expect(bodies).toHaveLength(80);
+        expect(bodies).toHaveLength(acked.length / 8);
         for (const a of acked) if (a.queueId === q) expect(bodies[a.offset]).toBe(a.body);
       }
       await reopened.close();
@@ -286,9 +326,9 @@ describe('SYNC_FLUSH journal', () => {
     // A queue of another topic waits on its log sync, so the topic's appends go through the journal.
     const other = createTopic(store, 1);
     await store.append(message(other, 0, 'first'));
-    io.holdNextLogSync();
+    const held = io.holdNextLogSync();
     const bystander = store.append(message(other, 0, 'bystander'));
-    await new Promise((resolve) => setImmediate(resolve));
+    await held;
     const topic = createTopic(store, 1);
     const journalBefore = io.journalWrites;
     for (let i = 0; i < 5; i++) await store.append(message(topic, 0, `old${i}`));
@@ -296,7 +336,7 @@ describe('SYNC_FLUSH journal', () => {
     await store.deleteTopic(topic);
     // Its frames went with it (a flush round released them), so none can replay into a new topic.
     for (const name of await journalFiles()) {
-      expect(decodeFrames(await readFile(join(dir.path, JOURNAL_DIR, name))).frames.filter((f) => f.topic === topic)).toEqual([]);
+      expect(decodeFrames(await readFile(join(dir.path, JOURNAL_DIR, name)), generationOf(name)).frames.filter((f) => f.topic === topic)).toEqual([]);
     }
     createTopic(store, 1, topic);
     expect((await store.append(message(topic, 0, 'new0'))).status).toBe(AppendStatus.PUT_OK);
