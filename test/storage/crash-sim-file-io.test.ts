@@ -128,6 +128,22 @@ describe('CrashSimFileIO', () => {
     }
   });
 
+  it('a truncation cuts an unsynced write reaching past it: a later sync vouches only for what is left', async () => {
+    const io = new CrashSimFileIO();
+    const path = join(dir.path, 'cut');
+    const handle = await io.open(path, 'create');
+    await io.fsyncDir(dir.path);
+    await io.writev(handle, [Buffer.alloc(100, 1)], 0);
+    await io.datasync(handle);
+    // Zeros ahead, then a record inside them, then the zeros cut back behind the record.
+    await io.writev(handle, [Buffer.alloc(400)], 100);
+    io.writevSync(handle, [Buffer.alloc(50, 2)], 100);
+    await io.truncate(handle, 150);
+    await io.datasync(handle);
+    await io.crash({ mode: 'drop' });
+    expect(await readFile(path)).toEqual(Buffer.concat([Buffer.alloc(100, 1), Buffer.alloc(50, 2)]));
+  });
+
   it('writevSync: ENOSPC after the byte budget, writing what fits; a dsync handle is durable on return', async () => {
     const io = new CrashSimFileIO();
     const path = join(dir.path, 'sfull');
