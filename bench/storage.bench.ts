@@ -30,7 +30,7 @@ const dataRoot = option('dir', tmpdir());
 const onlyQueues = option('queues', '');
 const onlyAppenders = option('appenders', '');
 // SYNC_FLUSH through O_DSYNC writes per queue log (the store's default) or the shared journal.
-const syncJournal = option('sync-journal', 'off') === 'on';
+const syncJournal = option('sync-journal', 'on') === 'on';
 
 const BODY = Buffer.alloc(1024, 'x');
 const PROPERTIES = 'TAGS\x01TagA\x02KEYS\x01bench\x02';

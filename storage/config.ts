@@ -64,7 +64,7 @@ export interface StoreConfig {
 export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   flushMode: 'SYNC_FLUSH', // durability first; ASYNC_FLUSH trades the last interval for speed
   flushIntervalMs: 500, // RocketMQ flushIntervalCommitLog
-  syncJournal: false, // on: cheaper with many queues written at once, dearer with few (docs/storage.md)
+  syncJournal: true, // one durable write per round for the queues that write in it (docs/storage.md); off: O_DSYNC per queue log
   segmentSize: 1024 * 1024 * 1024, // 1 GiB, as a RocketMQ commit-log file
   maxMessageSize: 4 * 1024 * 1024, // 4 MiB body
   maxPropertiesSize: 32767, // the properties length field is a signed short

@@ -89,9 +89,7 @@ const INLINE_READ_WINDOW_ENTRIES = 64 * 1024;
 /**
  * SYNC_FLUSH keeps the active segment's log zero-filled ahead of small appends: an O_DSYNC write
  * inside the file changes no file size, which here makes a 1 KiB write + sync cost 0.13 instead of
- * 0.19 ms and 55 instead of 85 µs of CPU (bare loop, 2026-12-07). With the journal the same holds
- * for a queue that syncs its own log (the fill is then a page-cache write, and the first sync after
- * it commits the new size once for the whole fill). A queue's fill starts small and
+ * 0.19 ms and 55 instead of 85 µs of CPU (bare loop, 2026-12-07). A queue's fill starts small and
  * doubles each time it is used up, so a queue that writes little zero-fills little; writes of
  * `ZERO_FILL_MAX_WRITE` or more pay the size change once per many bytes and are left alone (a fill
  * would only double their disk traffic). The zeros are cut when a segment is sealed and on close.
@@ -380,10 +378,6 @@ export class QueueLog implements FlushTarget {
     const first = group[0];
     const segment = first.segment;
     if (!this.canWriteInline(first)) return false;
-    let end = first.position;
-    for (const batch of group) end += batch.log.length;
-    // A write reaching into a zero-fill in progress waits for it: on the threadpool path.
-    if (segment.zeroing && end > segment.zeroingFrom) return false;
     const files = handles.acquireOpen(segment);
     if (!files) return false;
     first.pinned = true;
@@ -403,7 +397,6 @@ export class QueueLog implements FlushTarget {
       crashPoint('append-before-fsync');
       flush.written(this, segment);
       if (flush.journal) {
-        if (end - first.position < ZERO_FILL_MAX_WRITE) this.startZeroFill(segment);
         this.writesRunning += 1;
         void this.durableThenSettle(group, views, files.log);
         return true;
@@ -489,7 +482,7 @@ export class QueueLog implements FlushTarget {
   private async write(group: PendingBatch[]): Promise<void> {
     const first = group[0];
     try {
-      if (this.ctx.flush.mode === 'SYNC_FLUSH') await this.beforeDurableWrite(group);
+      if (this.ctx.flush.dsyncLogs) await this.beforeDurableWrite(group);
       const { views, log } = await this.writeGroup(group);
       this.ctx.flush.written(this, first.segment);
       if (this.ctx.flush.journal) await this.makeDurable(group, views, log);
@@ -531,7 +524,7 @@ export class QueueLog implements FlushTarget {
     segment.zeroing = this.zeroFill(segment, from, to).finally(() => (segment.zeroing = undefined));
   }
 
-  /** Zero-fills [from, to) of the log (durable on return when the log is O_DSYNC). A failure only costs speed. */
+  /** Zero-fills [from, to) of the log (durable on return: the log is O_DSYNC). A failure only costs speed. */
   private async zeroFill(segment: Segment, from: number, to: number): Promise<void> {
     const { io, handles } = this.ctx;
     try {

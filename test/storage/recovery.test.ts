@@ -96,6 +96,8 @@ describe('crash recovery', () => {
     const topic = createTopic(store);
     if (options.checkpointAt !== undefined) {
       await fill(store, topic, 0, options.checkpointAt);
+      // The checkpoint vouches for synced records only (with the journal, the logs sync per flush round).
+      await store.flushNow();
       await store.runCheckpoint();
     }
     await fill(store, topic, 0, count - (options.checkpointAt ?? 0), 40, options.checkpointAt ?? 0);
@@ -143,7 +145,7 @@ describe('crash recovery', () => {
     await store!.close().catch(() => undefined);
   });
 
-  /** Opens the store counting the bytes it reads; returns the store, that count, and the log size. */
+  /** Opens the store counting the bytes it reads from the queue logs; returns the store, that count, and the log size. */
   async function openCounting(topic: string) {
     let total = 0;
     for (const f of await segmentFiles(topic, 0, 'log')) total += (await stat(f)).size;
@@ -151,7 +153,7 @@ describe('crash recovery', () => {
     const io = new NodeFileIO();
     const counting = Object.assign(Object.create(io) as NodeFileIO, {
       read: (handle: FileHandle, target: Buffer, at: number, length: number, position: number) => {
-        counter.bytesRead += length;
+        if (handle.path.endsWith('.log')) counter.bytesRead += length;
         return io.read(handle, target, at, length, position);
       },
     });

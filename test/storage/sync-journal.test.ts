@@ -196,8 +196,12 @@ describe('SYNC_FLUSH journal', () => {
   it('recycles a journal file once a flush round synced the logs: the next round writes into it; none left after a clean close', async () => {
     const io = new CountingFileIO();
     const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000 } });
-    const topic = createTopic(store, 2);
-    for (let q = 0; q < 2; q++) expect((await store.append(message(topic, q, 'warm'))).status).toBe(AppendStatus.PUT_OK);
+    const topic = createTopic(store, 3);
+    for (let q = 0; q < 3; q++) expect((await store.append(message(topic, q, 'warm'))).status).toBe(AppendStatus.PUT_OK);
+    // Queue 2 waits on its log sync throughout, so every append of queues 0 and 1 goes through the journal.
+    const held = io.holdNextLogSync();
+    const bystander = store.append(message(topic, 2, 'bystander'));
+    await held;
     const rounds: { current: number; spare: number }[] = [];
     for (let round = 0; round < 4; round++) {
       const before = io.journalWrites;
@@ -214,6 +218,8 @@ describe('SYNC_FLUSH journal', () => {
     // Each round switched to the spare the round before prepared.
     for (let r = 1; r < rounds.length; r++) expect(rounds[r]!.current).toBe(rounds[r - 1]!.spare);
     for (let q = 0; q < 2; q++) expect(await readBodies(store, topic, q)).toHaveLength(41);
+    io.releaseLogSync();
+    expect((await bystander).status).toBe(AppendStatus.PUT_OK);
     await store.close();
     expect(await journalFiles()).toEqual([]);
   });

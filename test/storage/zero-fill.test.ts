@@ -1,8 +1,7 @@
 /**
- * SYNC_FLUSH keeps the active segment's log zero-filled ahead of the appends (an O_DSYNC write then
- * changes no file size), with or without the journal (whose queues writing alone sync their own
- * logs). The zeros never cover a record, and they are cut when a segment is sealed and on close, so
- * recovery still finds every sealed segment ending at its last record.
+ * SYNC_FLUSH without the journal (`syncJournal: false`) keeps the active segment's log zero-filled
+ * ahead of the appends (an O_DSYNC write then changes no file size). The zeros never cover a record, and they are cut when a segment is sealed
+ * and on close, so recovery still finds every sealed segment ending at its last record.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,12 +52,9 @@ class GatedZeroFillIO extends NodeFileIO {
   }
 }
 
-describe.each([
-  { syncJournal: false, what: 'O_DSYNC logs' },
-  { syncJournal: true, what: 'with the journal' },
-])('SYNC_FLUSH zero-fill ahead of the appends ($what)', ({ syncJournal }) => {
+describe('SYNC_FLUSH zero-fill ahead of the appends', () => {
   it('keeps the active log allocated past its records, and cuts the zeros on close', async () => {
-    const store = await openStore(dir.path, { config: { segmentSize: 1 << 20, syncJournal } });
+    const store = await openStore(dir.path, { config: { segmentSize: 1 << 20, syncJournal: false } });
     const topic = createTopic(store, 1);
     for (let i = 0; i < 20; i++) expect((await store.append(message(topic, 0, `m${i}`))).status).toBe(AppendStatus.PUT_OK);
     const [size] = await logSizes(topic);
@@ -67,7 +63,7 @@ describe.each([
     await store.close();
     expect(await logSizes(topic)).toEqual([end]);
     // The clean open finds the records where the file ends; appends go on after them.
-    const reopened = await openStore(dir.path, { config: { segmentSize: 1 << 20, syncJournal } });
+    const reopened = await openStore(dir.path, { config: { segmentSize: 1 << 20, syncJournal: false } });
     expect((await reopened.append(message(topic, 0, 'after'))).status === AppendStatus.PUT_OK).toBe(true);
     expect(await readBodies(reopened, topic)).toEqual([...Array.from({ length: 20 }, (_, i) => `m${i}`), 'after']);
     await reopened.close();
@@ -75,7 +71,7 @@ describe.each([
 
   it('lets an append into the range being zero-filled wait for the fill, so zeros never cover a record', async () => {
     const io = new GatedZeroFillIO();
-    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 1 << 20, syncJournal } });
+    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 1 << 20, syncJournal: false } });
     const topic = createTopic(store, 1);
     await store.append(message(topic, 0, 'first'));
     io.gate.hold();
@@ -87,14 +83,14 @@ describe.each([
     io.gate.release();
     expect((await waiting).every((r) => r.status === AppendStatus.PUT_OK)).toBe(true);
     await store.close();
-    const reopened = await openStore(dir.path, { config: { segmentSize: 1 << 20, syncJournal } });
+    const reopened = await openStore(dir.path, { config: { segmentSize: 1 << 20, syncJournal: false } });
     expect(await readBodies(reopened, topic)).toEqual(['first', 'starts-fill', 'inside0', 'inside1', 'inside2', 'inside3', 'inside4']);
     await reopened.close();
   });
 
   it('seals a segment without its zeros, so a power loss after many rolls keeps every acknowledged append', async () => {
     const io = new CrashSimFileIO();
-    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 2048, syncJournal } });
+    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 2048, syncJournal: false } });
     const topic = createTopic(store, 1);
     const acked: string[] = [];
     for (let i = 0; i < 120; i++) {
@@ -107,7 +103,7 @@ describe.each([
     expect(sizes[sizes.length - 1]).toBeGreaterThan(await recordsEnd(topic, sizes.length - 1));
     await io.crash({ mode: 'drop' });
     await store.close();
-    const reopened = await openStore(dir.path, { config: { segmentSize: 2048, syncJournal } });
+    const reopened = await openStore(dir.path, { config: { segmentSize: 2048, syncJournal: false } });
     expect(await readBodies(reopened, topic)).toEqual(acked);
     await reopened.close();
   });
