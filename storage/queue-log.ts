@@ -432,25 +432,20 @@ export class QueueLog implements FlushTarget {
 
   /**
    * SYNC_FLUSH with a journal: makes the bytes just written to the log for `group` durable, by a
-   * frame in the shared journal while other queues write too, else by syncing the log itself.
+   * frame in the shared journal (with the frames of every queue that writes in this event-loop
+   * turn), or for a large write by syncing the log itself.
    */
   private async makeDurable(group: PendingBatch[], views: readonly Buffer[], log: FileHandle): Promise<void> {
     const journal = this.ctx.flush.journal!;
-    journal.enter(this);
-    try {
-      const first = group[0];
-      let bytes = first.log.length;
-      for (let i = 1; i < group.length; i++) bytes += group[i].log.length;
-      if (bytes >= JOURNAL_MAX_WRITE) return await this.ctx.io.datasync(log);
-      // Decided once the other queues writing in this turn have entered too.
-      await journal.turnEnd();
-      if (!journal.shared()) return await this.ctx.io.datasync(log);
-      let crc = first.logCrc;
-      for (let i = 1; i < group.length; i++) crc = crc32Combine(crc, group[i].logCrc, group[i].log.length);
-      await journal.append(encodeFrameHeader(this.topic, this.queueId, first.segment.baseOffset, first.position, bytes, crc), views, bytes);
-    } finally {
-      journal.leave(this);
-    }
+    const first = group[0];
+    let bytes = first.log.length;
+    for (let i = 1; i < group.length; i++) bytes += group[i].log.length;
+    if (bytes >= JOURNAL_MAX_WRITE) return this.ctx.io.datasync(log);
+    let crc = first.logCrc;
+    for (let i = 1; i < group.length; i++) crc = crc32Combine(crc, group[i].logCrc, group[i].log.length);
+    const header = encodeFrameHeader(this.topic, this.queueId, first.segment.baseOffset, first.position, bytes, crc);
+    await journal.turnEnd();
+    await journal.append(header, views, bytes);
   }
 
   /** Whether a write starting with `batch` needs no wait: see `writeInline`. */

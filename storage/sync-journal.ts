@@ -4,10 +4,10 @@
  * Per-queue logs make a durable commit cost one O_DSYNC write per touched file, and each costs the
  * kernel a fixed ~100 µs or more whatever its size (0.4-0.6 ms each when four files sync at once on
  * the dev box). With the journal a queue writes its batch into its log's page cache (as ASYNC_FLUSH
- * does); then, while other queues wait for durability too and the batch is under 32 KiB, it hands
- * the same bytes to the journal, which writes every frame handed to it while its previous write ran
- * in one O_DSYNC `writev`, and the batches are acknowledged when that returns. A queue waiting alone,
- * or a larger batch, fdatasyncs its own log instead (the same one durable write, no second copy).
+ * does); then, when the batch is under 32 KiB, it hands the same bytes to the journal, which writes
+ * the frames handed to it in one event-loop turn, and those handed in while its previous write ran,
+ * in one O_DSYNC `writev`; the batches are acknowledged when that returns. A larger batch fdatasyncs
+ * its own log instead (a second copy would double its disk traffic).
  * The interval flush syncs the logs as in ASYNC_FLUSH; a journal file is retired once every log
  * written before the next file was started is synced. Recovery replays the frames of the remaining
  * files into the logs before the logs are scanned (`replayJournal`).
@@ -248,8 +248,6 @@ export class SyncJournal {
   private closed = false;
   /** A failed write could not be cut back: nothing more may be appended after it. */
   private broken: unknown;
-  /** Queues waiting for their bytes to be durable (by frame or by their own log sync), with how many waits each. */
-  private readonly waiting = new Map<object, number>();
   /** A retired file renamed to the generation after the current one, ready for the next switch. */
   private spare: JournalFile | undefined;
   private turn: Promise<void> | undefined;
@@ -271,14 +269,9 @@ export class SyncJournal {
     return new SyncJournal(io, dir, first);
   }
 
-  /** Registers a durability wait of `queue` until `leave` (see `shared`). */
-  enter(queue: object): void {
-    this.waiting.set(queue, (this.waiting.get(queue) ?? 0) + 1);
-  }
-
   /**
-   * Resolves after the I/O callbacks of this event-loop turn, by when every queue that writes in
-   * it has entered: asked then, `shared` sees them all.
+   * Resolves after the I/O callbacks of this event-loop turn: the queues that wait for it and then
+   * `append` share one write.
    */
   turnEnd(): Promise<void> {
     return (this.turn ??= new Promise<void>((resolve) => {
@@ -289,20 +282,6 @@ export class SyncJournal {
     }));
   }
 
-  /**
-   * Whether a queue's bytes should go through the journal: only while another queue waits too.
-   * A queue writing alone syncs its own log instead, which costs the same one durable write and
-   * spares the disk a second copy.
-   */
-  shared(): boolean {
-    return this.waiting.size > 1;
-  }
-
-  leave(queue: object): void {
-    const waits = this.waiting.get(queue)!;
-    if (waits === 1) this.waiting.delete(queue);
-    else this.waiting.set(queue, waits - 1);
-  }
 
   /** Resolves once `header` and `payload` are durable in the journal. */
   append(header: Buffer, payload: readonly Buffer[], payloadBytes: number): Promise<void> {

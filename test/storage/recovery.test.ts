@@ -91,8 +91,8 @@ describe('segments and reopen', () => {
 
 describe('crash recovery', () => {
   /** Writes `count` records to queue 0, closes cleanly, and returns the topic and the last log file. */
-  async function prepare(count: number, options: { checkpointAt?: number } = {}) {
-    const store = await openStore(dir.path);
+  async function prepare(count: number, options: { checkpointAt?: number; syncJournal?: boolean } = {}) {
+    const store = await openStore(dir.path, { config: { syncJournal: options.syncJournal ?? true } });
     const topic = createTopic(store);
     if (options.checkpointAt !== undefined) {
       await fill(store, topic, 0, options.checkpointAt);
@@ -191,7 +191,8 @@ describe('crash recovery', () => {
   });
 
   it('detects a flipped bit in a record written after the checkpoint', async () => {
-    const { topic, store: crashed } = await prepare(12, { checkpointAt: 4 });
+    // Without the journal: its replay would write the journaled records back over the damage.
+    const { topic, store: crashed } = await prepare(12, { checkpointAt: 4, syncJournal: false });
     const [log] = (await segmentFiles(topic, 0, 'log')).slice(-1);
     const idx = await readFile(log.replace(/\.log$/, '.idx'));
     const bytes = await readFile(log);

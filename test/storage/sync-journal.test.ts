@@ -1,5 +1,5 @@
 /**
- * The SYNC_FLUSH journal: frame codec, group commit across queues, files deleted once the logs are
+ * The SYNC_FLUSH journal: frame codec, group commit across queues, files recycled once the logs are
  * synced, replay after a power loss (idempotent, never resurrecting deleted topics or refused
  * writes).
  */
@@ -98,41 +98,16 @@ describe('journal frame codec', () => {
   });
 });
 
-/**
- * Counts journal writes; can hold them at a gate, and fail one after writing all of it. Can also
- * hold the next sync of a queue log: the queue that made it stays waiting, so every other queue
- * goes through the journal (a queue waiting alone syncs its own log).
- */
+/** Counts journal writes and log syncs; can hold journal writes at a gate, and fail one after writing all of it. */
 class CountingFileIO extends NodeFileIO {
   journalWrites = 0;
   logSyncs = 0;
   /** The number of the journal write to fail. */
   failWrite = 0;
   readonly journalGate = new Gate();
-  private readonly logSyncGate = new Gate();
-  private logSyncHeld = false;
-  private logSyncReached: () => void = () => undefined;
-
-  /** Resolves once the held sync has been asked for (its queue decided to sync its own log). */
-  holdNextLogSync(): Promise<void> {
-    this.logSyncGate.hold();
-    this.logSyncHeld = true;
-    return new Promise((resolve) => (this.logSyncReached = resolve));
-  }
-
-  releaseLogSync(): void {
-    this.logSyncGate.release();
-  }
 
   override async datasync(handle: FileHandle): Promise<void> {
-    if (handle.path.endsWith('.log')) {
-      this.logSyncs += 1;
-      if (this.logSyncHeld) {
-        this.logSyncHeld = false;
-        this.logSyncReached();
-        await this.logSyncGate.pass();
-      }
-    }
+    if (handle.path.endsWith('.log')) this.logSyncs += 1;
     return super.datasync(handle);
   }
 
@@ -166,42 +141,27 @@ describe('SYNC_FLUSH journal', () => {
     await store.close();
   });
 
-  it('lets a queue writing alone, or a large write, sync its own log instead of copying its bytes to the journal', async () => {
+  it('sends a queue writing alone through the journal too, and lets a large write sync its own log instead', async () => {
     const io = new CountingFileIO();
-    // Segments large enough not to roll: a roll syncs the sealed log once more (its zeros cut).
     const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000, segmentSize: 1 << 20 } });
-    const topic = createTopic(store, 2);
+    const topic = createTopic(store, 1);
     await store.append(message(topic, 0, 'warm'));
-    await store.append(message(topic, 1, 'warm'));
     const before = { journal: io.journalWrites, logSyncs: io.logSyncs };
     for (let i = 0; i < 20; i++) expect((await store.append(message(topic, 0, `alone${i}`))).status).toBe(AppendStatus.PUT_OK);
-    expect(io.journalWrites).toBe(before.journal);
-    expect(io.logSyncs - before.logSyncs).toBe(20);
-    // Another queue waiting: the same queue's appends now go through the journal.
-    const held = io.holdNextLogSync();
-    const bystander = store.append(message(topic, 1, 'bystander'));
-    await held;
-    expect((await store.append(message(topic, 0, 'shared'))).status).toBe(AppendStatus.PUT_OK);
-    expect(io.journalWrites).toBe(before.journal + 1);
-    // A large write syncs its own log even then: a second copy would double its disk traffic.
-    const syncsBefore = io.logSyncs;
+    expect(io.journalWrites - before.journal).toBe(20);
+    expect(io.logSyncs).toBe(before.logSyncs);
+    // A large write syncs its own log: a second copy would double its disk traffic.
     expect((await store.append(message(topic, 0, Buffer.alloc(40 * 1024, 'b')))).status).toBe(AppendStatus.PUT_OK);
-    expect(io.journalWrites).toBe(before.journal + 1);
-    expect(io.logSyncs).toBe(syncsBefore + 1);
-    io.releaseLogSync();
-    expect((await bystander).status).toBe(AppendStatus.PUT_OK);
+    expect(io.journalWrites - before.journal).toBe(20);
+    expect(io.logSyncs).toBe(before.logSyncs + 1);
     await store.close();
   });
 
   it('recycles a journal file once a flush round synced the logs: the next round writes into it; none left after a clean close', async () => {
     const io = new CountingFileIO();
     const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000 } });
-    const topic = createTopic(store, 3);
-    for (let q = 0; q < 3; q++) expect((await store.append(message(topic, q, 'warm'))).status).toBe(AppendStatus.PUT_OK);
-    // Queue 2 waits on its log sync throughout, so every append of queues 0 and 1 goes through the journal.
-    const held = io.holdNextLogSync();
-    const bystander = store.append(message(topic, 2, 'bystander'));
-    await held;
+    const topic = createTopic(store, 2);
+    for (let q = 0; q < 2; q++) expect((await store.append(message(topic, q, 'warm'))).status).toBe(AppendStatus.PUT_OK);
     const rounds: { current: number; spare: number }[] = [];
     for (let round = 0; round < 4; round++) {
       const before = io.journalWrites;
@@ -218,8 +178,6 @@ describe('SYNC_FLUSH journal', () => {
     // Each round switched to the spare the round before prepared.
     for (let r = 1; r < rounds.length; r++) expect(rounds[r]!.current).toBe(rounds[r - 1]!.spare);
     for (let q = 0; q < 2; q++) expect(await readBodies(store, topic, q)).toHaveLength(41);
-    io.releaseLogSync();
-    expect((await bystander).status).toBe(AppendStatus.PUT_OK);
     await store.close();
     expect(await journalFiles()).toEqual([]);
   });
@@ -227,13 +185,9 @@ describe('SYNC_FLUSH journal', () => {
   it('refuses the batches whose journal write fails, and never replays their frames; later appends go on', async () => {
     const io = new CountingFileIO();
     const store = await openJournaled(dir.path, { fileIO: io });
-    const topic = createTopic(store, 4);
-    for (let q = 0; q < 4; q++) expect((await store.append(message(topic, q, 'first'))).status).toBe(AppendStatus.PUT_OK);
-    // Queue 3 waits on its log sync, so the others go through the journal. Queue 2's frame holds
-    // the journal while queues 0 and 1 queue theirs: those two share the next write, which fails.
-    const held = io.holdNextLogSync();
-    const bystander = store.append(message(topic, 3, 'bystander'));
-    await held;
+    const topic = createTopic(store, 3);
+    for (let q = 0; q < 3; q++) expect((await store.append(message(topic, q, 'first'))).status).toBe(AppendStatus.PUT_OK);
+    // Queue 2's frame holds the journal while queues 0 and 1 queue theirs: those two share the next write, which fails.
     io.journalGate.hold();
     const holdingWrite = io.journalWrites + 1;
     const holding = store.append(message(topic, 2, 'holding'));
@@ -252,15 +206,12 @@ describe('SYNC_FLUSH journal', () => {
     expect(after.status === AppendStatus.PUT_OK && after.queueOffset).toBe(1);
     // A crash now: the journal as it is replays into the logs.
     const saved = await Promise.all((await journalFiles()).map(async (name) => [name, await readFile(join(dir.path, JOURNAL_DIR, name))] as const));
-    io.releaseLogSync();
-    expect((await bystander).status).toBe(AppendStatus.PUT_OK);
     await store.close();
     for (const [name, bytes] of saved) await writeFile(join(dir.path, JOURNAL_DIR, name), bytes);
     const reopened = await openStore(dir.path);
     expect(await readBodies(reopened, topic, 0)).toEqual(['first', 'after-a__']);
     expect(await readBodies(reopened, topic, 1)).toEqual(['first']);
     expect(await readBodies(reopened, topic, 2)).toEqual(['first', 'holding']);
-    expect(await readBodies(reopened, topic, 3)).toEqual(['first', 'bystander']);
     await reopened.close();
   });
 
@@ -303,7 +254,7 @@ describe('SYNC_FLUSH journal', () => {
     }
   });
 
-  it('keeps every acknowledged append of a queue writing alone (synced in its own log) after a power loss', async () => {
+  it('keeps every acknowledged append of a single queue after a power loss', async () => {
     const io = new CrashSimFileIO();
     const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000, segmentSize: 4096 } });
     const topic = createTopic(store, 1);
@@ -330,12 +281,6 @@ describe('SYNC_FLUSH journal', () => {
   it('does not bring back a deleted topic, nor its frames into a topic made again under its name', async () => {
     const io = new CountingFileIO();
     const store = await openJournaled(dir.path, { fileIO: io });
-    // A queue of another topic waits on its log sync, so the topic's appends go through the journal.
-    const other = createTopic(store, 1);
-    await store.append(message(other, 0, 'first'));
-    const held = io.holdNextLogSync();
-    const bystander = store.append(message(other, 0, 'bystander'));
-    await held;
     const topic = createTopic(store, 1);
     const journalBefore = io.journalWrites;
     for (let i = 0; i < 5; i++) await store.append(message(topic, 0, `old${i}`));
@@ -349,8 +294,6 @@ describe('SYNC_FLUSH journal', () => {
     expect((await store.append(message(topic, 0, 'new0'))).status).toBe(AppendStatus.PUT_OK);
     // Crash: keep the journal as it is now.
     const saved = await Promise.all((await journalFiles()).map(async (name) => [name, await readFile(join(dir.path, JOURNAL_DIR, name))] as const));
-    io.releaseLogSync();
-    await bystander;
     await store.close();
     for (const [name, bytes] of saved) await writeFile(join(dir.path, JOURNAL_DIR, name), bytes);
     const reopened = await openStore(dir.path);
