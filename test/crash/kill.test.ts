@@ -35,8 +35,8 @@ describe('crash harness against a broker child process', () => {
     expect(result.recoveryMs.count).toBe(3);
   }, 120_000);
 
-  it('kill -9 at random moments under SYNC_FLUSH with the journal (store.syncJournal) loses no acknowledged message', async () => {
-    const result = await runCrashTest({ ...FAST, flush: 'sync', cycles: 3, seed: 303, kills: ['kill9'], brokerEnv: { FERRYMQ_STORE_SYNC_JOURNAL: 'true' } });
+  it('kill -9 at random moments under SYNC_FLUSH without the journal (O_DSYNC logs) loses no acknowledged message', async () => {
+    const result = await runCrashTest({ ...FAST, flush: 'sync', cycles: 3, seed: 303, kills: ['kill9'], brokerEnv: { FERRYMQ_STORE_SYNC_JOURNAL: 'false' } });
     expectAllPromisesKept(result);
     expect(result.recoveryMs.count).toBe(3);
   }, 120_000);
