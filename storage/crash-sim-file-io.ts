@@ -267,7 +267,7 @@ export class CrashSimFileIO implements FileIO {
       if (track) {
         track.durableSize = Math.min(track.durableSize, length);
         // A write reaching past the new end keeps only its part below it: a later sync must not
-        // vouch for the cut bytes (a zero-fill ahead cut back when its segment is sealed).
+        // vouch for the cut bytes (a file extended by an unsynced write, then cut back).
         track.writes = track.writes
           .filter((w) => w.position < length)
           .map((w) => (w.position + w.length <= length ? w : { position: w.position, length: length - w.position, preimage: w.preimage.subarray(0, Math.max(0, length - w.position)) }));

@@ -282,7 +282,6 @@ export class SyncJournal {
     }));
   }
 
-
   /** Resolves once `header` and `payload` are durable in the journal. */
   append(header: Buffer, payload: readonly Buffer[], payloadBytes: number): Promise<void> {
     if (this.closed) return Promise.reject(new Error('journal is closed'));
