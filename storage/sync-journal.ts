@@ -311,15 +311,12 @@ export class SyncJournal {
    * Retires the files of generations up to `generation` (the logs they cover are synced): the
    * first becomes the spare, renamed to the generation after the current file, the rest are
    * deleted. The spare is offered only once its new name is durable: a frame acknowledged in a
-   * file that could come back under its old name would fail its CRC, and be lost.
+   * file that could come back under its old name would fail its CRC, and be lost. Called after the
+   * round's `rotate` (rounds run one after another), so the current file does not change meanwhile
+   * and the spare stays the generation after it until the next `rotate` takes it.
    */
   async release(generation: number): Promise<void> {
     let changed = false;
-    if (this.spare && this.spare.generation !== this.current.generation + 1) {
-      await this.discard(this.spare);
-      this.spare = undefined;
-      changed = true;
-    }
     let spare: JournalFile | undefined;
     while (this.retired.length > 0 && this.retired[0]!.generation <= generation) {
       const file = this.retired.shift()!;
@@ -335,8 +332,7 @@ export class SyncJournal {
       spare = { generation: next, seed: generationSeed(next), handle: await this.io.open(path, 'write', { dsync: true }), position: 0 };
     }
     if (changed) await this.io.fsyncDir(this.dir);
-    if (spare && spare.generation === this.current.generation + 1 && !this.closed) this.spare = spare;
-    else if (spare) await this.discard(spare);
+    if (spare) this.spare = spare;
   }
 
   /** After the last flush: every log is synced, so no journal file is needed. */
@@ -405,7 +401,7 @@ export class SyncJournal {
     const waiters = this.rotations.splice(0);
     const old = this.current;
     const spare = this.spare;
-    if (spare?.generation === old.generation + 1) {
+    if (spare) {
       this.spare = undefined;
       this.current = spare;
       this.retired.push(old);

@@ -141,6 +141,20 @@ describe('SYNC_FLUSH journal', () => {
     await store.close();
   });
 
+  it('writes the frames of every queue appended to in one event-loop turn in one journal write', async () => {
+    const io = new CountingFileIO();
+    const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000, segmentSize: 1 << 20 } });
+    const topic = createTopic(store, 8);
+    for (let q = 0; q < 8; q++) expect((await store.append(message(topic, q, 'warm'))).status).toBe(AppendStatus.PUT_OK);
+    for (let round = 0; round < 3; round++) {
+      const before = io.journalWrites;
+      const results = await Promise.all(Array.from({ length: 8 }, (_, q) => store.append(message(topic, q, `r${round}`))));
+      expect(results.every((r) => r.status === AppendStatus.PUT_OK)).toBe(true);
+      expect(io.journalWrites - before, `round ${round}`).toBe(1);
+    }
+    await store.close();
+  });
+
   it('sends a queue writing alone through the journal too, and lets a large write sync its own log instead', async () => {
     const io = new CountingFileIO();
     const store = await openJournaled(dir.path, { fileIO: io, config: { flushIntervalMs: 600_000, segmentSize: 1 << 20 } });
