@@ -7,7 +7,8 @@
  * `checkRecord`, its whole-record CRC, and carry the expected queue and physical offsets; the first
  * one that does not ends the log. A torn, zero-filled or corrupt tail is cut off there, index
  * entries that are missing or disagree with the log are rewritten, and only once that truncation
- * is durable are later segments (which would leave a gap in the offsets) deleted. Running it again
+ * is durable are later segments (which would leave a gap in the offsets) deleted; a sealed segment
+ * cut right after its last record, where the next one begins, keeps the segments after it. Running it again
  * after a crash half-way finds the same end, so recovery is idempotent.
  *
  * The key index is written behind the appends (see MessageStore); a checkpoint vouches only for
@@ -326,6 +327,9 @@ async function recoverFromCheckpoint(ctx: RecoveryContext, found: FoundSegment[]
     expectedOffset = f.segment.baseOffset + f.segment.entryCount;
     if (scan.stopReason) {
       logger.warn({ path: f.segment.logPath, at: scan.end, reason: scan.stopReason }, 'log tail cut at the last valid record');
+      // A sealed segment that holds every record up to the next segment's base offset only had
+      // bytes after its records (zeros whose trim was lost): what follows leaves no gap.
+      if (found[i + 1]?.segment.baseOffset === expectedOffset) continue;
       const later = found.slice(i + 1).map((g) => g.segment.baseOffset);
       // Later segments are removed only after the truncation above is durable.
       await removeSegments(io, f.segment.dir, later);

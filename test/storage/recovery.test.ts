@@ -311,6 +311,32 @@ describe('crash recovery', () => {
     await again.close();
   });
 
+  // A sealed segment whose records are all there but whose file goes on past them (zeros left by a
+  // file system that kept a size change and not the bytes, or by zero-filled space whose trim was
+  // lost): the next segment starts right where its records end, so nothing is missing.
+  for (const clean of [false, true]) {
+    it(`keeps later segments when a sealed segment's records are followed by zeros (${clean ? 'clean shutdown' : 'after a crash'})`, async () => {
+      const { topic } = await prepare(80);
+      const logs = await segmentFiles(topic, 0, 'log');
+      const sealed = logs[logs.length - 3];
+      const size = (await stat(sealed)).size;
+      await truncate(sealed, size + 3000);
+      if (!clean) {
+        await writeFile(join(dir.path, 'checkpoint'), JSON.stringify({ version: 1, queues: [] }));
+        await rm(join(dir.path, CLEAN_SHUTDOWN_FILE));
+      }
+      const store = await openStore(dir.path);
+      expect(await segmentFiles(topic, 0, 'log')).toEqual(logs);
+      expect(store.maxOffset(topic, 0)).toBe(80);
+      expect(await bodies(store, topic, 0)).toEqual(range(80));
+      // After a crash the scan cuts what follows the records; a clean open trusts the index and reads no sealed log.
+      if (!clean) expect((await stat(sealed)).size).toBe(size);
+      const next = await store.append(message(topic, 0, '80:'));
+      expect(next.status === 'PUT_OK' && next.queueOffset).toBe(80);
+      await store.close();
+    });
+  }
+
   it('copes with a garbled checkpoint file by scanning whole queues', async () => {
     const { topic } = await prepare(30);
     await writeFile(join(dir.path, 'checkpoint'), '{"version":1,"queues":[["');
