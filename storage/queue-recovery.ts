@@ -8,8 +8,8 @@
  * one that does not ends the log. A torn, zero-filled or corrupt tail is cut off there, index
  * entries that are missing or disagree with the log are rewritten, and only once that truncation
  * is durable are later segments (which would leave a gap in the offsets) deleted; a sealed segment
- * cut right after its last record, where the next one begins, keeps the segments after it. Running it again
- * after a crash half-way finds the same end, so recovery is idempotent.
+ * cut right after its last record, where the next one begins, keeps the segments after it. Running
+ * it again after a crash half-way finds the same end, so recovery is idempotent.
  *
  * The key index is written behind the appends (see MessageStore); a checkpoint vouches only for
  * keys before it, so the keys of every record scanned here are indexed again (rows are idempotent).
