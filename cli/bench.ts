@@ -5,6 +5,7 @@
  * SVG chart into `--out`. `npm run bench` runs the same command.
  */
 import type { Argv, CommandModule } from 'yargs';
+import { parseInteger } from './args.js';
 import { DEFAULT_BENCH_OPTIONS, HEADLINE_PHASES, runBench, summarizeResultsFile, type BenchOptions, type HeadlinePhase } from '../bench/run.js';
 import { OTHER_SCENARIOS } from '../bench/scenarios.js';
 import type { BrokerKind, FlushMode } from '../bench/targets.js';
@@ -35,11 +36,6 @@ export interface BenchArgs {
 const SCENARIO_NAMES = ['headline', ...Object.keys(OTHER_SCENARIOS)];
 const d = DEFAULT_BENCH_OPTIONS;
 
-function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
 /** Command-line arguments to bench options; throws on a bad value. */
 export function benchOptionsOf(argv: BenchArgs): BenchOptions {
   const flush = argv.flush.map((f): FlushMode => {
@@ -62,15 +58,15 @@ export function benchOptionsOf(argv: BenchArgs): BenchOptions {
   return {
     brokers,
     flush,
-    runs: positiveInt('runs', argv.runs),
-    messages: positiveInt('messages', argv.messages),
-    bodySize: positiveInt('body-size', argv['body-size']),
-    queues: positiveInt('queues', argv.queues),
-    batchSize: positiveInt('batch-size', argv['batch-size']),
-    batchWindow: positiveInt('batch-window', argv['batch-window']),
-    pipeline: positiveInt('pipeline', argv.pipeline),
-    latencyRate: positiveInt('latency-rate', argv['latency-rate']),
-    latencySeconds: positiveInt('latency-seconds', argv['latency-seconds']),
+    runs: parseInteger('--runs', argv.runs, 1),
+    messages: parseInteger('--messages', argv.messages, 1),
+    bodySize: parseInteger('--body-size', argv['body-size'], 1),
+    queues: parseInteger('--queues', argv.queues, 1),
+    batchSize: parseInteger('--batch-size', argv['batch-size'], 1),
+    batchWindow: parseInteger('--batch-window', argv['batch-window'], 1),
+    pipeline: parseInteger('--pipeline', argv.pipeline, 1),
+    latencyRate: parseInteger('--latency-rate', argv['latency-rate'], 1),
+    latencySeconds: parseInteger('--latency-seconds', argv['latency-seconds'], 1),
     scenarios,
     phases,
     scale: argv.scale,

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { parseInteger } from './args.js';
 import type { FlushMode } from '../test/crash/broker-process.js';
 import {
   checkKillPlans,
@@ -37,11 +38,6 @@ export interface CrashTestArgs {
   json: boolean;
   keep: boolean;
   verbose: boolean;
-}
-
-function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
-  return value;
 }
 
 function progressBar(done: number, total: number, summary: CycleSummary): string {
@@ -148,7 +144,7 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
   handler: async (argv) => {
     let workDir: string | undefined;
     try {
-      const cycles = positiveInt('cycles', argv.cycles);
+      const cycles = parseInteger('--cycles', argv.cycles, 1);
       const kills = argv.kills && argv.kills.length > 0 ? argv.kills : DEFAULT_KILL_PLANS;
       checkKillPlans(kills);
       const seed = argv.seed ?? Math.floor(Math.random() * 2 ** 31);
@@ -161,9 +157,9 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
         cycles,
         flush: argv.flush,
         client: argv.client,
-        producers: positiveInt('producers', argv.producers),
-        consumers: positiveInt('consumers', argv.consumers),
-        queues: positiveInt('queues', argv.queues),
+        producers: parseInteger('--producers', argv.producers, 1),
+        consumers: parseInteger('--consumers', argv.consumers, 1),
+        queues: parseInteger('--queues', argv.queues, 1),
         seed,
         dataDir: join(workDir, 'data'),
         historyPath: join(workDir, 'history.jsonl'),
@@ -171,7 +167,7 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
         lossWindowMs: argv.flush === 'async' ? argv['flush-interval-ms'] : 0,
         brokerEnv: {
           ...DEFAULT_CRASH_TEST_OPTIONS.brokerEnv,
-          FERRYMQ_STORE_FLUSH_INTERVAL_MS: String(positiveInt('flush-interval-ms', argv['flush-interval-ms'])),
+          FERRYMQ_STORE_FLUSH_INTERVAL_MS: String(parseInteger('--flush-interval-ms', argv['flush-interval-ms'], 1)),
         },
         onCycle: showProgress ? (summary, done, total) => process.stderr.write(progressBar(done, total, summary)) : undefined,
       });

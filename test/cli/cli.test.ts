@@ -292,6 +292,8 @@ describe('bad arguments: one line on stderr, exit code 2', () => {
     ['bad queue count', ['topic', 'create', 'x', '--queues', '0'], /--queues: must be between 1 and 1024/],
     ['bad topic name', ['topic', 'create', 'a/b'], /not a valid name/],
     ['bad broker address', ['status', '--broker', 'nohost'], /--broker: expected host:port/],
+    ['zero benchmark runs', ['bench', '--runs', '0'], /--runs: must be at least 1, got 0/],
+    ['zero crash cycles', ['crash-test', '--cycles', '0'], /--cycles: must be at least 1, got 0/],
     ['unknown command', ['frobnicate'], /Unknown argument|Unknown command|frobnicate/],
     ['missing option', ['offset', 'reset', '--group', 'g'], /Missing required argument/],
   ];

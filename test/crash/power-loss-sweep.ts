@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { parseInteger } from '../../cli/args.js';
 import type { CrashMode } from '../../storage/crash-sim-file-io.js';
 import { runPowerLoss, type PowerLossResult } from './power-loss.js';
 
@@ -51,9 +52,7 @@ interface SweepArgs {
 
 async function sweep(args: SweepArgs): Promise<number> {
   const seeds = parseSeedRange(args.seeds);
-  for (const name of ['cycles', 'queues', 'appenders', 'flush-interval-ms'] as const) {
-    if (!Number.isInteger(args[name]) || args[name] < 1) throw new Error(`--${name} must be a positive integer, got ${args[name]}`);
-  }
+  for (const name of ['cycles', 'queues', 'appenders', 'flush-interval-ms'] as const) parseInteger(`--${name}`, args[name], 1);
   const flushMode = args.flush === 'sync' ? 'SYNC_FLUSH' : 'ASYNC_FLUSH';
   let failed = 0;
   let acked = 0;
