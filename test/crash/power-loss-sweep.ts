@@ -9,18 +9,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { parseInteger } from '../../cli/args.js';
+import { parseInteger, UsageError } from '../../cli/args.js';
 import type { CrashMode } from '../../storage/crash-sim-file-io.js';
 import { runPowerLoss, type PowerLossResult } from './power-loss.js';
 
 /** `7` or `1-60`: the seeds, in order. */
 export function parseSeedRange(text: string): number[] {
   const match = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
-  if (!match) throw new Error(`--seeds must be N or FROM-TO (non-negative integers), got "${text}"`);
+  if (!match) throw new UsageError(`--seeds must be N or FROM-TO (non-negative integers), got "${text}"`);
   const from = Number(match[1]);
   const to = match[2] === undefined ? from : Number(match[2]);
-  if (to < from) throw new Error(`--seeds ${text}: the range ends before it starts`);
-  if (to - from >= 100_000) throw new Error(`--seeds ${text}: at most 100,000 seeds per run`);
+  if (to < from) throw new UsageError(`--seeds ${text}: the range ends before it starts`);
+  if (to - from >= 100_000) throw new UsageError(`--seeds ${text}: at most 100,000 seeds per run`);
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
