@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchOptionsOf, type BenchArgs } from '../../cli/bench.js';
 import { ratePoints, renderChart } from '../../bench/chart.js';
 import { probeDiskSync } from '../../bench/disk-probe.js';
+import { runFloor } from '../../bench/floor.js';
 import { summarizeProfiles } from '../../bench/profile.js';
 import { formatMarkdown, formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
 import { BrokerApi } from '../../client/broker-api.js';
@@ -169,6 +170,18 @@ describe('child processes', () => {
 });
 
 describe('disk probe', () => {
+  it('runs the bare-relay floor in both styles and both flush modes, every message delivered', async () => {
+    for (const [style, flush] of [['batch', 'sync'], ['pipelined', 'async']] as const) {
+      const run = await runFloor(style, flush, 2_000);
+      expect(run).toMatchObject({ type: 'floor', style, flush, messages: 2_000 });
+      expect(run.produceRate).toBeGreaterThan(0);
+      expect(run.e2eRate).toBeLessThanOrEqual(run.produceRate);
+      const cpu = run.cpuUsPerMessage;
+      expect(Math.min(cpu.relay, cpu.producer, cpu.consumer)).toBeGreaterThan(0);
+      expect(cpu.total).toBeCloseTo(cpu.relay + cpu.producer + cpu.consumer, 6);
+    }
+  }, 60_000);
+
   it('times back-to-back synced 1 KiB appends and leaves no file behind', () => {
     const root = mkdtempSync(join(tmpdir(), 'ferrymq-probe-test-'));
     try {

@@ -1,0 +1,408 @@
+/**
+ * The floor under the headline workload on this machine (not a test, not FerryMQ):
+ * `npm run bench:floor -- [--runs 3] [--messages 200000] [--only batch|pipelined] [--flush sync|async]`.
+ *
+ * Three bare Node processes do what any broker of this shape must do and nothing more: a producer
+ * sends 1 KiB messages over loopback TCP, a relay appends them to a file (SYNC: fdatasync before the
+ * acknowledgement, batches arriving meanwhile share the next one) and forwards the same bytes to a
+ * consumer, which reads each message's send stamp. No headers, no CRC, no index, no offsets.
+ * Batch style: frames of 256 messages, at most 4 unacknowledged. Pipelined style: one frame per
+ * message, at most 256 unacknowledged, one acknowledgement each. The CPU each process spends per
+ * message here is what no broker written in Node can go below on this box; FerryMQ's own CPU per
+ * message, less this, is what its broker and SDK logic cost (docs/benchmarks.md, *The floor*).
+ *
+ * Wire: a frame is [u32 length of the rest][u32 message count] then, per message, [u32 size][bytes].
+ * Acknowledgements are [u32 4][u32 message count]. Prints one JSON line per run and a summary.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writevSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { parseInteger } from '../cli/args.js';
+
+type Style = 'batch' | 'pipelined';
+type Flush = 'sync' | 'async';
+
+interface Job {
+  style: Style;
+  flush: Flush;
+  messages: number;
+  bodySize: number;
+  dir: string;
+  /** The relay's two listening ports, known once it is up (it listens on port 0). */
+  producerPort?: number;
+  consumerPort?: number;
+}
+
+interface RoleResult {
+  role: 'producer' | 'relay' | 'consumer';
+  /** Producer only: its first send, on the monotonic clock the processes of one machine share (ms). */
+  startMs?: number;
+  /** Last acknowledgement (producer), last message (consumer), last byte relayed (relay). */
+  endMs: number;
+  cpuUs: number;
+}
+
+const FLOOR_ENTRY = fileURLToPath(import.meta.url);
+const BATCH = 256;
+const BATCH_WINDOW = 4;
+const PIPELINE = 256;
+
+/** Splits a byte stream into frames; each frame is handed over as a view (copied only when it spans reads). */
+class FrameSplitter {
+  private pending: Buffer | undefined;
+
+  constructor(private readonly onFrame: (frame: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = undefined;
+    let at = 0;
+    while (data.length - at >= 4) {
+      const size = data.readUInt32BE(at);
+      if (data.length - at - 4 < size) break;
+      this.onFrame(data.subarray(at + 4, at + 4 + size));
+      at += 4 + size;
+    }
+    if (at < data.length) this.pending = Buffer.from(data.subarray(at));
+  }
+}
+
+function ack(count: number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeUInt32BE(4, 0);
+  out.writeUInt32BE(count, 4);
+  return out;
+}
+
+function cpuUs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return used.user + used.system;
+}
+
+async function producer(job: Job): Promise<RoleResult> {
+  const socket = net.connect(job.producerPort!, '127.0.0.1');
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  const template = Buffer.alloc(job.bodySize, 0x61);
+  const perFrame = job.style === 'batch' ? BATCH : 1;
+  const window = job.style === 'batch' ? BATCH_WINDOW * BATCH : PIPELINE;
+  let sent = 0;
+  let acked = 0;
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  const done = new Promise<void>((resolve) => {
+    const send = (): void => {
+      // Like a client library: each message is its own body, copied into the frame it goes out in.
+      while (sent < job.messages && sent - acked < window) {
+        const count = Math.min(perFrame, job.messages - sent);
+        const frame = Buffer.allocUnsafe(8 + count * (4 + job.bodySize));
+        frame.writeUInt32BE(frame.length - 4, 0);
+        frame.writeUInt32BE(count, 4);
+        let at = 8;
+        for (let i = 0; i < count; i++) {
+          const body = Buffer.allocUnsafe(job.bodySize);
+          template.copy(body, 8);
+          body.writeBigUInt64BE(process.hrtime.bigint(), 0);
+          at = frame.writeUInt32BE(job.bodySize, at);
+          at += body.copy(frame, at);
+        }
+        socket.write(frame);
+        sent += count;
+      }
+    };
+    const splitter = new FrameSplitter((frame) => {
+      acked += frame.readUInt32BE(0);
+      if (acked === job.messages) resolve();
+      else send();
+    });
+    // The sends one read of acknowledgements allows leave in one write.
+    socket.on('data', (chunk: Buffer) => {
+      socket.cork();
+      splitter.push(chunk);
+      socket.uncork();
+    });
+    socket.cork();
+    send();
+    socket.uncork();
+  });
+  await done;
+  const endMs = Number(process.hrtime.bigint()) / 1e6;
+  const used = cpuUs(cpu);
+  socket.end();
+  return { role: 'producer', startMs: Number(started) / 1e6, endMs, cpuUs: used };
+}
+
+async function consumer(job: Job): Promise<RoleResult> {
+  const socket = net.connect(job.consumerPort!, '127.0.0.1');
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  process.send?.({ ready: true });
+  let received = 0;
+  let stampSum = 0n;
+  let cpu: NodeJS.CpuUsage | undefined;
+  await new Promise<void>((resolve) => {
+    const splitter = new FrameSplitter((frame) => {
+      cpu ??= process.cpuUsage();
+      const count = frame.readUInt32BE(0);
+      let at = 4;
+      for (let i = 0; i < count; i++) {
+        const size = frame.readUInt32BE(at);
+        stampSum += frame.readBigUInt64BE(at + 4);
+        at += 4 + size;
+      }
+      received += count;
+      if (received >= job.messages) resolve();
+    });
+    socket.on('data', (chunk: Buffer) => splitter.push(chunk));
+  });
+  const endMs = Number(process.hrtime.bigint()) / 1e6;
+  const used = cpuUs(cpu!);
+  socket.end();
+  if (received !== job.messages) throw new Error(`received ${received} messages, ${job.messages} were sent`);
+  if (stampSum === 0n) throw new Error('no send stamps read');
+  return { role: 'consumer', endMs, cpuUs: used };
+}
+
+async function relay(job: Job): Promise<RoleResult> {
+  const fd = openSync(join(job.dir, 'log'), 'w');
+  let position = 0;
+  let consumerSocket: net.Socket | undefined;
+  let producerSocket: net.Socket | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
+  let relayed = 0;
+  // SYNC: frames written since the running fdatasync began wait for the next one.
+  let syncing = false;
+  let waiting: Buffer[] = [];
+  const release = (frames: Buffer[]): void => {
+    producerSocket!.cork();
+    consumerSocket!.cork();
+    for (const frame of frames) {
+      const count = frame.readUInt32BE(0);
+      producerSocket!.write(ack(count));
+      const head = Buffer.allocUnsafe(4);
+      head.writeUInt32BE(frame.length, 0);
+      consumerSocket!.write(head);
+      consumerSocket!.write(frame);
+      relayed += count;
+    }
+    producerSocket!.uncork();
+    consumerSocket!.uncork();
+  };
+  const sync = (): void => {
+    if (syncing || waiting.length === 0) return;
+    syncing = true;
+    const group = waiting;
+    waiting = [];
+    fdatasync(fd, (err) => {
+      if (err) throw err;
+      syncing = false;
+      release(group);
+      sync();
+    });
+  };
+  const finished = new Promise<void>((resolve) => {
+    // Done once every message went out to the consumer socket and left its buffer.
+    const check = (): void => {
+      if (relayed >= job.messages && consumerSocket!.writableLength === 0) resolve();
+    };
+    const consumerServer = net.createServer((socket) => {
+      socket.setNoDelay(true);
+      consumerSocket = socket;
+      socket.on('drain', check);
+      consumerServer.close();
+    });
+    const listening = (server: net.Server) => new Promise<number>((up) => server.listen(0, '127.0.0.1', () => up((server.address() as net.AddressInfo).port)));
+    const producerServer = net.createServer((socket) => {
+      socket.setNoDelay(true);
+      producerSocket = socket;
+      producerServer.close();
+      cpu = process.cpuUsage();
+      // A read's frames are written to the file in one call and answered in one write per socket.
+      let frames: Buffer[] = [];
+      const splitter = new FrameSplitter((frame) => {
+        // The one thing a broker must do per message: find where it ends.
+        const count = frame.readUInt32BE(0);
+        let at = 4;
+        for (let i = 0; i < count; i++) at += 4 + frame.readUInt32BE(at);
+        const head = Buffer.allocUnsafe(4);
+        head.writeUInt32BE(frame.length, 0);
+        frames.push(head, frame);
+      });
+      socket.on('data', (chunk: Buffer) => {
+        splitter.push(chunk);
+        if (frames.length === 0) return;
+        position += writevSync(fd, frames, position);
+        const stored = frames.filter((_, i) => i % 2 === 1);
+        frames = [];
+        if (job.flush === 'async') release(stored);
+        else {
+          waiting.push(...stored);
+          sync();
+        }
+        check();
+      });
+      const timer = setInterval(check, 5);
+      timer.unref();
+    });
+    void Promise.all([listening(producerServer), listening(consumerServer)]).then(([producerPort, consumerPort]) =>
+      process.send?.({ ready: true, ports: { producerPort, consumerPort } }),
+    );
+  });
+  await finished;
+  const used = cpuUs(cpu!);
+  closeSync(fd);
+  const endMs = Number(process.hrtime.bigint()) / 1e6;
+  return { role: 'relay', endMs, cpuUs: used };
+}
+
+type Ports = Pick<Job, 'producerPort' | 'consumerPort'>;
+
+/** Forks one role; `ready` and `result` both fail if it exits without giving them. */
+function start(role: string, job: Job): { child: ChildProcess; ready: Promise<Ports>; result: Promise<RoleResult> } {
+  const child = fork(FLOOR_ENTRY, [role, JSON.stringify(job)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = new Promise<Ports>((resolve, reject) => {
+    child.on('message', (message: { ready?: boolean; ports?: Ports }) => message.ready && resolve(message.ports ?? {}));
+    child.on('exit', (code) => reject(new Error(`floor ${role} exited with code ${code} before it was ready`)));
+  });
+  const result = new Promise<RoleResult>((resolve, reject) => {
+    child.on('message', (message: { result?: RoleResult }) => message.result && resolve(message.result));
+    child.on('exit', (code) => reject(new Error(`floor ${role} exited with code ${code} before its result`)));
+  });
+  // The producer never says it is ready; nobody waits for it.
+  ready.catch(() => undefined);
+  return { child, ready, result };
+}
+
+export interface FloorRun {
+  type: 'floor';
+  style: Style;
+  flush: Flush;
+  messages: number;
+  produceRate: number;
+  e2eRate: number;
+  cpuUsPerMessage: { relay: number; producer: number; consumer: number; total: number };
+}
+
+export async function runFloor(style: Style, flush: Flush, messages: number): Promise<FloorRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'ferrymq-floor-'));
+  let job: Job = { style, flush, messages, bodySize: 1024, dir };
+  const children: ChildProcess[] = [];
+  const launch = (role: string) => {
+    const started = start(role, job);
+    children.push(started.child);
+    return started;
+  };
+  try {
+    const relayed = launch('relay');
+    job = { ...job, ...(await relayed.ready) };
+    const consumed = launch('consumer');
+    await consumed.ready;
+    const produced = launch('producer');
+    const [p, r, c] = await Promise.all([produced.result, relayed.result, consumed.result]);
+    return {
+      type: 'floor',
+      style,
+      flush,
+      messages,
+      produceRate: (messages * 1000) / (p.endMs - p.startMs!),
+      e2eRate: (messages * 1000) / (Math.max(p.endMs, c.endMs) - p.startMs!),
+      cpuUsPerMessage: {
+        relay: r.cpuUs / messages,
+        producer: p.cpuUs / messages,
+        consumer: c.cpuUs / messages,
+        total: (r.cpuUs + p.cpuUs + c.cpuUs) / messages,
+      },
+    };
+  } finally {
+    // After a failure the others would wait forever.
+    for (const child of children) if (child.exitCode === null) child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+interface FloorArgs {
+  runs: number;
+  messages: number;
+  only?: Style;
+  flush?: Flush;
+}
+
+async function measure(args: FloorArgs): Promise<void> {
+  const runs = parseInteger('--runs', args.runs, 1);
+  const messages = parseInteger('--messages', args.messages, BATCH);
+  const styles: Style[] = args.only ? [args.only] : ['batch', 'pipelined'];
+  const flushes: Flush[] = args.flush ? [args.flush] : ['sync', 'async'];
+  const summary: string[] = [];
+  for (const flush of flushes) {
+    for (const style of styles) {
+      const results: FloorRun[] = [];
+      for (let i = 0; i < runs; i++) {
+        const run = await runFloor(style, flush, messages);
+        console.log(JSON.stringify(run));
+        results.push(run);
+      }
+      const m = (pick: (r: FloorRun) => number) => median(results.map(pick));
+      const rate = (value: number) => Math.round(value).toLocaleString('en-US').padStart(9);
+      summary.push(
+        `${flush.toUpperCase().padEnd(5)} ${style.padEnd(9)} produce ${rate(m((r) => r.produceRate))} msg/s, end-to-end ${rate(m((r) => r.e2eRate))} msg/s; ` +
+          `CPU µs/msg relay ${m((r) => r.cpuUsPerMessage.relay).toFixed(1)}, producer ${m((r) => r.cpuUsPerMessage.producer).toFixed(1)}, ` +
+          `consumer ${m((r) => r.cpuUsPerMessage.consumer).toFixed(1)}, total ${m((r) => r.cpuUsPerMessage.total).toFixed(1)}`,
+      );
+    }
+  }
+  console.log(`\nFloor: bare Node relay over loopback, 1 KiB messages, medians of ${runs} run(s)`);
+  for (const line of summary) console.log(`  ${line}`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName('bench:floor')
+    .command({
+      command: '$0',
+      describe: 'The floor under the headline workload: three bare Node processes moving 1 KiB messages',
+      builder: (y) =>
+        y
+          .option('runs', { type: 'number', default: 3, describe: 'runs per case (the summary gives medians)' })
+          .option('messages', { type: 'number', default: 200_000, describe: 'messages per run' })
+          .option('only', { choices: ['batch', 'pipelined'] as const, describe: 'one send style' })
+          .option('flush', { choices: ['sync', 'async'] as const, describe: 'one flush mode' }),
+      handler: async (args) => measure(args as unknown as FloorArgs),
+    })
+    .strict()
+    .fail((message, err) => {
+      console.error(err?.message ?? message);
+      process.exit(2);
+    })
+    .help()
+    .parseAsync();
+}
+
+if (process.argv[1] === FLOOR_ENTRY) {
+  const role = process.argv[2];
+  if (role === 'producer' || role === 'relay' || role === 'consumer') {
+    const job = JSON.parse(process.argv[3]) as Job;
+    const run = role === 'producer' ? producer : role === 'relay' ? relay : consumer;
+    run(job).then(
+      (result) => process.send?.({ result }, () => process.exit(0)),
+      (err: unknown) => {
+        process.stderr.write(`floor ${role}: ${(err as Error).stack ?? String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  } else {
+    main(hideBin(process.argv)).catch((err: unknown) => {
+      process.stderr.write(`floor: ${(err as Error).message}\n`);
+      process.exit(1);
+    });
+  }
+}
