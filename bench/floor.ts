@@ -1,13 +1,14 @@
 /**
  * The floor under the headline workload on this machine (not a test, not FerryMQ):
- * `npm run bench:floor -- [--runs 3] [--messages 200000] [--only batch|pipelined] [--flush sync|async]`.
+ * `npm run bench:floor -- [--runs 3] [--messages 200000] [--only batch|pipelined|latency] [--flush sync|async]`.
  *
  * Three bare Node processes do what any broker of this shape must do and nothing more: a producer
  * sends 1 KiB messages over loopback TCP, a relay appends them to a file (SYNC: fdatasync before the
  * acknowledgement, batches arriving meanwhile share the next one) and forwards the same bytes to a
  * consumer, which reads each message's send stamp. No headers, no CRC, no index, no offsets.
  * Batch style: frames of 256 messages, at most 4 unacknowledged. Pipelined style: one frame per
- * message, at most 256 unacknowledged, one acknowledgement each. The CPU each process spends per
+ * message, at most 256 unacknowledged, one acknowledgement each. Latency style: one frame per
+ * message at a fixed 5,000 msg/s for 10 s; the consumer reports receive time minus send stamp. The CPU each process spends per
  * message here is what no broker written in Node can go below on this box; FerryMQ's own CPU per
  * message, less this, is what its broker and SDK logic cost (docs/benchmarks.md, *The floor*).
  *
@@ -24,7 +25,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseInteger } from '../cli/args.js';
 
-type Style = 'batch' | 'pipelined';
+type Style = 'batch' | 'pipelined' | 'latency';
 type Flush = 'sync' | 'async';
 
 interface Job {
@@ -45,12 +46,24 @@ interface RoleResult {
   /** Last acknowledgement (producer), last message (consumer), last byte relayed (relay). */
   endMs: number;
   cpuUs: number;
+  /** Consumer, latency style: receive time minus send stamp. */
+  latencyMs?: LatencySummary;
+}
+
+export interface LatencySummary {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
 }
 
 const FLOOR_ENTRY = fileURLToPath(import.meta.url);
 const BATCH = 256;
 const BATCH_WINDOW = 4;
 const PIPELINE = 256;
+/** The latency style: the headline's fixed rate and duration. */
+const LATENCY_RATE = 5_000;
+const LATENCY_SECONDS = 10;
 
 /** Splits a byte stream into frames; each frame is handed over as a view (copied only when it spans reads). */
 class FrameSplitter {
@@ -90,35 +103,43 @@ async function producer(job: Job): Promise<RoleResult> {
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   const template = Buffer.alloc(job.bodySize, 0x61);
   const perFrame = job.style === 'batch' ? BATCH : 1;
-  const window = job.style === 'batch' ? BATCH_WINDOW * BATCH : PIPELINE;
+  const window = job.style === 'batch' ? BATCH_WINDOW * BATCH : job.style === 'pipelined' ? PIPELINE : Infinity;
   let sent = 0;
   let acked = 0;
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
+  // Like a client library: each message is its own body, copied into the frame it goes out in.
+  const sendFrame = (count: number): void => {
+    const frame = Buffer.allocUnsafe(8 + count * (4 + job.bodySize));
+    frame.writeUInt32BE(frame.length - 4, 0);
+    frame.writeUInt32BE(count, 4);
+    let at = 8;
+    for (let i = 0; i < count; i++) {
+      const body = Buffer.allocUnsafe(job.bodySize);
+      template.copy(body, 8);
+      body.writeBigUInt64BE(process.hrtime.bigint(), 0);
+      at = frame.writeUInt32BE(job.bodySize, at);
+      at += body.copy(frame, at);
+    }
+    socket.write(frame);
+    sent += count;
+  };
+  const sendWindow = (): void => {
+    while (sent < job.messages && sent - acked < window) sendFrame(Math.min(perFrame, job.messages - sent));
+  };
+  // Latency style: a 1 ms tick sends what the fixed rate says is due by now, as the headline's producer does.
+  const sendDue = (): void => {
+    const due = Math.min(job.messages, Math.floor((Number(process.hrtime.bigint() - started) / 1e9) * LATENCY_RATE) + 1);
+    socket.cork();
+    while (sent < due) sendFrame(1);
+    socket.uncork();
+    if (sent < job.messages) setTimeout(sendDue, 1);
+  };
   const done = new Promise<void>((resolve) => {
-    const send = (): void => {
-      // Like a client library: each message is its own body, copied into the frame it goes out in.
-      while (sent < job.messages && sent - acked < window) {
-        const count = Math.min(perFrame, job.messages - sent);
-        const frame = Buffer.allocUnsafe(8 + count * (4 + job.bodySize));
-        frame.writeUInt32BE(frame.length - 4, 0);
-        frame.writeUInt32BE(count, 4);
-        let at = 8;
-        for (let i = 0; i < count; i++) {
-          const body = Buffer.allocUnsafe(job.bodySize);
-          template.copy(body, 8);
-          body.writeBigUInt64BE(process.hrtime.bigint(), 0);
-          at = frame.writeUInt32BE(job.bodySize, at);
-          at += body.copy(frame, at);
-        }
-        socket.write(frame);
-        sent += count;
-      }
-    };
     const splitter = new FrameSplitter((frame) => {
       acked += frame.readUInt32BE(0);
       if (acked === job.messages) resolve();
-      else send();
+      else if (job.style !== 'latency') sendWindow();
     });
     // The sends one read of acknowledgements allows leave in one write.
     socket.on('data', (chunk: Buffer) => {
@@ -126,9 +147,12 @@ async function producer(job: Job): Promise<RoleResult> {
       splitter.push(chunk);
       socket.uncork();
     });
-    socket.cork();
-    send();
-    socket.uncork();
+    if (job.style === 'latency') sendDue();
+    else {
+      socket.cork();
+      sendWindow();
+      socket.uncork();
+    }
   });
   await done;
   const endMs = Number(process.hrtime.bigint()) / 1e6;
@@ -144,6 +168,7 @@ async function consumer(job: Job): Promise<RoleResult> {
   process.send?.({ ready: true });
   let received = 0;
   let stampSum = 0n;
+  const latencies = job.style === 'latency' ? new Float64Array(job.messages) : undefined;
   let cpu: NodeJS.CpuUsage | undefined;
   await new Promise<void>((resolve) => {
     const splitter = new FrameSplitter((frame) => {
@@ -152,7 +177,9 @@ async function consumer(job: Job): Promise<RoleResult> {
       let at = 4;
       for (let i = 0; i < count; i++) {
         const size = frame.readUInt32BE(at);
-        stampSum += frame.readBigUInt64BE(at + 4);
+        const stamp = frame.readBigUInt64BE(at + 4);
+        stampSum += stamp;
+        if (latencies) latencies[received + i] = Number(process.hrtime.bigint() - stamp) / 1e6;
         at += 4 + size;
       }
       received += count;
@@ -165,7 +192,13 @@ async function consumer(job: Job): Promise<RoleResult> {
   socket.end();
   if (received !== job.messages) throw new Error(`received ${received} messages, ${job.messages} were sent`);
   if (stampSum === 0n) throw new Error('no send stamps read');
-  return { role: 'consumer', endMs, cpuUs: used };
+  return { role: 'consumer', endMs, cpuUs: used, latencyMs: latencies && summarizeLatency(latencies) };
+}
+
+function summarizeLatency(values: Float64Array): LatencySummary {
+  const sorted = values.slice().sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1] };
 }
 
 async function relay(job: Job): Promise<RoleResult> {
@@ -286,6 +319,8 @@ export interface FloorRun {
   produceRate: number;
   e2eRate: number;
   cpuUsPerMessage: { relay: number; producer: number; consumer: number; total: number };
+  /** Latency style only. */
+  latencyMs?: LatencySummary;
 }
 
 export async function runFloor(style: Style, flush: Flush, messages: number): Promise<FloorRun> {
@@ -317,6 +352,7 @@ export async function runFloor(style: Style, flush: Flush, messages: number): Pr
         consumer: c.cpuUs / messages,
         total: (r.cpuUs + p.cpuUs + c.cpuUs) / messages,
       },
+      ...(c.latencyMs && { latencyMs: c.latencyMs }),
     };
   } finally {
     // After a failure the others would wait forever.
@@ -340,23 +376,27 @@ interface FloorArgs {
 async function measure(args: FloorArgs): Promise<void> {
   const runs = parseInteger('--runs', args.runs, 1);
   const messages = parseInteger('--messages', args.messages, BATCH);
-  const styles: Style[] = args.only ? [args.only] : ['batch', 'pipelined'];
+  const styles: Style[] = args.only ? [args.only] : ['batch', 'pipelined', 'latency'];
   const flushes: Flush[] = args.flush ? [args.flush] : ['sync', 'async'];
   const summary: string[] = [];
   for (const flush of flushes) {
     for (const style of styles) {
       const results: FloorRun[] = [];
       for (let i = 0; i < runs; i++) {
-        const run = await runFloor(style, flush, messages);
+        const run = await runFloor(style, flush, style === 'latency' ? LATENCY_RATE * LATENCY_SECONDS : messages);
         console.log(JSON.stringify(run));
         results.push(run);
       }
       const m = (pick: (r: FloorRun) => number) => median(results.map(pick));
       const rate = (value: number) => Math.round(value).toLocaleString('en-US').padStart(9);
+      const cpu = `CPU µs/msg relay ${m((r) => r.cpuUsPerMessage.relay).toFixed(1)}, producer ${m((r) => r.cpuUsPerMessage.producer).toFixed(1)}, consumer ${m((r) => r.cpuUsPerMessage.consumer).toFixed(1)}, total ${m((r) => r.cpuUsPerMessage.total).toFixed(1)}`;
+      if (style === 'latency') {
+        const ms = (pick: (l: LatencySummary) => number) => m((r) => pick(r.latencyMs!)).toFixed(2);
+        summary.push(`${flush.toUpperCase().padEnd(5)} ${LATENCY_RATE} msg/s latency p50 ${ms((l) => l.p50)} ms, p99 ${ms((l) => l.p99)}, p99.9 ${ms((l) => l.p999)}, max ${ms((l) => l.max)}; ${cpu}`);
+        continue;
+      }
       summary.push(
-        `${flush.toUpperCase().padEnd(5)} ${style.padEnd(9)} produce ${rate(m((r) => r.produceRate))} msg/s, end-to-end ${rate(m((r) => r.e2eRate))} msg/s; ` +
-          `CPU µs/msg relay ${m((r) => r.cpuUsPerMessage.relay).toFixed(1)}, producer ${m((r) => r.cpuUsPerMessage.producer).toFixed(1)}, ` +
-          `consumer ${m((r) => r.cpuUsPerMessage.consumer).toFixed(1)}, total ${m((r) => r.cpuUsPerMessage.total).toFixed(1)}`,
+        `${flush.toUpperCase().padEnd(5)} ${style.padEnd(9)} produce ${rate(m((r) => r.produceRate))} msg/s, end-to-end ${rate(m((r) => r.e2eRate))} msg/s; ${cpu}`,
       );
     }
   }
@@ -374,7 +414,7 @@ async function main(argv: string[]): Promise<void> {
         y
           .option('runs', { type: 'number', default: 3, describe: 'runs per case (the summary gives medians)' })
           .option('messages', { type: 'number', default: 200_000, describe: 'messages per run' })
-          .option('only', { choices: ['batch', 'pipelined'] as const, describe: 'one send style' })
+          .option('only', { choices: ['batch', 'pipelined', 'latency'] as const, describe: 'one workload (latency: 5,000 msg/s for 10 s)' })
           .option('flush', { choices: ['sync', 'async'] as const, describe: 'one flush mode' }),
       handler: async (args) => measure(args as unknown as FloorArgs),
     })

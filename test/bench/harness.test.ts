@@ -179,7 +179,20 @@ describe('disk probe', () => {
       const cpu = run.cpuUsPerMessage;
       expect(Math.min(cpu.relay, cpu.producer, cpu.consumer)).toBeGreaterThan(0);
       expect(cpu.total).toBeCloseTo(cpu.relay + cpu.producer + cpu.consumer, 6);
+      expect(run.latencyMs).toBeUndefined();
     }
+  }, 60_000);
+
+  it('paces the floor latency run at 5,000 msg/s and reports receive minus send time', async () => {
+    const run = await runFloor('latency', 'async', 1_000);
+    // 1,000 messages at 5,000 msg/s take 0.2 s: the rate is the pacing's (unpaced, this box does 50k+).
+    expect(run.produceRate).toBeGreaterThan(1_000);
+    expect(run.produceRate).toBeLessThan(6_000);
+    const latency = run.latencyMs!;
+    expect(latency.p50).toBeGreaterThan(0);
+    expect(latency.p50).toBeLessThanOrEqual(latency.p99);
+    expect(latency.p99).toBeLessThanOrEqual(latency.p999);
+    expect(latency.p999).toBeLessThanOrEqual(latency.max);
   }, 60_000);
 
   it('times back-to-back synced 1 KiB appends and leaves no file behind', () => {
