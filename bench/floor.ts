@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseInteger } from '../cli/args.js';
+import { spread } from './report.js';
+import { quantile } from './workload.js';
 
 type Style = 'batch' | 'pipelined' | 'latency';
 type Flush = 'sync' | 'async';
@@ -197,8 +199,7 @@ async function consumer(job: Job): Promise<RoleResult> {
 
 function summarizeLatency(values: Float64Array): LatencySummary {
   const sorted = values.slice().sort();
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1] };
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), p999: quantile(sorted, 0.999), max: sorted[sorted.length - 1] };
 }
 
 async function relay(job: Job): Promise<RoleResult> {
@@ -361,11 +362,6 @@ export async function runFloor(style: Style, flush: Flush, messages: number): Pr
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 interface FloorArgs {
   runs: number;
   messages: number;
@@ -387,7 +383,7 @@ async function measure(args: FloorArgs): Promise<void> {
         console.log(JSON.stringify(run));
         results.push(run);
       }
-      const m = (pick: (r: FloorRun) => number) => median(results.map(pick));
+      const m = (pick: (r: FloorRun) => number) => spread(results.map(pick)).median;
       const rate = (value: number) => Math.round(value).toLocaleString('en-US').padStart(9);
       const cpu = `CPU µs/msg relay ${m((r) => r.cpuUsPerMessage.relay).toFixed(1)}, producer ${m((r) => r.cpuUsPerMessage.producer).toFixed(1)}, consumer ${m((r) => r.cpuUsPerMessage.consumer).toFixed(1)}, total ${m((r) => r.cpuUsPerMessage.total).toFixed(1)}`;
       if (style === 'latency') {
