@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { parseInteger } from '../cli/args.js';
+import { parseInteger, runScript } from '../cli/args.js';
 import { spread } from './report.js';
 import { quantile } from './workload.js';
 
@@ -401,26 +401,21 @@ async function measure(args: FloorArgs): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  await yargs(argv)
-    .scriptName('bench:floor')
-    .command({
-      command: '$0',
-      describe: 'The floor under the headline workload: three bare Node processes moving 1 KiB messages',
-      builder: (y) =>
-        y
-          .option('runs', { type: 'number', default: 3, describe: 'runs per case (the summary gives medians)' })
-          .option('messages', { type: 'number', default: 200_000, describe: 'messages per run' })
-          .option('only', { choices: ['batch', 'pipelined', 'latency'] as const, describe: 'one workload (latency: 5,000 msg/s for 10 s)' })
-          .option('flush', { choices: ['sync', 'async'] as const, describe: 'one flush mode' }),
-      handler: async (args) => measure(args as unknown as FloorArgs),
-    })
-    .strict()
-    .fail((message, err) => {
-      console.error(err?.message ?? message);
-      process.exit(2);
-    })
-    .help()
-    .parseAsync();
+  await runScript(
+    yargs(argv)
+      .scriptName('bench:floor')
+      .command({
+        command: '$0',
+        describe: 'The floor under the headline workload: three bare Node processes moving 1 KiB messages',
+        builder: (y) =>
+          y
+            .option('runs', { type: 'number', default: 3, describe: 'runs per case (the summary gives medians)' })
+            .option('messages', { type: 'number', default: 200_000, describe: 'messages per run' })
+            .option('only', { choices: ['batch', 'pipelined', 'latency'] as const, describe: 'one workload (latency: 5,000 msg/s for 10 s)' })
+            .option('flush', { choices: ['sync', 'async'] as const, describe: 'one flush mode' }),
+        handler: async (args) => measure(args as unknown as FloorArgs),
+      }),
+  );
 }
 
 if (process.argv[1] === FLOOR_ENTRY) {

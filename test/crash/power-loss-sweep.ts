@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { parseInteger, UsageError } from '../../cli/args.js';
+import { parseInteger, runScript, UsageError } from '../../cli/args.js';
 import type { CrashMode } from '../../storage/crash-sim-file-io.js';
 import { runPowerLoss, type PowerLossResult } from './power-loss.js';
 
@@ -90,31 +90,26 @@ async function sweep(args: SweepArgs): Promise<number> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await yargs(hideBin(process.argv))
-    .scriptName('test:power-loss')
-    .command({
-      command: '$0',
-      describe: 'Simulated power losses (CrashSimFileIO) of the store over a range of seeds',
-      builder: (y) =>
-        y
-          .option('seeds', { type: 'string', default: '1-20', describe: 'seed or range, e.g. 7 or 1-60' })
-          .option('mode', { choices: ['drop', 'tear', 'random'] as const, default: 'drop' as CrashMode, describe: 'what happens to unsynced bytes' })
-          .option('journal', { choices: ['on', 'off'] as const, default: 'on' as const, describe: 'SYNC_FLUSH through the shared journal (store.syncJournal)' })
-          .option('flush', { choices: ['sync', 'async'] as const, default: 'sync' as const, describe: 'store flush mode' })
-          .option('cycles', { type: 'number', default: 2, describe: 'power losses per seed' })
-          .option('queues', { type: 'number', default: 3, describe: 'queues written' })
-          .option('appenders', { type: 'number', default: 12, describe: 'concurrent appenders' })
-          .option('flush-interval-ms', { type: 'number', default: 100, describe: 'store.flushIntervalMs' })
-          .option('json', { type: 'boolean', default: false, describe: 'one JSON line per seed and a summary line' }),
-      handler: async (args) => {
-        process.exitCode = await sweep(args as unknown as SweepArgs);
-      },
-    })
-    .strict()
-    .fail((message, err) => {
-      console.error(err?.message ?? message);
-      process.exit(2);
-    })
-    .help()
-    .parseAsync();
+  await runScript(
+    yargs(hideBin(process.argv))
+      .scriptName('test:power-loss')
+      .command({
+        command: '$0',
+        describe: 'Simulated power losses (CrashSimFileIO) of the store over a range of seeds',
+        builder: (y) =>
+          y
+            .option('seeds', { type: 'string', default: '1-20', describe: 'seed or range, e.g. 7 or 1-60' })
+            .option('mode', { choices: ['drop', 'tear', 'random'] as const, default: 'drop' as CrashMode, describe: 'what happens to unsynced bytes' })
+            .option('journal', { choices: ['on', 'off'] as const, default: 'on' as const, describe: 'SYNC_FLUSH through the shared journal (store.syncJournal)' })
+            .option('flush', { choices: ['sync', 'async'] as const, default: 'sync' as const, describe: 'store flush mode' })
+            .option('cycles', { type: 'number', default: 2, describe: 'power losses per seed' })
+            .option('queues', { type: 'number', default: 3, describe: 'queues written' })
+            .option('appenders', { type: 'number', default: 12, describe: 'concurrent appenders' })
+            .option('flush-interval-ms', { type: 'number', default: 100, describe: 'store.flushIntervalMs' })
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON line per seed and a summary line' }),
+        handler: async (args) => {
+          process.exitCode = await sweep(args as unknown as SweepArgs);
+        },
+      }),
+  );
 }
