@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { parseInteger, runScript } from '../cli/args.js';
+import { parseInteger } from '../cli/args.js';
+import { runScript } from '../cli/run.js';
 import { spread } from './report.js';
 import { quantile } from './workload.js';
 

@@ -2,7 +2,6 @@
  * Parsing and checking command-line values. A bad value throws `UsageError`, which the command
  * runner prints as one line and turns into exit code 2.
  */
-import type { Argv } from 'yargs';
 import { validateTopicName } from '../storage/topic-name.js';
 
 export class UsageError extends Error {
@@ -17,21 +16,6 @@ export function parseBrokerAddress(text: string): string {
   const port = match ? Number(match[2]) : NaN;
   if (!match || port < 1 || port > 65535) throw new UsageError(`--broker: expected host:port, got "${text}"`);
   return `${match[1]}:${port}`;
-}
-
-/**
- * Runs a one-command script outside the CLI (`npm run test:power-loss`, `npm run bench:floor`):
- * strict flags, `--help`, and a bad argument printed as one line with exit code 2.
- */
-export async function runScript<T>(parser: Argv<T>): Promise<void> {
-  await parser
-    .strict()
-    .fail((message, err) => {
-      console.error(err?.message ?? message);
-      process.exit(2);
-    })
-    .help()
-    .parseAsync();
 }
 
 /** A whole number within [min, max]; `what` names the flag in the error. */

@@ -5,6 +5,7 @@
  * Exit codes: 0 ok; 1 the work failed (broker unreachable, a request failed); 2 a bad argument,
  * including a topic, group or message the broker does not know.
  */
+import type { Argv } from 'yargs';
 import { AdminClient } from '../client/admin.js';
 import { BrokerResponseError, InvalidArgumentError, RequestTimeoutError, ConnectionClosedError } from '../protocol/errors.js';
 import { ResponseCode } from '../protocol/response-code.js';
@@ -30,6 +31,22 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError || err instanceof InvalidArgumentError) return ExitCode.BAD_ARGUMENT;
   if (err instanceof BrokerResponseError && NOT_FOUND_CODES.includes(err.code)) return ExitCode.BAD_ARGUMENT;
   return ExitCode.FAILURE;
+}
+
+/**
+ * Runs a one-command script outside the CLI (`npm run test:power-loss`, `npm run bench:floor`):
+ * strict flags, `--help`, any error as one line on stderr, and the CLI's exit codes (yargs' own
+ * checks are bad arguments).
+ */
+export async function runScript<T>(parser: Argv<T>): Promise<void> {
+  await parser
+    .strict()
+    .fail((message, err) => {
+      console.error(err?.message ?? message);
+      process.exit(err && err.name !== 'YError' ? exitCodeFor(err) : ExitCode.BAD_ARGUMENT);
+    })
+    .help()
+    .parseAsync();
 }
 
 function messageOf(err: unknown, broker: string | undefined): string {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { parseInteger, runScript, UsageError } from '../../cli/args.js';
+import { parseInteger, UsageError } from '../../cli/args.js';
+import { runScript } from '../../cli/run.js';
 import type { CrashMode } from '../../storage/crash-sim-file-io.js';
 import { runPowerLoss, type PowerLossResult } from './power-loss.js';
 
