@@ -226,6 +226,7 @@ async function relay(job: Job): Promise<RoleResult> {
   let producerSocket: net.Socket | undefined;
   let cpu: NodeJS.CpuUsage | undefined;
   let relayed = 0;
+  let finish: () => void = () => undefined;
   // SYNC: frames written since the running fdatasync began wait for the next one.
   let syncing = false;
   let waiting: Buffer[] = [];
@@ -243,6 +244,8 @@ async function relay(job: Job): Promise<RoleResult> {
     }
     producerSocket!.uncork();
     consumerSocket!.uncork();
+    // Done once the last message has left the consumer socket's buffer.
+    if (relayed >= job.messages) consumerSocket!.end(finish);
   };
   const sync = (): void => {
     if (syncing || waiting.length === 0) return;
@@ -257,14 +260,10 @@ async function relay(job: Job): Promise<RoleResult> {
     });
   };
   const finished = new Promise<void>((resolve) => {
-    // Done once every message went out to the consumer socket and left its buffer.
-    const check = (): void => {
-      if (relayed >= job.messages && consumerSocket!.writableLength === 0) resolve();
-    };
+    finish = resolve;
     const consumerServer = net.createServer((socket) => {
       socket.setNoDelay(true);
       consumerSocket = socket;
-      socket.on('drain', check);
       consumerServer.close();
     });
     const listening = (server: net.Server) => new Promise<number>((up) => server.listen(0, '127.0.0.1', () => up((server.address() as net.AddressInfo).port)));
@@ -295,10 +294,7 @@ async function relay(job: Job): Promise<RoleResult> {
           waiting.push(...stored);
           sync();
         }
-        check();
       });
-      const timer = setInterval(check, 5);
-      timer.unref();
     });
     void Promise.all([listening(producerServer), listening(consumerServer)]).then(([producerPort, consumerPort]) =>
       process.send?.({ ready: true, ports: { producerPort, consumerPort } }),
