@@ -230,16 +230,15 @@ async function relay(job: Job): Promise<RoleResult> {
   // SYNC: frames written since the running fdatasync began wait for the next one.
   let syncing = false;
   let waiting: Buffer[] = [];
-  const release = (frames: Buffer[]): void => {
+  /** Acknowledges and forwards stored frames, given as they were written: [length prefix, frame, ...]. */
+  const release = (stored: Buffer[]): void => {
     producerSocket!.cork();
     consumerSocket!.cork();
-    for (const frame of frames) {
-      const count = frame.readUInt32BE(0);
+    for (let i = 0; i < stored.length; i += 2) {
+      const count = stored[i + 1].readUInt32BE(0);
       producerSocket!.write(ack(count));
-      const head = Buffer.allocUnsafe(4);
-      head.writeUInt32BE(frame.length, 0);
-      consumerSocket!.write(head);
-      consumerSocket!.write(frame);
+      consumerSocket!.write(stored[i]);
+      consumerSocket!.write(stored[i + 1]);
       relayed += count;
     }
     producerSocket!.uncork();
@@ -287,7 +286,7 @@ async function relay(job: Job): Promise<RoleResult> {
         splitter.push(chunk);
         if (frames.length === 0) return;
         position += writevSync(fd, frames, position);
-        const stored = frames.filter((_, i) => i % 2 === 1);
+        const stored = frames;
         frames = [];
         if (job.flush === 'async' || inlineSync) release(stored);
         else {
