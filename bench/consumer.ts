@@ -31,6 +31,7 @@ const FIRST_MESSAGE_TIMEOUT_MS = 120_000;
 class Recorder {
   readonly tracker: SequenceTracker;
   readonly latency: LatencyRecorder | undefined;
+  readonly warmUpLatency: LatencyRecorder | undefined;
   readonly timeline: TimelineRecorder;
   firstReceiveNs = 0;
   lastHandledNs = 0;
@@ -41,6 +42,7 @@ class Recorder {
   constructor(private readonly job: ConsumerJob) {
     this.tracker = new SequenceTracker(job.sequenceSpace);
     this.latency = job.recordLatency ? new LatencyRecorder() : undefined;
+    this.warmUpLatency = job.recordLatency && job.warmUpRanges.length > 0 ? new LatencyRecorder() : undefined;
     this.timeline = new TimelineRecorder(nowNs(), job.binMs);
   }
 
@@ -50,10 +52,15 @@ class Recorder {
     for (const body of bodies) {
       const { sentNs, seq } = readStamp(body);
       if (this.tracker.add(seq)) this.lastNewNs = at;
-      this.latency?.add((at - sentNs) / 1e6);
+      (this.isWarmUp(seq) ? this.warmUpLatency : this.latency)?.add((at - sentNs) / 1e6);
     }
     this.timeline.add(at, bodies.length);
     this.lastHandledNs = at;
+  }
+
+  private isWarmUp(seq: number): boolean {
+    for (const [start, end] of this.job.warmUpRanges) if (seq >= start && seq < end) return true;
+    return false;
   }
 
   /** Why to stop now, if at all. */
@@ -78,6 +85,7 @@ class Recorder {
       timeline: this.timeline.snapshot(),
       cpuSeconds: cpuSecondsSince(this.cpuStart),
       latency: this.latency?.summary(),
+      warmUpLatency: this.warmUpLatency?.summary(),
       pauses: this.pauses.stop(),
     };
   }

@@ -85,7 +85,7 @@ export async function runProducer(job: ProducerJob): Promise<void> {
     await sendAtRate(job, startNs, async (seq, count) => {
       const at = nowNs();
       await sendCounted(seq, count);
-      acks.add((nowNs() - at) / 1e6);
+      if (seq >= job.warmUpMessages) acks.add((nowNs() - at) / 1e6);
     });
     ackLatency = acks.summary();
   }

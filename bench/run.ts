@@ -4,7 +4,8 @@
  * Headline, per run, flush mode and broker (FerryMQ, then Apache RocketMQ, each freshly started):
  *   1. batch sends: N x 1 KiB in code-320 batches of 256, at most 4 unconfirmed; consumer concurrent
  *   2. pipelined sends: N x 1 KiB, per-message send() with 256 outstanding; consumer concurrent
- *   3. latency: per-message sends at a fixed 5,000 msg/s for 10 s, receive minus send time
+ *   3. latency: per-message sends at a fixed 5,000 msg/s for 10 s, receive minus send time, after
+ *      2 s at that rate that are not counted (fresh client processes run unoptimised code at first)
  *   then the broker's VmHWM, and the broker is stopped.
  * Other scenarios (scenarios.ts) run against FerryMQ only, once.
  *
@@ -20,7 +21,7 @@ import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
 import { summarizeProfiles } from './profile.js';
 import { formatMarkdown, formatSummary, summarize, type HeadlineRun } from './report.js';
 import { runWorkload, type RunnerOptions, type WorkloadOutcome, type WorkloadSpec } from './runner.js';
-import type { PauseSummary } from './workload.js';
+import type { LatencySummary, PauseSummary } from './workload.js';
 import { OTHER_SCENARIOS, type ScenarioName } from './scenarios.js';
 import { peakRssMiB, startTarget, type BrokerKind, type BrokerTarget, type FlushMode, type TargetOptions } from './targets.js';
 
@@ -36,6 +37,8 @@ export interface BenchOptions {
   pipeline: number;
   latencyRate: number;
   latencySeconds: number;
+  /** Seconds at the latency rate before the timed `latencySeconds`, not counted (0 = none). */
+  latencyWarmUpSeconds: number;
   /** Which parts to run: 'headline' and/or names of OTHER_SCENARIOS. */
   scenarios: string[];
   /** Which workloads of the headline to run (all three by default). */
@@ -63,6 +66,7 @@ export const DEFAULT_BENCH_OPTIONS: BenchOptions = {
   pipeline: 256,
   latencyRate: 5_000,
   latencySeconds: 10,
+  latencyWarmUpSeconds: 2,
   scenarios: ['headline'],
   phases: ['batch', 'pipelined', 'latency'],
   scale: 1,
@@ -88,7 +92,7 @@ function headlineSpecs(o: BenchOptions): Record<HeadlinePhase, WorkloadSpec> {
   return {
     batch: { ...common, name: 'batch', style: 'batch', messages: o.messages, window: o.batchWindow },
     pipelined: { ...common, name: 'pipelined', style: 'pipelined', messages: o.messages, window: o.pipeline },
-    latency: { ...common, name: 'latency', style: 'rate', messages: o.latencyRate * o.latencySeconds, window: 1, ratePerSec: o.latencyRate, recordLatency: true },
+    latency: { ...common, name: 'latency', style: 'rate', messages: o.latencyRate * o.latencySeconds, window: 1, ratePerSec: o.latencyRate, recordLatency: true, warmUpSeconds: o.latencyWarmUpSeconds },
   };
 }
 
@@ -99,8 +103,9 @@ function pauseText(outcome: WorkloadOutcome): string {
 }
 
 function outcomeLine(outcome: WorkloadOutcome, context: object): object {
-  const { produced: _p, consumed: _c, latency, ackLatency, brokerResponsiveness, ...figures } = outcome;
-  return { type: 'workload', ...context, ...figures, latency: latency && { ...latency, cdf: undefined }, ackLatency: ackLatency && { ...ackLatency, cdf: undefined }, brokerResponsiveness: { ...brokerResponsiveness, cdf: undefined } };
+  const { produced: _p, consumed: _c, latency, warmUpLatency, ackLatency, brokerResponsiveness, ...figures } = outcome;
+  const withoutCdf = (summary: LatencySummary | undefined) => summary && { ...summary, cdf: undefined };
+  return { type: 'workload', ...context, ...figures, latency: withoutCdf(latency), warmUpLatency: withoutCdf(warmUpLatency), ackLatency: withoutCdf(ackLatency), brokerResponsiveness: withoutCdf(brokerResponsiveness) };
 }
 
 async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions: TargetOptions, emit: Emit, chart: { throughput: ThroughputSeries[]; cdfs: CdfSeries[] }): Promise<HeadlineRun[]> {
@@ -164,7 +169,8 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
           results.push({ broker, flush, run, figures });
           const rate = (outcome: WorkloadOutcome | undefined) => (outcome ? `${Math.round(outcome.produceRate)}/${Math.round(outcome.e2eRate)} msg/s` : '-');
           const ack = latency?.ackLatency;
-          const latencyText = l && disk ? `p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, p99.9 ${l.p999.toFixed(3)} ms (send acknowledged p50 ${ack?.p50.toFixed(3)}, p99 ${ack?.p99.toFixed(3)} ms; disk write+fdatasync p50 ${disk.p50.toFixed(3)}, p99 ${disk.p99.toFixed(3)} ms, latency CPU us/msg broker ${latency!.cpuUsPerMessage.broker.toFixed(1)}, producer ${latency!.cpuUsPerMessage.producers.toFixed(1)}, consumer ${latency!.cpuUsPerMessage.consumers.toFixed(1)}; ${pauseText(latency!)})` : 'latency -';
+          const warm = latency?.warmUpLatency;
+          const latencyText = l && disk ? `p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, p99.9 ${l.p999.toFixed(3)} ms (${warm ? `warm-up, not counted: ${warm.count} msgs, p99 ${warm.p99.toFixed(3)}, max ${warm.max.toFixed(3)} ms; ` : ''}send acknowledged p50 ${ack?.p50.toFixed(3)}, p99 ${ack?.p99.toFixed(3)} ms; disk write+fdatasync p50 ${disk.p50.toFixed(3)}, p99 ${disk.p99.toFixed(3)} ms, latency CPU us/msg broker ${latency!.cpuUsPerMessage.broker.toFixed(1)}, producer ${latency!.cpuUsPerMessage.producers.toFixed(1)}, consumer ${latency!.cpuUsPerMessage.consumers.toFixed(1)}; ${pauseText(latency!)})` : 'latency -';
           runner.log(`  ${broker} ${flush} (load average ${loadavg()[0].toFixed(1)}): batch ${rate(batch)}, pipelined ${rate(pipelined)}, ${latencyText}, RSS ${rss.toFixed(0)} MiB, broker CPU ${figures.brokerCpuBatch?.toFixed(1) ?? '-'}/${figures.brokerCpuPipelined?.toFixed(1) ?? '-'} us/msg, acknowledged-lost ${figures.lostAcknowledged}, failed sends ${figures.failedSends}, undelivered ${figures.lost}, dup ${figures.duplicates}`);
           if (run === 1) {
             const name = `${broker === 'ferrymq' ? 'FerryMQ' : 'RocketMQ'} ${flush === 'SYNC_FLUSH' ? 'sync' : 'async'}`;

@@ -56,6 +56,12 @@ export interface WorkloadSpec {
   ratePerSec: number;
   recordLatency: boolean;
   /**
+   * `rate` style: each producer first sends this many seconds' worth of messages at the same rate,
+   * delivered and checked like the rest but left out of the latency figures (`warmUpLatency` has
+   * them): the first second of fresh client processes runs unoptimised code.
+   */
+  warmUpSeconds?: number;
+  /**
    * Before the timed run, one small message to every queue (and its answer awaited), so that
    * creating the queues' directories and files is not counted as produce cost. Only with consume
    * 'none': consumers would count these messages as foreign.
@@ -66,7 +72,9 @@ export interface WorkloadSpec {
 export interface WorkloadOutcome {
   name: string;
   topic: string;
+  /** Messages sent, warm-up included. */
   messages: number;
+  warmUpMessages: number;
   produceSeconds: number;
   produceRate: number;
   /** NaN when nothing was consumed. */
@@ -86,6 +94,8 @@ export interface WorkloadOutcome {
   lost: number;
   duplicates: number;
   latency?: LatencySummary;
+  /** Latencies of the warm-up messages (not in `latency`). */
+  warmUpLatency?: LatencySummary;
   /** Fixed-rate sends: send to broker confirmation (first producer). */
   ackLatency?: LatencySummary;
   /** GC pauses and event-loop delay of the first producer and the first consumer. */
@@ -253,16 +263,22 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
   if (spec.warmUpQueues) await warmUpQueues(target, topic, spec);
   const children: Child[] = [];
   let probe: ResponsivenessProbe | undefined;
+  // Producer i sends seqs [i * (perProducer + warmUp), ...): its warm-up messages first.
+  const perProducer = Math.ceil(spec.messages / spec.producers);
+  const warmUp = spec.style === 'rate' ? Math.round((spec.ratePerSec / spec.producers) * (spec.warmUpSeconds ?? 0)) : 0;
+  const total = spec.messages + spec.producers * warmUp;
+  const seqStart = (i: number) => i * (perProducer + warmUp);
   try {
     const consumerJob: ConsumerJob = {
       client: spec.client,
       nameServer: target.nameServer,
       topic,
       group,
-      sequenceSpace: spec.messages,
+      sequenceSpace: total,
       finishWhenComplete: spec.consumers === 1,
       reportSeen: spec.consumers > 1,
       recordLatency: spec.recordLatency,
+      warmUpRanges: warmUp > 0 ? Array.from({ length: spec.producers }, (_, i): [number, number] => [seqStart(i), seqStart(i) + warmUp]) : [],
       idleTimeoutMs: options.idleTimeoutMs,
       commitIntervalMs: options.commitIntervalMs,
       binMs: options.binMs,
@@ -275,20 +291,20 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     };
     let consumers = spec.consume === 'concurrent' ? await startConsumers() : [];
 
-    const perProducer = Math.ceil(spec.messages / spec.producers);
     const producers = Array.from({ length: spec.producers }, (_, i) => {
       const job: ProducerJob = {
         client: spec.client,
         nameServer: target.nameServer,
         topic,
         style: spec.style,
-        messages: Math.min(perProducer, spec.messages - i * perProducer),
+        messages: warmUp + Math.min(perProducer, spec.messages - i * perProducer),
         bodySize: spec.bodySize,
-        seqStart: i * perProducer,
-        sequenceSpace: spec.messages,
+        seqStart: seqStart(i),
+        sequenceSpace: total,
         batchSize: spec.batchSize,
         window: spec.window,
         ratePerSec: spec.ratePerSec / spec.producers,
+        warmUpMessages: warmUp,
         binMs: options.binMs,
       };
       return new Child(`producer ${i + 1}`, 'producer', job, options);
@@ -305,7 +321,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     const failedSends = produced.reduce((sum, r) => sum + r.failed, 0);
     const produceSeconds = (lastConfirmNs - firstSendNs) / 1e9;
     const firstError = produced.find((r) => r.firstError)?.firstError;
-    options.log(`  ${spec.name}: ${spec.messages - failedSends}/${spec.messages} confirmed in ${produceSeconds.toFixed(2)} s${failedSends ? ` (${failedSends} failed: ${firstError})` : ''}`);
+    options.log(`  ${spec.name}: ${total - failedSends}/${total} confirmed in ${produceSeconds.toFixed(2)} s${failedSends ? ` (${failedSends} failed: ${firstError})` : ''}`);
 
     if (spec.consume === 'after') consumers = await startConsumers();
     let consumed: ConsumerResult[] = [];
@@ -315,7 +331,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       // them after a rebalance); the orchestrator merges their bit sets and tells them.
       const watch = spec.consumers > 1 ? setInterval(() => {
         const seen = consumers.map((c) => c.latestProgress.seenBits ?? '');
-        if (SequenceTracker.unionCount(spec.messages, seen) < spec.messages) return;
+        if (SequenceTracker.unionCount(total, seen) < total) return;
         clearInterval(watch);
         for (const c of consumers) c.command('finish');
       }, 100) : undefined;
@@ -328,14 +344,14 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
 
     const brokerCpuEnd = cpuTimes(target.brokerPid);
     const brokerResponsiveness = await probe.stop();
-    const perMessageUs = (seconds: number) => (seconds * 1e6) / spec.messages;
+    const perMessageUs = (seconds: number) => (seconds * 1e6) / total;
     const cpuUsPerMessage = {
       broker: perMessageUs(brokerCpuEnd.user + brokerCpuEnd.system - brokerCpuStart.user - brokerCpuStart.system),
       brokerSystem: perMessageUs(brokerCpuEnd.system - brokerCpuStart.system),
       producers: perMessageUs(produced.reduce((sum, r) => sum + r.cpuSeconds, 0)),
       consumers: perMessageUs(consumed.reduce((sum, r) => sum + r.cpuSeconds, 0)),
     };
-    const unique = consumed.length ? SequenceTracker.unionCount(spec.messages, consumed.map((r) => r.seenBits)) : 0;
+    const unique = consumed.length ? SequenceTracker.unionCount(total, consumed.map((r) => r.seenBits)) : 0;
     const deliveries = consumed.reduce((sum, r) => sum + r.deliveries, 0);
     const committedNs = Math.max(...consumed.map((r) => r.committedNs));
     const firstReceiveNs = Math.min(...consumed.map((r) => r.firstReceiveNs).filter((t) => t > 0));
@@ -344,19 +360,21 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     return {
       name: spec.name,
       topic,
-      messages: spec.messages,
+      messages: total,
+      warmUpMessages: total - spec.messages,
       produceSeconds,
-      produceRate: (spec.messages - failedSends) / produceSeconds,
+      produceRate: (total - failedSends) / produceSeconds,
       e2eSeconds,
       e2eRate: unique / e2eSeconds,
       drainRate: unique / drainSeconds,
       failedSends,
-      lostAcknowledged: spec.consume === 'none' ? 0 : SequenceTracker.differenceCount(spec.messages, produced.map((r) => r.confirmedBits), consumed.map((r) => r.seenBits)),
+      lostAcknowledged: spec.consume === 'none' ? 0 : SequenceTracker.differenceCount(total, produced.map((r) => r.confirmedBits), consumed.map((r) => r.seenBits)),
       brokerResponsiveness,
       cpuUsPerMessage,
-      lost: spec.consume === 'none' ? 0 : spec.messages - unique,
+      lost: spec.consume === 'none' ? 0 : total - unique,
       duplicates: deliveries - unique,
       latency: consumed[0]?.latency,
+      warmUpLatency: consumed[0]?.warmUpLatency,
       ackLatency: produced[0]?.ackLatency,
       pauses: { producer: produced[0]?.pauses, consumer: consumed[0]?.pauses },
       produced: produced.map((r) => r.timeline),

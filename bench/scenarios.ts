@@ -149,7 +149,7 @@ export const OTHER_SCENARIOS = {
     const flush: FlushMode = 'ASYNC_FLUSH';
     // A rate well inside per-message send capacity: this compares store sizes, not saturation.
     const pullRate = Math.min(o.latencyRate, PULL_BACKLOG_RATE);
-    const latencySpec = (name: string) => baseSpec(ctx, { name, style: 'rate', messages: pullRate * 5, window: 1, ratePerSec: pullRate, recordLatency: true });
+    const latencySpec = (name: string) => baseSpec(ctx, { name, style: 'rate', messages: pullRate * 5, window: 1, ratePerSec: pullRate, recordLatency: true, warmUpSeconds: o.latencyWarmUpSeconds });
     return withBroker(ctx, flush, async (target) => {
       const fillSpec = (name: string, messages: number) => baseSpec(ctx, { name, messages, consume: 'none', bodySize: 100 });
       const small = await runWorkload(target, fillSpec('pull-small', 10_000), ctx.runner);
@@ -179,7 +179,7 @@ export const OTHER_SCENARIOS = {
       parts.push(
         await withBroker(ctx, flush, async (target) => {
           const pipelined = await runWorkload(target, baseSpec(ctx, { name: 'ali-ons-pipelined', client: 'ali-ons', style: 'pipelined', messages: scaled(ctx, o.messages), window: o.pipeline }), ctx.runner);
-          const latency = await runWorkload(target, baseSpec(ctx, { name: 'ali-ons-latency', client: 'ali-ons', style: 'rate', messages: o.latencyRate * o.latencySeconds, window: 1, ratePerSec: o.latencyRate, recordLatency: true }), ctx.runner);
+          const latency = await runWorkload(target, baseSpec(ctx, { name: 'ali-ons-latency', client: 'ali-ons', style: 'rate', messages: o.latencyRate * o.latencySeconds, window: 1, ratePerSec: o.latencyRate, recordLatency: true, warmUpSeconds: o.latencyWarmUpSeconds }), ctx.runner);
           ctx.emit({ type: 'scenario', scenario: 'ali-ons', flush, pipelined: outcomeFigures(pipelined), latency: outcomeFigures(latency) });
           return `ali-ons reference (${flush}): pipelined ${throughputLine(pipelined)}; latency ${latencyLine(latency.latency)}`;
         }),

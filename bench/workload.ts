@@ -39,6 +39,8 @@ export interface ProducerJob {
   window: number;
   /** Messages per second for the `rate` style. */
   ratePerSec: number;
+  /** `rate` style: the first this many of `messages` warm the processes up; their acknowledgements are not timed. */
+  warmUpMessages: number;
   /** Throughput timeline bin. */
   binMs: number;
 }
@@ -56,6 +58,8 @@ export interface ConsumerJob {
   reportSeen: boolean;
   /** Keep every receive-minus-send latency. */
   recordLatency: boolean;
+  /** Sequence ranges [start, end) sent to warm up: their latencies are kept apart (`warmUpLatency`). */
+  warmUpRanges: [number, number][];
   /** Give up after this long without a new message once the first arrived. */
   idleTimeoutMs: number;
   /** Offsets are committed this often while consuming, and once at the end. */
@@ -82,7 +86,7 @@ export interface ProducerResult {
   confirmedBits: string;
   /** CPU time of this process from `go` to the last confirm, in seconds. */
   cpuSeconds: number;
-  /** `rate` style: send to broker confirmation per message (the store path; the rest of the end-to-end latency is delivery). */
+  /** `rate` style: send to broker confirmation per message, warm-up excluded (the store path; the rest of the end-to-end latency is delivery). */
   ackLatency?: LatencySummary;
   pauses: PauseSummary;
   firstError?: string;
@@ -113,6 +117,8 @@ export interface ConsumerResult {
   /** CPU time of this process from `ready` to the final commit, in seconds. */
   cpuSeconds: number;
   latency?: LatencySummary;
+  /** Latencies of the warm-up messages, not counted in `latency`. */
+  warmUpLatency?: LatencySummary;
   pauses: PauseSummary;
 }
 

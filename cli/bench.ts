@@ -23,6 +23,7 @@ export interface BenchArgs {
   pipeline: number;
   'latency-rate': number;
   'latency-seconds': number;
+  'latency-warmup-seconds': number;
   scenarios: string[];
   phases: string[];
   scale: number;
@@ -67,6 +68,7 @@ export function benchOptionsOf(argv: BenchArgs): BenchOptions {
     pipeline: parseInteger('--pipeline', argv.pipeline, 1),
     latencyRate: parseInteger('--latency-rate', argv['latency-rate'], 1),
     latencySeconds: parseInteger('--latency-seconds', argv['latency-seconds'], 1),
+    latencyWarmUpSeconds: parseInteger('--latency-warmup-seconds', argv['latency-warmup-seconds'], 0),
     scenarios,
     phases,
     scale: argv.scale,
@@ -94,6 +96,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('pipeline', { type: 'number', default: d.pipeline, describe: 'outstanding per-message sends' })
       .option('latency-rate', { type: 'number', default: d.latencyRate, describe: 'msg/s of the latency workload' })
       .option('latency-seconds', { type: 'number', default: d.latencySeconds, describe: 'duration of the latency workload' })
+      .option('latency-warmup-seconds', { type: 'number', default: d.latencyWarmUpSeconds, describe: 'seconds at the latency rate sent first and not counted (0 = none)' })
       .option('scenarios', { type: 'array', string: true, default: d.scenarios, describe: `what to run: ${SCENARIO_NAMES.join(', ')}, or all` })
       .option('phases', { type: 'array', string: true, default: d.phases, describe: `headline workloads to run: ${HEADLINE_PHASES.join(', ')}` })
       .option('scale', { type: 'number', default: d.scale, describe: 'multiplies the message counts of the other scenarios' })

@@ -181,15 +181,17 @@ describe('disk probe', () => {
       expect(cpu.total).toBeCloseTo(cpu.relay + cpu.producer + cpu.consumer, 6);
       expect(run.latencyMs).toBeUndefined();
     }
+    await expect(runFloor('latency', 'async', 100, 100)).rejects.toThrow(/leaves none/);
   }, 60_000);
 
-  it('paces the floor latency run at 5,000 msg/s and reports receive minus send time', async () => {
+  it('paces the floor latency run at 5,000 msg/s and reports receive minus send time after the warm-up', async () => {
     for (const flush of ['async', 'sync'] as const) {
-      const run = await runFloor('latency', flush, 1_000);
+      const run = await runFloor('latency', flush, 1_000, 250);
       // 1,000 messages at 5,000 msg/s take 0.2 s: the rate is the pacing's (unpaced, this box does 50k+).
       expect(run.produceRate).toBeGreaterThan(1_000);
       expect(run.produceRate).toBeLessThan(6_000);
       const latency = run.latencyMs!;
+      expect(latency.count).toBe(750);
       expect(latency.p50).toBeGreaterThan(0);
       expect(latency.p50).toBeLessThanOrEqual(latency.p99);
       expect(latency.p99).toBeLessThanOrEqual(latency.p999);
@@ -278,6 +280,7 @@ describe('options', () => {
     pipeline: 256,
     'latency-rate': 5000,
     'latency-seconds': 10,
+    'latency-warmup-seconds': 2,
     scenarios: ['headline'],
     phases: ['batch', 'pipelined', 'latency'],
     scale: 1,
@@ -341,6 +344,22 @@ describe('one workload through real processes', () => {
       expect(pauses.loopDelayMaxMs).toBeGreaterThanOrEqual(pauses.loopDelayP99Ms);
     }
     expect(outcome.produceSeconds).toBeGreaterThan(0.4);
+  }, 60_000);
+
+  it('sends warm-up messages first at the same rate, delivered and checked but kept out of the latency figures', async () => {
+    // 2 producers at 1,000 msg/s each: 250 warm-up messages each (0.25 s), then 500 timed ones each.
+    const spec: WorkloadSpec = { name: 'test-rate-warm', client: 'ferrymq', style: 'rate', messages: 1_000, bodySize: 100, queues: 4, producers: 2, consumers: 1, consume: 'concurrent', batchSize: 1, window: 1, ratePerSec: 2_000, recordLatency: true, warmUpSeconds: 0.25 };
+    const outcome = await runWorkload(target, spec, { binMs: 100, idleTimeoutMs: 10_000, commitIntervalMs: 50, log: () => undefined });
+    expect(outcome.messages).toBe(1_500);
+    expect(outcome.warmUpMessages).toBe(500);
+    expect(outcome.lost).toBe(0);
+    expect(outcome.lostAcknowledged).toBe(0);
+    expect(outcome.duplicates).toBe(0);
+    expect(outcome.latency!.count).toBe(1_000);
+    expect(outcome.warmUpLatency!.count).toBe(500);
+    // The first producer's timed sends only.
+    expect(outcome.ackLatency!.count).toBe(500);
+    expect(outcome.produceSeconds).toBeGreaterThan(0.6);
   }, 60_000);
 
   it('warms up every queue with one message before the timed per-message sends, and only without consumers', async () => {
