@@ -8,8 +8,9 @@ import type { Argv, CommandModule, Options } from 'yargs';
 import { BrokerServer } from '../broker/broker-server.js';
 import { ConfigError, DEFAULT_BROKER_CONFIG, loadBrokerConfig } from '../broker/config.js';
 import { DEFAULT_STORE_CONFIG } from '../storage/config.js';
+import { applyBrokerGcTuning } from './gc-tuning.js';
 
-type StartArgs = Record<string, unknown> & { config?: string; data?: string; flush?: 'sync' | 'async' };
+type StartArgs = Record<string, unknown> & { config?: string; data?: string; flush?: 'sync' | 'async'; 'gc-tuning'?: boolean };
 
 function optionFor(key: string, defaultValue: unknown): Options {
   const type = typeof defaultValue === 'number' ? 'number' : typeof defaultValue === 'boolean' ? 'boolean' : 'string';
@@ -41,7 +42,8 @@ export const startCommand: CommandModule<object, StartArgs> = {
     let y = yargs
       .option('config', { type: 'string', describe: 'JSON config file (keys as in docs/broker.md)' })
       .option('data', { type: 'string', describe: 'data directory (same as --data-dir)' })
-      .option('flush', { choices: ['sync', 'async'] as const, describe: 'store flush mode (same as --store.flushMode)' });
+      .option('flush', { choices: ['sync', 'async'] as const, describe: 'store flush mode (same as --store.flushMode)' })
+      .option('gc-tuning', { type: 'boolean', default: true, describe: 'V8 GC flags for a broker process (see docs/broker.md); --no-gc-tuning keeps V8 defaults' });
     for (const [key, value] of Object.entries(DEFAULT_BROKER_CONFIG)) {
       if (key !== 'store') y = y.option(kebab(key), optionFor(key, value));
     }
@@ -66,6 +68,7 @@ export const startCommand: CommandModule<object, StartArgs> = {
           `set UV_THREADPOOL_SIZE=${config.uvThreadpoolSize} in the environment for the configured fsync parallelism\n`,
       );
     }
+    if (argv['gc-tuning'] !== false) applyBrokerGcTuning();
     let broker: BrokerServer;
     try {
       broker = await BrokerServer.start(config);
