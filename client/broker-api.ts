@@ -120,19 +120,23 @@ export class BrokerApi {
     await this.call(address, RequestCode.UNREGISTER_CLIENT, { clientID: clientId, ...group });
   }
 
-  async send(address: string, header: SendMessageRequestHeader, body: Buffer, timeoutMs: number, batch = false): Promise<SendResponse> {
+  /**
+   * Not async, and the remoting call is not awaited through exchange(): the answer is one `then` away
+   * from the connection's promise (a send is the one request made per message).
+   */
+  send(address: string, header: SendMessageRequestHeader, body: Buffer, timeoutMs: number, batch = false): Promise<SendResponse> {
     const code = batch ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2;
     const request = createRequest(code, undefined, body, this.requestOptions);
     request.extFields = toV2(header);
-    // The remoting call is awaited here rather than through exchange(): one async frame less per send.
-    const response = await this.remoting.invoke(address, request, timeoutMs);
-    checkCode(response, SEND_OK_CODES, code);
-    return {
-      code: response.code,
-      msgId: response.extFields.msgId ?? '',
-      queueId: Number(response.extFields.queueId ?? header.queueId),
-      queueOffset: Number(response.extFields.queueOffset ?? -1),
-    };
+    return this.remoting.invoke(address, request, timeoutMs).then((response) => {
+      checkCode(response, SEND_OK_CODES, code);
+      return {
+        code: response.code,
+        msgId: response.extFields.msgId ?? '',
+        queueId: Number(response.extFields.queueId ?? header.queueId),
+        queueOffset: Number(response.extFields.queueOffset ?? -1),
+      };
+    });
   }
 
   async pull(address: string, request: PullRequest, timeoutMs: number): Promise<PullResponse> {
