@@ -290,12 +290,13 @@ export class Producer {
     } catch (error) {
       return Promise.reject(error as Error);
     }
+    const header = this.header(queue, send);
     const timeoutMs = send.timeoutMs ?? this.options.sendTimeoutMs ?? 3_000;
     const address = instance.masterAddress(queue.brokerName);
     const answered =
       address !== undefined
-        ? instance.api.send(address, this.header(queue, send), send.body, timeoutMs, send.batch)
-        : instance.requireMaster(queue.brokerName).then((master) => instance.api.send(master, this.header(queue, send), send.body, timeoutMs, send.batch));
+        ? instance.api.send(address, header, send.body, timeoutMs, send.batch)
+        : instance.requireMaster(queue.brokerName).then((master) => instance.api.send(master, header, send.body, timeoutMs, send.batch));
     return answered.then(
       (response): SendResult => ({
         msgId: response.msgId,
