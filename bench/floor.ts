@@ -27,7 +27,7 @@ import { hideBin } from 'yargs/helpers';
 import { parseInteger } from '../cli/args.js';
 import { runScript } from '../cli/run.js';
 import { spread } from './report.js';
-import { quantile } from './workload.js';
+import { quantile, type LatencySummary as WorkloadLatencySummary } from './workload.js';
 
 type Style = 'batch' | 'pipelined' | 'latency';
 type Flush = 'sync' | 'async';
@@ -56,13 +56,8 @@ interface RoleResult {
   latencyMs?: LatencySummary;
 }
 
-export interface LatencySummary {
-  count: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
+/** The headline's latency figures, without its CDF (the floor prints no chart). */
+export type LatencySummary = Omit<WorkloadLatencySummary, 'cdf'>;
 
 const FLOOR_ENTRY = fileURLToPath(import.meta.url);
 const BATCH = 256;
