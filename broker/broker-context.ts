@@ -53,4 +53,11 @@ export interface RequestContext {
   readonly connection: Connection;
 }
 
-export type RequestHandler = (ctx: RequestContext, request: RemotingCommand) => Promise<RemotingCommand | null>;
+/**
+ * One request code's handler: the response, or null when there is none to send (yet: a held pull
+ * answers later). A handler that never waits may answer synchronously.
+ */
+export type RequestHandler = (ctx: RequestContext, request: RemotingCommand) => HandlerAnswer;
+
+/** What a handler answers: now, or once a promise settles. */
+export type HandlerAnswer = RemotingCommand | null | Promise<RemotingCommand | null>;

@@ -7,8 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import { createServer, isIPv4, type AddressInfo, type Server, type Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { createResponse, isOneway, isResponse, type RemotingCommand } from '../protocol/remoting-command.js';
-import { requestCodeName } from '../protocol/request-code.js';
+import { createResponse, isResponse, type RemotingCommand } from '../protocol/remoting-command.js';
 import { ResponseCode } from '../protocol/response-code.js';
 import { systemClock, type Clock } from '../storage/clock.js';
 import { MessageStore } from '../storage/message-store.js';
@@ -19,7 +18,7 @@ import { advertisedHostOf, type BrokerConfig } from './config.js';
 import { Connection } from './connection.js';
 import { ConsumerOffsetManager } from './consumer-offset-manager.js';
 import { findHandler } from './handlers/index.js';
-import { RequestRejectedError, responseForError } from './handlers/request-fields.js';
+import { respond } from './handlers/request-fields.js';
 import { notifyConsumerIdsChanged } from './handlers/notify-consumer-ids-changed.js';
 import { indexKeysOf } from './handlers/put-message.js';
 import { PullHoldService } from './pull-hold-service.js';
@@ -35,6 +34,10 @@ import { parseDelaySchedule } from './delay/delay-schedule.js';
 export interface BrokerServerOptions {
   logger?: Logger;
   clock?: Clock;
+}
+
+function unsupported(_ctx: RequestContext, request: RemotingCommand): RemotingCommand {
+  return createResponse(request, ResponseCode.REQUEST_CODE_NOT_SUPPORTED, undefined, `request code ${request.code} not supported`);
 }
 
 export class BrokerServer {
@@ -218,31 +221,7 @@ export class BrokerServer {
   private dispatch(ctx: RequestContext, request: RemotingCommand): void {
     // Clients answer nothing the broker needs (NOTIFY is oneway); stray responses are dropped.
     if (isResponse(request)) return;
-    const { connection } = ctx;
-    const handler = findHandler(request.code);
-    let answer: Promise<RemotingCommand | null>;
-    if (!handler) {
-      answer = Promise.resolve(
-        createResponse(request, ResponseCode.REQUEST_CODE_NOT_SUPPORTED, undefined, `request code ${request.code} not supported`),
-      );
-    } else {
-      try {
-        answer = handler(ctx, request);
-      } catch (err) {
-        answer = Promise.reject(err);
-      }
-    }
-    answer.then(
-      (response) => {
-        if (response && !isOneway(request)) connection.send(response);
-      },
-      (err: unknown) => {
-        if (isOneway(request)) return;
-        if (!(err instanceof RequestRejectedError)) {
-          this.context.logger.error({ err, code: requestCodeName(request.code) }, 'request handler failed');
-        }
-        connection.send(responseForError(request, err));
-      },
-    );
+    respond(ctx, request, findHandler(request.code) ?? unsupported);
   }
+
 }

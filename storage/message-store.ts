@@ -684,6 +684,18 @@ export class MessageStore implements MessageStoreApi {
   }
 
   async read(topic: string, queueId: number, offset: number, maxMessages: number, maxBytes: number, filter?: TagFilter): Promise<ReadResult> {
+    const queue = this.queueToRead(topic, queueId);
+    return queue instanceof QueueLog ? queue.read(offset, maxMessages, maxBytes, filter) : queue;
+  }
+
+  /** `read` when it can answer without waiting for the threadpool (see `QueueLog.readNow`), else undefined. */
+  readNow(topic: string, queueId: number, offset: number, maxMessages: number, maxBytes: number, filter?: TagFilter): ReadResult | undefined {
+    const queue = this.queueToRead(topic, queueId);
+    return queue instanceof QueueLog ? queue.readNow(offset, maxMessages, maxBytes, filter) : queue;
+  }
+
+  /** The queue a read goes to, or the answer when there is none. */
+  private queueToRead(topic: string, queueId: number): QueueLog | ReadResult {
     const empty = (status: GetMessageStatus): ReadResult => ({
       status,
       buffers: [],
@@ -693,9 +705,7 @@ export class MessageStore implements MessageStoreApi {
       maxOffset: 0,
     });
     if (validateTopicName(topic) !== undefined || !this.meta.getTopic(topic)) return empty(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE);
-    const queue = this.queue(topic, queueId);
-    if (!queue) return empty(GetMessageStatus.NO_MESSAGE_IN_QUEUE);
-    return queue.read(offset, maxMessages, maxBytes, filter);
+    return this.queue(topic, queueId) ?? empty(GetMessageStatus.NO_MESSAGE_IN_QUEUE);
   }
 
   minOffset(topic: string, queueId: number): number {

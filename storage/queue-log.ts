@@ -86,6 +86,24 @@ const INLINE_READ_WINDOW_BYTES = 64 * 1024 * 1024;
 /** The same for consume-index entries: those of the newest records (64k entries, 2 MiB of index). */
 const INLINE_READ_WINDOW_ENTRIES = 64 * 1024;
 
+/** What the synchronous read steps answer when the data must come through the threadpool. */
+const MUST_WAIT = Symbol('must wait');
+
+/** A read's scan of the consume index: entries from `first` (in the segment), at most `scanLimit`. */
+interface ReadPlan {
+  first: number;
+  scanLimit: number;
+  wantMessages: number;
+  byteLimit: number;
+}
+
+/** Matched records as runs of adjacent ones: [log position, length, first entry, last entry] per run, flat. */
+interface MatchedRanges {
+  list: number[];
+  scanned: number;
+  matched: number;
+}
+
 /**
  * SYNC_FLUSH keeps the active segment's log zero-filled ahead of small appends: an O_DSYNC write
  * inside the file changes no file size, which here makes a 1 KiB write + sync cost 0.13 instead of
@@ -707,29 +725,75 @@ export class QueueLog implements FlushTarget {
 
   /** RocketMQ's GetMessageStatus mapping (DefaultMessageStore.getMessage) over the consume index. */
   async read(offset: number, maxMessages: number, maxBytes: number, filter?: TagFilter): Promise<ReadResult> {
-    const minOffset = this.minOffset;
-    const maxOffset = this.maxOffset;
-    const result = (status: GetMessageStatus, nextBeginOffset: number): ReadResult => ({
-      status,
-      buffers: [],
-      messageCount: 0,
-      nextBeginOffset,
-      minOffset,
-      maxOffset,
-    });
-    if (maxOffset === 0) return result(GetMessageStatus.NO_MESSAGE_IN_QUEUE, 0);
-    if (offset < minOffset) return result(GetMessageStatus.OFFSET_TOO_SMALL, minOffset);
-    if (offset === maxOffset) return result(GetMessageStatus.OFFSET_OVERFLOW_ONE, offset);
-    if (offset > maxOffset) return result(GetMessageStatus.OFFSET_OVERFLOW_BADLY, minOffset === 0 ? 0 : maxOffset);
+    const bounds = this.boundsResult(offset);
+    if (bounds) return bounds;
     for (let attempt = 0; ; attempt++) {
       const segment = this.segmentFor(offset);
-      if (!segment) return result(GetMessageStatus.OFFSET_TOO_SMALL, this.minOffset);
+      if (!segment) return this.emptyResult(GetMessageStatus.OFFSET_TOO_SMALL, this.minOffset);
       const found = await this.readFromSegment(segment, offset, maxMessages, maxBytes, filter);
-      if (found === 'SEGMENT_GONE') return result(GetMessageStatus.OFFSET_TOO_SMALL, this.minOffset);
-      if (found !== 'INDEX_DAMAGED') return { ...found, minOffset, maxOffset };
+      if (found === 'SEGMENT_GONE') return this.emptyResult(GetMessageStatus.OFFSET_TOO_SMALL, this.minOffset);
+      if (found !== 'INDEX_DAMAGED') return found;
       if (attempt > 0) throw new Error(`consume index of ${segment.idxPath} does not match its log after a rebuild`);
       await this.rebuildIndex(segment);
     }
+  }
+
+  /**
+   * `read` without waiting: the answer when it needs no file I/O beyond the inline reads of the
+   * newest data (the tail cache, the in-memory index, open files of the active segment), else
+   * undefined and the caller awaits `read`. A consumer keeping up is answered in the turn its pull
+   * (or the append that wakes it) arrived in, without a chain of promises per pull.
+   */
+  readNow(offset: number, maxMessages: number, maxBytes: number, filter?: TagFilter): ReadResult | undefined {
+    const bounds = this.boundsResult(offset);
+    if (bounds) return bounds;
+    const segment = this.segmentFor(offset);
+    if (!segment) return this.emptyResult(GetMessageStatus.OFFSET_TOO_SMALL, this.minOffset);
+    const files = this.ctx.handles.acquireOpen(segment);
+    if (!files) return undefined;
+    try {
+      if (segment.deleted) return this.emptyResult(GetMessageStatus.OFFSET_TOO_SMALL, this.minOffset);
+      const plan = this.planRead(segment, offset, maxMessages, maxBytes, filter);
+      const indexBytes = Buffer.allocUnsafe(plan.scanLimit * INDEX_ENTRY_SIZE);
+      if (this.indexNow(segment, files.idx, plan.first, indexBytes) !== true) return undefined;
+      const ranges = this.matchRanges(segment, indexBytes, plan, filter);
+      if (ranges === 'INDEX_DAMAGED') return undefined;
+      const buffers: Buffer[] = [];
+      for (let r = 0; r < ranges.list.length; r += 4) {
+        const data = this.logNow(segment, files.log, ranges.list[r], ranges.list[r + 1]);
+        if (data === MUST_WAIT || !this.rangeMatchesIndex(data, indexBytes, ranges.list, r)) return undefined;
+        buffers.push(data);
+      }
+      return this.foundResult(offset, ranges, buffers);
+    } finally {
+      this.ctx.handles.release(segment);
+    }
+  }
+
+  /** The answer for an offset outside [minOffset, maxOffset), or undefined for a readable one. */
+  private boundsResult(offset: number): ReadResult | undefined {
+    const minOffset = this.minOffset;
+    const maxOffset = this.maxOffset;
+    if (maxOffset === 0) return this.emptyResult(GetMessageStatus.NO_MESSAGE_IN_QUEUE, 0);
+    if (offset < minOffset) return this.emptyResult(GetMessageStatus.OFFSET_TOO_SMALL, minOffset);
+    if (offset === maxOffset) return this.emptyResult(GetMessageStatus.OFFSET_OVERFLOW_ONE, offset);
+    if (offset > maxOffset) return this.emptyResult(GetMessageStatus.OFFSET_OVERFLOW_BADLY, minOffset === 0 ? 0 : maxOffset);
+    return undefined;
+  }
+
+  private emptyResult(status: GetMessageStatus, nextBeginOffset: number): ReadResult {
+    return { status, buffers: [], messageCount: 0, nextBeginOffset, minOffset: this.minOffset, maxOffset: this.maxOffset };
+  }
+
+  private foundResult(offset: number, ranges: MatchedRanges, buffers: Buffer[]): ReadResult {
+    return {
+      status: ranges.matched > 0 ? GetMessageStatus.FOUND : GetMessageStatus.NO_MATCHED_MESSAGE,
+      buffers,
+      messageCount: ranges.matched,
+      nextBeginOffset: offset + ranges.scanned,
+      minOffset: this.minOffset,
+      maxOffset: this.maxOffset,
+    };
   }
 
   private isActive(segment: Segment): boolean {
@@ -742,84 +806,117 @@ export class QueueLog implements FlushTarget {
     maxMessages: number,
     maxBytes: number,
     filter: TagFilter | undefined,
-  ): Promise<Omit<ReadResult, 'minOffset' | 'maxOffset'> | 'SEGMENT_GONE' | 'INDEX_DAMAGED'> {
-    const { io, handles, config } = this.ctx;
-    const first = offset - segment.baseOffset;
-    const available = segment.entryCount - first;
-    const wantMessages = Math.max(1, maxMessages);
-    const byteLimit = Math.max(1, Math.min(maxBytes, config.readMaxBytes));
-    const scanLimit = Math.max(1, filter ? Math.min(available, config.readMaxScanEntries) : Math.min(available, wantMessages));
+  ): Promise<ReadResult | 'SEGMENT_GONE' | 'INDEX_DAMAGED'> {
+    const { io, handles } = this.ctx;
     const files = await handles.acquire(segment);
     try {
       if (segment.deleted) return 'SEGMENT_GONE';
-      const indexBytes = await this.readIndex(segment, files.idx, first, scanLimit);
-      if (!indexBytes) return 'INDEX_DAMAGED';
-      // Runs of adjacent matched records: [position, length) of the log and their index entries [firstEntry, lastEntry].
-      const ranges: number[] = [];
-      let scanned = 0;
-      let matched = 0;
-      let bytes = 0;
-      for (; scanned < scanLimit; scanned++) {
-        const at = scanned * INDEX_ENTRY_SIZE;
-        const position = indexPosition(indexBytes, at);
-        const size = indexSize(indexBytes, at);
-        if (position < SEGMENT_HEADER_SIZE || position + size > segment.logEnd) return 'INDEX_DAMAGED';
-        if (filter && !filter.tagsCodes.has(indexTagsCode(indexBytes, at))) continue;
-        if (matched > 0 && (matched >= wantMessages || bytes + size > byteLimit)) break;
-        const last = ranges.length - 4;
-        if (last >= 0 && ranges[last] + ranges[last + 1] === position && ranges[last + 3] === scanned - 1) {
-          ranges[last + 1] += size;
-          ranges[last + 3] = scanned;
-        } else ranges.push(position, size, scanned, scanned);
-        matched += 1;
-        bytes += size;
-      }
+      const plan = this.planRead(segment, offset, maxMessages, maxBytes, filter);
+      const indexBytes = Buffer.allocUnsafe(plan.scanLimit * INDEX_ENTRY_SIZE);
+      if (!(await this.readIndex(segment, files.idx, plan.first, indexBytes))) return 'INDEX_DAMAGED';
+      const ranges = this.matchRanges(segment, indexBytes, plan, filter);
+      if (ranges === 'INDEX_DAMAGED') return ranges;
       const buffers: Buffer[] = [];
-      for (let r = 0; r < ranges.length; r += 4) {
-        const position = ranges[r];
-        const length = ranges[r + 1];
-        let data = this.tail.readLog(segment, position, length);
-        if (!data) {
+      for (let r = 0; r < ranges.list.length; r += 4) {
+        const position = ranges.list[r];
+        const length = ranges.list[r + 1];
+        let data = this.logNow(segment, files.log, position, length);
+        if (data === MUST_WAIT) {
           data = Buffer.allocUnsafe(length);
-          const read = this.isActive(segment) && segment.logEnd - position <= INLINE_READ_WINDOW_BYTES
-            ? io.readSync(files.log, data, 0, length, position)
-            : await io.read(files.log, data, 0, length, position);
-          if (read < length) return 'INDEX_DAMAGED';
+          if ((await io.read(files.log, data, 0, length, position)) < length) return 'INDEX_DAMAGED';
         }
-        let at = 0;
-        for (let e = ranges[r + 2]; e <= ranges[r + 3]; e++) {
-          const size = indexSize(indexBytes, e * INDEX_ENTRY_SIZE);
-          if (data.readInt32BE(at) !== size || readRecordCrc(data, at, size) !== indexCrc(indexBytes, e * INDEX_ENTRY_SIZE)) return 'INDEX_DAMAGED';
-          at += size;
-        }
+        if (!this.rangeMatchesIndex(data, indexBytes, ranges.list, r)) return 'INDEX_DAMAGED';
         buffers.push(data);
       }
-      return {
-        status: matched > 0 ? GetMessageStatus.FOUND : GetMessageStatus.NO_MATCHED_MESSAGE,
-        buffers,
-        messageCount: matched,
-        nextBeginOffset: offset + scanned,
-      };
+      return this.foundResult(offset, ranges, buffers);
     } finally {
       handles.release(segment);
     }
   }
 
+  /** Which index entries of `segment` a read of `offset` scans, and its limits. */
+  private planRead(segment: Segment, offset: number, maxMessages: number, maxBytes: number, filter: TagFilter | undefined): ReadPlan {
+    const first = offset - segment.baseOffset;
+    const available = segment.entryCount - first;
+    const wantMessages = Math.max(1, maxMessages);
+    return {
+      first,
+      wantMessages,
+      byteLimit: Math.max(1, Math.min(maxBytes, this.ctx.config.readMaxBytes)),
+      scanLimit: Math.max(1, filter ? Math.min(available, this.ctx.config.readMaxScanEntries) : Math.min(available, wantMessages)),
+    };
+  }
+
+  /** The matched records of the scanned index entries, as runs of adjacent records. */
+  private matchRanges(segment: Segment, indexBytes: Buffer, plan: ReadPlan, filter: TagFilter | undefined): MatchedRanges | 'INDEX_DAMAGED' {
+    const list: number[] = [];
+    let scanned = 0;
+    let matched = 0;
+    let bytes = 0;
+    for (; scanned < plan.scanLimit; scanned++) {
+      const at = scanned * INDEX_ENTRY_SIZE;
+      const position = indexPosition(indexBytes, at);
+      const size = indexSize(indexBytes, at);
+      if (position < SEGMENT_HEADER_SIZE || position + size > segment.logEnd) return 'INDEX_DAMAGED';
+      if (filter && !filter.tagsCodes.has(indexTagsCode(indexBytes, at))) continue;
+      if (matched > 0 && (matched >= plan.wantMessages || bytes + size > plan.byteLimit)) break;
+      const last = list.length - 4;
+      if (last >= 0 && list[last] + list[last + 1] === position && list[last + 3] === scanned - 1) {
+        list[last + 1] += size;
+        list[last + 3] = scanned;
+      } else list.push(position, size, scanned, scanned);
+      matched += 1;
+      bytes += size;
+    }
+    return { list, scanned, matched };
+  }
+
+  /** True when the records of run `r` in `data` have the sizes and CRCs their index entries say. */
+  private rangeMatchesIndex(data: Buffer, indexBytes: Buffer, list: readonly number[], r: number): boolean {
+    let at = 0;
+    for (let e = list[r + 2]; e <= list[r + 3]; e++) {
+      const size = indexSize(indexBytes, e * INDEX_ENTRY_SIZE);
+      if (data.readInt32BE(at) !== size || readRecordCrc(data, at, size) !== indexCrc(indexBytes, e * INDEX_ENTRY_SIZE)) return false;
+      at += size;
+    }
+    return true;
+  }
+
+  /** Log bytes [position, position + length) from the tail cache or an inline read, or MUST_WAIT. */
+  private logNow(segment: Segment, log: FileHandle, position: number, length: number): Buffer | typeof MUST_WAIT {
+    const cached = this.tail.readLog(segment, position, length);
+    if (cached) return cached;
+    if (!this.isActive(segment) || segment.logEnd - position > INLINE_READ_WINDOW_BYTES) return MUST_WAIT;
+    const data = Buffer.allocUnsafe(length);
+    // A short read is left to the async path, which reports the damage.
+    return this.ctx.io.readSync(log, data, 0, length, position) === length ? data : MUST_WAIT;
+  }
+
   /**
-   * Index entries [first, first + count) of a segment: the tail part is copied first, synchronously
-   * (a concurrent tail write only moves entries into the file, where they are read next).
-   * Undefined when the file part is short (a damaged index).
+   * Fills `bytes` with index entries [first, ...) of a segment: the part still in memory (the
+   * segment's index tail) first, synchronously (a concurrent tail write only moves entries into the
+   * file, where they are read next), then the file part from the tail cache or an inline read.
+   * MUST_WAIT when the file part has to be read through the threadpool (`readIndexFile`), false when
+   * the file is short (a damaged index).
    */
-  private async readIndex(segment: Segment, idx: FileHandle, first: number, count: number): Promise<Buffer | undefined> {
-    const bytes = Buffer.allocUnsafe(count * INDEX_ENTRY_SIZE);
+  private indexNow(segment: Segment, idx: FileHandle, first: number, bytes: Buffer): boolean | typeof MUST_WAIT {
+    const count = bytes.length / INDEX_ENTRY_SIZE;
     const inFile = Math.max(0, Math.min(count, segment.indexFileCount - first));
     if (inFile < count) segment.copyIndexTail(bytes, inFile * INDEX_ENTRY_SIZE, first + inFile, count - inFile);
-    if (inFile === 0 || this.tail.copyIndex(segment, bytes, 0, first, inFile)) return bytes;
+    if (inFile === 0 || this.tail.copyIndex(segment, bytes, 0, first, inFile)) return true;
+    if (!this.isActive(segment) || segment.entryCount - first > INLINE_READ_WINDOW_ENTRIES) return MUST_WAIT;
     const length = inFile * INDEX_ENTRY_SIZE;
-    const got = this.isActive(segment) && segment.entryCount - first <= INLINE_READ_WINDOW_ENTRIES
-      ? this.ctx.io.readSync(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE)
-      : await this.ctx.io.read(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE);
-    return got === length ? bytes : undefined;
+    return this.ctx.io.readSync(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE) === length;
+  }
+
+  /** `indexNow`, reading the file part through the threadpool when it must; false for a damaged index. */
+  private async readIndex(segment: Segment, idx: FileHandle, first: number, bytes: Buffer): Promise<boolean> {
+    const now = this.indexNow(segment, idx, first, bytes);
+    if (now !== MUST_WAIT) return now;
+    // Computed before the read, as indexNow did: the in-memory part is filled in already.
+    const inFile = Math.max(0, Math.min(bytes.length / INDEX_ENTRY_SIZE, segment.indexFileCount - first));
+    const length = inFile * INDEX_ENTRY_SIZE;
+    return (await this.ctx.io.read(idx, bytes, 0, length, first * INDEX_ENTRY_SIZE)) === length;
   }
 
   /** Writes a segment's in-memory index entries to its .idx file (one write at a time per segment). */
@@ -856,8 +953,8 @@ export class QueueLog implements FlushTarget {
     const files = await this.ctx.handles.acquire(segment);
     try {
       if (segment.deleted) return undefined;
-      const bytes = await this.readIndex(segment, files.idx, offset - segment.baseOffset, 1);
-      return bytes ? decodeIndexEntry(bytes, 0) : undefined;
+      const bytes = Buffer.allocUnsafe(INDEX_ENTRY_SIZE);
+      return (await this.readIndex(segment, files.idx, offset - segment.baseOffset, bytes)) ? decodeIndexEntry(bytes, 0) : undefined;
     } finally {
       this.ctx.handles.release(segment);
     }

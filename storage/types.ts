@@ -191,6 +191,18 @@ export interface MessageStoreApi {
     maxBytes: number,
     filter?: TagFilter,
   ): Promise<ReadResult>;
+  /**
+   * `read` when it needs no wait for the threadpool (the newest data, in memory or in open files),
+   * else undefined: then call `read`.
+   */
+  readNow(
+    topic: string,
+    queueId: number,
+    offset: number,
+    maxMessages: number,
+    maxBytes: number,
+    filter?: TagFilter,
+  ): ReadResult | undefined;
   minOffset(topic: string, queueId: number): number;
   /** Next offset to be written (= number of entries ever written). */
   maxOffset(topic: string, queueId: number): number;

@@ -11,8 +11,8 @@
 import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { parseTagExpression, type TagExpression } from '../../protocol/tag-filter.js';
-import { GetMessageStatus, type TagFilter } from '../../storage/types.js';
-import type { RequestContext, RequestHandler } from '../broker-context.js';
+import { GetMessageStatus, type ReadResult, type TagFilter } from '../../storage/types.js';
+import type { HandlerAnswer, RequestContext, RequestHandler } from '../broker-context.js';
 import { PERM_READ } from '../topic-config-manager.js';
 import { readStatusToCode } from '../status-map.js';
 import { requireQueue } from './queue-fields.js';
@@ -23,7 +23,7 @@ import {
   requireLong,
   requireString,
   RequestRejectedError,
-  responseForError,
+  respond,
 } from './request-fields.js';
 
 const FLAG_COMMIT_OFFSET = 0x1;
@@ -31,6 +31,9 @@ const FLAG_SUSPEND = 0x2;
 const FLAG_SUBSCRIPTION = 0x4;
 
 export const pullMessage: RequestHandler = (ctx, request) => runPull(ctx, request, true);
+
+/** A held pull's second run: no suspension, no re-commit. */
+const rerunPull: RequestHandler = (ctx, request) => runPull(ctx, request, false);
 
 /** Parsed subscriptions by expression: a consumer sends the same one with every pull (bounded: the expressions are the clients'). */
 const tagFilters = new Map<string, TagFilter | undefined>();
@@ -54,7 +57,11 @@ function parseTagFilter(expression: string): TagFilter | undefined {
   return parsed.all ? undefined : { tagsCodes: parsed.codes };
 }
 
-async function runPull(ctx: RequestContext, request: RemotingCommand, allowSuspend: boolean): Promise<RemotingCommand | null> {
+/**
+ * Answers synchronously when the store can read without waiting (a consumer keeping up: the data is
+ * in memory, or there is none yet and the pull is held), else once the read completes.
+ */
+function runPull(ctx: RequestContext, request: RemotingCommand, allowSuspend: boolean): HandlerAnswer {
   const { broker, connection } = ctx;
   const { config, store } = broker;
   const group = requireString(request, 'consumerGroup');
@@ -99,7 +106,27 @@ async function runPull(ctx: RequestContext, request: RemotingCommand, allowSuspe
   }
 
   const maxMessages = Math.min(maxMsgNums > 0 ? maxMsgNums : config.pullMaxMessages, config.pullMaxMessages);
-  const result = await store.read(topic, queueId, queueOffset, maxMessages, config.pullMaxBytes, filter);
+  const pull: PullRequest = { topic, queueId, queueOffset, group, sysFlag, commitOffset, suspendTimeoutMillis };
+  const now = store.readNow(topic, queueId, queueOffset, maxMessages, config.pullMaxBytes, filter);
+  if (now) return answerPull(ctx, request, pull, now, allowSuspend);
+  return store.read(topic, queueId, queueOffset, maxMessages, config.pullMaxBytes, filter).then((result) => answerPull(ctx, request, pull, result, allowSuspend));
+}
+
+/** The fields of a pull request `answerPull` needs. */
+interface PullRequest {
+  topic: string;
+  queueId: number;
+  queueOffset: number;
+  group: string;
+  sysFlag: number;
+  commitOffset: number;
+  suspendTimeoutMillis: number;
+}
+
+function answerPull(ctx: RequestContext, request: RemotingCommand, pull: PullRequest, result: ReadResult, allowSuspend: boolean): RemotingCommand | null {
+  const { broker, connection } = ctx;
+  const { config } = broker;
+  const { topic, queueId, queueOffset, group, sysFlag, commitOffset, suspendTimeoutMillis } = pull;
   const code = readStatusToCode(result.status, queueOffset);
 
   // The piggybacked commit is the consumer's progress on this queue; a re-run must not repeat it.
@@ -114,12 +141,7 @@ async function runPull(ctx: RequestContext, request: RemotingCommand, allowSuspe
       offset: queueOffset,
       connectionId: connection.id,
       timeoutMs: config.longPollingEnable ? suspendTimeoutMillis : config.shortPollingTimeMs,
-      rerun: () => {
-        runPull(ctx, request, false).then(
-          (response) => response && connection.send(response),
-          (err: unknown) => connection.send(responseForError(request, err)),
-        );
-      },
+      rerun: () => respond(ctx, request, rerunPull),
     });
     if (held) return null;
   }

@@ -1,11 +1,13 @@
 /**
- * Reading request header fields with clear errors. Values arrive as strings (the frame decoder
- * coerces ali-ons' numbers and booleans); a missing or malformed required field is answered with
- * SYSTEM_ERROR and a remark naming it, as RocketMQ does for a header it cannot decode.
+ * Reading request header fields with clear errors, and answering. Values arrive as strings (the
+ * frame decoder coerces ali-ons' numbers and booleans); a missing or malformed required field is
+ * answered with SYSTEM_ERROR and a remark naming it, as RocketMQ does for a header it cannot decode.
  */
 import { FerryMQError } from '../../protocol/errors.js';
-import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
+import { createResponse, isOneway, type RemotingCommand } from '../../protocol/remoting-command.js';
+import { requestCodeName } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
+import type { HandlerAnswer, RequestContext } from '../broker-context.js';
 import { parseIntegerField } from '../../protocol/send-header.js';
 
 /** A handler's refusal: answered with `code` and `remark` instead of SYSTEM_ERROR. */
@@ -90,4 +92,35 @@ export function optionalBool(request: RemotingCommand, field: string, fallback: 
 export function responseForError(request: RemotingCommand, err: unknown): RemotingCommand {
   if (err instanceof RequestRejectedError) return createResponse(request, err.code, undefined, err.message);
   return createResponse(request, ResponseCode.SYSTEM_ERROR, undefined, err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Runs a handler and sends its answer on the request's connection: at once when it answered
+ * synchronously, else once its promise settles; nothing for null (no answer, or not yet) or a oneway
+ * request. A failure is answered with its response code, and logged unless it is a refusal.
+ */
+export function respond(ctx: RequestContext, request: RemotingCommand, handler: (ctx: RequestContext, request: RemotingCommand) => HandlerAnswer): void {
+  let answer: HandlerAnswer;
+  try {
+    answer = handler(ctx, request);
+  } catch (err) {
+    respondFailed(ctx, request, err);
+    return;
+  }
+  if (answer instanceof Promise) {
+    answer.then(
+      (response) => respondWith(ctx, request, response),
+      (err: unknown) => respondFailed(ctx, request, err),
+    );
+  } else respondWith(ctx, request, answer);
+}
+
+function respondWith(ctx: RequestContext, request: RemotingCommand, response: RemotingCommand | null): void {
+  if (response && !isOneway(request)) ctx.connection.send(response);
+}
+
+function respondFailed(ctx: RequestContext, request: RemotingCommand, err: unknown): void {
+  if (isOneway(request)) return;
+  if (!(err instanceof RequestRejectedError)) ctx.broker.logger.error({ err, code: requestCodeName(request.code) }, 'request handler failed');
+  ctx.connection.send(responseForError(request, err));
 }

@@ -119,6 +119,12 @@ describe('tail reads', () => {
     expect(io.logReads + io.inlineLogReads).toBe(0);
     const fromMemory = await readAll(store);
     const filtered = await store.read(topic, 0, 200, 32, 1 << 20, { tagsCodes: new Set([66]) });
+    // Without waiting: the same answers, statuses included, and no threadpool read.
+    const reads = io.logReads + io.indexReads;
+    const now = windows.map(([offset, max, bytes]) => store.readNow(topic, 0, offset, max, bytes));
+    expect(now.map((r) => r && { ...r, buffers: Buffer.concat(r.buffers).toString('hex') })).toEqual(fromMemory);
+    expect(store.readNow(topic, 0, 200, 32, 1 << 20, { tagsCodes: new Set([66]) })).toEqual(filtered);
+    expect(io.logReads + io.indexReads).toBe(reads);
     await store.close();
     const reopened = await openStore(dir.path, { config: { segmentSize: 64 * 1024, tailCacheBytes: 0 } });
     expect(await readAll(reopened)).toEqual(fromMemory);
@@ -144,6 +150,10 @@ describe('reads past the tail cache', () => {
     const recent = await store.read(topic, 0, 96, 4, 1 << 20);
     expect(recent.messageCount).toBe(4);
     expect(counts()).toEqual({ log: before.log + 1, inlineLog: before.inlineLog + 1 });
+    // Without waiting: the recent bytes by the same inline read; the rolled segment's would need the threadpool.
+    expect(store.readNow(topic, 0, 96, 4, 1 << 20)).toEqual(recent);
+    expect(store.readNow(topic, 0, 0, 4, 1 << 20)).toBeUndefined();
+    expect(counts()).toEqual({ log: before.log + 1, inlineLog: before.inlineLog + 2 });
     await store.close();
     const reopened = await openStore(dir.path, { config });
     for (const [offset, result] of [[0, old], [96, recent]] as const) {
