@@ -3,7 +3,7 @@ import { encodeJsonBody, parseRocketMQJson, type ConsumerListBody, type Heartbea
 import { createRequest, SerializeType, type CreateRequestOptions, type ExtFieldsInput, type RemotingCommand } from '../protocol/remoting-command.js';
 import { RequestCode } from '../protocol/request-code.js';
 import { ResponseCode } from '../protocol/response-code.js';
-import { toV2, type SendMessageRequestHeader } from '../protocol/send-header.js';
+import { SendHeaderV2Cache, toV2, type SendMessageRequestHeader } from '../protocol/send-header.js';
 import type { MessageQueue } from './message-queue.js';
 import type { RemotingClient } from './remoting-client.js';
 
@@ -85,6 +85,8 @@ function checkCode(response: RemotingCommand, okCodes: readonly number[], reques
 export class BrokerApi {
   /** The same options for every request: built once. */
   private readonly requestOptions: CreateRequestOptions;
+  /** Send headers' unchanging fields, encoded once (binary headers only). */
+  private readonly sendHeaders: SendHeaderV2Cache | undefined;
 
   constructor(
     readonly remoting: RemotingClient,
@@ -92,6 +94,7 @@ export class BrokerApi {
     headerFormat: HeaderFormat = 'ROCKETMQ',
   ) {
     this.requestOptions = { serializeType: SerializeType[headerFormat] };
+    this.sendHeaders = headerFormat === 'ROCKETMQ' ? new SendHeaderV2Cache() : undefined;
   }
 
   /** One request; throws the typed error for any code outside `okCodes`. */
@@ -127,7 +130,8 @@ export class BrokerApi {
   send(address: string, header: SendMessageRequestHeader, body: Buffer, timeoutMs: number, batch = false): Promise<SendResponse> {
     const code = batch ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2;
     const request = createRequest(code, undefined, body, this.requestOptions);
-    request.extFields = toV2(header);
+    if (this.sendHeaders) this.sendHeaders.apply(request, header);
+    else request.extFields = toV2(header);
     return this.remoting.invoke(address, request, timeoutMs).then((response) => {
       checkCode(response, SEND_OK_CODES, code);
       return {

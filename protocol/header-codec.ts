@@ -63,7 +63,7 @@ export function encodeJsonHeader(cmd: CommandHeader): string {
     flag: cmd.flag,
   };
   if (cmd.remark !== undefined && cmd.remark !== null) header.remark = cmd.remark;
-  header.extFields = withoutNulls(cmd.extFields);
+  header.extFields = cmd.extBytes === undefined ? withoutNulls(cmd.extFields) : withExtBytes(cmd.extFields, cmd.extBytes);
   // No replacer function: it would take JSON.stringify off its fast path on every frame.
   return JSON.stringify(header);
 }
@@ -78,6 +78,13 @@ function withoutNulls(fields: Record<string, string>): Record<string, string> {
     }
   }
   return fields;
+}
+
+/** The fields and those of `extBytes` in one object (a JSON header has no other place for them). */
+function withExtBytes(fields: Record<string, string>, extBytes: Buffer): Record<string, string> {
+  const all = { ...withoutNulls(fields) };
+  readExtEntries(extBytes, 0, extBytes.length, all);
+  return all;
 }
 
 function intField(obj: Record<string, unknown>, key: string, required: boolean): number {
@@ -157,8 +164,13 @@ function utf8Bound(text: string): number {
  * pass over the characters), so a header is written in one pass and never measured first.
  */
 export function binaryHeaderBound(cmd: CommandHeader): number {
-  let bound = BINARY_FIXED + (cmd.remark === undefined || cmd.remark === null ? 0 : utf8Bound(cmd.remark));
-  const fields = cmd.extFields;
+  const remarkBound = cmd.remark === undefined || cmd.remark === null ? 0 : utf8Bound(cmd.remark);
+  return BINARY_FIXED + remarkBound + extEntriesBound(cmd.extFields) + (cmd.extBytes?.length ?? 0);
+}
+
+/** Room `writeExtEntries` needs for `fields`. */
+function extEntriesBound(fields: Record<string, string>): number {
+  let bound = 0;
   for (const key in fields) {
     const value: unknown = fields[key];
     if (value === undefined || value === null) continue;
@@ -188,8 +200,15 @@ export function writeBinaryHeader(cmd: CommandHeader, out: Buffer, pos: number):
   const remarkEnd = remark === undefined || remark === null ? pos + 4 : writeText(out, pos + 4, remark);
   putInt32(out, pos, remarkEnd - pos - 4);
   const extStart = remarkEnd + 4;
-  pos = extStart;
-  const fields = cmd.extFields;
+  pos = writeExtEntries(cmd.extFields, out, extStart);
+  const extBytes = cmd.extBytes;
+  if (extBytes !== undefined) pos += extBytes.copy(out, pos);
+  putInt32(out, remarkEnd, pos - extStart);
+  return pos;
+}
+
+/** Writes `fields` as binary extFields entries at `out[pos]` (room for `extEntriesBound`); returns the position after. */
+function writeExtEntries(fields: Record<string, string>, out: Buffer, pos: number): number {
   for (const key in fields) {
     const value: unknown = fields[key];
     if (value === undefined || value === null) continue;
@@ -202,8 +221,13 @@ export function writeBinaryHeader(cmd: CommandHeader, out: Buffer, pos: number):
     putInt32(out, keyEnd, valueEnd - keyEnd - 4);
     pos = valueEnd;
   }
-  putInt32(out, remarkEnd, pos - extStart);
   return pos;
+}
+
+/** `fields` as binary extFields entries, for a command's `extBytes`. */
+export function encodeExtEntries(fields: Record<string, string>): Buffer {
+  const out = Buffer.allocUnsafe(extEntriesBound(fields));
+  return out.subarray(0, writeExtEntries(fields, out, 0));
 }
 
 /** The binary header in a buffer of its own, after `reserve` bytes left for the caller. */
@@ -279,6 +303,12 @@ export function decodeBinaryHeader(bytes: Buffer, start = 0, end = bytes.length)
   if (extLen < 0 || extLen !== end - pos) {
     throw new FrameError(`binary header extFields length ${extLen} does not match the ${end - pos} bytes left`);
   }
+  readExtEntries(bytes, pos, end, extFields);
+  return header;
+}
+
+/** Reads the binary extFields entries in `bytes[pos, end)` into `into`. */
+function readExtEntries(bytes: Buffer, pos: number, end: number, into: Record<string, string>): void {
   while (pos < end) {
     if (end - pos < 2) throw new FrameError('binary header extFields: truncated key length');
     const keyLen = int16(bytes, pos);
@@ -289,8 +319,7 @@ export function decodeBinaryHeader(bytes: Buffer, start = 0, end = bytes.length)
     const valLen = int32(bytes, pos);
     pos += 4;
     if (valLen < 0 || end - pos < valLen) throw new FrameError(`binary header extFields: value of "${key}" runs past the end`);
-    extFields[key] = valLen === 0 ? '' : decodeInterned(internedValues, bytes, pos, pos + valLen);
+    into[key] = valLen === 0 ? '' : decodeInterned(internedValues, bytes, pos, pos + valLen);
     pos += valLen;
   }
-  return header;
 }

@@ -15,6 +15,12 @@ export interface RemotingCommand {
   flag: number;
   remark?: string;
   extFields: Record<string, string>;
+  /**
+   * More extFields entries, already in the binary header's layout (`encodeExtEntries`): fields that
+   * repeat request after request (a producer's send header) are encoded once. A binary header writes
+   * them after `extFields`' own entries; a JSON header decodes them into its extFields.
+   */
+  extBytes?: Buffer;
   body?: Buffer;
   serializeType: 0 | 1;
 }

@@ -9,6 +9,7 @@
  *   d defaultTopicQueueNums h flag            l maxReconsumeTimes
  */
 import { InvalidArgumentError } from './errors.js';
+import { encodeExtEntries } from './header-codec.js';
 import { RequestCode } from './request-code.js';
 
 export interface SendMessageRequestHeader {
@@ -89,6 +90,76 @@ export function toV2(h: SendMessageRequestHeader): Record<string, string> {
   if (h.batch != null) out[V2.batch] = String(h.batch);
   if (h.brokerName != null) out[V2.brokerName] = h.brokerName;
   return out;
+}
+
+/** The send-header fields `SendHeaderV2Cache` encodes once per topic: all but queueId, bornTimestamp and properties. */
+type ConstantFields = Omit<SendMessageRequestHeader, 'queueId' | 'bornTimestamp' | 'properties'>;
+
+interface CachedConstants extends ConstantFields {
+  bytes: Buffer;
+}
+
+const MAX_CACHED_TOPICS = 1024;
+
+/**
+ * A producer's send headers in the V2 names, for binary headers: of the 13 fields only queueId,
+ * bornTimestamp and properties change from send to send, so the others are encoded once per topic
+ * (`extBytes`) and only those three are written per request. Kept per producer connection pool
+ * (`BrokerApi`); a send whose other fields differ from the cached ones (a compressed body's sysFlag,
+ * a retry's reconsumeTimes) replaces the topic's entry.
+ */
+export class SendHeaderV2Cache {
+  private readonly byTopic = new Map<string, CachedConstants>();
+
+  /** Sets `request.extFields` and `request.extBytes` to `h`, as `toV2(h)` would in one object. */
+  apply(request: { extFields: Record<string, string>; extBytes?: Buffer }, h: SendMessageRequestHeader): void {
+    let cached = this.byTopic.get(h.topic);
+    if (cached === undefined || !sameConstants(cached, h)) cached = this.remember(h);
+    const V2 = SEND_HEADER_V2_NAMES;
+    const fields: Record<string, string> = { [V2.queueId]: String(h.queueId), [V2.bornTimestamp]: timestampText(h.bornTimestamp) };
+    if (h.properties != null) fields[V2.properties] = h.properties;
+    request.extFields = fields;
+    request.extBytes = cached.bytes;
+  }
+
+  private remember(h: SendMessageRequestHeader): CachedConstants {
+    const fields = toV2(h);
+    delete fields[SEND_HEADER_V2_NAMES.queueId];
+    delete fields[SEND_HEADER_V2_NAMES.bornTimestamp];
+    delete fields[SEND_HEADER_V2_NAMES.properties];
+    const cached: CachedConstants = {
+      producerGroup: h.producerGroup,
+      topic: h.topic,
+      defaultTopic: h.defaultTopic,
+      defaultTopicQueueNums: h.defaultTopicQueueNums,
+      sysFlag: h.sysFlag,
+      flag: h.flag,
+      reconsumeTimes: h.reconsumeTimes,
+      unitMode: h.unitMode,
+      maxReconsumeTimes: h.maxReconsumeTimes,
+      batch: h.batch,
+      brokerName: h.brokerName,
+      bytes: encodeExtEntries(fields),
+    };
+    if (this.byTopic.size >= MAX_CACHED_TOPICS) this.byTopic.clear();
+    this.byTopic.set(h.topic, cached);
+    return cached;
+  }
+}
+
+function sameConstants(c: ConstantFields, h: SendMessageRequestHeader): boolean {
+  return (
+    c.producerGroup === h.producerGroup &&
+    c.defaultTopic === h.defaultTopic &&
+    c.defaultTopicQueueNums === h.defaultTopicQueueNums &&
+    c.sysFlag === h.sysFlag &&
+    c.flag === h.flag &&
+    c.reconsumeTimes === h.reconsumeTimes &&
+    c.unitMode === h.unitMode &&
+    c.maxReconsumeTimes === h.maxReconsumeTimes &&
+    c.batch === h.batch &&
+    c.brokerName === h.brokerName
+  );
 }
 
 let lastTimestamp = Number.NaN;

@@ -1,6 +1,6 @@
 /**
- * The producer's send path, pinned so that the fast path stays byte-for-byte what it was: the V2
- * header fields and their order, the properties string, and the retry rules (another queue, same
+ * The producer's send path, pinned so that the fast path stays what it was: the V2 header fields
+ * (and their order in JSON headers), the properties string, and the retry rules (another queue, same
  * queue with a selector, no retry of a refused message, the configured backoff).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { BrokerApi } from '../../client/broker-api.js';
 import type { RemotingClient } from '../../client/remoting-client.js';
 import { decodeBatchBody } from '../../protocol/batch-codec.js';
 import { BrokerResponseError, InvalidArgumentError } from '../../protocol/errors.js';
+import { decodeBinaryHeader, encodeBinaryHeader } from '../../protocol/header-codec.js';
 import { createResponse, SerializeType, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { RequestCode } from '../../protocol/request-code.js';
 import { ResponseCode } from '../../protocol/response-code.js';
@@ -26,17 +27,21 @@ describe('BrokerApi.send header', () => {
     },
   } as unknown as RemotingClient;
   const api = new BrokerApi(remoting, 1_000);
+  const jsonApi = new BrokerApi(remoting, 1_000, 'JSON');
   const base: SendMessageRequestHeader = { producerGroup: 'pg', topic: 't', defaultTopic: 'TBW102', defaultTopicQueueNums: 4, queueId: 2, sysFlag: 1, bornTimestamp: 1_700_000_000_123, flag: 5 };
 
   it.each([
     ['required fields only', base],
     ['as the producer sends it', { ...base, properties: 'TAGS\u0001a\u0002', reconsumeTimes: 0, unitMode: false, batch: false }],
     ['every field', { ...base, properties: '', reconsumeTimes: 3, unitMode: true, maxReconsumeTimes: 16, batch: true, brokerName: 'broker-a' }],
-  ])('has the fields and order of toV2: %s', async (_name, header) => {
+  ])('has the fields of toV2 (and their order in JSON): %s', async (_name, header) => {
     sent.length = 0;
     const response = await api.send('127.0.0.1:1', header, Buffer.from('b'), 1_000, header.batch);
-    expect(sent).toHaveLength(1);
-    expect(JSON.stringify(sent[0]!.extFields)).toBe(JSON.stringify(toV2(header)));
+    await jsonApi.send('127.0.0.1:1', header, Buffer.from('b'), 1_000, header.batch);
+    expect(sent).toHaveLength(2);
+    // Binary: queue, time and properties as fields, the rest as bytes encoded once per topic.
+    expect(decodeBinaryHeader(encodeBinaryHeader(sent[0]!)).extFields).toEqual(toV2(header));
+    expect(JSON.stringify(sent[1]!.extFields)).toBe(JSON.stringify(toV2(header)));
     expect(sent[0]!.code).toBe(header.batch ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2);
     expect(sent[0]!.body?.toString()).toBe('b');
     expect(response).toEqual({ code: ResponseCode.SUCCESS, msgId: 'ID', queueId: 2, queueOffset: 7 });

@@ -4,6 +4,7 @@ import {
   decodeBinaryHeader,
   decodeJsonHeader,
   encodeBinaryHeader,
+  encodeExtEntries,
   encodeJsonHeader,
   languageName,
   languageOrdinal,
@@ -83,6 +84,17 @@ describe('binary (ROCKETMQ) header', () => {
 
   it('decodes golden bytes', () => {
     expect(decodeBinaryHeader(golden)).toEqual({ code: 10, language: 'JAVA', version: 409, opaque: 1, flag: 0, remark: 'ok', extFields: { a: 'b' } });
+  });
+
+  it('writes pre-encoded extFields entries (extBytes) after the fields, into the same extFields length', () => {
+    const extBytes = encodeExtEntries({ c: 'd', topic: 'Tōpic' });
+    expect(extBytes.toString('hex')).toBe('0001' + '63' + '00000001' + '64' + '0005' + '746f706963' + '00000006' + '54c58d706963');
+    const bytes = encodeBinaryHeader({ code: 10, language: 'JAVA', version: 409, opaque: 1, flag: 0, remark: 'ok', extFields: { a: 'b' }, extBytes });
+    expect(bytes.toString('hex')).toBe('000a000199000000010000000000000002' + '6f6b' + '00000021' + '000161' + '0000000162' + extBytes.toString('hex'));
+    expect(decodeBinaryHeader(bytes).extFields).toEqual({ a: 'b', c: 'd', topic: 'Tōpic' });
+    // A JSON header has no place for bytes: they are decoded into its extFields.
+    const json = encodeJsonHeader({ code: 10, language: 'JAVA', version: 409, opaque: 1, flag: 0, extFields: { a: 'b' }, extBytes });
+    expect(decodeJsonHeader(Buffer.from(json)).extFields).toEqual({ a: 'b', c: 'd', topic: 'Tōpic' });
   });
 
   it('round-trips UTF-8, no remark, several fields, other languages', () => {

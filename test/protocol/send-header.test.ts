@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSendHeader, fromV2, toV1, toV2, type SendMessageRequestHeader } from '../../protocol/send-header.js';
+import { decodeSendHeader, fromV2, SendHeaderV2Cache, toV1, toV2, type SendMessageRequestHeader } from '../../protocol/send-header.js';
 import { InvalidArgumentError } from '../../protocol/errors.js';
-import { decodeJsonHeader } from '../../protocol/header-codec.js';
+import { decodeBinaryHeader, decodeJsonHeader, encodeBinaryHeader } from '../../protocol/header-codec.js';
 
 const header: SendMessageRequestHeader = {
   producerGroup: 'PID_A',
@@ -34,6 +34,29 @@ describe('send header', () => {
       k: 'false',
       l: '16',
     });
+  });
+
+  it('sends the fields toV2 gives, unchanging ones encoded once per topic and re-encoded when they change', () => {
+    const cache = new SendHeaderV2Cache();
+    const wire = (h: SendMessageRequestHeader) => {
+      const request = { code: 310, language: 'JAVA', version: 409, opaque: 1, flag: 0, extFields: {} as Record<string, string>, extBytes: undefined as Buffer | undefined };
+      cache.apply(request, h);
+      return { fields: decodeBinaryHeader(encodeBinaryHeader(request)).extFields, extBytes: request.extBytes };
+    };
+    const first = wire(header);
+    expect(first.fields).toEqual(toV2(header));
+    // Queue, time and properties change per send; the cached bytes stay.
+    const next = { ...header, queueId: 3, bornTimestamp: header.bornTimestamp + 1, properties: 'KEYS\u0001k\u0002' };
+    expect(wire(next)).toEqual({ fields: toV2(next), extBytes: first.extBytes });
+    const noProperties = { ...header, properties: undefined };
+    expect(wire(noProperties).fields).toEqual(toV2(noProperties));
+    for (const changed of [{ sysFlag: 4 }, { reconsumeTimes: 2 }, { maxReconsumeTimes: undefined }, { batch: true }, { flag: 9 }, { producerGroup: 'PID_B' }, { brokerName: 'b1' }]) {
+      const h = { ...header, ...changed };
+      expect(wire(h).fields).toEqual(toV2(h));
+    }
+    const other = { ...header, topic: 'Other' };
+    expect(wire(other).fields).toEqual(toV2(other));
+    expect(wire(header).fields).toEqual(toV2(header));
   });
 
   it('round-trips V2 and V1, filling protocol defaults', () => {
