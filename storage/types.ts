@@ -183,26 +183,12 @@ export interface MessageStoreApi {
   append(message: MessageToAppend): Promise<AppendResult>;
   /** All messages go to one queue (code 320 batches); offsets are consecutive. One flush for all. */
   appendBatch(messages: readonly MessageToAppend[]): Promise<AppendResult[]>;
-  read(
-    topic: string,
-    queueId: number,
-    offset: number,
-    maxMessages: number,
-    maxBytes: number,
-    filter?: TagFilter,
-  ): Promise<ReadResult>;
+  read(topic: string, queueId: number, offset: number, maxMessages: number, maxBytes: number, filter?: TagFilter): Promise<ReadResult>;
   /**
    * `read` when it needs no wait for the threadpool (the newest data, in memory or in open files),
    * else undefined: then call `read`.
    */
-  readNow(
-    topic: string,
-    queueId: number,
-    offset: number,
-    maxMessages: number,
-    maxBytes: number,
-    filter?: TagFilter,
-  ): ReadResult | undefined;
+  readNow(topic: string, queueId: number, offset: number, maxMessages: number, maxBytes: number, filter?: TagFilter): ReadResult | undefined;
   minOffset(topic: string, queueId: number): number;
   /** Next offset to be written (= number of entries ever written). */
   maxOffset(topic: string, queueId: number): number;
