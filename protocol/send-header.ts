@@ -109,11 +109,13 @@ const MAX_CACHED_TOPICS = 1024;
  * a retry's reconsumeTimes) replaces the topic's entry.
  */
 export class SendHeaderV2Cache {
+  /** Single sends and batches apart: a producer that sends both to a topic keeps both encodings. */
   private readonly byTopic = new Map<string, CachedConstants>();
+  private readonly byTopicBatch = new Map<string, CachedConstants>();
 
   /** Sets `request.extFields` and `request.extBytes` to `h`, as `toV2(h)` would in one object. */
   apply(request: { extFields: Record<string, string>; extBytes?: Buffer }, h: SendMessageRequestHeader): void {
-    let cached = this.byTopic.get(h.topic);
+    let cached = (h.batch ? this.byTopicBatch : this.byTopic).get(h.topic);
     if (cached === undefined || !sameConstants(cached, h)) cached = this.remember(h);
     const V2 = SEND_HEADER_V2_NAMES;
     const fields: Record<string, string> = { [V2.queueId]: String(h.queueId), [V2.bornTimestamp]: timestampText(h.bornTimestamp) };
@@ -141,8 +143,9 @@ export class SendHeaderV2Cache {
       brokerName: h.brokerName,
       bytes: encodeExtEntries(fields),
     };
-    if (this.byTopic.size >= MAX_CACHED_TOPICS) this.byTopic.clear();
-    this.byTopic.set(h.topic, cached);
+    const byTopic = h.batch ? this.byTopicBatch : this.byTopic;
+    if (byTopic.size >= MAX_CACHED_TOPICS) byTopic.clear();
+    byTopic.set(h.topic, cached);
     return cached;
   }
 }

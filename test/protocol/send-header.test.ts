@@ -57,6 +57,11 @@ describe('send header', () => {
     const other = { ...header, topic: 'Other' };
     expect(wire(other).fields).toEqual(toV2(other));
     expect(wire(header).fields).toEqual(toV2(header));
+    // Single sends and batches to one topic keep an encoding each.
+    const single = wire(header).extBytes;
+    const batch = { ...header, batch: true };
+    expect(wire(batch).fields).toEqual(toV2(batch));
+    expect(wire(header).extBytes).toBe(single);
   });
 
   it('round-trips V2 and V1, filling protocol defaults', () => {
