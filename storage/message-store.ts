@@ -617,27 +617,39 @@ export class MessageStore implements MessageStoreApi {
     return into;
   }
 
-  async append(message: MessageToAppend): Promise<AppendResult> {
+  /**
+   * Not async: the result is one `then` from the batch's promise (an append per message on the send
+   * path). Like an async function it never throws: a failure rejects.
+   */
+  append(message: MessageToAppend): Promise<AppendResult> {
+    try {
+      return this.appendOne(message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private appendOne(message: MessageToAppend): Promise<AppendResult> {
     const problem = this.validate(message);
-    if (problem) return problem;
+    if (problem) return Promise.resolve(problem);
     const prepared = this.preparedProperties(message, this.singleProps);
-    if ('status' in prepared) return prepared;
+    if ('status' in prepared) return Promise.resolve(prepared);
     const queue = this.queueFor(message.topic, message.queueId);
     // Valid topic names are ASCII: characters are bytes.
     const size = recordSize(message.body.length, message.topic.length, prepared.bytes);
     const busy = this.refuseIfBusy(queue, size);
-    if (busy) return busy;
+    if (busy) return Promise.resolve(busy);
     const batch = queue.stage(size, 1);
     const result = this.stageRecord(queue, batch, message, prepared, this.beginStaging(queue));
     this.doneStaging();
     prepared.properties = '';
-    try {
-      await batch.done;
-      return result;
-    } catch (err) {
-      if (err instanceof StoreWriteError) return refuse(err.status, err.message);
-      throw err;
-    }
+    return batch.done.then(
+      () => result,
+      (err: unknown) => {
+        if (err instanceof StoreWriteError) return refuse(err.status, err.message);
+        throw err;
+      },
+    );
   }
 
   /** All messages go to one queue as consecutive records, written (and refused) together. */

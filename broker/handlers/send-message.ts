@@ -8,7 +8,7 @@ import { decodeSendHeader } from '../../protocol/send-header.js';
 import { createResponse, type RemotingCommand } from '../../protocol/remoting-command.js';
 import { ResponseCode } from '../../protocol/response-code.js';
 import { validateTopicName } from '../../storage/topic-name.js';
-import { AppendStatus, type TopicConfig } from '../../storage/types.js';
+import { AppendStatus, type AppendResult, type TopicConfig } from '../../storage/types.js';
 import type { RequestContext, RequestHandler } from '../broker-context.js';
 import { deadLetterRedirect } from '../delay/dead-letter.js';
 import { crashPoint } from '../../storage/crash-point.js';
@@ -59,7 +59,8 @@ export function targetQueueId(header: SendHeader, topicConfig: TopicConfig): num
   return header.queueId;
 }
 
-export const sendMessage: RequestHandler = async (ctx, request) => {
+/** Not async: the answer is one `then` from the store's append (a request per message). */
+export const sendMessage: RequestHandler = (ctx, request) => {
   const header = readSendHeader(request);
   const topicConfig = checkSendTopic(ctx, header);
   // A client's own retry past the max goes to the group's DLQ (issue #7, broker/delay/dead-letter.ts).
@@ -79,7 +80,10 @@ export const sendMessage: RequestHandler = async (ctx, request) => {
     },
     bornHostOf(ctx),
   );
-  const result = await ctx.broker.store.append(message);
+  return ctx.broker.store.append(message).then((result) => sendResponse(request, result, queueId));
+};
+
+function sendResponse(request: RemotingCommand, result: AppendResult, queueId: number): RemotingCommand {
   if (result.status !== AppendStatus.PUT_OK) return createResponse(request, appendStatusToCode(result.status), undefined, result.reason);
   crashPoint('fsync-before-reply');
   const response = createResponse(request, ResponseCode.SUCCESS);
@@ -94,4 +98,4 @@ export const sendMessage: RequestHandler = async (ctx, request) => {
     TRACE_ON: 'true',
   };
   return response;
-};
+}
