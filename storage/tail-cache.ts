@@ -2,10 +2,15 @@
  * The newest committed bytes of each queue, kept in memory so that reads of the tail (consumers
  * keeping up with producers) need no file read. An entry is one committed write batch: the exact
  * log bytes it wrote at [position, position + length) of a segment, and its consume-index entries
- * (numbers [firstEntry, firstEntry + count) of the segment), neither ever changed once cached.
- * Each queue keeps at most `tailCacheBytes`; all queues together at most `tailCacheTotalBytes`,
- * the oldest entries store-wide going first. A read served from here returns views of the cached
- * bytes; callers only read them.
+ * (numbers [firstEntry, firstEntry + count) of the segment).
+ *
+ * Every queue's entries live in one ring buffer of `tailCacheTotalBytes`, allocated once and written
+ * in the order entries are cached; an entry the ring's write position comes back to is dropped.
+ * Each queue also keeps at most `tailCacheBytes`, its oldest entries going first. The ring is what
+ * keeps the garbage collector out of it: a fresh buffer per batch lived long enough to be promoted,
+ * and the external memory of dropped ones (tens of MB a second under load) then counted towards
+ * V8's old-generation limit until a mark-compact freed it, one every 100 ms or so with batch sends.
+ * Because the ring's bytes are overwritten, reads return copies.
  */
 import { INDEX_ENTRY_SIZE } from './consume-index.js';
 import type { Segment } from './segment.js';
@@ -14,6 +19,8 @@ interface TailEntry {
   readonly cache: TailCache;
   readonly segment: Segment;
   readonly position: number;
+  /** Where the entry starts in the ring: its log bytes, then its index entries. */
+  readonly start: number;
   readonly log: Buffer;
   readonly firstEntry: number;
   readonly idx: Buffer;
@@ -26,15 +33,42 @@ function entrySize(entry: TailEntry): number {
   return entry.log.length + entry.idx.length;
 }
 
-/** The store-wide bound: every queue's cached entries, linked in the order they were cached. */
+/** The store-wide ring and bound: every queue's cached entries, linked in the order they were cached. */
 export class TailCacheBudget {
+  /** Bytes of the entries held (at most `maxBytes`; less when entries were dropped out of order). */
   bytes = 0;
   /** Entries held, all queues together. */
   entries = 0;
   private oldest: TailEntry | undefined;
   private newest: TailEntry | undefined;
+  private ring: Buffer | undefined;
+  /** Where the next entry goes in the ring. */
+  private head = 0;
 
   constructor(readonly maxBytes: number) {}
+
+  /**
+   * Copies an entry's log bytes (`views`, `length` in all) and index bytes into the ring, dropping
+   * the entries they overwrite; returns where it starts. `length + idx.length` is at most `maxBytes`.
+   */
+  store(views: readonly Buffer[], length: number, idx: Buffer): { ring: Buffer; start: number } {
+    const ring = (this.ring ??= Buffer.allocUnsafeSlow(this.maxBytes));
+    const size = length + idx.length;
+    // Live entries lie in ring order from the oldest to `head`, so the ones in the way are always
+    // the oldest. (The store-wide oldest entry is always its own queue's oldest one.)
+    if (this.head + size > ring.length) {
+      // The end of the ring is skipped: what is left there is older than everything before `head`.
+      while (this.oldest && this.oldest.start >= this.head) this.oldest.cache.dropOldest();
+      this.head = 0;
+    }
+    while (this.oldest && this.oldest.start >= this.head && this.oldest.start < this.head + size) this.oldest.cache.dropOldest();
+    const start = this.head;
+    let at = start;
+    for (const view of views) at += view.copy(ring, at);
+    idx.copy(ring, at);
+    this.head = start + size;
+    return { ring, start };
+  }
 
   added(entry: TailEntry): void {
     entry.older = this.newest;
@@ -43,8 +77,6 @@ export class TailCacheBudget {
     this.newest = entry;
     this.bytes += entrySize(entry);
     this.entries += 1;
-    // The store-wide oldest entry is always its own queue's oldest one.
-    while (this.bytes > this.maxBytes && this.oldest) this.oldest.cache.dropOldest();
   }
 
   removed(entry: TailEntry): void {
@@ -73,10 +105,10 @@ export class TailCache {
   add(segment: Segment, position: number, views: readonly Buffer[], length: number, firstEntry: number, idx: Buffer): void {
     // A batch of no records (a bare segment header) is never read.
     if (idx.length === 0 || length + idx.length > Math.min(this.maxBytes, this.budget.maxBytes)) return;
-    const log = Buffer.allocUnsafeSlow(length);
-    let at = 0;
-    for (const view of views) at += view.copy(log, at);
-    const entry: TailEntry = { cache: this, segment, position, log, firstEntry, idx, older: undefined, newer: undefined };
+    const { ring, start } = this.budget.store(views, length, idx);
+    const log = ring.subarray(start, start + length);
+    const cachedIdx = ring.subarray(start + length, start + length + idx.length);
+    const entry: TailEntry = { cache: this, segment, position, start, log, firstEntry, idx: cachedIdx, older: undefined, newer: undefined };
     this.entries.push(entry);
     this.bytes += entrySize(entry);
     while (this.bytes > this.maxBytes) this.dropOldest();
@@ -125,21 +157,25 @@ export class TailCache {
     return found >= 0 && this.entries[found].segment === segment ? found : -1;
   }
 
-  /** The log bytes [position, position + length) of `segment` when all are cached: a view when they lie in one entry. */
+  /** A copy of the log bytes [position, position + length) of `segment` when all are cached. */
   readLog(segment: Segment, position: number, length: number): Buffer | undefined {
     let i = this.find(segment, (e) => e.position, position);
     if (i < 0) return undefined;
     const first = this.entries[i];
     const skip = position - first.position;
-    if (skip + length <= first.log.length) return first.log.subarray(skip, skip + length);
     if (skip >= first.log.length) return undefined;
-    const out = Buffer.allocUnsafe(length);
-    let at = first.log.copy(out, 0, skip);
-    for (i += 1; at < length; i++) {
-      const next = this.entries[i];
-      if (!next || next.segment !== segment || next.position !== position + at) return undefined;
-      at += next.log.copy(out, at, 0, Math.min(next.log.length, length - at));
+    if (skip + length > first.log.length) {
+      // Spans entries: all of them must be there, adjacent, before anything is allocated.
+      let at = first.log.length - skip;
+      for (let j = i + 1; at < length; j++) {
+        const next = this.entries[j];
+        if (!next || next.segment !== segment || next.position !== position + at) return undefined;
+        at += next.log.length;
+      }
     }
+    const out = Buffer.allocUnsafe(length);
+    let at = first.log.copy(out, 0, skip, Math.min(first.log.length, skip + length));
+    for (i += 1; at < length; i++) at += this.entries[i].log.copy(out, at, 0, Math.min(this.entries[i].log.length, length - at));
     return out;
   }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeFileIO, type FileHandle } from '../../storage/file-io.js';
 import { Segment } from '../../storage/segment.js';
+import { INDEX_ENTRY_SIZE } from '../../storage/consume-index.js';
 import { TailCache, TailCacheBudget } from '../../storage/tail-cache.js';
 import { AppendStatus, GetMessageStatus } from '../../storage/types.js';
 import { tempDir } from '../helpers/common.js';
@@ -37,7 +38,7 @@ const views = (text: string) => [Buffer.from(text)];
 const idx = (count: number) => Buffer.alloc(count * 32, count);
 
 describe('TailCache', () => {
-  it('serves ranges inside one entry as views and across adjacent entries as copies', () => {
+  it('serves ranges inside one entry and across adjacent entries, as copies', () => {
     const cache = new TailCache(new TailCacheBudget(1 << 20), 1 << 20);
     const segment = new Segment(owner, '/nowhere', 0, 0, 1 << 20);
     cache.add(segment, 32, views('abcdef'), 6, 0, idx(2));
@@ -50,6 +51,84 @@ describe('TailCache', () => {
     expect(cache.copyIndex(segment, target, 0, 0, 3)).toBe(true);
     expect([target[0], target[32], target[64]]).toEqual([2, 2, 1]);
     expect(cache.copyIndex(segment, target, 0, 2, 2)).toBe(false);
+  });
+
+  it('drops the oldest entries as the shared ring wraps, and what it returned before keeps its bytes', () => {
+    const budget = new TailCacheBudget(300);
+    const cache = new TailCache(budget, 300);
+    const segment = new Segment(owner, '/a', 0, 0, 1 << 20);
+    // 100 ring bytes an entry (68 of log, 32 of index): three fill the ring.
+    for (let i = 0; i < 3; i++) cache.add(segment, 32 + i * 68, [Buffer.alloc(68, 0x41 + i)], 68, i, idx(1));
+    const first = cache.readLog(segment, 32, 68)!;
+    expect(first.equals(Buffer.alloc(68, 0x41))).toBe(true);
+    cache.add(segment, 32 + 3 * 68, [Buffer.alloc(68, 0x44)], 68, 3, idx(1));
+    expect(cache.readLog(segment, 32, 1)).toBeUndefined();
+    expect(first.equals(Buffer.alloc(68, 0x41))).toBe(true);
+    expect(cache.readLog(segment, 32 + 68, 3 * 68)?.toString()).toBe('B'.repeat(68) + 'C'.repeat(68) + 'D'.repeat(68));
+    expect(budget.entries).toBe(3);
+  });
+
+  it('gives back exactly the bytes cached, over many queues, sizes and wraps of the ring', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const budget = new TailCacheBudget(4096);
+    const queues = Array.from({ length: 5 }, (_, q) => ({
+      cache: new TailCache(budget, 1500),
+      segment: new Segment({ topic: 'T', queueId: q }, `/q${q}`, 0, 0, 1 << 30),
+      log: [] as number[],
+      index: [] as number[],
+      batches: [] as { position: number; length: number }[],
+    }));
+    let hits = 0;
+    for (let round = 0; round < 3000; round++) {
+      const q = queues[random(queues.length)]!;
+      const length = 1 + random(400);
+      const count = 1 + random(3);
+      const log = Buffer.from(Array.from({ length }, () => random(256)));
+      const index = Buffer.from(Array.from({ length: count * INDEX_ENTRY_SIZE }, () => random(256)));
+      const position = 32 + q.log.length;
+      const firstEntry = q.index.length / INDEX_ENTRY_SIZE;
+      // Split the log bytes over one or two views, as a write of several chunks gives them.
+      const cut = random(length);
+      q.cache.add(q.segment, position, cut > 0 ? [log.subarray(0, cut), log.subarray(cut)] : [log], length, firstEntry, index);
+      q.log.push(...log);
+      q.index.push(...index);
+      q.batches.push({ position, length });
+      expect(budget.bytes).toBeLessThanOrEqual(4096);
+      // The newest batch is always there when it fits the queue's bound.
+      expect(q.cache.readLog(q.segment, position, length)?.equals(log)).toBe(true);
+      for (const other of queues) {
+        if (other.log.length === 0) continue;
+        // Every byte of the recent batches still cached is right (a ring slot reused too early shows here).
+        for (const batch of other.batches.slice(-20)) {
+          const read = other.cache.readLog(other.segment, batch.position, batch.length);
+          if (read) {
+            hits += 1;
+            expect(read.equals(Buffer.from(other.log.slice(batch.position - 32, batch.position - 32 + batch.length)))).toBe(true);
+          }
+        }
+        const recent = Math.max(0, other.log.length - 1500);
+        const from = recent + random(other.log.length - recent);
+        const size = 1 + random(Math.min(600, other.log.length - from));
+        const read = other.cache.readLog(other.segment, 32 + from, size);
+        if (read) {
+          hits += 1;
+          expect(read.equals(Buffer.from(other.log.slice(from, from + size)))).toBe(true);
+        }
+        const entries = other.index.length / INDEX_ENTRY_SIZE;
+        const first = random(entries);
+        const n = 1 + random(Math.min(5, entries - first));
+        const target = Buffer.alloc(n * INDEX_ENTRY_SIZE);
+        if (other.cache.copyIndex(other.segment, target, 0, first, n)) {
+          expect(target.equals(Buffer.from(other.index.slice(first * INDEX_ENTRY_SIZE, (first + n) * INDEX_ENTRY_SIZE)))).toBe(true);
+        }
+      }
+    }
+    // The random reads found cached bytes often enough to mean something.
+    expect(hits).toBeGreaterThan(30_000);
   });
 
   it('keeps each queue under its bound and all queues under the store-wide one, oldest first', () => {
