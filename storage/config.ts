@@ -126,6 +126,10 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> = {}): StoreCon
   // The segment header keeps a segment's physical-offset reservation in 32 bits.
   if (config.segmentSize > 2 ** 31) throw new RangeError(`segmentSize cannot exceed 2 GiB, got ${config.segmentSize}`);
   if (config.maxMessageSize > 2 ** 30) throw new RangeError(`maxMessageSize cannot exceed 1 GiB, got ${config.maxMessageSize}`);
+  // The tail caches share one ring buffer, allocated at the first commit: a size it cannot have must fail here.
+  if (!Number.isInteger(config.tailCacheTotalBytes) || config.tailCacheTotalBytes > 2 ** 30) {
+    throw new RangeError(`tailCacheTotalBytes must be a whole number of bytes up to 1 GiB, got ${config.tailCacheTotalBytes}`);
+  }
   for (const key of ['keyIndexSlotsPerFile', 'keyIndexMaxEntriesPerFile'] as const) {
     // Entry numbers are 32-bit and a file's image is one ArrayBuffer.
     if (!Number.isInteger(config[key]) || config[key] > 2 ** 26) throw new RangeError(`${key} must be an integer in [1, ${2 ** 26}], got ${config[key]}`);

@@ -36,6 +36,8 @@ describe('broker config', () => {
     expect(() => loadBrokerConfig({ flags: { advertisedHost: '0.0.0.0' } })).toThrow(/advertisedHost/);
     expect(() => loadBrokerConfig({ flags: { store: { flushMode: 'SOMETIMES' } } })).toThrow(/flushMode/);
     expect(() => loadBrokerConfig({ flags: { store: { nope: 1 } } })).toThrow(/store.nope/);
+    expect(() => loadBrokerConfig({ flags: { store: { tailCacheTotalBytes: 2 ** 31 } } })).toThrow(/tailCacheTotalBytes.*1 GiB/);
+    expect(() => loadBrokerConfig({ flags: { store: { tailCacheTotalBytes: 1.5 } } })).toThrow(/tailCacheTotalBytes/);
     expect(() => loadBrokerConfig({ env: { FERRYMQ_STORE_SYNC_JOURNAL: 'yes' } })).toThrow(/store.syncJournal.*true or false/);
     expect(loadBrokerConfig({ env: { FERRYMQ_STORE_SYNC_JOURNAL: 'true' } }).store.syncJournal).toBe(true);
   });
