@@ -39,9 +39,12 @@ export const FIGURES = {
   consumerCpuBatch: { label: 'consumer CPU per msg, batch', unit: 'us', higherIsBetter: false },
   /** What all cores could do if the three processes were CPU-bound: cores x 1e6 / (their CPU us per message). */
   cpuCeilingBatch: { label: 'CPU-bound ceiling, batch (all cores)', unit: 'msg/s', higherIsBetter: true },
+  /** Time the broker's threads waited for a core, per time they ran (schedstat): the box's contention. */
+  brokerWaitBatch: { label: 'broker threads waiting for a core, per CPU time, batch', unit: '%', higherIsBetter: false },
   brokerCpuPipelined: { label: 'broker CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
   brokerSysCpuPipelined: { label: 'broker kernel CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
   producerCpuPipelined: { label: 'producer CPU per msg, pipelined', unit: 'us', higherIsBetter: false },
+  brokerWaitPipelined: { label: 'broker threads waiting for a core, per CPU time, pipelined', unit: '%', higherIsBetter: false },
   lostAcknowledged: { label: 'acknowledged, never delivered', unit: '', higherIsBetter: false },
   failedSends: { label: 'failed sends (after SDK retries)', unit: '', higherIsBetter: false },
   lost: { label: 'never delivered (failed sends included)', unit: '', higherIsBetter: false },
@@ -134,7 +137,7 @@ export function summarize(runs: readonly HeadlineRun[]): { summaries: SummaryLin
 export function formatNumber(value: number, unit: string): string {
   if (Number.isNaN(value)) return '-';
   if (unit === 'msg/s' || unit === '') return Math.round(value).toLocaleString('en-US');
-  if (unit === 'MiB') return value.toFixed(0);
+  if (unit === 'MiB' || unit === '%') return value.toFixed(0);
   if (unit === 'us') return value.toFixed(1);
   return value < 10 ? value.toFixed(3) : value.toFixed(1);
 }

@@ -160,6 +160,8 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
             producerCpuBatch: batch?.cpuUsPerMessage.producers,
             consumerCpuBatch: batch?.cpuUsPerMessage.consumers,
             cpuCeilingBatch: batch && (cpus().length * 1e6) / (batch.cpuUsPerMessage.broker + batch.cpuUsPerMessage.producers + batch.cpuUsPerMessage.consumers),
+            brokerWaitBatch: batch && batch.brokerRunQueueWait * 100,
+            brokerWaitPipelined: pipelined && pipelined.brokerRunQueueWait * 100,
             lostAcknowledged: total((outcome) => outcome.lostAcknowledged),
             failedSends: total((outcome) => outcome.failedSends),
             lost: total((outcome) => outcome.lost),

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CHILD_ENTRY } from './child.js';
 import { BrokerApi } from '../client/broker-api.js';
 import { RemotingClient } from '../client/remoting-client.js';
-import { cpuTimes, createBenchTopic, type BrokerTarget } from './targets.js';
+import { cpuTimes, createBenchTopic, runQueueWaitShare, schedTimes, type BrokerTarget } from './targets.js';
 import {
   LatencyRecorder,
   nowNs,
@@ -90,6 +90,11 @@ export interface WorkloadOutcome {
   /** CPU time per message in microseconds, per process kind (broker over the whole workload). */
   /** `broker` counts user and kernel time; `brokerSystem` is its kernel part (syscalls, page cache, TCP). */
   cpuUsPerMessage: { broker: number; brokerSystem: number; producers: number; consumers: number };
+  /**
+   * Seconds the broker's threads waited runnable for a core per second they ran (schedstat), over
+   * the workload: on a box its clients share, the time the broker wanted a core and had none.
+   */
+  brokerRunQueueWait: number;
   /** Never delivered, failed sends included. */
   lost: number;
   duplicates: number;
@@ -314,6 +319,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     const producerResults = producers.map((p) => p.waitFor<ProducerResult>('result'));
     probe = new ResponsivenessProbe(target, topic, PROBE_INTERVAL_MS);
     const brokerCpuStart = cpuTimes(target.brokerPid);
+    const brokerSchedStart = schedTimes(target.brokerPid);
     for (const p of producers) p.command('go');
     const produced = await Promise.all(producerResults);
     const firstSendNs = Math.min(...produced.map((r) => r.firstSendNs));
@@ -343,6 +349,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
     }
 
     const brokerCpuEnd = cpuTimes(target.brokerPid);
+    const brokerRunQueueWait = runQueueWaitShare(brokerSchedStart, schedTimes(target.brokerPid));
     const brokerResponsiveness = await probe.stop();
     const perMessageUs = (seconds: number) => (seconds * 1e6) / total;
     const cpuUsPerMessage = {
@@ -371,6 +378,7 @@ export async function runWorkload(target: BrokerTarget, spec: WorkloadSpec, opti
       lostAcknowledged: spec.consume === 'none' ? 0 : SequenceTracker.differenceCount(total, produced.map((r) => r.confirmedBits), consumed.map((r) => r.seenBits)),
       brokerResponsiveness,
       cpuUsPerMessage,
+      brokerRunQueueWait,
       lost: spec.consume === 'none' ? 0 : total - unique,
       duplicates: deliveries - unique,
       latency: consumed[0]?.latency,

@@ -3,7 +3,7 @@
  * fresh data dir per start) and Apache RocketMQ (name server + one master, from the test kit's
  * `startRocketMQ()`). Both are driven over the same remoting protocol by the same SDK.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +110,47 @@ export function cpuTimes(pid: number): { user: number; system: number } {
   } catch {
     return { user: Number.NaN, system: Number.NaN };
   }
+}
+
+/** Per thread of a process: seconds it has run, and seconds it has waited runnable for a core. */
+export type SchedTimes = ReadonlyMap<string, { run: number; wait: number }>;
+
+/**
+ * What each thread of a live process has run and waited on the run queue so far
+ * (`/proc/<pid>/task/<tid>/schedstat`: run ns, wait ns, timeslices), or undefined when the kernel
+ * keeps no schedstats.
+ */
+export function schedTimes(pid: number): SchedTimes | undefined {
+  try {
+    const times = new Map<string, { run: number; wait: number }>();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+        times.set(tid, { run: run! / 1e9, wait: wait! / 1e9 });
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+    return times;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Seconds the threads waited for a core per second they ran, between two readings: a thread
+ * started in between counts from zero, one that ended is left out. NaN without readings.
+ */
+export function runQueueWaitShare(start: SchedTimes | undefined, end: SchedTimes | undefined): number {
+  if (!start || !end) return Number.NaN;
+  let run = 0;
+  let wait = 0;
+  for (const [tid, now] of end) {
+    const before = start.get(tid) ?? { run: 0, wait: 0 };
+    run += now.run - before.run;
+    wait += now.wait - before.wait;
+  }
+  return run > 0 ? wait / run : Number.NaN;
 }
 
 /** Creates a topic on the broker and waits until the name server routes all its queues. */

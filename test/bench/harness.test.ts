@@ -3,7 +3,7 @@
  * consumers, quantiles, medians and ratios, the chart, the profile reader, the option checks, and
  * one tiny end-to-end workload through real broker, producer and consumer processes.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { formatMarkdown, formatSummary, spread, summarize, type HeadlineRun } fr
 import { BrokerApi } from '../../client/broker-api.js';
 import { RemotingClient } from '../../client/remoting-client.js';
 import { Child, runWorkload, type WorkloadSpec } from '../../bench/runner.js';
-import { startTarget, type BrokerTarget } from '../../bench/targets.js';
+import { runQueueWaitShare, schedTimes, startTarget, type BrokerTarget } from '../../bench/targets.js';
 import { cdfPoints, LatencyRecorder, PauseMonitor, quantile, readStamp, SequenceTracker, stampBody, TimelineRecorder } from '../../bench/workload.js';
 
 describe('body stamp', () => {
@@ -127,6 +127,8 @@ describe('quantiles and spreads', () => {
     expect(text).toContain('2.50x');
     const markdown = formatMarkdown(summaries, ratios);
     expect(markdown).toContain('| produce msg/s, batch sends | 125,000 [90,000 - 130,000] | 50,000 [40,000 - 60,000] | 2.50x | ≥ 120,000: met |');
+    const waits = summarize([{ broker: 'ferrymq', flush: 'SYNC_FLUSH', run: 1, figures: { brokerWaitBatch: 26.4 } }]);
+    expect(formatMarkdown(waits.summaries, waits.ratios)).toContain('| broker threads waiting for a core, per CPU time, batch (%) | 26 [26 - 26] |');
   });
 
   it('gives the disk floor per broker slot but no ratio for it', () => {
@@ -134,6 +136,29 @@ describe('quantiles and spreads', () => {
     const { summaries, ratios } = summarize([run('ferrymq', 3), run('rocketmq', 6)]);
     expect(summaries.filter((s) => s.figure === 'diskSyncP99').map((s) => s.median)).toEqual([3, 6]);
     expect(ratios.find((r) => r.figure === 'diskSyncP99')).toBeUndefined();
+  });
+});
+
+describe('run-queue wait', () => {
+  it('adds up waiting per running time over the threads, a new thread from zero, an ended one left out', () => {
+    const start = new Map([
+      ['1', { run: 1, wait: 0.5 }],
+      ['2', { run: 2, wait: 1 }],
+    ]);
+    const end = new Map([
+      ['1', { run: 3, wait: 1.5 }],
+      ['3', { run: 1, wait: 0.5 }],
+    ]);
+    // Thread 1 ran 2 s and waited 1 s; thread 3 (new) ran 1 s and waited 0.5 s; thread 2 ended.
+    expect(runQueueWaitShare(start, end)).toBeCloseTo(1.5 / 3);
+    expect(runQueueWaitShare(undefined, end)).toBeNaN();
+    expect(runQueueWaitShare(end, end)).toBeNaN();
+  });
+
+  it.runIf(existsSync('/proc/self/schedstat'))("reads a live process's threads", () => {
+    const times = schedTimes(process.pid)!;
+    expect(times.get(String(process.pid))!.run).toBeGreaterThan(0);
+    expect(schedTimes(2 ** 22 + 12345)).toBeUndefined();
   });
 });
 
@@ -327,6 +352,7 @@ describe('one workload through real processes', () => {
     expect(outcome.e2eSeconds).toBeGreaterThanOrEqual(outcome.produceSeconds);
     expect(outcome.latency!.count).toBe(3_000);
     expect(outcome.brokerResponsiveness.count).toBeGreaterThan(0);
+    if (existsSync('/proc/self/schedstat')) expect(outcome.brokerRunQueueWait).toBeGreaterThanOrEqual(0);
     expect(outcome.produced[0]!.counts.reduce((a, b) => a + b, 0)).toBe(3_000);
   }, 60_000);
 
