@@ -81,7 +81,7 @@ export const DEFAULT_STORE_CONFIG: Readonly<StoreConfig> = Object.freeze({
   readMaxBytes: 4 * 1024 * 1024, // one pull answer at most
   readMaxScanEntries: 4096, // filtered reads stop here and report NO_MATCHED_MESSAGE
   tailCacheBytes: 1024 * 1024, // about 1000 records of 1 KiB: a consumer keeping up with the tail
-  tailCacheTotalBytes: 4 * 1024 * 1024, // counted in the broker RSS budget (150 MiB with a 200k x 1 KiB backlog; 16 MiB measured 167 MiB)
+  tailCacheTotalBytes: 0, // off: pulls of the tail read the page cache inline (docs/storage.md, *Tail cache*)
   writeChunkSize: 64 * 1024, // one write batch per pooled buffer
   writeBatchBytes: 128 * 1024, // about 0.4 ms of write + fdatasync on a typical SSD; two such batches in flight keep 256 appenders busy
   maxPendingBytesPerQueue: 64 * 1024 * 1024, // far above what a disk keeping up holds (a few write batches), far below the memory of the box

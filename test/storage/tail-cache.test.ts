@@ -169,7 +169,7 @@ describe('TailCache', () => {
 describe('tail reads', () => {
   it('returns the same bytes and statuses from memory as from the files, and reads no log file for the tail', async () => {
     const io = new CountingFileIO();
-    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 64 * 1024 } });
+    const store = await openStore(dir.path, { fileIO: io, config: { segmentSize: 64 * 1024, tailCacheTotalBytes: 4 * 1024 * 1024 } });
     const topic = createTopic(store, 1);
     const bodies = Array.from({ length: 300 }, (_, i) => `m${i}-`.padEnd(20 + ((i * 37) % 500), 'x'));
     for (let i = 0; i < bodies.length; i += 10) {
