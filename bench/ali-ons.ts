@@ -1,5 +1,7 @@
 /**
- * The npm client ali-ons (unmodified, CommonJS), typed just enough for the reference run.
+ * The npm client ali-ons (unmodified, CommonJS), typed just enough for the reference run. It is a
+ * devDependency: loaded only when the ali-ons scenario runs, so `ferrymq bench` (and the rest of the
+ * CLI, which loads this module) works in an install without it.
  */
 import { createRequire } from 'node:module';
 
@@ -23,7 +25,23 @@ interface AliOns {
   Message: new (topic: string, tags: string, body: Buffer) => object;
 }
 
-export const aliOns = createRequire(import.meta.url)('ali-ons') as AliOns;
+const require = createRequire(import.meta.url);
+
+/** Whether ali-ons can be loaded here (`runBench` checks before the scenario starts). */
+export function aliOnsInstalled(): boolean {
+  try {
+    require.resolve('ali-ons');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let loaded: AliOns | undefined;
+
+export function aliOns(): AliOns {
+  return (loaded ??= require('ali-ons') as AliOns);
+}
 
 const silentLogger = { info() {}, warn() {}, error() {}, debug() {} };
 // ali-ons asserts an HTTP client even when nameSrv is given; it only uses it for Aliyun address lookups.

@@ -134,7 +134,7 @@ async function runFerryMQ(job: ConsumerJob, recorder: Recorder, finishRequested:
 }
 
 async function runAliOns(job: ConsumerJob, recorder: Recorder, finishRequested: () => boolean): Promise<number> {
-  const consumer = new aliOns.Consumer({ ...aliOptions(job.nameServer), consumerGroup: job.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' });
+  const consumer = new (aliOns().Consumer)({ ...aliOptions(job.nameServer), consumerGroup: job.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' });
   consumer.on('error', () => undefined);
   consumer.subscribe(job.topic, '*', async (msg) => recorder.record([msg.body]));
   await consumer.ready();

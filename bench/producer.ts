@@ -30,13 +30,14 @@ async function ferrymqSender(job: ProducerJob): Promise<Sender> {
 }
 
 async function aliOnsSender(job: ProducerJob): Promise<Sender> {
-  const producer = new aliOns.Producer({ ...aliOptions(job.nameServer), producerGroup: `bench_pg_${process.pid}` });
+  const { Producer, Message } = aliOns();
+  const producer = new Producer({ ...aliOptions(job.nameServer), producerGroup: `bench_pg_${process.pid}` });
   producer.on('error', () => undefined);
   await producer.ready();
   return {
     async send(seq, count) {
       if (count !== 1) throw new Error('ali-ons has no batch send');
-      const result = await producer.send(new aliOns.Message(job.topic, 'bench', stampBody(job.bodySize, seq)));
+      const result = await producer.send(new Message(job.topic, 'bench', stampBody(job.bodySize, seq)));
       if (result.sendStatus !== 'SEND_OK') throw new Error(`ali-ons send status ${result.sendStatus}`);
     },
     close: () => producer.close(),

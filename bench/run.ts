@@ -15,6 +15,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { javaToolchainMissing } from '../test/helpers/rocketmq.js';
+import { aliOnsInstalled } from './ali-ons.js';
 import { compileBenchProcesses } from './build.js';
 import { probeDiskSync } from './disk-probe.js';
 import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
@@ -191,8 +193,24 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
   return results;
 }
 
+/** A tool or package the chosen brokers or scenarios need is missing; found before anything starts. */
+export class BenchSetupError extends Error {
+  override name = 'BenchSetupError';
+}
+
+function checkSetup(o: BenchOptions): void {
+  if (o.scenarios.includes('headline') && o.brokers.includes('rocketmq')) {
+    const missing = javaToolchainMissing();
+    if (missing) throw new BenchSetupError(`Apache RocketMQ side by side needs java and mvn on PATH: ${missing}; run with --brokers ferrymq to leave it out`);
+  }
+  if (o.scenarios.includes('ali-ons') && !aliOnsInstalled()) {
+    throw new BenchSetupError('the ali-ons scenario needs the npm package ali-ons (a development dependency of FerryMQ): run `npm install ali-ons` beside it');
+  }
+}
+
 export async function runBench(options: Partial<BenchOptions> = {}, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<BenchReport> {
   const o: BenchOptions = { ...DEFAULT_BENCH_OPTIONS, ...options };
+  checkSetup(o);
   const outDir = resolve(o.out);
   mkdirSync(outDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -6,7 +6,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { parseInteger } from './args.js';
-import { DEFAULT_BENCH_OPTIONS, HEADLINE_PHASES, runBench, summarizeResultsFile, type BenchOptions, type HeadlinePhase } from '../bench/run.js';
+import { BenchSetupError, DEFAULT_BENCH_OPTIONS, HEADLINE_PHASES, runBench, summarizeResultsFile, type BenchOptions, type HeadlinePhase } from '../bench/run.js';
 import { OTHER_SCENARIOS } from '../bench/scenarios.js';
 import type { BrokerKind, FlushMode } from '../bench/targets.js';
 import { ExitCode } from './run.js';
@@ -122,7 +122,9 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     try {
       await runBench(options);
     } catch (err) {
-      process.stderr.write(`ferrymq bench: ${(err as Error).stack ?? String(err)}\n`);
+      // A missing tool is the user's to fix, not a bug: its message is enough.
+      const text = err instanceof BenchSetupError ? err.message : ((err as Error).stack ?? String(err));
+      process.stderr.write(`ferrymq bench: ${text}\n`);
       process.exitCode = ExitCode.FAILURE;
     }
   },

@@ -37,12 +37,12 @@ function buildCli(): void {
   if (existsSync(join(buildDir, 'cli/index.js'))) entry = [join(buildDir, 'cli/index.js')];
 }
 
-function cli(args: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+function cli(args: string[], options: { timeoutMs?: number; input?: string; nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolveRun) => {
     const child = execFile(
       process.execPath,
-      [...entry, ...args],
-      { cwd: repoRoot, env: { ...process.env, FERRYMQ_BROKER: broker.address }, timeout: options.timeoutMs ?? 30_000 },
+      [...(options.nodeArgs ?? []), ...entry, ...args],
+      { cwd: repoRoot, env: { ...process.env, FERRYMQ_BROKER: broker.address, ...options.env }, timeout: options.timeoutMs ?? 30_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolveRun({ code, stdout, stderr });
@@ -316,5 +316,38 @@ describe('bad arguments: one line on stderr, exit code 2', () => {
       expect(result.code, command.join(' ')).toBe(0);
       expect(result.stdout).toMatch(/--help/);
     }
+  });
+});
+
+describe('the compiled CLI in an install: no devDependency is loaded', () => {
+  // As `npm install ferrymq` leaves it: ali-ons, typescript, tsx's loader and vitest are absent.
+  const nodeArgs = ['-r', join(repoRoot, 'test/helpers/block-dev-dependencies.cjs')];
+
+  it('loads and talks to the broker', async () => {
+    expect(entry[0], 'the CLI must be compiled for this test').toBe(join(buildDir, 'cli/index.js'));
+    const help = await cli(['--help'], { nodeArgs });
+    expect(help.stderr).toBe('');
+    expect(help.stdout).toMatch(/ferrymq bench/);
+    const status = await cli(['status', '--json'], { nodeArgs });
+    expect(status.stderr).toBe('');
+    expect(JSON.parse(status.stdout)).toMatchObject({ broker: broker.address, brokerName: 'broker-a' });
+  });
+
+  it('bench says which package the ali-ons scenario needs, before it starts anything', async () => {
+    const out = await tempDir();
+    const result = await cli(['bench', '--brokers', 'ferrymq', '--runs', '1', '--scenarios', 'ali-ons', '--out', out.path], { nodeArgs });
+    await out.cleanup();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('ferrymq bench: the ali-ons scenario needs the npm package ali-ons (a development dependency of FerryMQ): run `npm install ali-ons` beside it\n');
+    expect(result.stdout).toBe('');
+  });
+
+  it('bench says that RocketMQ side by side needs java and mvn when they are not on PATH', async () => {
+    const out = await tempDir();
+    const result = await cli(['bench', '--brokers', 'ferrymq', 'rocketmq', '--runs', '1', '--out', out.path], { nodeArgs, env: { PATH: out.path } });
+    await out.cleanup();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^ferrymq bench: Apache RocketMQ side by side needs java and mvn on PATH: 'java' is not available .*; run with --brokers ferrymq to leave it out\n$/);
+    expect(result.stdout).toBe('');
   });
 });
