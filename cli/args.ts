@@ -2,6 +2,7 @@
  * Parsing and checking command-line values. A bad value throws `UsageError`, which the command
  * runner prints as one line and turns into exit code 2.
  */
+import type { Argv } from 'yargs';
 import { validateTopicName } from '../storage/topic-name.js';
 
 export class UsageError extends Error {
@@ -9,6 +10,14 @@ export class UsageError extends Error {
 }
 
 export const DEFAULT_BROKER = '127.0.0.1:9876';
+
+/**
+ * Leaves the global client options (`--broker`, `--timeout`) out of the help of a command that
+ * starts brokers of its own (start, crash-test, bench), where they do nothing.
+ */
+export function hideClientOptions<T>(yargs: Argv<T>): Argv<T> {
+  return yargs.hide('broker').hide('timeout');
+}
 
 /** `host:port`, port 1..65535. */
 export function parseBrokerAddress(text: string): string {

@@ -5,7 +5,7 @@
  * SVG chart into `--out`. `npm run bench` runs the same command.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { parseInteger } from './args.js';
+import { hideClientOptions, parseInteger } from './args.js';
 import { BenchSetupError, DEFAULT_BENCH_OPTIONS, HEADLINE_PHASES, runBench, summarizeResultsFile, type BenchOptions, type HeadlinePhase } from '../bench/run.js';
 import { OTHER_SCENARIOS } from '../bench/scenarios.js';
 import type { BrokerKind, FlushMode } from '../bench/targets.js';
@@ -84,7 +84,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   command: 'bench',
   describe: 'Benchmark FerryMQ (and Apache RocketMQ side by side): throughput, latency, RSS; JSON lines + SVG chart',
   builder: (yargs: Argv<object>) =>
-    yargs
+    hideClientOptions(yargs)
       .option('brokers', { type: 'array', string: true, default: d.brokers, describe: 'brokers to run: ferrymq, rocketmq (needs java and mvn)' })
       .option('flush', { type: 'array', string: true, default: ['sync', 'async'], describe: 'flush modes: sync, async' })
       .option('runs', { type: 'number', default: d.runs, describe: 'headline runs per broker and flush mode (medians, min, max)' })

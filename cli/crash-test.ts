@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { parseInteger } from './args.js';
+import { hideClientOptions, parseInteger } from './args.js';
 import type { FlushMode } from '../test/crash/broker-process.js';
 import {
   checkKillPlans,
@@ -115,7 +115,7 @@ export const crashTestCommand: CommandModule<object, CrashTestArgs> = {
   command: 'crash-test',
   describe: 'Kill a local broker again and again (kill -9, crash points) and check that no acknowledged message is lost',
   builder: (yargs: Argv<object>) =>
-    yargs
+    hideClientOptions(yargs)
       .option('cycles', { type: 'number', default: 20, describe: 'crash/restart cycles' })
       .option('flush', { choices: ['sync', 'async'] as const, default: 'sync' as FlushMode, describe: 'broker flush mode' })
       .option('client', {

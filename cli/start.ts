@@ -8,6 +8,7 @@ import type { Argv, CommandModule, Options } from 'yargs';
 import { BrokerServer } from '../broker/broker-server.js';
 import { ConfigError, DEFAULT_BROKER_CONFIG, loadBrokerConfig } from '../broker/config.js';
 import { DEFAULT_STORE_CONFIG } from '../storage/config.js';
+import { hideClientOptions } from './args.js';
 import { applyBrokerGcTuning } from './gc-tuning.js';
 
 type StartArgs = Record<string, unknown> & { config?: string; data?: string; flush?: 'sync' | 'async'; 'gc-tuning'?: boolean };
@@ -39,7 +40,7 @@ export const startCommand: CommandModule<object, StartArgs> = {
   command: 'start',
   describe: 'Run the broker (name server and broker on one port) until SIGTERM/SIGINT',
   builder: (yargs: Argv<object>) => {
-    let y = yargs
+    let y = hideClientOptions(yargs)
       .option('config', { type: 'string', describe: 'JSON config file (keys as in docs/broker.md)' })
       .option('data', { type: 'string', describe: 'data directory (same as --data-dir)' })
       .option('flush', { choices: ['sync', 'async'] as const, describe: 'store flush mode (same as --store.flushMode)' })

@@ -310,6 +310,15 @@ describe('bad arguments: one line on stderr, exit code 2', () => {
     expect(result.stderr).toMatch(/is a broker running at 127\.0\.0\.1:1/);
   });
 
+  it('commands that start their own brokers leave the client options out of their help', async () => {
+    for (const command of ['start', 'crash-test', 'bench']) {
+      const result = await cli([command, '--help']);
+      expect(result.code, command).toBe(0);
+      expect(result.stdout, command).not.toMatch(/--broker\s|--timeout/);
+    }
+    expect((await cli(['status', '--help'])).stdout).toMatch(/--broker\s[\s\S]*--timeout/);
+  });
+
   it('every command has --help', async () => {
     for (const command of [[], ['topic'], ['topic', 'create'], ['group', 'describe'], ['offset', 'reset'], ['send'], ['consume'], ['message', 'get'], ['dlq', 'resend'], ['status'], ['start']]) {
       const result = await cli([...command, '--help']);
