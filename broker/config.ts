@@ -188,6 +188,13 @@ export function envVarName(key: string): string {
   return `FERRYMQ_${key.split('.').map(toUpperSnake).join('_')}`;
 }
 
+/**
+ * FERRYMQ_* variables that are not broker settings: the CLI's client commands read FERRYMQ_BROKER,
+ * the SDK FERRYMQ_CLIENT_LOG_LEVEL, the crash-recovery kit FERRYMQ_CRASH_POINT. A shell that sets
+ * them for those must still be able to run `ferrymq start`.
+ */
+const OTHER_FERRYMQ_VARIABLES = new Set(['FERRYMQ_BROKER', 'FERRYMQ_CLIENT_LOG_LEVEL', 'FERRYMQ_CRASH_POINT']);
+
 /** Reads FERRYMQ_* variables; one that names no config key is an error (a typo must not pass silently). */
 function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const known = new Map<string, string[]>();
@@ -196,9 +203,8 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('FERRYMQ_') || value === undefined) continue;
+    if (OTHER_FERRYMQ_VARIABLES.has(name)) continue;
     const path = known.get(name);
-    // The crash-recovery kit's switch is not a config key.
-    if (name === 'FERRYMQ_CRASH_POINT') continue;
     if (!path) throw new ConfigError(`unknown environment variable ${name}`);
     if (path.length === 1) out[path[0]] = value;
     else ((out.store ??= {}) as Record<string, unknown>)[path[1]] = value;

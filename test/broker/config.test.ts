@@ -26,9 +26,16 @@ describe('broker config', () => {
     expect(config.host).toBe('127.0.0.1');
   });
 
+  it("ignores the FERRYMQ_* variables of the CLI's client commands, the SDK and the crash kit", () => {
+    const config = loadBrokerConfig({ env: { FERRYMQ_BROKER: '10.0.0.5:9876', FERRYMQ_CLIENT_LOG_LEVEL: 'debug', FERRYMQ_CRASH_POINT: 'segment-roll', FERRYMQ_PORT: '2222' } });
+    expect(config.port).toBe(2222);
+    expect(config.logLevel).toBe(DEFAULT_BROKER_CONFIG.logLevel);
+  });
+
   it('rejects unknown keys and bad values with the key named', () => {
     expect(() => loadBrokerConfig({ flags: { prot: 1 } })).toThrow(/unknown config key prot/);
     expect(() => loadBrokerConfig({ env: { FERRYMQ_PROT: '1' } })).toThrow(/FERRYMQ_PROT/);
+    expect(() => loadBrokerConfig({ env: { FERRYMQ_BROKERS: '127.0.0.1:9876' } })).toThrow(/unknown environment variable FERRYMQ_BROKERS/);
     expect(() => loadBrokerConfig({ flags: { port: 'abc' } })).toThrow(ConfigError);
     expect(() => loadBrokerConfig({ flags: { port: 70000 } })).toThrow(/port/);
     expect(() => loadBrokerConfig({ flags: { maxConnections: 0 } })).toThrow(/maxConnections/);
