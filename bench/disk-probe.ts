@@ -3,7 +3,7 @@
  * sampled back to back in a temp file on the filesystem the brokers' data dirs use. No broker can
  * acknowledge a synced message faster than this, so the summary prints it beside the latency figures.
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantile } from './workload.js';
@@ -34,4 +34,18 @@ export function probeDiskSync(samples = 400, bytes = 1024, dir = tmpdir()): Disk
   }
   times.sort((a, b) => a - b);
   return { samples, p50: quantile(times, 0.5), p99: quantile(times, 0.99), max: times[times.length - 1] ?? 0 };
+}
+
+/** statfs(2) magic numbers of filesystems that keep files in memory. */
+const MEMORY_FILESYSTEMS = new Map([
+  [0x01021994, 'tmpfs'],
+  [0x858458f6, 'ramfs'],
+]);
+
+/**
+ * The name of the in-memory filesystem `dir` is on (tmpfs, ramfs), or undefined for any other:
+ * fdatasync there returns at once, so SYNC_FLUSH figures measured on it say nothing about a disk.
+ */
+export function memoryFileSystemOf(dir: string): string | undefined {
+  return MEMORY_FILESYSTEMS.get(statfsSync(dir).type);
 }

@@ -13,12 +13,12 @@
  * `<out>/bench-<time>.svg` beside the JSON.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { javaToolchainMissing } from '../test/helpers/rocketmq.js';
 import { aliOnsInstalled } from './ali-ons.js';
 import { compileBenchProcesses } from './build.js';
-import { probeDiskSync } from './disk-probe.js';
+import { memoryFileSystemOf, probeDiskSync } from './disk-probe.js';
 import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
 import { summarizeProfiles } from './profile.js';
 import { formatMarkdown, formatSummary, summarize, type HeadlineRun } from './report.js';
@@ -48,6 +48,8 @@ export interface BenchOptions {
   /** Scale factor for the other scenarios' message counts (1 = as in the issue). */
   scale: number;
   rocketmqHeap?: string;
+  /** Where the brokers keep their data, a fresh subdirectory per start (made if missing; default: the system temp dir). */
+  dataDir?: string;
   /** Run broker, producer and consumer through tsx from sources instead of compiling them first. */
   fromSource: boolean;
   /** Profile the FerryMQ broker, producer and consumer (V8 --cpu-prof) and print the top frames. */
@@ -128,7 +130,7 @@ async function runHeadline(o: BenchOptions, runner: RunnerOptions, targetOptions
           const rssAfterBatch = batch ? peakRssMiB(target.brokerPid) : undefined;
           const pipelined = await phase('pipelined');
           // The disk's floor for a synced acknowledgement, sampled now, next to the latency it bounds.
-          const disk = o.phases.includes('latency') ? probeDiskSync() : undefined;
+          const disk = o.phases.includes('latency') ? probeDiskSync(400, 1024, targetOptions.dataRoot) : undefined;
           const latency = await phase('latency');
           const rss = peakRssMiB(target.brokerPid);
           const context = { broker, flush, run };
@@ -211,6 +213,12 @@ function checkSetup(o: BenchOptions): void {
 export async function runBench(options: Partial<BenchOptions> = {}, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<BenchReport> {
   const o: BenchOptions = { ...DEFAULT_BENCH_OPTIONS, ...options };
   checkSetup(o);
+  const dataRoot = resolve(o.dataDir ?? tmpdir());
+  try {
+    mkdirSync(dataRoot, { recursive: true });
+  } catch (err) {
+    throw new BenchSetupError(`cannot keep broker data in ${dataRoot}: ${(err as Error).message}`);
+  }
   const outDir = resolve(o.out);
   mkdirSync(outDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -226,11 +234,17 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
   const profDir = o.profile ? join(outDir, `profiles-${stamp}`) : undefined;
   const compiled = o.fromSource ? undefined : compileBenchProcesses(log);
   const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 1_000, log, cpuProfDir: profDir, childEntry: compiled?.child };
-  const targetOptions: TargetOptions = { rocketmqHeap: o.rocketmqHeap, brokerEntry: compiled?.broker };
-  emit({ type: 'options', ...o, startedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage1m: loadavg()[0] });
+  const targetOptions: TargetOptions = { rocketmqHeap: o.rocketmqHeap, brokerEntry: compiled?.broker, dataRoot };
+  const memoryFs = memoryFileSystemOf(dataRoot);
+  emit({ type: 'options', ...o, dataDir: dataRoot, dataDirInMemory: memoryFs ?? false, startedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage1m: loadavg()[0] });
 
   const chart = { throughput: [] as ThroughputSeries[], cdfs: [] as CdfSeries[] };
   const summaryParts: string[] = [];
+  if (memoryFs) {
+    const warning = `warning: the brokers' data dir ${dataRoot} is on ${memoryFs} (memory): fdatasync returns at once there, so SYNC_FLUSH figures measure no disk; pass --data on the disk you deploy on`;
+    log(warning);
+    summaryParts.push(warning);
+  }
   if (o.scenarios.includes('headline') && !o.profile) {
     const runs = await runHeadline(o, runner, targetOptions, emit, chart);
     const { summaries, ratios } = summarize(runs);

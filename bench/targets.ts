@@ -35,6 +35,8 @@ export interface TargetOptions {
   brokerEntry?: string;
   /** RocketMQ only: -Xms/-Xmx of the broker JVM. */
   rocketmqHeap?: string;
+  /** Where each broker's fresh data directory is made (default: the system temp dir). */
+  dataRoot?: string;
 }
 
 /** RocketMQ broker heap for the side-by-side runs (runbroker.sh asks for 8g; that does not fit a 2-core box next to everything else). Written down in docs/benchmarks.md. */
@@ -45,7 +47,7 @@ export async function startTarget(kind: BrokerKind, flush: FlushMode, options: T
 }
 
 async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<BrokerTarget> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ferrymq-bench-'));
+  const dataDir = await mkdtemp(join(options.dataRoot ?? tmpdir(), 'ferrymq-bench-'));
   const port = await freePort();
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const command = options.brokerEntry ? { command: process.execPath, args: [options.brokerEntry] } : undefined;
@@ -61,7 +63,7 @@ async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<B
     nameServer: address,
     brokerAddr: address,
     brokerPid: broker.pid!,
-    settings: { flushMode: flush, dataDir: 'fresh temp dir', config: 'defaults (docs/broker.md)', uvThreadpoolSize: env.UV_THREADPOOL_SIZE, node: process.version, code: options.brokerEntry ? 'compiled by tsc' : 'tsx (sources)' },
+    settings: { flushMode: flush, dataDir: `fresh dir in ${options.dataRoot ?? tmpdir()}`, config: 'defaults (docs/broker.md)', uvThreadpoolSize: env.UV_THREADPOOL_SIZE, node: process.version, code: options.brokerEntry ? 'compiled by tsc' : 'tsx (sources)' },
     async stop() {
       await broker.stop(30_000);
       await rm(dataDir, { recursive: true, force: true });
@@ -71,7 +73,7 @@ async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<B
 
 async function startApacheRocketMQ(flush: FlushMode, options: TargetOptions): Promise<BrokerTarget> {
   const heap = options.rocketmqHeap ?? DEFAULT_ROCKETMQ_HEAP;
-  const rmq = await startRocketMQ({ flushDiskType: flush, brokerHeap: heap, startTimeoutMs: 180_000 });
+  const rmq = await startRocketMQ({ flushDiskType: flush, brokerHeap: heap, startTimeoutMs: 180_000, baseDir: options.dataRoot });
   return {
     kind: 'rocketmq',
     flush,

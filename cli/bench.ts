@@ -28,6 +28,7 @@ export interface BenchArgs {
   phases: string[];
   scale: number;
   'rocketmq-heap'?: string;
+  data?: string;
   profile: boolean;
   'from-source': boolean;
   out: string;
@@ -73,6 +74,7 @@ export function benchOptionsOf(argv: BenchArgs): BenchOptions {
     phases,
     scale: argv.scale,
     rocketmqHeap: argv['rocketmq-heap'],
+    dataDir: argv.data,
     profile: argv.profile,
     fromSource: argv['from-source'],
     out: argv.out,
@@ -101,6 +103,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('phases', { type: 'array', string: true, default: d.phases, describe: `headline workloads to run: ${HEADLINE_PHASES.join(', ')}` })
       .option('scale', { type: 'number', default: d.scale, describe: 'multiplies the message counts of the other scenarios' })
       .option('rocketmq-heap', { type: 'string', describe: 'RocketMQ broker -Xms/-Xmx (default 512m)' })
+      .option('data', { type: 'string', describe: 'directory the brokers keep their data in, a fresh subdirectory per start (default: the system temp dir); use the disk you deploy on' })
       .option('profile', { type: 'boolean', default: false, describe: 'profile FerryMQ (broker, producer, consumer) with --cpu-prof and print the top frames' })
       .option('from-source', { type: 'boolean', default: false, describe: 'run broker, producer and consumer through tsx instead of compiling them with tsc first' })
       .option('summarize', { type: 'string', describe: 'only print the summary (and markdown) of an earlier .jsonl results file' })

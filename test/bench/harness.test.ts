@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchOptionsOf, type BenchArgs } from '../../cli/bench.js';
 import { ratePoints, renderChart } from '../../bench/chart.js';
-import { probeDiskSync } from '../../bench/disk-probe.js';
+import { memoryFileSystemOf, probeDiskSync } from '../../bench/disk-probe.js';
 import { runFloor } from '../../bench/floor.js';
 import { summarizeProfiles } from '../../bench/profile.js';
 import { formatMarkdown, formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
@@ -237,6 +237,27 @@ describe('disk probe', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it('names an in-memory filesystem (where fdatasync measures nothing) and none for the disk', () => {
+    expect(memoryFileSystemOf('/dev/shm')).toBe('tmpfs');
+    expect(memoryFileSystemOf(new URL('../..', import.meta.url).pathname)).toBeUndefined();
+  });
+
+  it('starts each broker in a fresh directory under the given data root and removes it at stop', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ferrymq-data-root-test-'));
+    try {
+      const target = await startTarget('ferrymq', 'ASYNC_FLUSH', { dataRoot: root });
+      try {
+        expect(readdirSync(root)).toEqual([expect.stringMatching(/^ferrymq-bench-/)]);
+        expect(target.settings.dataDir).toBe(`fresh dir in ${root}`);
+      } finally {
+        await target.stop();
+      }
+      expect(readdirSync(root)).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('chart', () => {
@@ -320,6 +341,8 @@ describe('options', () => {
     expect(o.scenarios).toContain('pull-backlog');
     expect(o.scenarios).toContain('headline');
     expect(benchOptionsOf({ ...args, phases: ['latency'] }).phases).toEqual(['latency']);
+    expect(benchOptionsOf(args).dataDir).toBeUndefined();
+    expect(benchOptionsOf({ ...args, data: '/srv/bench' }).dataDir).toBe('/srv/bench');
   });
 
   it('refuses bad values with a message naming the flag', () => {

@@ -4,7 +4,7 @@
  * so each of the ~50 runs starts in a fraction of a second; without a build it runs through tsx.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -349,6 +349,22 @@ describe('the compiled CLI in an install: no devDependency is loaded', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toBe('ferrymq bench: the ali-ons scenario needs the npm package ali-ons (a development dependency of FerryMQ): run `npm install ali-ons` beside it\n');
     expect(result.stdout).toBe('');
+  });
+
+  it('bench keeps broker data under --data, and warns when that is in memory', async () => {
+    const data = join('/dev/shm', uniqueName('ferrymq-bench-data'));
+    const out = await tempDir();
+    try {
+      const result = await cli(['bench', '--brokers', 'ferrymq', '--flush', 'async', '--runs', '1', '--messages', '300', '--phases', 'batch', '--data', data, '--out', out.path], { nodeArgs, timeoutMs: 60_000 });
+      expect(result.code, result.stderr).toBe(0);
+      const options = JSON.parse(result.stdout.split('\n')[0]) as { type: string; dataDir: string; dataDirInMemory: string | false };
+      expect(options).toMatchObject({ type: 'options', dataDir: data, dataDirInMemory: 'tmpfs' });
+      expect(result.stderr).toContain(`warning: the brokers' data dir ${data} is on tmpfs (memory)`);
+      expect(readdirSync(data)).toEqual([]);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+      await out.cleanup();
+    }
   });
 
   it('bench says that RocketMQ side by side needs java and mvn when they are not on PATH', async () => {

@@ -61,6 +61,8 @@ export interface StartRocketMQOptions {
   startTimeoutMs?: number;
   /** Keep the temp dir after stop() (for post-mortems). */
   keepDir?: boolean;
+  /** Where the instance's directory (home, store, logs) is made. Default: the system temp dir. */
+  baseDir?: string;
 }
 
 export interface RocketMQ {
@@ -303,7 +305,7 @@ export async function startRocketMQ(options: StartRocketMQOptions = {}): Promise
 }
 
 async function startOnce(classpath: string, options: StartRocketMQOptions): Promise<RocketMQ> {
-  const dir = await mkdtemp(join(tmpdir(), 'ferrymq-rocketmq-'));
+  const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'ferrymq-rocketmq-'));
   const home = join(dir, 'home');
   const storeDir = join(dir, 'store');
   const logDir = join(dir, 'logs');
