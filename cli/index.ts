@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ferrymqVersion } from '../broker/handlers/admin/admin-fields.js';
+import { ferrymqVersion } from '../broker/package-info.js';
 import { DEFAULT_BROKER } from './args.js';
 import { benchCommand } from './bench.js';
 import { consumeCommand } from './consume.js';

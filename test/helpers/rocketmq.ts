@@ -16,24 +16,13 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../broker/package-info.js';
 
 export const ROCKETMQ_SERVER_VERSION = '4.9.7';
 
-/**
- * The package root: the nearest directory above this module with a package.json. This module runs
- * from test/helpers in the repository and from dist/test/helpers in an install (`ferrymq bench`),
- * which ships the server's pom.xml beside dist/.
- */
-function packageRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
-  }
-}
-
-const repoRoot = packageRoot(dirname(fileURLToPath(import.meta.url)));
+/** The Maven projects sit in the package: the repository, or an install (`ferrymq bench` ships the server's pom). */
+const repoRoot = packageRoot();
 /** The Maven project with the interop scenarios, the golden-frame writer and mqadmin's classpath. */
 const JAVA_KIT_DIR = join(repoRoot, 'test/interop/java');
 const SERVER_POM_DIR = join(JAVA_KIT_DIR, 'rocketmq-server');

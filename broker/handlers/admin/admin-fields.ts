@@ -1,10 +1,7 @@
 /**
  * Shared pieces of the admin handlers: the queue key RocketMQ puts in admin tables, the topic lookup
- * that answers 17 for an unknown topic, and the broker's own version (from package.json).
+ * that answers 17 for an unknown topic.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { MessageQueueKey } from '../../../protocol/admin-bodies.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { MessageStoreApi, TopicConfig } from '../../../storage/types.js';
@@ -45,19 +42,3 @@ export async function firstOffsetAtOrAfter(store: MessageStoreApi, topic: string
   return lo;
 }
 
-let cachedVersion: string | undefined;
-
-/** `version` of the ferrymq package.json above this file (works from the sources and from dist/). */
-export function ferrymqVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, 'package.json');
-    if (existsSync(candidate)) {
-      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'ferrymq' && pkg.version) return (cachedVersion = pkg.version);
-    }
-    dir = dirname(dir);
-  }
-  return (cachedVersion = 'unknown');
-}

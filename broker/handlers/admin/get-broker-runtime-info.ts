@@ -17,7 +17,8 @@ import { encodeJsonBody } from '../../../protocol/bodies.js';
 import { createResponse } from '../../../protocol/remoting-command.js';
 import { ResponseCode } from '../../../protocol/response-code.js';
 import type { BrokerContext, RequestHandler } from '../../broker-context.js';
-import { ferrymqVersion, firstOffsetAtOrAfter, queueIdsOf } from './admin-fields.js';
+import { ferrymqVersion } from '../../package-info.js';
+import { firstOffsetAtOrAfter, queueIdsOf } from './admin-fields.js';
 
 /** RocketMQ's `runtime` format: `[ 0 days, 1 hours, 2 minutes, 3 seconds ]`. */
 function formatRuntime(ms: number): string {
