@@ -17,15 +17,16 @@
  * Acknowledgements are [u32 4][u32 message count]. Prints one JSON line per run and a summary.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, fdatasync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseInteger } from '../cli/args.js';
 import { runScript } from '../cli/run.js';
+import { memoryFileSystemOf } from './disk-probe.js';
 import { spread } from './report.js';
 import { quantile, type LatencySummary as WorkloadLatencySummary } from './workload.js';
 
@@ -337,10 +338,13 @@ export interface FloorRun {
   latencyMs?: LatencySummary;
 }
 
-/** `warmUpMessages` (latency style): sent first, at the same rate, and not timed; `messages` counts them. */
-export async function runFloor(style: Style, flush: Flush, messages: number, warmUpMessages = 0): Promise<FloorRun> {
+/**
+ * `warmUpMessages` (latency style): sent first, at the same rate, and not timed; `messages` counts
+ * them. The relay's file goes in a fresh directory under `dataRoot`.
+ */
+export async function runFloor(style: Style, flush: Flush, messages: number, warmUpMessages = 0, dataRoot = tmpdir()): Promise<FloorRun> {
   if (warmUpMessages >= messages) throw new RangeError(`warm-up of ${warmUpMessages} messages leaves none of ${messages} to time`);
-  const dir = mkdtempSync(join(tmpdir(), 'ferrymq-floor-'));
+  const dir = mkdtempSync(join(dataRoot, 'ferrymq-floor-'));
   let job: Job = { style, flush, messages, warmUpMessages: style === 'latency' ? warmUpMessages : 0, bodySize: 1024, dir };
   const children: ChildProcess[] = [];
   const launch = (role: string) => {
@@ -382,6 +386,7 @@ interface FloorArgs {
   messages: number;
   only?: Style;
   flush?: Flush;
+  data?: string;
 }
 
 async function measure(args: FloorArgs): Promise<void> {
@@ -389,12 +394,19 @@ async function measure(args: FloorArgs): Promise<void> {
   const messages = parseInteger('--messages', args.messages, BATCH);
   const styles: Style[] = args.only ? [args.only] : ['batch', 'pipelined', 'latency'];
   const flushes: Flush[] = args.flush ? [args.flush] : ['sync', 'async'];
+  const dataRoot = resolve(args.data ?? tmpdir());
+  mkdirSync(dataRoot, { recursive: true });
   const summary: string[] = [];
+  const memoryFs = memoryFileSystemOf(dataRoot);
+  if (memoryFs) summary.push(`warning: ${dataRoot} is on ${memoryFs} (memory): fdatasync returns at once there, so the SYNC figures measure no disk`);
   for (const flush of flushes) {
     for (const style of styles) {
       const results: FloorRun[] = [];
       for (let i = 0; i < runs; i++) {
-        const run = style === 'latency' ? await runFloor(style, flush, LATENCY_RATE * (LATENCY_WARM_UP_SECONDS + LATENCY_SECONDS), LATENCY_RATE * LATENCY_WARM_UP_SECONDS) : await runFloor(style, flush, messages);
+        const run =
+          style === 'latency'
+            ? await runFloor(style, flush, LATENCY_RATE * (LATENCY_WARM_UP_SECONDS + LATENCY_SECONDS), LATENCY_RATE * LATENCY_WARM_UP_SECONDS, dataRoot)
+            : await runFloor(style, flush, messages, 0, dataRoot);
         console.log(JSON.stringify(run));
         results.push(run);
       }
@@ -427,7 +439,8 @@ async function main(argv: string[]): Promise<void> {
             .option('runs', { type: 'number', default: 3, describe: 'runs per case (the summary gives medians)' })
             .option('messages', { type: 'number', default: 200_000, describe: 'messages per run' })
             .option('only', { choices: ['batch', 'pipelined', 'latency'] as const, describe: 'one workload (latency: 5,000 msg/s for 10 s after a 2 s warm-up)' })
-            .option('flush', { choices: ['sync', 'async'] as const, describe: 'one flush mode' }),
+            .option('flush', { choices: ['sync', 'async'] as const, describe: 'one flush mode' })
+            .option('data', { type: 'string', describe: "directory for the relay's file, a fresh subdirectory per run (default: the system temp dir)" }),
         handler: async (args) => measure(args as unknown as FloorArgs),
       }),
   );

@@ -196,8 +196,9 @@ describe('child processes', () => {
 
 describe('disk probe', () => {
   it('runs the bare-relay floor in both styles and both flush modes, every message delivered', async () => {
+    const dataRoot = mkdtempSync(join(tmpdir(), 'ferrymq-floor-root-'));
     for (const [style, flush] of [['batch', 'sync'], ['pipelined', 'async']] as const) {
-      const run = await runFloor(style, flush, 2_000);
+      const run = await runFloor(style, flush, 2_000, 0, dataRoot);
       expect(run).toMatchObject({ type: 'floor', style, flush, messages: 2_000 });
       expect(run.produceRate).toBeGreaterThan(0);
       expect(run.e2eRate).toBeLessThanOrEqual(run.produceRate);
@@ -206,6 +207,10 @@ describe('disk probe', () => {
       expect(cpu.total).toBeCloseTo(cpu.relay + cpu.producer + cpu.consumer, 6);
       expect(run.latencyMs).toBeUndefined();
     }
+    // Each run's directory under the data root is gone once it ends, and the root is where it goes.
+    expect(readdirSync(dataRoot)).toEqual([]);
+    await expect(runFloor('batch', 'async', 256, 0, join(dataRoot, 'missing'))).rejects.toThrow(/ENOENT/);
+    rmSync(dataRoot, { recursive: true });
     await expect(runFloor('latency', 'async', 100, 100)).rejects.toThrow(/leaves none/);
   }, 60_000);
 
