@@ -57,6 +57,8 @@ describe('send, pull and lookups', () => {
     expect(sent.code).toBe(ResponseCode.SUCCESS);
     expect(sent.extFields.queueId).toBe('1');
     expect(sent.extFields.queueOffset).toBe('0');
+    // The Java client fills SendResult.regionId and traceOn from these two.
+    expect(sent.extFields).toMatchObject({ MSG_REGION: 'DefaultRegion', TRACE_ON: 'true' });
     const id = decodeOffsetMsgId(sent.extFields.msgId);
     expect(`${id.ip}:${id.port}`).toBe(broker.address);
     const viewed = await client.request(RequestCode.VIEW_MESSAGE_BY_ID, { offset: id.physicalOffset });
@@ -163,6 +165,7 @@ describe('send, pull and lookups', () => {
     const response = await client.request(RequestCode.SEND_BATCH_MESSAGE, header, body);
     expect(response.code).toBe(ResponseCode.SUCCESS);
     expect(response.extFields.msgId.split(',')).toHaveLength(3);
+    expect(response.extFields).toMatchObject({ queueId: '0', queueOffset: '0', MSG_REGION: 'DefaultRegion', TRACE_ON: 'true' });
     const pulled = await pull(topic, 0);
     expect(scanRecords(pulled.body!).records.map((r) => [r.queueOffset, r.body.toString()])).toEqual([[0, 'x'], [1, 'y'], [2, 'z']]);
     const bad = await client.request(RequestCode.SEND_BATCH_MESSAGE, header, Buffer.from('garbage!'));
