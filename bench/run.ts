@@ -15,6 +15,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ConfigError, loadBrokerConfig } from '../broker/config.js';
 import { javaToolchainMissing } from '../test/helpers/rocketmq.js';
 import { aliOnsInstalled } from './ali-ons.js';
 import { compileBenchProcesses } from './build.js';
@@ -50,6 +51,8 @@ export interface BenchOptions {
   rocketmqHeap?: string;
   /** Where the brokers keep their data, a fresh subdirectory per start (made if missing; default: the system temp dir). */
   dataDir?: string;
+  /** A JSON config file for the FerryMQ brokers (`ferrymq start --config`); port, data dir and flush mode stay the bench's. */
+  brokerConfig?: string;
   /** Run broker, producer and consumer through tsx from sources instead of compiling them first. */
   fromSource: boolean;
   /** Profile the FerryMQ broker, producer and consumer (V8 --cpu-prof) and print the top frames. */
@@ -205,6 +208,15 @@ function checkSetup(o: BenchOptions): void {
     const missing = javaToolchainMissing();
     if (missing) throw new BenchSetupError(`Apache RocketMQ side by side needs java and mvn on PATH: ${missing}; run with --brokers ferrymq to leave it out`);
   }
+  if (o.brokerConfig !== undefined) {
+    // The broker would refuse a bad file at its first start, after minutes of other work.
+    try {
+      loadBrokerConfig({ configFile: o.brokerConfig, env: process.env });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new BenchSetupError(`--broker-config: ${err.message}`);
+    }
+  }
   if (o.scenarios.includes('ali-ons') && !aliOnsInstalled()) {
     throw new BenchSetupError('the ali-ons scenario needs the npm package ali-ons (a development dependency of FerryMQ): run `npm install ali-ons` beside it');
   }
@@ -234,7 +246,7 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
   const profDir = o.profile ? join(outDir, `profiles-${stamp}`) : undefined;
   const compiled = o.fromSource ? undefined : compileBenchProcesses(log);
   const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 1_000, log, cpuProfDir: profDir, childEntry: compiled?.child };
-  const targetOptions: TargetOptions = { rocketmqHeap: o.rocketmqHeap, brokerEntry: compiled?.broker, dataRoot };
+  const targetOptions: TargetOptions = { rocketmqHeap: o.rocketmqHeap, brokerEntry: compiled?.broker, dataRoot, brokerConfig: o.brokerConfig };
   const memoryFs = memoryFileSystemOf(dataRoot);
   emit({ type: 'options', ...o, dataDir: dataRoot, dataDirInMemory: memoryFs ?? false, startedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage1m: loadavg()[0] });
 

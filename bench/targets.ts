@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BrokerApi } from '../client/broker-api.js';
 import { RemotingClient } from '../client/remoting-client.js';
 import { BrokerProcess, freePort } from '../test/crash/broker-process.js';
@@ -37,6 +37,8 @@ export interface TargetOptions {
   rocketmqHeap?: string;
   /** Where each broker's fresh data directory is made (default: the system temp dir). */
   dataRoot?: string;
+  /** FerryMQ only: a JSON config file for `ferrymq start --config`; port, data dir and flush mode stay the bench's. */
+  brokerConfig?: string;
 }
 
 /** RocketMQ broker heap for the side-by-side runs (runbroker.sh asks for 8g; that does not fit a 2-core box next to everything else). Written down in docs/benchmarks.md. */
@@ -53,7 +55,8 @@ async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<B
   const command = options.brokerEntry ? { command: process.execPath, args: [options.brokerEntry] } : undefined;
   // The broker entry is started directly, not through bin/ferrymq.cjs: give it the threadpool the launcher would.
   const env = { FERRYMQ_LOG_LEVEL: 'error', UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? process.env.FERRYMQ_UV_THREADPOOL_SIZE ?? '16' };
-  const broker = new BrokerProcess({ dataDir, port, flush: flush === 'SYNC_FLUSH' ? 'sync' : 'async', command, nodeArgs, env });
+  const extraArgs = options.brokerConfig ? ['--config', resolve(options.brokerConfig)] : [];
+  const broker = new BrokerProcess({ dataDir, port, flush: flush === 'SYNC_FLUSH' ? 'sync' : 'async', command, nodeArgs, env, extraArgs });
   broker.spawn();
   if ((await broker.waitReady(60_000)) !== 'ready') throw new Error(`FerryMQ broker exited at start:\n${broker.output}`);
   const address = `127.0.0.1:${port}`;
@@ -63,7 +66,7 @@ async function startFerryMQ(flush: FlushMode, options: TargetOptions): Promise<B
     nameServer: address,
     brokerAddr: address,
     brokerPid: broker.pid!,
-    settings: { flushMode: flush, dataDir: `fresh dir in ${options.dataRoot ?? tmpdir()}`, config: 'defaults (docs/broker.md)', uvThreadpoolSize: env.UV_THREADPOOL_SIZE, node: process.version, code: options.brokerEntry ? 'compiled by tsc' : 'tsx (sources)' },
+    settings: { flushMode: flush, dataDir: `fresh dir in ${options.dataRoot ?? tmpdir()}`, config: options.brokerConfig ? `${resolve(options.brokerConfig)} (port, data dir and flush mode the bench's)` : 'defaults (docs/broker.md)', uvThreadpoolSize: env.UV_THREADPOOL_SIZE, node: process.version, code: options.brokerEntry ? 'compiled by tsc' : 'tsx (sources)' },
     async stop() {
       await broker.stop(30_000);
       await rm(dataDir, { recursive: true, force: true });

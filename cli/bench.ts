@@ -29,6 +29,7 @@ export interface BenchArgs {
   scale: number;
   'rocketmq-heap'?: string;
   data?: string;
+  'broker-config'?: string;
   profile: boolean;
   'from-source': boolean;
   out: string;
@@ -75,6 +76,7 @@ export function benchOptionsOf(argv: BenchArgs): BenchOptions {
     scale: argv.scale,
     rocketmqHeap: argv['rocketmq-heap'],
     dataDir: argv.data,
+    brokerConfig: argv['broker-config'],
     profile: argv.profile,
     fromSource: argv['from-source'],
     out: argv.out,
@@ -103,6 +105,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('phases', { type: 'array', string: true, default: d.phases, describe: `headline workloads to run: ${HEADLINE_PHASES.join(', ')}` })
       .option('scale', { type: 'number', default: d.scale, describe: 'multiplies the message counts of the other scenarios' })
       .option('rocketmq-heap', { type: 'string', describe: 'RocketMQ broker -Xms/-Xmx (default 512m)' })
+      .option('broker-config', { type: 'string', describe: "JSON config file for the FerryMQ brokers it starts (as ferrymq start --config); port, data dir and flush mode stay the bench's" })
       .option('data', { type: 'string', describe: 'directory the brokers keep their data in, a fresh subdirectory per start (default: the system temp dir); use the disk you deploy on' })
       .option('profile', { type: 'boolean', default: false, describe: 'profile FerryMQ (broker, producer, consumer) with --cpu-prof and print the top frames' })
       .option('from-source', { type: 'boolean', default: false, describe: 'run broker, producer and consumer through tsx instead of compiling them with tsc first' })

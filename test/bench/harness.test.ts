@@ -13,6 +13,7 @@ import { memoryFileSystemOf, probeDiskSync } from '../../bench/disk-probe.js';
 import { runFloor } from '../../bench/floor.js';
 import { summarizeProfiles } from '../../bench/profile.js';
 import { formatMarkdown, formatSummary, spread, summarize, type HeadlineRun } from '../../bench/report.js';
+import { AdminClient } from '../../client/admin.js';
 import { BrokerApi } from '../../client/broker-api.js';
 import { RemotingClient } from '../../client/remoting-client.js';
 import { Child, runWorkload, type WorkloadSpec } from '../../bench/runner.js';
@@ -248,6 +249,25 @@ describe('disk probe', () => {
     expect(memoryFileSystemOf(new URL('../..', import.meta.url).pathname)).toBeUndefined();
   });
 
+  it('starts FerryMQ with a given config file, the flush mode still the bench\'s', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ferrymq-broker-config-test-'));
+    const file = join(root, 'broker.json');
+    writeFileSync(file, JSON.stringify({ brokerName: 'bench-cfg', store: { flushMode: 'SYNC_FLUSH' } }));
+    const target = await startTarget('ferrymq', 'ASYNC_FLUSH', { brokerConfig: file });
+    try {
+      const admin = new AdminClient({ address: target.brokerAddr });
+      try {
+        expect(await admin.runtimeInfo()).toMatchObject({ brokerName: 'bench-cfg', flushDiskType: 'ASYNC_FLUSH' });
+      } finally {
+        admin.close();
+      }
+      expect(target.settings.config).toContain(file);
+    } finally {
+      await target.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('starts each broker in a fresh directory under the given data root and removes it at stop', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ferrymq-data-root-test-'));
     try {
@@ -348,6 +368,7 @@ describe('options', () => {
     expect(benchOptionsOf({ ...args, phases: ['latency'] }).phases).toEqual(['latency']);
     expect(benchOptionsOf(args).dataDir).toBeUndefined();
     expect(benchOptionsOf({ ...args, data: '/srv/bench' }).dataDir).toBe('/srv/bench');
+    expect(benchOptionsOf({ ...args, 'broker-config': 'broker.json' }).brokerConfig).toBe('broker.json');
   });
 
   it('refuses bad values with a message naming the flag', () => {

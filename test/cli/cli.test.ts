@@ -4,7 +4,7 @@
  * so each of the ~50 runs starts in a fraction of a second; without a build it runs through tsx.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -363,6 +363,20 @@ describe('the compiled CLI in an install: no devDependency is loaded', () => {
       expect(readdirSync(data)).toEqual([]);
     } finally {
       rmSync(data, { recursive: true, force: true });
+      await out.cleanup();
+    }
+  });
+
+  it('bench refuses a bad --broker-config before it starts anything', async () => {
+    const out = await tempDir();
+    try {
+      const file = join(out.path, 'broker.json');
+      writeFileSync(file, '{"prot": 1}');
+      const result = await cli(['bench', '--brokers', 'ferrymq', '--runs', '1', '--broker-config', file, '--out', out.path], { nodeArgs });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`ferrymq bench: --broker-config: unknown config key prot in file ${file}\n`);
+      expect(result.stdout).toBe('');
+    } finally {
       await out.cleanup();
     }
   });
