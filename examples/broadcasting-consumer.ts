@@ -5,8 +5,8 @@
  */
 import { PushConsumer } from '../client/index.js';
 
-const nameServer = process.env.FERRYMQ_NAMESRV ?? '127.0.0.1:9876';
-const topic = process.env.FERRYMQ_TOPIC ?? 'ExampleTopic';
+const nameServer = process.env.FERRYMQ_BROKER ?? '127.0.0.1:9876';
+const topic = process.env.EXAMPLE_TOPIC ?? 'ExampleTopic';
 
 const consumer = new PushConsumer({
   nameServer,
@@ -16,11 +16,12 @@ const consumer = new PushConsumer({
   instanceName: process.argv[2] ?? 'member-1',
 });
 consumer.subscribe(topic, 'TagA || TagB');
-await consumer.start(async (msgs) => {
-  for (const msg of msgs) console.log(`[${process.argv[2] ?? 'member-1'}] ${msg.tags}: ${msg.body.toString()}`);
-});
-
+// Set before start: messages may arrive (and Ctrl-C be pressed) while it is still starting.
 process.once('SIGINT', async () => {
   await consumer.shutdown();
   process.exit(0);
 });
+await consumer.start(async (msgs) => {
+  for (const msg of msgs) console.log(`[${process.argv[2] ?? 'member-1'}] ${msg.tags}: ${msg.body.toString()}`);
+});
+console.log('consuming as', consumer.clientId, '(broadcasting; new messages tagged TagA or TagB)');

@@ -6,8 +6,8 @@
  */
 import { ConsumeStatus, PushConsumer } from '../client/index.js';
 
-const nameServer = process.env.FERRYMQ_NAMESRV ?? '127.0.0.1:9876';
-const topic = process.env.FERRYMQ_TOPIC ?? 'ExampleTopic';
+const nameServer = process.env.FERRYMQ_BROKER ?? '127.0.0.1:9876';
+const topic = process.env.EXAMPLE_TOPIC ?? 'ExampleTopic';
 
 const consumer = new PushConsumer({
   nameServer,
@@ -18,12 +18,12 @@ const consumer = new PushConsumer({
   suspendCurrentQueueTimeMs: 1_000,
 });
 consumer.subscribe(topic);
-await consumer.start(async ([msg]) => {
-  console.log(`q${msg!.queue.queueId}@${msg!.queueOffset}: ${msg!.body.toString()}`);
-  return ConsumeStatus.SUCCESS;
-});
-
+// Set before start: messages may arrive (and Ctrl-C be pressed) while it is still starting.
 process.once('SIGINT', async () => {
   await consumer.shutdown();
   process.exit(0);
+});
+await consumer.start(async ([msg]) => {
+  console.log(`q${msg!.queue.queueId}@${msg!.queueOffset}: ${msg!.body.toString()}`);
+  return ConsumeStatus.SUCCESS;
 });

@@ -1,11 +1,11 @@
 /**
  * Sends a few messages: plain, with tags/keys/properties, ordered by sharding key, delayed, and a batch.
- *   npx tsx examples/producer.ts            (broker on 127.0.0.1:9876; FERRYMQ_NAMESRV to change)
+ *   npx tsx examples/producer.ts            (broker on 127.0.0.1:9876; FERRYMQ_BROKER to change)
  */
 import { Producer, shardingKeySelector } from '../client/index.js';
 
-const nameServer = process.env.FERRYMQ_NAMESRV ?? '127.0.0.1:9876';
-const topic = process.env.FERRYMQ_TOPIC ?? 'ExampleTopic';
+const nameServer = process.env.FERRYMQ_BROKER ?? '127.0.0.1:9876';
+const topic = process.env.EXAMPLE_TOPIC ?? 'ExampleTopic';
 
 const producer = new Producer({ nameServer, group: 'example-producer' });
 await producer.start();

@@ -5,8 +5,8 @@
  */
 import { PullConsumer } from '../client/index.js';
 
-const nameServer = process.env.FERRYMQ_NAMESRV ?? '127.0.0.1:9876';
-const topic = process.env.FERRYMQ_TOPIC ?? 'ExampleTopic';
+const nameServer = process.env.FERRYMQ_BROKER ?? '127.0.0.1:9876';
+const topic = process.env.EXAMPLE_TOPIC ?? 'ExampleTopic';
 
 const consumer = new PullConsumer({ nameServer, group: 'example-pull', autoCommit: false });
 await consumer.start();

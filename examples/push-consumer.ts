@@ -5,8 +5,8 @@
  */
 import { ConsumeStatus, PushConsumer } from '../client/index.js';
 
-const nameServer = process.env.FERRYMQ_NAMESRV ?? '127.0.0.1:9876';
-const topic = process.env.FERRYMQ_TOPIC ?? 'ExampleTopic';
+const nameServer = process.env.FERRYMQ_BROKER ?? '127.0.0.1:9876';
+const topic = process.env.EXAMPLE_TOPIC ?? 'ExampleTopic';
 
 const consumer = new PushConsumer({
   nameServer,
@@ -16,15 +16,15 @@ const consumer = new PushConsumer({
   consumeMessageBatchMaxSize: 1,
 });
 consumer.subscribe(topic, '*');
+// Set before start: messages may arrive (and Ctrl-C be pressed) while it is still starting.
+process.once('SIGINT', async () => {
+  console.log('stats', consumer.stats(), 'allocation', JSON.stringify(consumer.allocationReports()));
+  await consumer.shutdown();
+  process.exit(0);
+});
 await consumer.start(async ([msg]) => {
   console.log(`${msg!.topic} q${msg!.queue.queueId}@${msg!.queueOffset} tags=${msg!.tags ?? '-'} reconsume=${msg!.reconsumeTimes}: ${msg!.body.toString()}`);
   // Throwing or returning RECONSUME_LATER sends the message back for a later retry.
   return ConsumeStatus.SUCCESS;
 });
 console.log('consuming as', consumer.clientId, 'owning', consumer.ownedQueues().map((q) => `${q.topic}#${q.queueId}`).join(' '));
-
-process.once('SIGINT', async () => {
-  console.log('stats', consumer.stats(), 'allocation', JSON.stringify(consumer.allocationReports()));
-  await consumer.shutdown();
-  process.exit(0);
-});
