@@ -3,9 +3,9 @@
  * sampled back to back in a temp file on the filesystem the brokers' data dirs use. No broker can
  * acknowledge a synced message faster than this, so the summary prints it beside the latency figures.
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { quantile } from './workload.js';
 
 export interface DiskSyncLatency {
@@ -48,4 +48,16 @@ const MEMORY_FILESYSTEMS = new Map([
  */
 export function memoryFileSystemOf(dir: string): string | undefined {
   return MEMORY_FILESYSTEMS.get(statfsSync(dir).type);
+}
+
+/**
+ * The directory a benchmark keeps its data in (`dir`, or the system temp dir), made if missing,
+ * and a warning to print when it is in memory.
+ */
+export function benchDataRoot(dir: string | undefined): { root: string; memoryFs: string | undefined; warning: string | undefined } {
+  const root = resolve(dir ?? tmpdir());
+  mkdirSync(root, { recursive: true });
+  const memoryFs = memoryFileSystemOf(root);
+  const warning = memoryFs && `warning: the data dir ${root} is on ${memoryFs} (memory): fdatasync returns at once there, so SYNC_FLUSH figures measure no disk; pass --data on the disk you deploy on`;
+  return { root, memoryFs, warning };
 }

@@ -17,16 +17,16 @@
  * Acknowledgements are [u32 4][u32 message count]. Prints one JSON line per run and a summary.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, fdatasync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parseInteger } from '../cli/args.js';
 import { runScript } from '../cli/run.js';
-import { memoryFileSystemOf } from './disk-probe.js';
+import { benchDataRoot } from './disk-probe.js';
 import { spread } from './report.js';
 import { quantile, type LatencySummary as WorkloadLatencySummary } from './workload.js';
 
@@ -394,11 +394,8 @@ async function measure(args: FloorArgs): Promise<void> {
   const messages = parseInteger('--messages', args.messages, BATCH);
   const styles: Style[] = args.only ? [args.only] : ['batch', 'pipelined', 'latency'];
   const flushes: Flush[] = args.flush ? [args.flush] : ['sync', 'async'];
-  const dataRoot = resolve(args.data ?? tmpdir());
-  mkdirSync(dataRoot, { recursive: true });
-  const summary: string[] = [];
-  const memoryFs = memoryFileSystemOf(dataRoot);
-  if (memoryFs) summary.push(`warning: ${dataRoot} is on ${memoryFs} (memory): fdatasync returns at once there, so the SYNC figures measure no disk`);
+  const { root: dataRoot, warning } = benchDataRoot(args.data);
+  const summary: string[] = warning ? [warning] : [];
   for (const flush of flushes) {
     for (const style of styles) {
       const results: FloorRun[] = [];

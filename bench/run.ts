@@ -13,13 +13,13 @@
  * `<out>/bench-<time>.svg` beside the JSON.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, loadBrokerConfig } from '../broker/config.js';
 import { javaToolchainMissing } from '../test/helpers/rocketmq.js';
 import { aliOnsInstalled } from './ali-ons.js';
 import { compileBenchProcesses } from './build.js';
-import { memoryFileSystemOf, probeDiskSync } from './disk-probe.js';
+import { benchDataRoot, probeDiskSync } from './disk-probe.js';
 import { renderChart, type CdfSeries, type ThroughputSeries } from './chart.js';
 import { summarizeProfiles } from './profile.js';
 import { formatMarkdown, formatSummary, summarize, type HeadlineRun } from './report.js';
@@ -225,12 +225,13 @@ function checkSetup(o: BenchOptions): void {
 export async function runBench(options: Partial<BenchOptions> = {}, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<BenchReport> {
   const o: BenchOptions = { ...DEFAULT_BENCH_OPTIONS, ...options };
   checkSetup(o);
-  const dataRoot = resolve(o.dataDir ?? tmpdir());
+  let data: ReturnType<typeof benchDataRoot>;
   try {
-    mkdirSync(dataRoot, { recursive: true });
+    data = benchDataRoot(o.dataDir);
   } catch (err) {
-    throw new BenchSetupError(`cannot keep broker data in ${dataRoot}: ${(err as Error).message}`);
+    throw new BenchSetupError(`--data: cannot keep broker data there: ${(err as Error).message}`);
   }
+  const dataRoot = data.root;
   const outDir = resolve(o.out);
   mkdirSync(outDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -247,15 +248,13 @@ export async function runBench(options: Partial<BenchOptions> = {}, log: (line: 
   const compiled = o.fromSource ? undefined : compileBenchProcesses(log);
   const runner: RunnerOptions = { binMs: o.binMs, idleTimeoutMs: 15_000, commitIntervalMs: 1_000, log, cpuProfDir: profDir, childEntry: compiled?.child };
   const targetOptions: TargetOptions = { rocketmqHeap: o.rocketmqHeap, brokerEntry: compiled?.broker, dataRoot, brokerConfig: o.brokerConfig };
-  const memoryFs = memoryFileSystemOf(dataRoot);
-  emit({ type: 'options', ...o, dataDir: dataRoot, dataDirInMemory: memoryFs ?? false, startedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage1m: loadavg()[0] });
+  emit({ type: 'options', ...o, dataDir: dataRoot, dataDirInMemory: data.memoryFs ?? false, startedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage1m: loadavg()[0] });
 
   const chart = { throughput: [] as ThroughputSeries[], cdfs: [] as CdfSeries[] };
   const summaryParts: string[] = [];
-  if (memoryFs) {
-    const warning = `warning: the brokers' data dir ${dataRoot} is on ${memoryFs} (memory): fdatasync returns at once there, so SYNC_FLUSH figures measure no disk; pass --data on the disk you deploy on`;
-    log(warning);
-    summaryParts.push(warning);
+  if (data.warning) {
+    log(data.warning);
+    summaryParts.push(data.warning);
   }
   if (o.scenarios.includes('headline') && !o.profile) {
     const runs = await runHeadline(o, runner, targetOptions, emit, chart);

@@ -359,7 +359,7 @@ describe('the compiled CLI in an install: no devDependency is loaded', () => {
       expect(result.code, result.stderr).toBe(0);
       const options = JSON.parse(result.stdout.split('\n')[0]) as { type: string; dataDir: string; dataDirInMemory: string | false };
       expect(options).toMatchObject({ type: 'options', dataDir: data, dataDirInMemory: 'tmpfs' });
-      expect(result.stderr).toContain(`warning: the brokers' data dir ${data} is on tmpfs (memory)`);
+      expect(result.stderr).toContain(`warning: the data dir ${data} is on tmpfs (memory)`);
       expect(readdirSync(data)).toEqual([]);
     } finally {
       rmSync(data, { recursive: true, force: true });
